@@ -1,0 +1,66 @@
+"""glassnet: a deep-learning library you can see through.  `import glassnet as gn`."""
+
+from glassnet import autograd
+from glassnet.autograd import detect_anomaly, enable_grad, grad, is_grad_enabled, no_grad, set_grad_enabled
+from glassnet.backend import (
+    bool_,
+    float16,
+    float32,
+    float64,
+    get_default_dtype,
+    int8,
+    int16,
+    int32,
+    int64,
+    set_default_dtype,
+    uint8,
+)
+from glassnet.creation import (
+    arange,
+    empty,
+    empty_like,
+    eye,
+    full,
+    full_like,
+    linspace,
+    ones,
+    ones_like,
+    rand,
+    rand_like,
+    randint,
+    randint_like,
+    randn,
+    randn_like,
+    randperm,
+    tensor,
+    zeros,
+    zeros_like,
+)
+from glassnet.random import Generator, manual_seed
+from glassnet.tensor import Tensor, cat, chunk, einsum, matmul, maximum, minimum, split, stack, where
+
+bool = bool_  # noqa: A001 - gn.bool, as torch.bool
+float = float32  # noqa: A001
+double = float64
+long = int64
+half = float16
+
+
+def _method(name):
+    def fn(input, *args, **kwargs):  # noqa: A002
+        return getattr(input, name)(*args, **kwargs)
+
+    fn.__name__ = name
+    fn.__doc__ = f"`gn.{name}(x, ...)` is `x.{name}(...)`."
+    return fn
+
+
+for _name in (
+    "abs exp log log1p sqrt rsqrt sin cos tanh sigmoid relu clamp clip pow sum mean amax amin max min var std prod "
+    "logsumexp argmax argmin reshape transpose permute squeeze unsqueeze flatten unflatten gather softmax log_softmax "
+    "sign square reciprocal expand_as repeat tile"
+).split():
+    globals()[_name] = _method(_name)
+del _name
+
+__version__ = "0.1.0"

@@ -1,0 +1,399 @@
+"""The autograd engine: the Function base class every op is written in, and the backward walk.
+
+A Function is one node of the graph. `forward` computes the result from plain arrays; `backward`
+receives dL/d(output) and returns dL/d(input) for each positional input, written in NumPy.
+When `create_graph=True`, the very same backward code runs on Tensors instead of arrays (Tensor
+speaks NumPy's array protocols), so the gradient computation is itself recorded and can be
+differentiated again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import linecache
+import os
+import threading
+import traceback
+
+from glassnet.backend import np
+
+
+class _State(threading.local):
+    grad_enabled = True
+    graph_backward = False  # True while a create_graph backward runs: saved values come back as Tensors
+    anomaly = False
+
+
+_state = _State()
+
+
+def is_grad_enabled() -> bool:
+    """Whether ops currently record the graph."""
+    return _state.grad_enabled
+
+
+class _GradMode(contextlib.ContextDecorator):
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+
+    def __enter__(self):
+        self.prev = _state.grad_enabled
+        _state.grad_enabled = self.enabled
+
+    def __exit__(self, *exc):
+        _state.grad_enabled = self.prev
+        return False
+
+
+def no_grad() -> _GradMode:
+    """Context manager / decorator: ops inside record no graph (inference, optimiser updates)."""
+    return _GradMode(False)
+
+
+def enable_grad() -> _GradMode:
+    """Context manager / decorator: turn graph recording back on inside a `no_grad` block."""
+    return _GradMode(True)
+
+
+def set_grad_enabled(mode: bool) -> _GradMode:
+    """Context manager that turns graph recording on or off."""
+    return _GradMode(bool(mode))
+
+
+@contextlib.contextmanager
+def detect_anomaly():
+    """Inside this block, a NaN or Inf produced by an op's forward or backward raises an error
+    naming the op and the line of user code that created it."""
+    prev = _state.anomaly
+    _state.anomaly = True
+    try:
+        yield
+    finally:
+        _state.anomaly = prev
+
+
+_GLASSNET_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def _user_frame() -> str:
+    """The innermost stack frame outside glassnet, as 'file:line: code'."""
+    for frame in reversed(traceback.extract_stack()):
+        if not os.path.abspath(frame.filename).startswith(_GLASSNET_DIR):
+            code = frame.line or linecache.getline(frame.filename, frame.lineno).strip()
+            return f"{frame.filename}:{frame.lineno}: {code}"
+    return "<unknown>"
+
+
+def _check_finite(value, what: str, node: Function) -> None:
+    arr = value.data if hasattr(value, "grad_fn") else value
+    if hasattr(arr, "dtype") and arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        kind = "NaN" if np.isnan(arr).any() else "Inf"
+        raise RuntimeError(
+            f"detect_anomaly: {node.name} produced {kind} in its {what}; "
+            f"the op was created at {node._trace}"
+        )
+
+
+class Function:
+    """One differentiable operation: `forward` on arrays, `backward` mapping dL/dy to dL/dx.
+
+    Subclass it to add an op, then call `MyOp.apply(*inputs, **options)`. Positional arguments
+    that are Tensors are the op's inputs; anything else (numbers, arrays) is passed to forward as
+    a constant. `backward` returns one gradient per positional argument (None where there is none).
+    Values needed by backward are kept with `save_for_backward`: save inputs and outputs (anything
+    else is treated as a constant when the backward is itself differentiated).
+    """
+
+    __slots__ = ("inputs", "_out", "_saved", "_freed", "_hooks", "_retain", "_trace", "__dict__", "__weakref__")
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+    def forward(self, *args, **options):
+        raise NotImplementedError(f"{self.name}.forward is not written")
+
+    def backward(self, grad_output):
+        raise NotImplementedError(f"{self.name}.backward is not written")
+
+    def save_for_backward(self, *values) -> None:
+        """Keep inputs/outputs (as arrays) for backward."""
+        self._saved = values
+
+    @property
+    def saved_tensors(self) -> tuple:
+        """The saved values: arrays normally; Tensors on the graph when backward is being recorded."""
+        saved = self._saved
+        if saved is None:
+            raise RuntimeError(
+                f"{self.name}: its saved values were freed by an earlier backward(); "
+                "pass retain_graph=True to the first backward() to walk the graph again"
+            )
+        if not _state.graph_backward:
+            return saved
+        return tuple(self._as_graph_tensor(v) for v in saved)
+
+    def _as_graph_tensor(self, value):
+        from glassnet.tensor import Tensor
+
+        for inp in self.inputs:
+            if isinstance(inp, Tensor) and inp.data is value:
+                return inp
+        if value is self._out:
+            return Tensor._make(value, self)
+        return value
+
+    @classmethod
+    def call(cls, *args, **options):
+        """Run the op on arrays (plain result) or, if any argument is a Tensor, record it like `apply`.
+
+        Used inside backward methods, so that one backward serves both plain and create_graph walks.
+        """
+        from glassnet.tensor import Tensor
+
+        if any(isinstance(a, Tensor) for a in args):
+            return cls.apply(*args, **options)
+        fn = cls.__new__(cls)
+        fn._saved = ()
+        return fn.forward(*args, **options)
+
+    @classmethod
+    def apply(cls, *args, **options):
+        """Run forward on the arrays inside `args` and, if any input requires grad, record the node."""
+        from glassnet.tensor import Tensor
+
+        fn = cls.__new__(cls)
+        fn._saved = ()
+        arrays = [a.data if isinstance(a, Tensor) else a for a in args]
+        out = fn.forward(*arrays, **options)
+        if type(out) is not np.ndarray:  # NumPy returns scalars from 0-d math; keep every result an array
+            raw, out = out, np.asarray(out)
+            fn._saved = tuple(out if v is raw else v for v in fn._saved)
+        if _state.grad_enabled:
+            for a in args:
+                if isinstance(a, Tensor) and a._requires_grad:
+                    fn.inputs = args
+                    fn._out = out
+                    fn._freed = False
+                    fn._hooks = None
+                    fn._retain = None
+                    if _state.anomaly:
+                        fn._trace = _user_frame()
+                        _check_finite(out, "forward output", fn)
+                    return Tensor._make(out, fn)
+        return Tensor._make(out, None)
+
+
+def unbroadcast(grad, shape: tuple):
+    """Sum a gradient back down to `shape`, undoing NumPy broadcasting.
+
+    If x of shape (3, 1) was broadcast to (2, 3, 4) in the forward pass, each x element was used
+    2*4 times, so its gradient is the sum over the axes broadcasting created or stretched.
+    """
+    if grad.shape == shape:
+        return grad
+    extra = grad.ndim - len(shape)
+    axes = tuple(range(extra)) + tuple(
+        i + extra for i, n in enumerate(shape) if n == 1 and grad.shape[i + extra] != 1
+    )
+    if axes:
+        grad = np.sum(grad, axis=axes, keepdims=True)
+    return grad.reshape(shape)
+
+
+def _topological_order(roots) -> list:
+    """Nodes reachable from `roots`, each after every node that consumes its output (iterative DFS)."""
+    from glassnet.tensor import Tensor
+
+    order, visited = [], set()
+    stack = [(node, False) for node in roots]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        if node._freed:
+            raise RuntimeError(
+                f"backward: the graph through {node.name} was already freed by an earlier backward(); "
+                "pass retain_graph=True to the first backward() to walk it again"
+            )
+        stack.append((node, True))
+        for inp in node.inputs:
+            if isinstance(inp, Tensor) and inp.grad_fn is not None and id(inp.grad_fn) not in visited:
+                stack.append((inp.grad_fn, False))
+    order.reverse()
+    return order
+
+
+def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool, inputs=None):
+    """Walk the graph from `outputs` back to the leaves.
+
+    With `inputs=None`, gradients are accumulated into each leaf's `.grad` (after all of them are
+    computed, so a failure part-way leaves every `.grad` untouched). Otherwise the gradients of
+    `inputs` are returned and no `.grad` is changed.
+    """
+    from glassnet.tensor import Tensor
+
+    grads: dict = {}  # node -> dL/d(node's output), summed over consumers
+    leaf_grads: dict = {}  # id(leaf) -> [leaf, summed gradient]
+    roots = []
+    for out, g in zip(outputs, grad_outputs):
+        if out.grad_fn is None:
+            if out._requires_grad:
+                _accumulate_leaf(leaf_grads, out, g)
+            continue
+        node = out.grad_fn
+        grads[node] = grads[node] + g if node in grads else g
+        roots.append(node)
+    wanted = None
+    if inputs is not None:
+        wanted = {id(t.grad_fn) if t.grad_fn is not None else id(t): t for t in inputs}
+    captured: dict = {}
+
+    prev_graph = _state.graph_backward
+    prev_enabled = _state.grad_enabled
+    _state.graph_backward = create_graph
+    _state.grad_enabled = create_graph
+    try:
+        for node in _topological_order(roots):
+            gy = grads.pop(node, None)
+            if gy is None:
+                continue
+            gy = _run_tensor_hooks(node, gy, create_graph)
+            if wanted is not None and id(node) in wanted:
+                captured[id(node)] = gy
+            gxs = node.backward(gy)
+            if type(gxs) is not tuple:
+                gxs = (gxs,)
+            if _state.anomaly:
+                for gx in gxs:
+                    if gx is not None:
+                        _check_finite(gx, "backward (gradient)", node)
+            for inp, gx in zip(node.inputs, gxs):
+                if gx is None or not isinstance(inp, Tensor) or not inp._requires_grad:
+                    continue
+                gx = _match(gx, inp, node.name)
+                parent = inp.grad_fn
+                if parent is None:
+                    _accumulate_leaf(leaf_grads, inp, gx)
+                else:
+                    grads[parent] = grads[parent] + gx if parent in grads else gx
+            if not retain_graph:
+                node.__dict__.clear()
+                node._saved = None
+                node._out = None
+                node._freed = True
+    finally:
+        _state.graph_backward = prev_graph
+        _state.grad_enabled = prev_enabled
+
+    if inputs is not None:
+        for key, (leaf, g) in leaf_grads.items():
+            if key in wanted:
+                captured[key] = g
+        return [captured.get(k) for k in wanted]
+    _write_leaf_grads(leaf_grads, create_graph)
+    return None
+
+
+def _match(gx, inp, op_name: str):
+    """Bring a returned gradient to its input's shape and dtype, or explain why it cannot be."""
+    if gx.shape != inp.data.shape:
+        try:
+            gx = unbroadcast(gx, inp.data.shape)
+        except ValueError:
+            raise RuntimeError(
+                f"{op_name}.backward returned a gradient of shape {tuple(gx.shape)} "
+                f"for an input of shape {tuple(inp.data.shape)}"
+            ) from None
+    if gx.dtype != inp.data.dtype:
+        gx = gx.astype(inp.data.dtype)
+    return gx
+
+
+def _accumulate_leaf(leaf_grads: dict, leaf, g) -> None:
+    entry = leaf_grads.get(id(leaf))
+    if entry is None:
+        leaf_grads[id(leaf)] = [leaf, g]
+    else:
+        entry[1] = entry[1] + g
+
+
+def _run_tensor_hooks(node, gy, create_graph):
+    """Hooks registered on a non-leaf tensor see (and may replace) its gradient; retain_grad keeps it."""
+    from glassnet.tensor import Tensor
+
+    if node._hooks:
+        for hook in node._hooks:
+            result = hook(gy if isinstance(gy, Tensor) else Tensor._make(gy, None))
+            if result is not None:
+                gy = result if create_graph else result.data
+    if node._retain is not None:
+        tensor = node._retain()
+        if tensor is not None:
+            g = gy if isinstance(gy, Tensor) else Tensor._make(gy, None)
+            tensor._grad = g if tensor._grad is None else tensor._grad + g
+    return gy
+
+
+def _write_leaf_grads(leaf_grads: dict, create_graph: bool) -> None:
+    from glassnet.tensor import Tensor
+
+    for leaf, g in leaf_grads.values():
+        if leaf._hooks:
+            for hook in leaf._hooks:
+                result = hook(g if isinstance(g, Tensor) else Tensor._make(g, None))
+                if result is not None:
+                    g = result if create_graph else result.data
+        if not isinstance(g, Tensor):
+            g = Tensor._make(g, None)
+        elif not create_graph:
+            g = g.detach()
+        if leaf._grad is None:
+            # Copy when the gradient is a view of another array, so later in-place updates are safe.
+            leaf._grad = g if create_graph or g.data.base is None else Tensor._make(g.data.copy(), None)
+        elif create_graph:
+            leaf._grad = leaf._grad + g
+        else:
+            leaf._grad.data += g.data
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False):
+    """Return d(outputs)/d(inputs) without touching any `.grad` (like `torch.autograd.grad`)."""
+    from glassnet.tensor import Tensor, _initial_grads
+
+    single = isinstance(inputs, Tensor)
+    inputs = [inputs] if single else list(inputs)
+    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    for t in inputs:
+        if not t.requires_grad:
+            raise RuntimeError(f"grad: an input of shape {t.shape} does not require grad")
+    if retain_graph is None:
+        retain_graph = create_graph
+    gouts = _initial_grads(outputs, grad_outputs, create_graph, "grad")
+    found = run_backward(outputs, gouts, retain_graph, create_graph, inputs=inputs)
+    result = []
+    for t, g in zip(inputs, found):
+        if g is None:
+            if not allow_unused:
+                raise RuntimeError(
+                    f"grad: an input of shape {t.shape} was not used to compute the outputs; "
+                    "pass allow_unused=True if that is intended"
+                )
+            result.append(None)
+        else:
+            g = _match(g, t, "grad")
+            result.append(g if isinstance(g, Tensor) else Tensor._make(g, None))
+    return tuple(result)
+
+
+def __getattr__(name):
+    # gradcheck lives in its own module (it needs Tensor); expose it here as gn.autograd.gradcheck.
+    if name in ("gradcheck", "gradgradcheck", "GradcheckError"):
+        from glassnet import gradcheck as _gc
+
+        return getattr(_gc, name)
+    raise AttributeError(name)

@@ -1,0 +1,86 @@
+"""The functional interface (`import glassnet.nn.functional as F`): activations, padding, and the ops layers use."""
+
+from __future__ import annotations
+
+from glassnet.ops import activation as act
+from glassnet.ops import shape as sh
+from glassnet.tensor import Tensor, _floating
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def relu(input: Tensor) -> Tensor:
+    """max(x, 0)"""
+    return act.Relu.apply(input)
+
+
+def leaky_relu(input: Tensor, negative_slope: float = 0.01) -> Tensor:
+    """x if x > 0 else negative_slope·x"""
+    return act.LeakyRelu.apply(_floating(input), slope=negative_slope)
+
+
+def elu(input: Tensor, alpha: float = 1.0) -> Tensor:
+    """x if x > 0 else α(eˣ − 1)"""
+    return act.Elu.apply(_floating(input), alpha=alpha)
+
+
+def selu(input: Tensor) -> Tensor:
+    """scale · elu(x, α) with the self-normalising constants of Klambauer et al. (2017)"""
+    return act.Elu.apply(_floating(input), alpha=_SELU_ALPHA, scale=_SELU_SCALE)
+
+
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:
+    """x·Φ(x) (approximate='tanh' for the tanh formula used by GPT-2)"""
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return act.Gelu.apply(_floating(input), approximate=approximate)
+
+
+def silu(input: Tensor) -> Tensor:
+    """x·σ(x) (also called swish)"""
+    return act.Silu.apply(_floating(input))
+
+
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """log(1 + e^{βx})/β, a smooth ReLU"""
+    return act.Softplus.apply(_floating(input), beta=beta, threshold=threshold)
+
+
+def sigmoid(input: Tensor) -> Tensor:
+    """1 / (1 + e⁻ˣ)"""
+    return input.sigmoid()
+
+
+def tanh(input: Tensor) -> Tensor:
+    """tanh x"""
+    return input.tanh()
+
+
+def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
+    """clip(x, min_val, max_val)"""
+    return act.Hardtanh.apply(_floating(input), lo=min_val, hi=max_val)
+
+
+def softmax(input: Tensor, dim: int) -> Tensor:
+    """e^{xᵢ} / Σⱼ e^{xⱼ} along `dim`"""
+    return input.softmax(dim)
+
+
+def log_softmax(input: Tensor, dim: int) -> Tensor:
+    """xᵢ − log Σⱼ e^{xⱼ} along `dim` (numerically stable)"""
+    return input.log_softmax(dim)
+
+
+def pad(input: Tensor, pad: tuple, mode: str = "constant", value: float = 0.0) -> Tensor:
+    """Pad the last len(pad)/2 dims: pad=(left, right, top, bottom, ...) starting from the last dim."""
+    if mode != "constant":
+        raise NotImplementedError(f"pad: mode {mode!r} is not supported yet (only 'constant')")
+    if len(pad) % 2 or len(pad) // 2 > input.ndim:
+        raise ValueError(f"pad: {pad} must hold a (before, after) pair for each of at most {input.ndim} dims")
+    widths = [(0, 0)] * input.ndim
+    for i in range(len(pad) // 2):
+        widths[input.ndim - 1 - i] = (int(pad[2 * i]), int(pad[2 * i + 1]))
+    if any(lo < 0 or hi < 0 for lo, hi in widths):
+        raise NotImplementedError(f"pad: negative padding {pad} (cropping) is not supported")
+    return sh.Pad.apply(input, widths=tuple(widths), value=value)

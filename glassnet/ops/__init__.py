@@ -1,0 +1,1 @@
+"""Every differentiable operation, one small Function class each, forward and backward side by side."""

@@ -1,0 +1,200 @@
+"""Activation functions: the nonlinearities between layers, each with its derivative."""
+
+from __future__ import annotations
+
+import math
+
+from glassnet.autograd import Function
+from glassnet.backend import np
+
+
+class Relu(Function):
+    """y = max(x, 0);   dL/dx = dL/dy where x > 0, else 0"""
+
+    def forward(self, x):
+        y = np.maximum(x, 0)
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, gy):
+        (y,) = self.saved_tensors
+        return gy * (y > 0)
+
+
+class LeakyRelu(Function):
+    """y = x if x > 0 else s·x;   dL/dx = dL/dy · (1 if x > 0 else s)"""
+
+    def forward(self, x, slope=0.01):
+        self.slope = slope
+        self.save_for_backward(x)
+        return np.where(x > 0, x, x * slope)
+
+    def backward(self, gy):
+        (x,) = self.saved_tensors
+        return np.where(x > 0, gy, gy * self.slope)
+
+
+class Elu(Function):
+    """y = x if x > 0 else α(eˣ − 1), times `scale` (SELU);   dL/dx = dL/dy · scale · (1 if x > 0 else α eˣ)"""
+
+    def forward(self, x, alpha=1.0, scale=1.0):
+        self.alpha, self.scale = alpha, scale
+        self.save_for_backward(x)
+        return scale * np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0)))
+
+    def backward(self, gy):
+        (x,) = self.saved_tensors
+        negative_slope = self.alpha * np.exp(np.minimum(x, 0))
+        return gy * self.scale * np.where(x > 0, 1.0, negative_slope)
+
+
+class Sigmoid(Function):
+    """y = 1 / (1 + e⁻ˣ);   dL/dx = dL/dy · y(1 − y)"""
+
+    def forward(self, x):
+        e = np.exp(-np.abs(x))  # never overflows: the branch below picks the stable formula
+        y = np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, gy):
+        (y,) = self.saved_tensors
+        return gy * y * (1 - y)
+
+
+class Tanh(Function):
+    """y = tanh x;   dL/dx = dL/dy · (1 − y²)"""
+
+    def forward(self, x):
+        y = np.tanh(x)
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, gy):
+        (y,) = self.saved_tensors
+        return gy * (1 - y * y)
+
+
+class Silu(Function):
+    """y = x·σ(x);   dL/dx = dL/dy · σ(x)(1 + x(1 − σ(x)))"""
+
+    def forward(self, x):
+        self.save_for_backward(x)
+        return x / (1 + np.exp(-x))
+
+    def backward(self, gy):
+        (x,) = self.saved_tensors
+        s = 1 / (1 + np.exp(-x))
+        return gy * s * (1 + x * (1 - s))
+
+
+class Softplus(Function):
+    """y = log(1 + e^{βx})/β (linear above the threshold);   dL/dx = dL/dy · σ(βx)"""
+
+    def forward(self, x, beta=1.0, threshold=20.0):
+        self.beta, self.threshold = beta, threshold
+        self.save_for_backward(x)
+        bx = x * beta
+        return np.where(bx > threshold, x, np.logaddexp(0, bx) / beta)
+
+    def backward(self, gy):
+        (x,) = self.saved_tensors
+        bx = x * self.beta
+        s = 1 / (1 + np.exp(-bx))
+        return np.where(bx > self.threshold, gy, gy * s)
+
+
+class Hardtanh(Function):
+    """y = clip(x, lo, hi);   dL/dx = dL/dy where lo < x < hi, else 0 (PyTorch's convention at the edges)"""
+
+    def forward(self, x, lo=-1.0, hi=1.0):
+        self.lo, self.hi = lo, hi
+        self.save_for_backward(x)
+        return np.clip(x, lo, hi)
+
+    def backward(self, gy):
+        (x,) = self.saved_tensors
+        return gy * ((x > self.lo) & (x < self.hi))
+
+
+_SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
+_INV_SQRT_2 = 1 / math.sqrt(2)
+_INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)
+
+
+def erf(x):
+    """The error function, elementwise (SciPy's when installed, else the standard library's)."""
+    try:
+        from scipy.special import erf as scipy_erf
+    except ImportError:
+        return np.frompyfunc(math.erf, 1, 1)(x).astype(x.dtype)
+    return scipy_erf(x)
+
+
+class Gelu(Function):
+    """y = x·Φ(x);   dL/dx = dL/dy · (Φ(x) + x·φ(x))   — Φ, φ: the normal CDF and density.
+    approximate='tanh': Φ(x) ≈ ½(1 + tanh(√(2/π)(x + 0.044715x³)))"""
+
+    def forward(self, x, approximate="none"):
+        self.approximate = approximate
+        self.save_for_backward(x)
+        if approximate == "tanh":
+            return 0.5 * x * (1 + np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)))
+        return 0.5 * x * (1 + _erf_any(x * _INV_SQRT_2))
+
+    def backward(self, gy):
+        (x,) = self.saved_tensors
+        if self.approximate == "tanh":
+            t = np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x * x * x))
+            dt = (1 - t * t) * _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x * x)
+            return gy * (0.5 * (1 + t) + 0.5 * x * dt)
+        cdf = 0.5 * (1 + _erf_any(x * _INV_SQRT_2))
+        pdf = np.exp(-0.5 * x * x) * _INV_SQRT_2PI
+        return gy * (cdf + x * pdf)
+
+
+def _erf_any(x):
+    """erf on an array, or on a Tensor as a recorded op (so GELU's backward can be differentiated)."""
+    return Erf.call(x)
+
+
+class Erf(Function):
+    """y = erf(x);   dL/dx = dL/dy · 2/√π · e^{−x²}"""
+
+    def forward(self, x):
+        self.save_for_backward(x)
+        return erf(x)
+
+    def backward(self, gy):
+        (x,) = self.saved_tensors
+        return gy * (2 / math.sqrt(math.pi)) * np.exp(-x * x)
+
+
+class Softmax(Function):
+    """yᵢ = e^{xᵢ} / Σⱼ e^{xⱼ} along `axis`;   dL/dx = y ⊙ (dL/dy − Σ(dL/dy ⊙ y))"""
+
+    def forward(self, x, axis=-1):
+        self.axis = axis
+        e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+        y = e / np.sum(e, axis=axis, keepdims=True)
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, gy):
+        (y,) = self.saved_tensors
+        return y * (gy - np.sum(gy * y, axis=self.axis, keepdims=True))
+
+
+class LogSoftmax(Function):
+    """yᵢ = xᵢ − log Σⱼ e^{xⱼ} along `axis`;   dL/dx = dL/dy − softmax(x) · Σ dL/dy"""
+
+    def forward(self, x, axis=-1):
+        self.axis = axis
+        shifted = x - np.max(x, axis=axis, keepdims=True)
+        y = shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, gy):
+        (y,) = self.saved_tensors
+        return gy - np.exp(y) * np.sum(gy, axis=self.axis, keepdims=True)

@@ -1,0 +1,93 @@
+"""Linear algebra: matrix products (batched, broadcast) and einsum."""
+
+from __future__ import annotations
+
+import string
+
+from glassnet.autograd import Function, unbroadcast
+from glassnet.backend import np
+
+
+class MatMul(Function):
+    """Y = A @ B;   dL/dA = dL/dY @ Bᵀ,   dL/dB = Aᵀ @ dL/dY   (vectors are treated as 1-row/1-column matrices)"""
+
+    def forward(self, a, b):
+        self.save_for_backward(a, b)
+        return a @ b
+
+    def backward(self, gy):
+        a, b = self.saved_tensors
+        if a.ndim == 2 and b.ndim == 2:
+            return gy @ b.T, a.T @ gy
+        if a.ndim == 1 and b.ndim == 1:
+            return gy * b, gy * a
+        a2 = a.reshape((1,) + a.shape) if a.ndim == 1 else a
+        b2 = b.reshape(b.shape + (1,)) if b.ndim == 1 else b
+        g2 = gy
+        if a.ndim == 1:
+            g2 = np.expand_dims(g2, -2)
+        if b.ndim == 1:
+            g2 = np.expand_dims(g2, -1)
+        ga = unbroadcast(g2 @ np.swapaxes(b2, -1, -2), a2.shape).reshape(a.shape)
+        gb = unbroadcast(np.swapaxes(a2, -1, -2) @ g2, b2.shape).reshape(b.shape)
+        return ga, gb
+
+
+def parse_einsum(equation: str, shapes: list) -> tuple[list[str], str]:
+    """Split 'ij,jk->ik' into input and output subscripts, expanding '...' and the implicit output."""
+    equation = equation.replace(" ", "")
+    lhs, _, rhs = equation.partition("->")
+    inputs = lhs.split(",")
+    if len(inputs) != len(shapes):
+        raise ValueError(f"einsum: '{equation}' names {len(inputs)} operands but {len(shapes)} were given")
+    used = set(equation) - set(",.->")
+    spare = [c for c in string.ascii_letters if c not in used]
+    n_ellipsis = max((len(s) - len(sub.replace("...", "")) for sub, s in zip(inputs, shapes) if "..." in sub), default=0)
+    ell = "".join(spare[:n_ellipsis])
+    expanded = []
+    for sub, shape in zip(inputs, shapes):
+        if "..." in sub:
+            k = len(shape) - len(sub.replace("...", ""))
+            sub = sub.replace("...", ell[n_ellipsis - k:])
+        if len(sub) != len(shape):
+            raise ValueError(f"einsum: subscripts '{sub}' do not fit an operand of shape {tuple(shape)}")
+        if len(set(sub)) != len(sub):
+            raise ValueError(f"einsum: repeated subscript in '{sub}' (diagonals) is not supported")
+        expanded.append(sub)
+    if "->" in equation:
+        out = rhs.replace("...", ell)
+    else:
+        counts = {c: "".join(expanded).count(c) for c in set("".join(expanded))}
+        out = ell + "".join(sorted(c for c, n in counts.items() if n == 1 and c not in ell))
+    return expanded, out
+
+
+class Einsum(Function):
+    """y = einsum(eq, x₁, …, xₙ);   dL/dxₖ = einsum of dL/dy with the other operands into xₖ's subscripts
+    (indices that xₖ alone carries were summed, so their gradient is broadcast back along them)"""
+
+    def forward(self, *xs, equation=""):
+        self.subs, self.out = parse_einsum(equation, [x.shape for x in xs])
+        self.save_for_backward(*xs)
+        return np.einsum(",".join(self.subs) + "->" + self.out, *xs)
+
+    def backward(self, gy):
+        xs = self.saved_tensors
+        grads = []
+        for k, (sub, x) in enumerate(zip(self.subs, xs)):
+            others = [(s, o) for j, (s, o) in enumerate(zip(self.subs, xs)) if j != k]
+            have = set(self.out).union(*[set(s) for s, _ in others])
+            kept = "".join(c for c in sub if c in have)
+            eq = ",".join([self.out] + [s for s, _ in others]) + "->" + kept
+            g = np.einsum(eq, gy, *[o for _, o in others])
+            if kept != sub:  # broadcast along the indices only this operand had
+                g = g.reshape(_insert_axes(g, kept, sub))
+                g = np.broadcast_to(g, x.shape)
+            grads.append(g)
+        return tuple(grads)
+
+
+def _insert_axes(g, kept: str, full: str) -> tuple:
+    """Shape of `g` (subscripts `kept`) with size-1 axes where `full` has indices that `kept` lacks."""
+    sizes = dict(zip(kept, g.shape))
+    return tuple(sizes.get(c, 1) for c in full)

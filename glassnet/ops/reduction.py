@@ -1,0 +1,151 @@
+"""Reductions: sum, mean, max/min, prod, logsumexp, and the index ops gather/scatter they rely on."""
+
+from __future__ import annotations
+
+from glassnet.autograd import Function
+from glassnet.backend import np
+
+
+def kept_shape(shape: tuple, axis) -> tuple:
+    """The shape a reduction over `axis` has with keepdims=True (the shape its gradient broadcasts from)."""
+    if axis is None:
+        return (1,) * len(shape)
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    axes = {a % len(shape) for a in axes}
+    return tuple(1 if i in axes else n for i, n in enumerate(shape))
+
+
+def reduced_shape(shape: tuple, axis) -> tuple:
+    """The shape a reduction over `axis` has with keepdims=False."""
+    if axis is None:
+        return ()
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    axes = {a % len(shape) for a in axes}
+    return tuple(n for i, n in enumerate(shape) if i not in axes)
+
+
+class Sum(Function):
+    """y = Σᵢ xᵢ over `axis`;   dL/dxᵢ = dL/dy (every summand gets the whole upstream gradient)"""
+
+    def forward(self, x, axis=None, keepdims=False):
+        self.in_shape = x.shape
+        self.kept = kept_shape(x.shape, axis)
+        return np.sum(x, axis=axis, keepdims=keepdims)
+
+    def backward(self, gy):
+        return np.broadcast_to(gy.reshape(self.kept), self.in_shape)
+
+
+class Mean(Function):
+    """y = (1/n) Σᵢ xᵢ over `axis`;   dL/dxᵢ = dL/dy / n"""
+
+    def forward(self, x, axis=None, keepdims=False):
+        self.in_shape = x.shape
+        self.kept = kept_shape(x.shape, axis)
+        y = np.mean(x, axis=axis, keepdims=keepdims)
+        self.n = x.size // max(y.size, 1) if x.size else 1
+        return y
+
+    def backward(self, gy):
+        return np.broadcast_to(gy.reshape(self.kept) / self.n, self.in_shape)
+
+
+class AMax(Function):
+    """y = max of x over `axis`;   dL/dxᵢ = dL/dy / k for each of the k elements equal to the max, else 0
+    (amin uses the same op on −x)."""
+
+    def forward(self, x, axis=None, keepdims=False):
+        self.kept = kept_shape(x.shape, axis)
+        self.axis = axis
+        y = np.max(x, axis=axis, keepdims=True)
+        self.save_for_backward(x)
+        self.ymax = y
+        return y if keepdims else y.reshape(reduced_shape(x.shape, axis))
+
+    def backward(self, gy):
+        (x,) = self.saved_tensors
+        is_max = x == self.ymax
+        count = np.sum(is_max, axis=self.axis, keepdims=True)
+        return gy.reshape(self.kept) * is_max / count
+
+
+class Prod(Function):
+    """y = Πᵢ xᵢ over `axis`;   dL/dxᵢ = dL/dy · Π_{j≠i} xⱼ  (computed without dividing by zero)"""
+
+    def forward(self, x, axis=None, keepdims=False):
+        self.kept = kept_shape(x.shape, axis)
+        self.axis = axis
+        y = np.prod(x, axis=axis, keepdims=keepdims)
+        self.save_for_backward(x, y)
+        return y
+
+    def backward(self, gy):
+        x, y = self.saved_tensors
+        xd = getattr(x, "data", x)
+        flat_axis = self.axis
+        if flat_axis is None:
+            others = _product_of_others(xd.reshape(-1), 0).reshape(xd.shape)
+        elif isinstance(flat_axis, int):
+            others = _product_of_others(xd, flat_axis)
+        else:
+            raise NotImplementedError("prod over several dims at once: reduce one dim at a time")
+        if np.all(xd != 0):
+            others = y.reshape(self.kept) / x  # differentiable again when backward is recorded
+        return gy.reshape(self.kept) * others
+
+
+def _product_of_others(x, axis: int):
+    """Π_{j≠i} xⱼ along `axis` for every i, by exclusive cumulative products from both sides."""
+    x = np.moveaxis(x, axis, -1)
+    ones = np.ones(x.shape[:-1] + (1,), dtype=x.dtype)
+    left = np.cumprod(np.concatenate([ones, x[..., :-1]], axis=-1), axis=-1)
+    right = np.cumprod(np.concatenate([ones, x[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
+    return np.moveaxis(left * right, -1, axis)
+
+
+class LogSumExp(Function):
+    """y = log Σᵢ exp(xᵢ) (shifted by the max for stability);   dL/dxᵢ = dL/dy · exp(xᵢ − y)"""
+
+    def forward(self, x, axis=None, keepdims=False):
+        self.kept = kept_shape(x.shape, axis)
+        m = np.max(x, axis=axis, keepdims=True)
+        m = np.where(np.isfinite(m), m, 0)
+        y = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
+        y = y if keepdims else y.reshape(reduced_shape(x.shape, axis))
+        self.save_for_backward(x, y)
+        return y
+
+    def backward(self, gy):
+        x, y = self.saved_tensors
+        return gy.reshape(self.kept) * np.exp(x - y.reshape(self.kept))
+
+
+class Gather(Function):
+    """y[..i..] = x[..index[..i..]..] along `axis`;   dL/dx = scatter-add of dL/dy to the gathered places"""
+
+    def forward(self, x, index, axis=0):
+        self.index, self.axis, self.in_shape = index, axis, x.shape
+        return np.take_along_axis(x, index, axis=axis)
+
+    def backward(self, gy):
+        return ScatterAdd.call(gy, index=self.index, axis=self.axis, shape=self.in_shape), None
+
+
+class ScatterAdd(Function):
+    """y = zeros(shape) with src added at `index` along `axis` (repeats add up);   dL/dsrc = gather of dL/dy"""
+
+    def forward(self, src, index=None, axis=0, shape=None):
+        self.index, self.axis = index, axis
+        out = np.zeros(shape, dtype=src.dtype)
+        np.add.at(out, _along_axis_index(index, axis), src)
+        return out
+
+    def backward(self, gy):
+        return Gather.call(gy, self.index, axis=self.axis)
+
+
+def _along_axis_index(index, axis: int) -> tuple:
+    """Turn a take_along_axis index into a full fancy index (so np.add.at can scatter with it)."""
+    axis = axis % index.ndim
+    grids = np.indices(index.shape, sparse=True)
+    return tuple(index if d == axis else grids[d] for d in range(index.ndim))

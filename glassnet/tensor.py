@@ -1,0 +1,1095 @@
+"""Tensor: an array, its gradient and the node that produced it. Every operator delegates to an op in `ops/`."""
+
+from __future__ import annotations
+
+import builtins
+import weakref
+from typing import Any
+
+import numpy
+
+from glassnet import backend
+from glassnet.autograd import _state, run_backward
+from glassnet.ops import activation as act
+from glassnet.ops import arithmetic as ar
+from glassnet.ops import linalg as la
+from glassnet.ops import reduction as rd
+from glassnet.ops import shape as sh
+
+_SCALARS = (int, float, bool, numpy.bool_, numpy.number)
+
+
+class Tensor:
+    """An n-dimensional array that remembers how it was computed, so gradients can flow back through it."""
+
+    __slots__ = ("data", "grad_fn", "_requires_grad", "_grad", "_hooks", "__weakref__")
+    __array_priority__ = 1000
+
+    def __init__(self, data: Any, dtype=None, requires_grad: bool = False):
+        self.data = _to_array(data, backend.to_dtype(dtype))
+        self.grad_fn = None
+        self._grad = None
+        self._hooks = None
+        self._requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @classmethod
+    def _make(cls, data, grad_fn) -> Tensor:
+        t = object.__new__(cls)
+        t.data = data
+        t.grad_fn = grad_fn
+        t._requires_grad = grad_fn is not None
+        t._grad = None
+        t._hooks = None
+        return t
+
+    # ----- attributes -------------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple:
+        return self.data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def dtype(self) -> numpy.dtype:
+        return self.data.dtype
+
+    @property
+    def device(self) -> str:
+        return "cpu"
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.grad_fn is None
+
+    @property
+    def requires_grad(self) -> bool:
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool) -> None:
+        self.requires_grad_(value)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Mark a leaf tensor as a parameter whose gradient should be computed (in place)."""
+        if self.grad_fn is not None and not requires_grad:
+            raise RuntimeError("requires_grad_: a non-leaf tensor always requires grad; use .detach()")
+        if requires_grad and self.data.dtype.kind != "f":
+            raise TypeError(f"requires_grad_: only floating tensors can require grad, not {self.data.dtype}")
+        self._requires_grad = bool(requires_grad)
+        return self
+
+    @property
+    def grad(self) -> Tensor | None:
+        return self._grad
+
+    @grad.setter
+    def grad(self, value) -> None:
+        if value is not None and not isinstance(value, Tensor):
+            raise TypeError(f"grad must be a Tensor or None, not {type(value).__name__}")
+        if value is not None and value.shape != self.shape:
+            raise ValueError(f"grad of shape {value.shape} assigned to a tensor of shape {self.shape}")
+        self._grad = value
+
+    @property
+    def T(self) -> Tensor:
+        return self.permute(*range(self.ndim - 1, -1, -1))
+
+    @property
+    def mT(self) -> Tensor:
+        return self.transpose(-2, -1)
+
+    def size(self, dim: int | None = None):
+        """The shape, or the length of one dimension."""
+        return self.shape if dim is None else self.shape[dim]
+
+    def dim(self) -> int:
+        """Number of dimensions."""
+        return self.ndim
+
+    def numel(self) -> int:
+        """Number of elements."""
+        return self.data.size
+
+    def __len__(self) -> int:
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    # ----- conversion ---------------------------------------------------------------------------
+    def numpy(self) -> numpy.ndarray:
+        """The underlying array (shared, not copied); refuses if the tensor requires grad, like PyTorch."""
+        if self._requires_grad:
+            raise RuntimeError("numpy(): the tensor requires grad; call .detach().numpy() instead")
+        return self.data
+
+    def item(self):
+        """The single value of a one-element tensor as a Python number."""
+        if self.data.size != 1:
+            raise ValueError(f"item(): only one-element tensors can be converted, got shape {self.shape}")
+        return self.data.item()
+
+    def tolist(self):
+        """The values as (nested) Python lists."""
+        return self.data.tolist()
+
+    def detach(self) -> Tensor:
+        """The same values, cut from the graph (no grad_fn, requires_grad=False)."""
+        return Tensor._make(self.data, None)
+
+    def clone(self) -> Tensor:
+        """A copy of the values that stays on the graph."""
+        return self + 0 if self.dtype.kind != "b" else Tensor._make(self.data.copy(), None)
+
+    def to(self, dtype=None, *args, **kwargs) -> Tensor:
+        """Convert to another dtype (device strings other than 'cpu' are refused for now)."""
+        if isinstance(dtype, str) and dtype in ("cpu",):
+            return self
+        if isinstance(dtype, str) and dtype.startswith(("cuda", "gpu")):
+            raise RuntimeError(f"to({dtype!r}): this build of glassnet has only the 'cpu' device")
+        dtype = backend.to_dtype(dtype)
+        if dtype is None or dtype == self.dtype:
+            return self
+        if self._requires_grad and dtype.kind == "f":
+            return ar.Cast.apply(self, dtype=dtype)
+        return Tensor._make(self.data.astype(dtype), None)
+
+    astype = to
+    type = to
+
+    def float(self) -> Tensor:
+        """Convert to float32."""
+        return self.to(backend.float32)
+
+    def double(self) -> Tensor:
+        """Convert to float64."""
+        return self.to(backend.float64)
+
+    def long(self) -> Tensor:
+        """Convert to int64."""
+        return self.to(backend.int64)
+
+    def int(self) -> Tensor:
+        """Convert to int32."""
+        return self.to(backend.int32)
+
+    def bool(self) -> Tensor:
+        """Convert to bool."""
+        return self.to(backend.bool_)
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise RuntimeError(f"the truth value of a tensor of shape {self.shape} is ambiguous")
+        return bool(self.data)
+
+    def __index__(self) -> int:
+        if self.data.dtype.kind not in "iu" or self.data.size != 1:
+            raise TypeError("only integer tensors of a single element can be used as an index")
+        return int(self.data)
+
+    def __repr__(self) -> str:
+        body = numpy.array2string(self.data, separator=", ", precision=4, prefix="tensor(")
+        extras = []
+        if self.dtype not in (backend.get_default_dtype(), backend.int64, backend.bool_):
+            extras.append(f"dtype={self.dtype}")
+        if self.grad_fn is not None:
+            extras.append(f"grad_fn=<{self.grad_fn.name}Backward>")
+        elif self._requires_grad:
+            extras.append("requires_grad=True")
+        return "tensor(" + body + "".join(", " + e for e in extras) + ")"
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    # ----- autograd -------------------------------------------------------------------------------
+    def backward(self, gradient=None, retain_graph: bool = False, create_graph: bool = False) -> None:
+        """Compute d(self)/d(leaf) for every leaf that requires grad and accumulate it into `.grad`."""
+        if not self._requires_grad:
+            raise RuntimeError(
+                "backward: this tensor does not require grad and has no grad_fn "
+                "(was it computed under no_grad, or from tensors without requires_grad=True?)"
+            )
+        grads = _initial_grads([self], None if gradient is None else [gradient], create_graph, "backward")
+        run_backward([self], grads, retain_graph or create_graph, create_graph)
+
+    def retain_grad(self) -> None:
+        """Keep this non-leaf tensor's gradient in `.grad` after backward."""
+        if self.grad_fn is None:
+            return
+        self.grad_fn._retain = weakref.ref(self)
+
+    def register_hook(self, hook) -> _RemovableHandle:
+        """Call `hook(grad)` when this tensor's gradient is computed; a returned tensor replaces it."""
+        if not self._requires_grad:
+            raise RuntimeError("register_hook: cannot register a hook on a tensor that doesn't require grad")
+        owner = self.grad_fn if self.grad_fn is not None else self
+        if owner._hooks is None:
+            owner._hooks = []
+        owner._hooks.append(hook)
+        return _RemovableHandle(owner._hooks, hook)
+
+    # ----- arithmetic -----------------------------------------------------------------------------
+    def __add__(self, other):
+        return _binary(ar.Add, self, other, "add")
+
+    def __radd__(self, other):
+        return _binary(ar.Add, other, self, "add")
+
+    def __sub__(self, other):
+        return _binary(ar.Sub, self, other, "sub")
+
+    def __rsub__(self, other):
+        return _binary(ar.Sub, other, self, "sub")
+
+    def __mul__(self, other):
+        return _binary(ar.Mul, self, other, "mul")
+
+    def __rmul__(self, other):
+        return _binary(ar.Mul, other, self, "mul")
+
+    def __truediv__(self, other):
+        return _binary(ar.Div, self, other, "div", floating=True)
+
+    def __rtruediv__(self, other):
+        return _binary(ar.Div, other, self, "div", floating=True)
+
+    def __pow__(self, other):
+        if isinstance(other, _SCALARS) and not isinstance(other, Tensor):
+            base = self
+            if isinstance(other, float) and self.dtype.kind != "f":
+                base = self.to(backend.get_default_dtype())
+            return ar.Pow.apply(base, other if isinstance(other, (int, float)) else other.item())
+        return _binary(ar.Pow, self, other, "pow")
+
+    def __rpow__(self, other):
+        return _binary(ar.Pow, other, self, "pow")
+
+    def __matmul__(self, other):
+        return matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return matmul(other, self)
+
+    def __neg__(self):
+        if self.dtype.kind == "b":
+            raise TypeError("neg: negation of a bool tensor is not supported; use ~ (logical not)")
+        return ar.Neg.apply(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return self.abs()
+
+    def __iadd__(self, other):
+        return _inplace(self, other, numpy.add, "add_")
+
+    def __isub__(self, other):
+        return _inplace(self, other, numpy.subtract, "sub_")
+
+    def __imul__(self, other):
+        return _inplace(self, other, numpy.multiply, "mul_")
+
+    def __itruediv__(self, other):
+        return _inplace(self, other, numpy.true_divide, "div_")
+
+    # comparisons and logic: no gradient flows through them
+    def __eq__(self, other):  # type: ignore[override]
+        return _compare(numpy.equal, self, other)
+
+    def __ne__(self, other):  # type: ignore[override]
+        return _compare(numpy.not_equal, self, other)
+
+    def __lt__(self, other):
+        return _compare(numpy.less, self, other)
+
+    def __le__(self, other):
+        return _compare(numpy.less_equal, self, other)
+
+    def __gt__(self, other):
+        return _compare(numpy.greater, self, other)
+
+    def __ge__(self, other):
+        return _compare(numpy.greater_equal, self, other)
+
+    def __and__(self, other):
+        return _compare(numpy.logical_and if _is_bool(self, other) else numpy.bitwise_and, self, other)
+
+    def __or__(self, other):
+        return _compare(numpy.logical_or if _is_bool(self, other) else numpy.bitwise_or, self, other)
+
+    def __xor__(self, other):
+        return _compare(numpy.logical_xor if _is_bool(self, other) else numpy.bitwise_xor, self, other)
+
+    def __invert__(self):
+        return Tensor._make(numpy.logical_not(self.data) if self.dtype.kind == "b" else ~self.data, None)
+
+    __rand__ = __and__
+    __ror__ = __or__
+
+    # ----- elementwise math -------------------------------------------------------------------------
+    def abs(self) -> Tensor:
+        """|x|"""
+        return ar.Abs.apply(self)
+
+    def exp(self) -> Tensor:
+        """eˣ"""
+        return ar.Exp.apply(_floating(self))
+
+    def log(self) -> Tensor:
+        """ln x"""
+        return ar.Log.apply(_floating(self))
+
+    def log1p(self) -> Tensor:
+        """ln(1 + x)"""
+        return ar.Log1p.apply(_floating(self))
+
+    def sqrt(self) -> Tensor:
+        """√x"""
+        return ar.Sqrt.apply(_floating(self))
+
+    def rsqrt(self) -> Tensor:
+        """1/√x"""
+        return ar.Rsqrt.apply(_floating(self))
+
+    def sin(self) -> Tensor:
+        """sin x"""
+        return ar.Sin.apply(_floating(self))
+
+    def cos(self) -> Tensor:
+        """cos x"""
+        return ar.Cos.apply(_floating(self))
+
+    def tanh(self) -> Tensor:
+        """tanh x"""
+        return act.Tanh.apply(_floating(self))
+
+    def sigmoid(self) -> Tensor:
+        """1 / (1 + e⁻ˣ)"""
+        return act.Sigmoid.apply(_floating(self))
+
+    def relu(self) -> Tensor:
+        """max(x, 0)"""
+        return act.Relu.apply(self)
+
+    def sign(self) -> Tensor:
+        """−1, 0 or 1 (no gradient: its derivative is zero almost everywhere)."""
+        return Tensor._make(numpy.sign(self.data), None)
+
+    def square(self) -> Tensor:
+        """x²"""
+        return self * self
+
+    def reciprocal(self) -> Tensor:
+        """1/x"""
+        return 1 / self
+
+    def pow(self, exponent) -> Tensor:
+        """xᵉ"""
+        return self**exponent
+
+    def clamp(self, min=None, max=None) -> Tensor:  # noqa: A002 - PyTorch's names
+        """Limit values to [min, max] (either may be None; tensors allowed)."""
+        if min is None and max is None:
+            raise ValueError("clamp: at least one of min and max must be given")
+        if isinstance(min, Tensor) or isinstance(max, Tensor):
+            out = self
+            if min is not None:
+                out = maximum(out, min)
+            if max is not None:
+                out = minimum(out, max)
+            return out
+        return ar.Clamp.apply(self, lo=min, hi=max)
+
+    clip = clamp
+
+    def maximum(self, other) -> Tensor:
+        """Elementwise max(self, other)."""
+        return maximum(self, other)
+
+    def minimum(self, other) -> Tensor:
+        """Elementwise min(self, other)."""
+        return minimum(self, other)
+
+    def softmax(self, dim: int) -> Tensor:
+        """Softmax along `dim`."""
+        return act.Softmax.apply(_floating(self), axis=dim)
+
+    def log_softmax(self, dim: int) -> Tensor:
+        """Log-softmax along `dim` (numerically stable)."""
+        return act.LogSoftmax.apply(_floating(self), axis=dim)
+
+    # ----- reductions ------------------------------------------------------------------------------
+    def sum(self, dim=None, keepdim: bool = False, dtype=None, *, axis=None, keepdims=None) -> Tensor:
+        """Sum over `dim` (all dims if None)."""
+        dim, keepdim = _dims(self, dim, axis, keepdim, keepdims, "sum")
+        x = self if self.dtype.kind == "f" else self.to(dtype or backend.int64)
+        return rd.Sum.apply(x if dtype is None else x.to(dtype), axis=dim, keepdims=keepdim)
+
+    def mean(self, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
+        """Mean over `dim` (all dims if None)."""
+        dim, keepdim = _dims(self, dim, axis, keepdim, keepdims, "mean")
+        if self.dtype.kind != "f":
+            raise TypeError(f"mean: expected a floating tensor, got {self.dtype} (convert with .float())")
+        return rd.Mean.apply(self, axis=dim, keepdims=keepdim)
+
+    def amax(self, dim=None, keepdim: bool = False) -> Tensor:
+        """Maximum over `dim`; ties share the gradient equally."""
+        dim, keepdim = _dims(self, dim, None, keepdim, None, "amax")
+        _nonempty(self, dim, "amax")
+        return rd.AMax.apply(self, axis=dim, keepdims=keepdim)
+
+    def amin(self, dim=None, keepdim: bool = False) -> Tensor:
+        """Minimum over `dim`; ties share the gradient equally."""
+        return -((-self).amax(dim, keepdim))
+
+    def max(self, dim=None, keepdim: bool = False):
+        """max() → the largest value; max(dim) → (values, indices); max(other) → elementwise maximum."""
+        if isinstance(dim, Tensor):
+            return maximum(self, dim)
+        if dim is None:
+            return self.amax()
+        return _values_indices(self, self.argmax(dim, keepdim=True), dim, keepdim)
+
+    def min(self, dim=None, keepdim: bool = False):
+        """min() → the smallest value; min(dim) → (values, indices); min(other) → elementwise minimum."""
+        if isinstance(dim, Tensor):
+            return minimum(self, dim)
+        if dim is None:
+            return self.amin()
+        return _values_indices(self, self.argmin(dim, keepdim=True), dim, keepdim)
+
+    def argmax(self, dim=None, keepdim: bool = False) -> Tensor:
+        """Index of the largest value (over the flattened tensor if dim is None)."""
+        return _arg(numpy.argmax, self, dim, keepdim)
+
+    def argmin(self, dim=None, keepdim: bool = False) -> Tensor:
+        """Index of the smallest value (over the flattened tensor if dim is None)."""
+        return _arg(numpy.argmin, self, dim, keepdim)
+
+    def var(self, dim=None, keepdim: bool = False, *, correction: int = 1, unbiased=None) -> Tensor:
+        """Variance over `dim`, dividing by n − correction (Bessel's correction by default, as PyTorch)."""
+        if unbiased is not None:
+            correction = 1 if unbiased else 0
+        dim, keepdim = _dims(self, dim, None, keepdim, None, "var")
+        n = self.data.size // builtins.max(numpy.prod(rd.reduced_shape(self.shape, dim), dtype=int), 1)
+        centred = self - self.mean(dim, keepdim=True)
+        return (centred * centred).sum(dim, keepdim=keepdim) / builtins.max(n - correction, 0)
+
+    def std(self, dim=None, keepdim: bool = False, *, correction: int = 1, unbiased=None) -> Tensor:
+        """Standard deviation over `dim` (√var)."""
+        return self.var(dim, keepdim, correction=correction, unbiased=unbiased).sqrt()
+
+    def prod(self, dim=None, keepdim: bool = False) -> Tensor:
+        """Product over `dim`."""
+        dim, keepdim = _dims(self, dim, None, keepdim, None, "prod")
+        return rd.Prod.apply(self, axis=dim, keepdims=keepdim)
+
+    def logsumexp(self, dim=None, keepdim: bool = False) -> Tensor:
+        """log Σ exp(x) over `dim`, computed stably."""
+        dim, keepdim = _dims(self, dim, None, keepdim, None, "logsumexp")
+        return rd.LogSumExp.apply(_floating(self), axis=dim, keepdims=keepdim)
+
+    def gather(self, dim: int, index) -> Tensor:
+        """out[i][j] = self[i][index[i][j]] along `dim` (PyTorch's gather)."""
+        idx = index.data if isinstance(index, Tensor) else numpy.asarray(index)
+        if idx.dtype.kind not in "iu":
+            raise TypeError(f"gather: index must be an integer tensor, got {idx.dtype}")
+        if idx.ndim != self.ndim:
+            raise ValueError(f"gather: index has {idx.ndim} dims but the input of shape {self.shape} has {self.ndim}")
+        if idx.size and (idx.max() >= self.shape[dim] or idx.min() < -self.shape[dim]):
+            raise IndexError(f"gather: index out of range for dim {dim} of size {self.shape[dim]}")
+        return rd.Gather.apply(self, idx, axis=dim)
+
+    # ----- shape ------------------------------------------------------------------------------------
+    def reshape(self, *shape) -> Tensor:
+        """The same values with a new shape (one dimension may be -1)."""
+        shape = _shape_arg(shape)
+        try:
+            target = _check_reshape(self.shape, shape)
+        except ValueError as e:
+            raise ValueError(f"reshape: cannot reshape a tensor of shape {self.shape} to {shape}: {e}") from None
+        if target == self.shape:
+            return self
+        return sh.Reshape.apply(self, shape=target)
+
+    view = reshape
+
+    def view_as(self, other: Tensor) -> Tensor:
+        """Reshape to `other`'s shape."""
+        return self.reshape(other.shape)
+
+    def permute(self, *dims) -> Tensor:
+        """Reorder the dimensions."""
+        dims = tuple(d % self.ndim for d in _shape_arg(dims)) if self.ndim else ()
+        if sorted(dims) != list(range(self.ndim)):
+            raise ValueError(f"permute: {dims} is not a permutation of the {self.ndim} dims of shape {self.shape}")
+        return sh.Permute.apply(self, axes=dims)
+
+    def transpose(self, dim0: int, dim1: int) -> Tensor:
+        """Swap two dimensions."""
+        if self.ndim == 0:
+            return self
+        axes = list(range(self.ndim))
+        d0, d1 = _axis(dim0, self.ndim, "transpose"), _axis(dim1, self.ndim, "transpose")
+        axes[d0], axes[d1] = axes[d1], axes[d0]
+        return sh.Permute.apply(self, axes=tuple(axes))
+
+    swapaxes = transpose
+
+    def t(self) -> Tensor:
+        """Transpose a matrix (a 1-D tensor is returned unchanged)."""
+        if self.ndim > 2:
+            raise ValueError(f"t: expected at most 2 dims, got shape {self.shape}")
+        return self.T
+
+    def expand(self, *shape) -> Tensor:
+        """Broadcast to a larger shape without copying (-1 keeps a dimension)."""
+        shape = _shape_arg(shape)
+        lead = len(shape) - self.ndim
+        if lead < 0:
+            raise ValueError(f"expand: cannot expand shape {self.shape} to fewer dims {shape}")
+        target = tuple(self.shape[i - lead] if n == -1 else n for i, n in enumerate(shape))
+        try:
+            numpy.broadcast_shapes(self.shape, target)
+            if numpy.broadcast_shapes(self.shape, target) != target:
+                raise ValueError
+        except ValueError:
+            raise ValueError(f"expand: cannot expand shape {self.shape} to {shape}") from None
+        return sh.Expand.apply(self, shape=target)
+
+    broadcast_to = expand
+
+    def expand_as(self, other: Tensor) -> Tensor:
+        """Broadcast to `other`'s shape."""
+        return self.expand(other.shape)
+
+    def squeeze(self, dim=None) -> Tensor:
+        """Remove size-1 dimensions (all of them, or only `dim`)."""
+        if dim is None:
+            return self.reshape(tuple(n for n in self.shape if n != 1))
+        dims = {_axis(d, self.ndim, "squeeze") for d in (dim if isinstance(dim, tuple) else (dim,))}
+        return self.reshape(tuple(n for i, n in enumerate(self.shape) if not (i in dims and n == 1)))
+
+    def unsqueeze(self, dim: int) -> Tensor:
+        """Insert a size-1 dimension at `dim`."""
+        d = _axis(dim, self.ndim + 1, "unsqueeze")
+        return self.reshape(self.shape[:d] + (1,) + self.shape[d:])
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+        """Merge dimensions start_dim..end_dim into one."""
+        if self.ndim == 0:
+            return self.reshape(1)
+        s, e = _axis(start_dim, self.ndim, "flatten"), _axis(end_dim, self.ndim, "flatten")
+        return self.reshape(self.shape[:s] + (int(numpy.prod(self.shape[s : e + 1])),) + self.shape[e + 1 :])
+
+    def unflatten(self, dim: int, sizes) -> Tensor:
+        """Split dimension `dim` into `sizes`."""
+        d = _axis(dim, self.ndim, "unflatten")
+        return self.reshape(self.shape[:d] + tuple(sizes) + self.shape[d + 1 :])
+
+    def repeat(self, *repeats) -> Tensor:
+        """Tile the tensor: repeat(2, 3) copies it twice along dim -2 and three times along dim -1."""
+        repeats = _shape_arg(repeats)
+        if len(repeats) < self.ndim:
+            raise ValueError(f"repeat: {len(repeats)} repeat counts for a tensor of {self.ndim} dims")
+        return sh.Tile.apply(self, reps=repeats)
+
+    def tile(self, *dims) -> Tensor:
+        """Like repeat, but fewer counts than dims are padded with ones in front."""
+        dims = _shape_arg(dims)
+        return sh.Tile.apply(self, reps=(1,) * (self.ndim - len(dims)) + dims)
+
+    def split(self, split_size_or_sections, dim: int = 0) -> tuple:
+        """Split into chunks of a given size, or into the given list of sizes."""
+        return split(self, split_size_or_sections, dim)
+
+    def chunk(self, chunks: int, dim: int = 0) -> tuple:
+        """Split into `chunks` nearly equal pieces."""
+        return chunk(self, chunks, dim)
+
+    def __getitem__(self, index) -> Tensor:
+        index = _convert_index(index, self.shape)
+        return sh.GetItem.apply(self, index=index)
+
+    def __setitem__(self, index, value) -> None:
+        if self._requires_grad and _state.grad_enabled:
+            raise RuntimeError(
+                "setitem: in-place assignment into a tensor that requires grad would break its gradient; "
+                "build a new tensor (e.g. with gn.where) or do it under gn.no_grad()"
+            )
+        self.data[_convert_index(index, self.shape)] = value.data if isinstance(value, Tensor) else value
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    # ----- in-place helpers for optimisers (no graph) -----------------------------------------------
+    def zero_(self) -> Tensor:
+        """Set every element to 0 in place."""
+        self.data[...] = 0
+        return self
+
+    def fill_(self, value) -> Tensor:
+        """Set every element to `value` in place."""
+        self.data[...] = value
+        return self
+
+    def copy_(self, src) -> Tensor:
+        """Copy `src`'s values into this tensor in place."""
+        self.data[...] = src.data if isinstance(src, Tensor) else src
+        return self
+
+    # ----- NumPy protocols: lets backward code written with np.* run on Tensors ---------------------
+    def __array__(self, dtype=None, copy=None):
+        return self.data if dtype is None else self.data.astype(dtype)
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        handler = _UFUNCS.get(ufunc)
+        if method != "__call__" or kwargs or handler is None:
+            return NotImplemented
+        return handler(*inputs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        handler = _FUNCTIONS.get(func)
+        if handler is None:
+            return NotImplemented
+        return handler(*args, **kwargs)
+
+
+class _RemovableHandle:
+    """Returned by hook registrations; `remove()` unregisters the hook."""
+
+    def __init__(self, hooks: list, hook):
+        self.hooks, self.hook = hooks, hook
+
+    def remove(self) -> None:
+        """Unregister the hook (a no-op if already removed)."""
+        if self.hook in self.hooks:
+            self.hooks.remove(self.hook)
+
+
+# ----- helpers ------------------------------------------------------------------------------------------
+def _to_array(data, dtype):
+    if isinstance(data, Tensor):
+        data = data.data
+    if isinstance(data, numpy.ndarray):
+        return data if dtype is None or data.dtype == dtype else data.astype(dtype)
+    if isinstance(data, (list, tuple)) and any(isinstance(d, Tensor) for d in _flatten(data)):
+        data = _nested_values(data)
+    arr = numpy.asarray(data)
+    if dtype is not None:
+        return arr.astype(dtype)
+    if arr.dtype.kind == "f" and not isinstance(data, numpy.generic):
+        return arr.astype(backend.get_default_dtype())
+    if arr.dtype.kind in "iu" and not isinstance(data, numpy.generic):
+        return arr.astype(backend.int64)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"tensor: unsupported data of dtype {arr.dtype} ({type(data).__name__})")
+    return arr
+
+
+def _flatten(data):
+    for d in data:
+        if isinstance(d, (list, tuple)):
+            yield from _flatten(d)
+        else:
+            yield d
+
+
+def _nested_values(data):
+    if isinstance(data, Tensor):
+        return data.data
+    if isinstance(data, (list, tuple)):
+        return [_nested_values(d) for d in data]
+    return data
+
+
+def _as_tensor(value, like: Tensor | None = None) -> Tensor:
+    """Wrap a non-tensor operand as a constant tensor."""
+    if isinstance(value, Tensor):
+        return value
+    return Tensor._make(_to_array(value, None), None)
+
+
+def _operand_info(value):
+    return (value.dtype, value.ndim) if isinstance(value, Tensor) else value
+
+
+def _binary(op, a, b, name: str, floating: bool = False) -> Tensor:
+    """Apply a binary op with PyTorch's dtype promotion; Python scalars stay scalars (no allocation)."""
+    a_t, b_t = isinstance(a, Tensor), isinstance(b, Tensor)
+    if a_t and b_t:
+        if a.data.dtype is b.data.dtype and (not floating or a.data.dtype.kind == "f"):
+            return op.apply(a, b)
+    else:
+        if not (a_t or isinstance(a, _SCALARS)):
+            a = _as_tensor(a)
+        if not (b_t or isinstance(b, _SCALARS)):
+            b = _as_tensor(b)
+        if isinstance(a, _SCALARS) and not isinstance(a, numpy.generic) and b.data.dtype.kind == "f" and not floating:
+            return op.apply(a, b) if not isinstance(a, bool) else op.apply(int(a), b)
+        if isinstance(b, _SCALARS) and not isinstance(b, numpy.generic) and a.data.dtype.kind == "f":
+            return op.apply(a, b if not isinstance(b, bool) else int(b))
+    _check_broadcast(a, b, name)
+    dtype = backend.result_dtype(_operand_info(a), _operand_info(b))
+    if floating and dtype.kind != "f":
+        dtype = backend.get_default_dtype()
+    a = _cast_operand(a, dtype)
+    b = _cast_operand(b, dtype)
+    return op.apply(a, b)
+
+
+def _cast_operand(x, dtype):
+    if isinstance(x, Tensor):
+        return x if x.dtype == dtype else x.to(dtype)
+    if isinstance(x, numpy.generic):
+        x = x.item()
+    return numpy.asarray(x, dtype=dtype)[()] if dtype.kind != "f" else float(x)
+
+
+def _check_broadcast(a, b, name: str) -> None:
+    if isinstance(a, Tensor) and isinstance(b, Tensor):
+        try:
+            numpy.broadcast_shapes(a.shape, b.shape)
+        except ValueError:
+            raise ValueError(f"{name}: shapes {a.shape} and {b.shape} cannot be broadcast together") from None
+
+
+def _floating(x: Tensor) -> Tensor:
+    return x if x.data.dtype.kind == "f" else x.to(backend.get_default_dtype())
+
+
+def _is_bool(a, b) -> bool:
+    return all((v.dtype.kind == "b") if isinstance(v, Tensor) else isinstance(v, bool) for v in (a, b))
+
+
+def _compare(ufunc, a, b) -> Tensor:
+    a_data = a.data if isinstance(a, Tensor) else a
+    b_data = b.data if isinstance(b, Tensor) else b
+    if isinstance(a, Tensor) and isinstance(b, Tensor):
+        _check_broadcast(a, b, ufunc.__name__)
+    return Tensor._make(numpy.asarray(ufunc(a_data, b_data)), None)
+
+
+def _inplace(t: Tensor, other, ufunc, name: str) -> Tensor:
+    if t._requires_grad and _state.grad_enabled:
+        # Out of place on the graph, as PyTorch would refuse an in-place op on a leaf that requires grad.
+        if t.grad_fn is None:
+            raise RuntimeError(f"{name}: a leaf tensor that requires grad cannot be modified in place; use gn.no_grad()")
+        return {"add_": Tensor.__add__, "sub_": Tensor.__sub__, "mul_": Tensor.__mul__, "div_": Tensor.__truediv__}[
+            name
+        ](t, other)
+    value = other.data if isinstance(other, Tensor) else other
+    ufunc(t.data, value, out=t.data, casting="same_kind")
+    return t
+
+
+def _dims(t: Tensor, dim, axis, keepdim, keepdims, name: str):
+    if axis is not None:
+        dim = axis
+    if keepdims is not None:
+        keepdim = keepdims
+    if isinstance(dim, (list, tuple)):
+        dim = tuple(_axis(d, t.ndim, name) for d in dim)
+        if len(set(dim)) != len(dim):
+            raise ValueError(f"{name}: dim {dim} repeats a dimension")
+    elif dim is not None:
+        dim = _axis(dim, t.ndim, name)
+    return dim, bool(keepdim)
+
+
+def _axis(dim, ndim: int, name: str) -> int:
+    n = builtins.max(ndim, 1)
+    if not isinstance(dim, (int, numpy.integer)) or not -n <= dim < n:
+        raise IndexError(f"{name}: dim {dim} is out of range for a tensor with {ndim} dims")
+    return int(dim) % n if ndim else 0
+
+
+def _nonempty(t: Tensor, dim, name: str) -> None:
+    if t.data.size == 0 and (dim is None or any(t.shape[d] == 0 for d in (dim if isinstance(dim, tuple) else (dim,)))):
+        raise RuntimeError(f"{name}: cannot reduce an empty dimension of a tensor of shape {t.shape}")
+
+
+def _arg(fn, t: Tensor, dim, keepdim) -> Tensor:
+    if dim is None:
+        _nonempty(t, None, fn.__name__)
+        out = fn(t.data)
+        return Tensor._make(numpy.asarray(out, dtype=numpy.int64).reshape((1,) * t.ndim if keepdim else ()), None)
+    d = _axis(dim, t.ndim, fn.__name__)
+    _nonempty(t, d, fn.__name__)
+    out = fn(t.data, axis=d, keepdims=keepdim) if t.ndim else numpy.asarray(0)
+    return Tensor._make(numpy.asarray(out, dtype=numpy.int64), None)
+
+
+def _values_indices(t: Tensor, idx: Tensor, dim: int, keepdim: bool):
+    values = t.gather(dim, idx)
+    if not keepdim:
+        values = values.squeeze(dim)
+        idx = idx.squeeze(dim)
+    return values, idx
+
+
+def _shape_arg(shape) -> tuple:
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    return tuple(int(s) for s in shape)
+
+
+def _check_reshape(old: tuple, new: tuple) -> tuple:
+    if list(new).count(-1) > 1:
+        raise ValueError("only one dimension can be -1")
+    size = int(numpy.prod(old))
+    known = int(numpy.prod([n for n in new if n != -1]))
+    if -1 in new:
+        if known == 0 or size % known:
+            raise ValueError(f"{size} elements do not divide into {new}")
+        new = tuple(size // known if n == -1 else n for n in new)
+    if int(numpy.prod(new)) != size:
+        raise ValueError(f"{size} elements cannot have shape {new}")
+    return new
+
+
+def _convert_index(index, shape: tuple):
+    """Turn Tensors inside an index into arrays and check integer/boolean indices against `shape`."""
+    items = index if isinstance(index, tuple) else (index,)
+    out = []
+    for item in items:
+        if isinstance(item, Tensor):
+            item = item.data
+        elif isinstance(item, list):
+            item = numpy.asarray(item)
+        out.append(item)
+    _check_index(out, shape)
+    return tuple(out) if isinstance(index, tuple) or len(out) > 1 else out[0]
+
+
+def _check_index(items: list, shape: tuple) -> None:
+    dim = 0
+    n_real = sum(1 for i in items if i is not None and i is not Ellipsis and not (
+        isinstance(i, numpy.ndarray) and i.dtype.kind == "b"))
+    n_real += sum(i.ndim for i in items if isinstance(i, numpy.ndarray) and i.dtype.kind == "b")
+    if n_real > len(shape):
+        raise IndexError(f"getitem: too many indices ({n_real}) for a tensor of shape {shape}")
+    for item in items:
+        if item is None:
+            continue
+        if item is Ellipsis:
+            dim = len(shape) - (n_real - dim)
+            continue
+        if isinstance(item, numpy.ndarray) and item.dtype.kind == "b":
+            if item.shape != shape[dim : dim + item.ndim]:
+                raise IndexError(f"getitem: boolean mask of shape {item.shape} does not match shape {shape[dim:dim + item.ndim]} at dim {dim}")
+            dim += item.ndim
+            continue
+        if isinstance(item, (int, numpy.integer)) or (isinstance(item, numpy.ndarray) and item.dtype.kind in "iu"):
+            n = shape[dim]
+            arr = numpy.asarray(item)
+            if arr.size and (arr.max() >= n or arr.min() < -n):
+                raise IndexError(f"getitem: index {arr.max() if arr.max() >= n else arr.min()} is out of range for dim {dim} of size {n} (shape {shape})")
+        elif isinstance(item, numpy.ndarray) and item.dtype.kind not in "iub":
+            raise IndexError(f"getitem: tensors used as indices must be integer or bool, not {item.dtype}")
+        dim += 1
+
+
+# ----- functions of several tensors ---------------------------------------------------------------------
+def matmul(a, b) -> Tensor:
+    """Matrix product with batching and broadcasting, like `torch.matmul`."""
+    a, b = _as_tensor(a), _as_tensor(b)
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError(f"matmul: both operands must have at least 1 dim, got shapes {a.shape} and {b.shape}")
+    k_a = a.shape[-1]
+    k_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
+    if k_a != k_b:
+        raise ValueError(f"matmul: shapes {a.shape} and {b.shape} do not align (inner dims {k_a} != {k_b})")
+    if a.ndim > 2 or b.ndim > 2:
+        try:
+            numpy.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+        except ValueError:
+            raise ValueError(f"matmul: batch dims of {a.shape} and {b.shape} cannot be broadcast") from None
+    if a.dtype != b.dtype:
+        dtype = backend.result_dtype(_operand_info(a), _operand_info(b))
+        a, b = a.to(dtype), b.to(dtype)
+    if a.dtype.kind == "b":
+        raise TypeError("matmul: bool tensors are not supported")
+    return la.MatMul.apply(a, b)
+
+
+def maximum(a, b) -> Tensor:
+    """Elementwise maximum (the gradient goes to the larger; halves on ties)."""
+    return _binary(ar.Maximum, _as_tensor(a), _as_tensor(b), "maximum")
+
+
+def minimum(a, b) -> Tensor:
+    """Elementwise minimum (the gradient goes to the smaller; halves on ties)."""
+    return _binary(ar.Minimum, _as_tensor(a), _as_tensor(b), "minimum")
+
+
+def where(condition, input, other) -> Tensor:  # noqa: A002 - PyTorch's name
+    """Pick from `input` where `condition` holds, else from `other`."""
+    cond = condition.data if isinstance(condition, Tensor) else numpy.asarray(condition)
+    if cond.dtype.kind != "b":
+        raise TypeError(f"where: condition must be bool, got {cond.dtype}")
+    a, b = _as_tensor(input), _as_tensor(other)
+    try:
+        numpy.broadcast_shapes(cond.shape, a.shape, b.shape)
+    except ValueError:
+        raise ValueError(f"where: shapes {cond.shape}, {a.shape} and {b.shape} cannot be broadcast together") from None
+    dtype = backend.result_dtype(_operand_info(a), _operand_info(b))
+    return ar.Where.apply(cond, a.to(dtype), b.to(dtype))
+
+
+def cat(tensors, dim: int = 0) -> Tensor:
+    """Join tensors along an existing dimension."""
+    tensors = [_as_tensor(t) for t in tensors]
+    if not tensors:
+        raise ValueError("cat: expected a non-empty list of tensors")
+    d = _axis(dim, tensors[0].ndim, "cat")
+    for t in tensors[1:]:
+        if t.ndim != tensors[0].ndim or any(t.shape[i] != tensors[0].shape[i] for i in range(t.ndim) if i != d):
+            raise ValueError(f"cat: shapes {[x.shape for x in tensors]} differ outside dim {dim}")
+    dtype = backend.result_dtype(*[_operand_info(t) for t in tensors])
+    return sh.Concat.apply(*[t.to(dtype) for t in tensors], axis=d)
+
+
+def stack(tensors, dim: int = 0) -> Tensor:
+    """Join equally-shaped tensors along a new dimension."""
+    tensors = [_as_tensor(t) for t in tensors]
+    if not tensors:
+        raise ValueError("stack: expected a non-empty list of tensors")
+    if any(t.shape != tensors[0].shape for t in tensors):
+        raise ValueError(f"stack: all tensors must have the same shape, got {[t.shape for t in tensors]}")
+    d = _axis(dim, tensors[0].ndim + 1, "stack")
+    dtype = backend.result_dtype(*[_operand_info(t) for t in tensors])
+    return sh.Stack.apply(*[t.to(dtype) for t in tensors], axis=d)
+
+
+def split(tensor: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
+    """Split into pieces of `split_size` (the last may be smaller), or of the listed sizes."""
+    d = _axis(dim, tensor.ndim, "split")
+    n = tensor.shape[d]
+    if isinstance(split_size_or_sections, int):
+        if split_size_or_sections <= 0:
+            raise ValueError(f"split: split_size must be positive, got {split_size_or_sections}")
+        sizes = [split_size_or_sections] * (n // split_size_or_sections)
+        if n % split_size_or_sections:
+            sizes.append(n % split_size_or_sections)
+    else:
+        sizes = list(split_size_or_sections)
+        if sum(sizes) != n:
+            raise ValueError(f"split: sizes {sizes} do not add up to {n} (dim {dim} of shape {tensor.shape})")
+    lead = (slice(None),) * d
+    out, start = [], 0
+    for s in sizes:
+        out.append(sh.GetItem.apply(tensor, index=lead + (slice(start, start + s),)))
+        start += s
+    return tuple(out)
+
+
+def chunk(tensor: Tensor, chunks: int, dim: int = 0) -> tuple:
+    """Split into `chunks` pieces of equal size (the last may be smaller)."""
+    n = tensor.shape[_axis(dim, tensor.ndim, "chunk")]
+    size = -(-n // chunks)
+    return split(tensor, builtins.max(size, 1), dim)
+
+
+def einsum(equation: str, *operands) -> Tensor:
+    """Einstein summation, differentiable (e.g. 'bij,bjk->bik')."""
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = operands[0]
+    tensors = [_as_tensor(t) for t in operands]
+    la.parse_einsum(equation, [t.shape for t in tensors])
+    dtype = backend.result_dtype(*[_operand_info(t) for t in tensors])
+    try:
+        return la.Einsum.apply(*[t.to(dtype) for t in tensors], equation=equation)
+    except ValueError as e:
+        raise ValueError(f"einsum: '{equation}' with shapes {[t.shape for t in tensors]}: {e}") from None
+
+
+def _initial_grads(outputs, grad_outputs, create_graph: bool, name: str) -> list:
+    """dL/dL = 1 for scalar outputs; a non-scalar output needs an explicit gradient of its shape."""
+    result = []
+    for i, out in enumerate(outputs):
+        g = None if grad_outputs is None else grad_outputs[i]
+        if g is None:
+            if out.data.size != 1:
+                raise RuntimeError(
+                    f"{name}: grad can be implicitly created only for scalar outputs, got shape {out.shape}; "
+                    "pass gradient= with the same shape"
+                )
+            g = numpy.ones_like(out.data)
+        else:
+            g_arr = g.data if isinstance(g, Tensor) else numpy.asarray(g, dtype=out.dtype)
+            if g_arr.shape != out.shape:
+                raise RuntimeError(f"{name}: gradient of shape {g_arr.shape} does not match the output shape {out.shape}")
+            if create_graph and isinstance(g, Tensor):
+                result.append(g)
+                continue
+            g = g_arr
+        result.append(Tensor._make(g, None) if create_graph else g)
+    return result
+
+
+# ----- NumPy protocol tables -----------------------------------------------------------------------------
+def _sum(a, axis=None, keepdims=False, **_):
+    return _as_tensor(a).sum(axis, keepdim=keepdims)
+
+
+def _broadcast_to(a, shape):
+    return _as_tensor(a).expand(shape)
+
+
+_UFUNCS = {
+    numpy.add: lambda a, b: _binary(ar.Add, a, b, "add"),
+    numpy.subtract: lambda a, b: _binary(ar.Sub, a, b, "sub"),
+    numpy.multiply: lambda a, b: _binary(ar.Mul, a, b, "mul"),
+    numpy.true_divide: lambda a, b: _binary(ar.Div, a, b, "div", floating=True),
+    numpy.power: lambda a, b: _as_tensor(a) ** b,
+    numpy.negative: lambda a: -_as_tensor(a),
+    numpy.matmul: matmul,
+    numpy.exp: lambda a: _as_tensor(a).exp(),
+    numpy.log: lambda a: _as_tensor(a).log(),
+    numpy.log1p: lambda a: _as_tensor(a).log1p(),
+    numpy.sqrt: lambda a: _as_tensor(a).sqrt(),
+    numpy.tanh: lambda a: _as_tensor(a).tanh(),
+    numpy.sin: lambda a: _as_tensor(a).sin(),
+    numpy.cos: lambda a: _as_tensor(a).cos(),
+    numpy.absolute: lambda a: _as_tensor(a).abs(),
+    numpy.sign: lambda a: _as_tensor(a).sign(),
+    numpy.maximum: maximum,
+    numpy.minimum: minimum,
+    numpy.equal: lambda a, b: _compare(numpy.equal, a, b),
+    numpy.not_equal: lambda a, b: _compare(numpy.not_equal, a, b),
+    numpy.greater: lambda a, b: _compare(numpy.greater, a, b),
+    numpy.greater_equal: lambda a, b: _compare(numpy.greater_equal, a, b),
+    numpy.less: lambda a, b: _compare(numpy.less, a, b),
+    numpy.less_equal: lambda a, b: _compare(numpy.less_equal, a, b),
+    numpy.logical_and: lambda a, b: _compare(numpy.logical_and, a, b),
+    numpy.isfinite: lambda a: Tensor._make(numpy.isfinite(a.data), None),
+}
+
+_FUNCTIONS = {
+    numpy.sum: _sum,
+    numpy.broadcast_to: _broadcast_to,
+    numpy.where: lambda c, a, b: where(c, a, b),
+    numpy.reshape: lambda a, shape, **_: _as_tensor(a).reshape(shape),
+    numpy.transpose: lambda a, axes=None: _as_tensor(a).permute(*(axes or range(a.ndim - 1, -1, -1))),
+    numpy.swapaxes: lambda a, x, y: _as_tensor(a).transpose(x, y),
+    numpy.expand_dims: lambda a, axis: _as_tensor(a).unsqueeze(axis),
+    numpy.einsum: lambda eq, *ops, **_: einsum(eq, *ops),
+    numpy.concatenate: lambda arrays, axis=0: cat(arrays, axis),
+    numpy.stack: lambda arrays, axis=0: stack(arrays, axis),
+    numpy.shape: lambda a: a.shape,
+    numpy.ndim: lambda a: a.ndim,
+    numpy.all: lambda a, **kw: numpy.all(a.data, **kw),
+    numpy.any: lambda a, **kw: numpy.any(a.data, **kw),
+}
