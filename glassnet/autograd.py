@@ -10,15 +10,20 @@ differentiated again.
 from __future__ import annotations
 
 import contextlib
+import heapq
+import itertools
 import linecache
 import os
-import threading
 import traceback
 
 from glassnet.backend import np
 
+Tensor = None  # glassnet.tensor assigns the class here (it imports this module first)
+ndarray = np.ndarray
+_sequence = itertools.count(1)
 
-class _State(threading.local):
+
+class _State:  # process-wide modes (a plain object: thread-local lookups cost measurable time per op)
     grad_enabled = True
     graph_backward = False  # True while a create_graph backward runs: saved values come back as Tensors
     anomaly = False
@@ -104,7 +109,15 @@ class Function:
     else is treated as a constant when the backward is itself differentiated).
     """
 
-    __slots__ = ("inputs", "_out", "_saved", "_freed", "_hooks", "_retain", "_trace", "__dict__", "__weakref__")
+    # Engine bookkeeping; class-level defaults so that recording a node sets only what differs.
+    inputs: tuple = ()
+    _out = None
+    _saved: tuple | None = ()
+    _seq = 0  # creation order: every node is created after its inputs, so it is a topological order
+    _freed = False
+    _hooks = None
+    _retain = None
+    _trace = "<run with gn.autograd.detect_anomaly() to record where>"
 
     @property
     def name(self) -> str:
@@ -134,8 +147,6 @@ class Function:
         return tuple(self._as_graph_tensor(v) for v in saved)
 
     def _as_graph_tensor(self, value):
-        from glassnet.tensor import Tensor
-
         for inp in self.inputs:
             if isinstance(inp, Tensor) and inp.data is value:
                 return inp
@@ -149,24 +160,31 @@ class Function:
 
         Used inside backward methods, so that one backward serves both plain and create_graph walks.
         """
-        from glassnet.tensor import Tensor
-
         if any(isinstance(a, Tensor) for a in args):
             return cls.apply(*args, **options)
-        fn = cls.__new__(cls)
-        fn._saved = ()
-        return fn.forward(*args, **options)
+        return cls.__new__(cls).forward(*args, **options)
+
+    def _forward_arrays(self, args: tuple, options: dict):
+        """Call forward with each Tensor argument replaced by its array."""
+        if len(args) == 1:  # unpacked by hand for the one- and two-input ops: this is the hottest line
+            a = args[0]
+            return self.forward(a.data if isinstance(a, Tensor) else a, **options)
+        elif len(args) == 2:
+            a, b = args
+            return self.forward(a.data if isinstance(a, Tensor) else a, b.data if isinstance(b, Tensor) else b, **options)
+        else:
+            return self.forward(*[a.data if isinstance(a, Tensor) else a for a in args], **options)
 
     @classmethod
     def apply(cls, *args, **options):
         """Run forward on the arrays inside `args` and, if any input requires grad, record the node."""
-        from glassnet.tensor import Tensor
-
         fn = cls.__new__(cls)
-        fn._saved = ()
-        arrays = [a.data if isinstance(a, Tensor) else a for a in args]
-        out = fn.forward(*arrays, **options)
-        if type(out) is not np.ndarray:  # NumPy returns scalars from 0-d math; keep every result an array
+        try:
+            out = fn._forward_arrays(args, options)
+        except (ValueError, TypeError, IndexError) as e:
+            shapes = ", ".join(str(tuple(a.shape)) for a in args if hasattr(a, "shape"))
+            raise type(e)(f"{cls.__name__}: {e} (input shapes {shapes})") from None
+        if type(out) is not ndarray:  # NumPy returns scalars from 0-d math; keep every result an array
             raw, out = out, np.asarray(out)
             fn._saved = tuple(out if v is raw else v for v in fn._saved)
         if _state.grad_enabled:
@@ -174,9 +192,7 @@ class Function:
                 if isinstance(a, Tensor) and a._requires_grad:
                     fn.inputs = args
                     fn._out = out
-                    fn._freed = False
-                    fn._hooks = None
-                    fn._retain = None
+                    fn._seq = next(_sequence)
                     if _state.anomaly:
                         fn._trace = _user_frame()
                         _check_finite(out, "forward output", fn)
@@ -197,101 +213,83 @@ def unbroadcast(grad, shape: tuple):
         i + extra for i, n in enumerate(shape) if n == 1 and grad.shape[i + extra] != 1
     )
     if axes:
-        grad = np.sum(grad, axis=axes, keepdims=True)
+        grad = grad.sum(axis=axes, keepdims=True)  # the method form: ndarray and Tensor both have it
     return grad.reshape(shape)
-
-
-def _topological_order(roots) -> list:
-    """Nodes reachable from `roots`, each after every node that consumes its output (iterative DFS)."""
-    from glassnet.tensor import Tensor
-
-    order, visited = [], set()
-    stack = [(node, False) for node in roots]
-    while stack:
-        node, expanded = stack.pop()
-        if expanded:
-            order.append(node)
-            continue
-        if id(node) in visited:
-            continue
-        visited.add(id(node))
-        if node._freed:
-            raise RuntimeError(
-                f"backward: the graph through {node.name} was already freed by an earlier backward(); "
-                "pass retain_graph=True to the first backward() to walk it again"
-            )
-        stack.append((node, True))
-        for inp in node.inputs:
-            if isinstance(inp, Tensor) and inp.grad_fn is not None and id(inp.grad_fn) not in visited:
-                stack.append((inp.grad_fn, False))
-    order.reverse()
-    return order
 
 
 def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool, inputs=None):
     """Walk the graph from `outputs` back to the leaves.
 
+    Nodes are visited newest first (a max-heap on creation order): a node is created after all of its
+    inputs, so by the time it is popped every consumer has already added its share to its gradient.
     With `inputs=None`, gradients are accumulated into each leaf's `.grad` (after all of them are
     computed, so a failure part-way leaves every `.grad` untouched). Otherwise the gradients of
     `inputs` are returned and no `.grad` is changed.
     """
-    from glassnet.tensor import Tensor
-
     grads: dict = {}  # node -> dL/d(node's output), summed over consumers
     leaf_grads: dict = {}  # id(leaf) -> [leaf, summed gradient]
-    roots = []
+    heap: list = []
     for out, g in zip(outputs, grad_outputs):
-        if out.grad_fn is None:
+        node = out.grad_fn
+        if node is None:
             if out._requires_grad:
                 _accumulate_leaf(leaf_grads, out, g)
             continue
-        node = out.grad_fn
-        grads[node] = grads[node] + g if node in grads else g
-        roots.append(node)
+        if node in grads:
+            grads[node] = grads[node] + g
+        else:
+            grads[node] = g
+            heapq.heappush(heap, (-node._seq, id(node), node))
     wanted = None
     if inputs is not None:
         wanted = {id(t.grad_fn) if t.grad_fn is not None else id(t): t for t in inputs}
     captured: dict = {}
 
-    prev_graph = _state.graph_backward
-    prev_enabled = _state.grad_enabled
-    _state.graph_backward = create_graph
-    _state.grad_enabled = create_graph
+    prev_graph, prev_enabled = _state.graph_backward, _state.grad_enabled
+    _state.graph_backward = _state.grad_enabled = create_graph
+    anomaly = _state.anomaly
+    pop, push = heapq.heappop, heapq.heappush
     try:
-        for node in _topological_order(roots):
-            gy = grads.pop(node, None)
-            if gy is None:
-                continue
-            gy = _run_tensor_hooks(node, gy, create_graph)
+        while heap:
+            node = pop(heap)[2]
+            gy = grads.pop(node)
+            if node._freed:
+                raise RuntimeError(
+                    f"backward: the graph through {node.name} was already freed by an earlier backward(); "
+                    "pass retain_graph=True to the first backward() to walk it again"
+                )
+            if node._hooks or node._retain is not None:
+                gy = _run_tensor_hooks(node, gy, create_graph)
             if wanted is not None and id(node) in wanted:
                 captured[id(node)] = gy
             gxs = node.backward(gy)
             if type(gxs) is not tuple:
                 gxs = (gxs,)
-            if _state.anomaly:
+            if anomaly:
                 for gx in gxs:
                     if gx is not None:
                         _check_finite(gx, "backward (gradient)", node)
             for inp, gx in zip(node.inputs, gxs):
                 if gx is None or not isinstance(inp, Tensor) or not inp._requires_grad:
                     continue
-                gx = _match(gx, inp, node.name)
+                if gx.shape != inp.data.shape or gx.dtype != inp.data.dtype:
+                    gx = _match(gx, inp, node.name)
                 parent = inp.grad_fn
                 if parent is None:
                     _accumulate_leaf(leaf_grads, inp, gx)
+                elif parent in grads:
+                    grads[parent] = grads[parent] + gx
                 else:
-                    grads[parent] = grads[parent] + gx if parent in grads else gx
-            if not retain_graph:
-                node.__dict__.clear()
-                node._saved = None
-                node._out = None
+                    grads[parent] = gx
+                    push(heap, (-parent._seq, id(parent), parent))
+            if not retain_graph:  # free what backward kept; the node itself dies with its output tensor
+                node._saved = node._out = None
                 node._freed = True
     finally:
-        _state.graph_backward = prev_graph
-        _state.grad_enabled = prev_enabled
+        _state.graph_backward, _state.grad_enabled = prev_graph, prev_enabled
 
     if inputs is not None:
-        for key, (leaf, g) in leaf_grads.items():
+        for key, (_leaf, g) in leaf_grads.items():
             if key in wanted:
                 captured[key] = g
         return [captured.get(k) for k in wanted]
@@ -301,6 +299,8 @@ def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool, 
 
 def _match(gx, inp, op_name: str):
     """Bring a returned gradient to its input's shape and dtype, or explain why it cannot be."""
+    if type(gx) is not np.ndarray and not hasattr(gx, "grad_fn"):  # NumPy's 0-d math returns scalars
+        gx = np.asarray(gx)
     if gx.shape != inp.data.shape:
         try:
             gx = unbroadcast(gx, inp.data.shape)
@@ -324,8 +324,6 @@ def _accumulate_leaf(leaf_grads: dict, leaf, g) -> None:
 
 def _run_tensor_hooks(node, gy, create_graph):
     """Hooks registered on a non-leaf tensor see (and may replace) its gradient; retain_grad keeps it."""
-    from glassnet.tensor import Tensor
-
     if node._hooks:
         for hook in node._hooks:
             result = hook(gy if isinstance(gy, Tensor) else Tensor._make(gy, None))
@@ -340,8 +338,6 @@ def _run_tensor_hooks(node, gy, create_graph):
 
 
 def _write_leaf_grads(leaf_grads: dict, create_graph: bool) -> None:
-    from glassnet.tensor import Tensor
-
     for leaf, g in leaf_grads.values():
         if leaf._hooks:
             for hook in leaf._hooks:

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy
 
-from glassnet import backend
+from glassnet import autograd, backend
 from glassnet.autograd import _state, run_backward
 from glassnet.ops import activation as act
 from glassnet.ops import arithmetic as ar
@@ -239,18 +239,24 @@ class Tensor:
 
     # ----- arithmetic -----------------------------------------------------------------------------
     def __add__(self, other):
+        if type(other) is Tensor and other.data.dtype is self.data.dtype:  # fast path: no promotion needed
+            return ar.Add.apply(self, other)
         return _binary(ar.Add, self, other, "add")
 
     def __radd__(self, other):
         return _binary(ar.Add, other, self, "add")
 
     def __sub__(self, other):
+        if type(other) is Tensor and other.data.dtype is self.data.dtype:  # fast path: no promotion needed
+            return ar.Sub.apply(self, other)
         return _binary(ar.Sub, self, other, "sub")
 
     def __rsub__(self, other):
         return _binary(ar.Sub, other, self, "sub")
 
     def __mul__(self, other):
+        if type(other) is Tensor and other.data.dtype is self.data.dtype:  # fast path: no promotion needed
+            return ar.Mul.apply(self, other)
         return _binary(ar.Mul, self, other, "mul")
 
     def __rmul__(self, other):
@@ -678,6 +684,9 @@ class _RemovableHandle:
             self.hooks.remove(self.hook)
 
 
+autograd.Tensor = Tensor  # the engine builds output tensors with this class
+
+
 # ----- helpers ------------------------------------------------------------------------------------------
 def _to_array(data, dtype):
     if isinstance(data, Tensor):
@@ -832,6 +841,9 @@ def _arg(fn, t: Tensor, dim, keepdim) -> Tensor:
 
 
 def _values_indices(t: Tensor, idx: Tensor, dim: int, keepdim: bool):
+    if t.ndim == 0:  # a 0-d tensor is its own max along dim 0 (or -1), at index 0
+        _axis(dim, 0, "max")
+        return t.reshape(1).gather(0, idx.reshape(1)).reshape(()), idx
     values = t.gather(dim, idx)
     if not keepdim:
         values = values.squeeze(dim)
@@ -904,6 +916,10 @@ def _check_index(items: list, shape: tuple) -> None:
 # ----- functions of several tensors ---------------------------------------------------------------------
 def matmul(a, b) -> Tensor:
     """Matrix product with batching and broadcasting, like `torch.matmul`."""
+    if isinstance(a, Tensor) and isinstance(b, Tensor):  # the common case, checked cheaply
+        ad, bd = a.data, b.data
+        if ad.ndim == 2 and bd.ndim == 2 and ad.shape[1] == bd.shape[0] and ad.dtype is bd.dtype and ad.dtype.kind == "f":
+            return la.MatMul.apply(a, b)
     a, b = _as_tensor(a), _as_tensor(b)
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError(f"matmul: both operands must have at least 1 dim, got shapes {a.shape} and {b.shape}")

@@ -8,7 +8,7 @@ from glassnet.backend import np
 
 def kept_shape(shape: tuple, axis) -> tuple:
     """The shape a reduction over `axis` has with keepdims=True (the shape its gradient broadcasts from)."""
-    if axis is None:
+    if axis is None or not shape:  # a 0-d tensor reduces over dim 0 or -1 to itself, as in PyTorch
         return (1,) * len(shape)
     axes = axis if isinstance(axis, tuple) else (axis,)
     axes = {a % len(shape) for a in axes}
@@ -17,7 +17,7 @@ def kept_shape(shape: tuple, axis) -> tuple:
 
 def reduced_shape(shape: tuple, axis) -> tuple:
     """The shape a reduction over `axis` has with keepdims=False."""
-    if axis is None:
+    if axis is None or not shape:
         return ()
     axes = axis if isinstance(axis, tuple) else (axis,)
     axes = {a % len(shape) for a in axes}
@@ -42,9 +42,9 @@ class Mean(Function):
     def forward(self, x, axis=None, keepdims=False):
         self.in_shape = x.shape
         self.kept = kept_shape(x.shape, axis)
-        y = np.mean(x, axis=axis, keepdims=keepdims)
+        y = x.sum(axis=axis, keepdims=keepdims)
         self.n = x.size // max(y.size, 1) if x.size else 1
-        return y
+        return y / self.n if x.size else np.mean(x, axis=axis, keepdims=keepdims)
 
     def backward(self, gy):
         return np.broadcast_to(gy.reshape(self.kept) / self.n, self.in_shape)
@@ -81,7 +81,7 @@ class Prod(Function):
 
     def backward(self, gy):
         x, y = self.saved_tensors
-        xd = getattr(x, "data", x)
+        xd = x.data if hasattr(x, "grad_fn") else x  # (an ndarray's .data is its raw buffer)
         flat_axis = self.axis
         if flat_axis is None:
             others = _product_of_others(xd.reshape(-1), 0).reshape(xd.shape)

@@ -1,0 +1,130 @@
+"""Per-op overhead and the tiny-MLP training step: glassnet vs raw NumPy vs PyTorch, in one run.
+
+    python -m bench.overhead            # about 30 s
+    python -m bench.overhead --quick    # smoke test, a few seconds
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+import glassnet as gn
+from bench.harness import measure
+
+
+def _w0_data():
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, (100, 2)).astype(np.float32)
+    y = (np.sin(3 * x[:, :1]) * x[:, 1:]).astype(np.float32)
+    return x, y
+
+
+def _init(seed=0):
+    rng = np.random.default_rng(seed)
+    shapes = [(2, 16), (16,), (16, 16), (16,), (16, 1), (1,)]
+    fans = [2, 2, 16, 16, 16, 16]
+    return [rng.uniform(-1 / fan**0.5, 1 / fan**0.5, s).astype(np.float32) for s, fan in zip(shapes, fans)]
+
+
+def numpy_step():
+    """W0 by hand: forward, MSE, hand-derived backward, SGD."""
+    x, y = _w0_data()
+    w1, b1, w2, b2, w3, b3 = params = _init()
+
+    def step():
+        h1 = np.tanh(x @ w1 + b1)
+        h2 = np.tanh(h1 @ w2 + b2)
+        diff = h2 @ w3 + b3 - y
+        dout = diff * (2.0 / diff.size)
+        dh2 = (dout @ w3.T) * (1.0 - h2 * h2)
+        dh1 = (dh2 @ w2.T) * (1.0 - h1 * h1)
+        grads = [x.T @ dh1, dh1.sum(0), h1.T @ dh2, dh2.sum(0), h2.T @ dout, dout.sum(0)]
+        for p, g in zip(params, grads):
+            p -= 0.01 * g
+
+    return step
+
+
+def glassnet_step():
+    """W0 in glassnet: tensors with requires_grad, autograd, plain SGD."""
+    x, y = (gn.tensor(a) for a in _w0_data())
+    params = [gn.tensor(p, requires_grad=True) for p in _init()]
+    w1, b1, w2, b2, w3, b3 = params
+
+    def step():
+        h = (x @ w1 + b1).tanh()
+        h = (h @ w2 + b2).tanh()
+        loss = ((h @ w3 + b3 - y) ** 2).mean()
+        for p in params:
+            p.grad = None
+        loss.backward()
+        for p in params:
+            p.data -= 0.01 * p.grad.data
+
+    return step
+
+
+def torch_step():
+    """W0 in PyTorch eager with nn.Linear, MSELoss and optim.SGD."""
+    import torch
+
+    x, y = (torch.from_numpy(a) for a in _w0_data())
+    model = torch.nn.Sequential(
+        torch.nn.Linear(2, 16), torch.nn.Tanh(), torch.nn.Linear(16, 16), torch.nn.Tanh(), torch.nn.Linear(16, 1)
+    )
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    loss_fn = torch.nn.MSELoss()
+
+    def step():
+        opt.zero_grad()
+        loss_fn(model(x), y).backward()
+        opt.step()
+
+    return step
+
+
+def op_benches():
+    """2x2 `a + b` (requires_grad) and 2x2 tanh, each system."""
+    import torch
+
+    a_np = np.ones((2, 2), np.float32)
+    b_np = np.full((2, 2), 2, np.float32)
+    a_gn, b_gn = gn.tensor(a_np, requires_grad=True), gn.tensor(b_np, requires_grad=True)
+    a_t, b_t = torch.from_numpy(a_np).requires_grad_(), torch.from_numpy(b_np).requires_grad_()
+    return {
+        "2x2 a + b": {"numpy": lambda: a_np + b_np, "glassnet": lambda: a_gn + b_gn, "pytorch": lambda: a_t + b_t},
+        "2x2 tanh": {"numpy": lambda: np.tanh(a_np), "glassnet": lambda: a_gn.tanh(), "pytorch": lambda: a_t.tanh()},
+    }
+
+
+def main(argv=None) -> dict:
+    """Run every benchmark, alternating systems, and print a table; returns the figures."""
+    import torch
+
+    torch.set_num_threads(2)
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="short windows: a smoke test, not a measurement")
+    args = parser.parse_args(argv)
+    window = dict(min_time=0.05, repeats=1, warmup_time=0.01) if args.quick else dict(min_time=1.0, repeats=3)
+    results = {}
+    for name, systems in op_benches().items():
+        rates = {s: measure(fn, **window) for s, fn in systems.items()}
+        results[name] = {s: 1e6 / r for s, r in rates.items()}  # µs per call
+    steps = {"numpy": numpy_step(), "glassnet": glassnet_step(), "pytorch": torch_step()}
+    results["W0 step"] = {s: measure(fn, **window) for s, fn in steps.items()}
+
+    print(f"{'benchmark':<14}{'NumPy':>12}{'glassnet':>12}{'PyTorch':>12}   ratio")
+    for name in ("2x2 a + b", "2x2 tanh"):
+        r = results[name]
+        print(f"{name:<14}{r['numpy']:>10.2f}µs{r['glassnet']:>10.2f}µs{r['pytorch']:>10.2f}µs   "
+              f"glassnet/NumPy overhead {r['glassnet'] / r['numpy']:.2f}x")
+    r = results["W0 step"]
+    print(f"{'W0 step':<14}{r['numpy']:>9.0f}/s {r['glassnet']:>9.0f}/s {r['pytorch']:>9.0f}/s   "
+          f"glassnet/PyTorch {r['glassnet'] / r['pytorch']:.2f}x")
+    return results
+
+
+if __name__ == "__main__":
+    main()
