@@ -1,0 +1,226 @@
+"""`gn.save` / `gn.load`: state dicts in the safetensors format, written atomically, read without running code.
+
+A safetensors file is an 8-byte little-endian header length, a JSON header (each tensor's dtype, shape and
+byte range, plus a str -> str `__metadata__`), then the raw bytes of the tensors. No pickle is involved, so
+loading a file can never execute code from it.
+
+A model's state dict `{name: Tensor}` is stored as is: each tensor under its own name, so other safetensors
+readers see the same names. Anything nested (an optimiser's `{"state": {0: {...}}, "param_groups": [...]}`)
+is stored as flat named tensors ("state.0.exp_avg") plus a JSON description of the structure in the
+metadata, in which each tensor appears as `{"tensor": name}`, each dict as `{"dict": [[key, value], ...]}`
+(keeping integer keys integers) and each tuple as `{"tuple": [...]}`; numbers, strings, booleans, None and
+lists are plain JSON.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import struct
+from typing import Any
+
+from glassnet.backend import np
+from glassnet.tensor import Tensor
+
+_FORMAT_KEY = "glassnet.format"
+_STRUCTURE_KEY = "glassnet.structure"
+_FORMAT_VERSION = "1"
+_MAX_HEADER = 100_000_000  # the safetensors limit
+
+
+class WeightsFileError(ValueError):
+    """A file given to `gn.load` is truncated, corrupt, or not a safetensors file."""
+
+
+def _safetensors():
+    try:
+        import safetensors.numpy as stnp
+    except ImportError as e:
+        raise ImportError("gn.save and gn.load need the safetensors package: pip install glassnet[weights]") from e
+    return stnp
+
+
+# ----- saving ----------------------------------------------------------------------------------------------
+def save(obj: Any, path: str | os.PathLike) -> None:
+    """Write a state dict (or any nesting of dicts, lists and tuples of Tensors and numbers) to a safetensors file.
+
+    The write is atomic: the data goes to a temporary file in the same folder, is flushed to disk, and then
+    replaces `path` in one step, so `path` is never left half-written.
+    """
+    stnp = _safetensors()
+    tensors: dict[str, np.ndarray] = {}
+    names_by_id: dict[int, str] = {}
+    structure = _encode(obj, "", tensors, names_by_id)
+    metadata = {_FORMAT_KEY: _FORMAT_VERSION, _STRUCTURE_KEY: json.dumps(structure, allow_nan=True)}
+    data = stnp.save(tensors, metadata=metadata)
+    _atomic_write(os.fspath(path), data)
+
+
+def _encode(obj: Any, where: str, tensors: dict, names_by_id: dict):
+    if isinstance(obj, (Tensor, np.ndarray)):
+        arr = obj.data if isinstance(obj, Tensor) else obj
+        if arr.dtype.kind not in "biuf":
+            raise TypeError(f"gn.save: cannot store an array of dtype {arr.dtype} at {where or 'the top level'}")
+        if id(obj) not in names_by_id:  # the same tensor twice (tied weights) is stored once
+            name = where or "tensor"
+            while name in tensors:
+                name += "_"
+            tensors[name] = arr if arr.flags.c_contiguous else np.array(arr, order="C")  # keeps 0-d as 0-d
+            names_by_id[id(obj)] = name
+        return {"tensor": names_by_id[id(obj)]}
+    if isinstance(obj, dict):
+        items = []
+        for key, value in obj.items():
+            key = _plain_scalar(key)
+            if not isinstance(key, (str, int, float, bool)) and key is not None:
+                raise TypeError(f"gn.save: dict key {key!r} at {where or 'the top level'} is not a string or number")
+            items.append([key, _encode(value, f"{where}.{key}" if where else str(key), tensors, names_by_id)])
+        return {"dict": items}
+    if isinstance(obj, (list, tuple)):
+        values = [_encode(v, f"{where}.{i}" if where else str(i), tensors, names_by_id) for i, v in enumerate(obj)]
+        return {"tuple": values} if isinstance(obj, tuple) else values
+    obj = _plain_scalar(obj)
+    if obj is None or isinstance(obj, (str, bool, int, float)):
+        return obj
+    hint = " (pass model.state_dict() rather than the model)" if hasattr(obj, "state_dict") else ""
+    raise TypeError(
+        f"gn.save: cannot store a {type(obj).__name__} at {where or 'the top level'}{hint}; "
+        "only Tensors, arrays, numbers, strings, None, and dicts/lists/tuples of them can be saved"
+    )
+
+
+def _plain_scalar(value):
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _write_fully(f, data: bytes) -> None:
+    f.write(data)
+
+
+def _atomic_write(path: str, data: bytes) -> None:
+    folder = os.path.dirname(os.path.abspath(path))
+    while True:  # like tempfile.mkstemp, but with the permissions an ordinary new file gets (0o666 less umask)
+        tmp = os.path.join(folder, f".{os.path.basename(path)}.{secrets.token_hex(4)}.tmp")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+            break
+        except FileExistsError:
+            continue
+    try:
+        with os.fdopen(fd, "wb") as f:
+            _write_fully(f, data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    with contextlib.suppress(OSError, AttributeError):  # make the rename itself durable (POSIX)
+        dir_fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+# ----- loading ---------------------------------------------------------------------------------------------
+def load(path: str | os.PathLike) -> Any:
+    """Read a file written by `gn.save` (or any safetensors file) back as Tensors in the saved structure.
+
+    A file without glassnet's structure metadata (e.g. one written by PyTorch or Hugging Face) comes back as a
+    flat `{name: Tensor}` dict. A truncated or corrupt file raises `WeightsFileError` naming the file.
+    """
+    stnp = _safetensors()
+    path = os.fspath(path)
+    header = _read_header(path)
+    try:
+        arrays = stnp.load_file(path)
+    except Exception as e:  # noqa: BLE001 - the Rust reader's error type is private
+        raise WeightsFileError(f"gn.load: {path} is not a valid safetensors file: {e}") from e
+    tensors = {name: Tensor(arr if arr.flags.writeable else arr.copy()) for name, arr in arrays.items()}
+    metadata = header.get("__metadata__") or {}
+    if _STRUCTURE_KEY not in metadata:
+        return tensors
+    try:
+        structure = json.loads(metadata[_STRUCTURE_KEY])
+    except ValueError as e:
+        raise WeightsFileError(f"gn.load: {path} has a corrupt structure description in its metadata: {e}") from e
+    return _decode(structure, tensors, path)
+
+
+def _read_header(path: str) -> dict:
+    """Check the header against the file's size, with an error that says what is wrong."""
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        head = f.read(8)
+        if head[:2] == b"PK":
+            raise WeightsFileError(
+                f"gn.load: {path} is a zip archive (a PyTorch .pt/.pth checkpoint or a NumPy .npz?), not a "
+                "safetensors file; glassnet never unpickles files"
+            )
+        if head[:1] == b"\x80":
+            raise WeightsFileError(
+                f"gn.load: {path} looks like a pickle, not a safetensors file; glassnet never unpickles files"
+            )
+        if len(head) < 8:
+            raise WeightsFileError(
+                f"gn.load: {path} is truncated: it has {size} bytes, but a safetensors file starts with an 8-byte "
+                "header length"
+            )
+        (n,) = struct.unpack("<Q", head)
+        if n > _MAX_HEADER:
+            raise WeightsFileError(
+                f"gn.load: {path} is corrupt or not a safetensors file: its header length field says {n} bytes"
+            )
+        if 8 + n > size:
+            raise WeightsFileError(
+                f"gn.load: {path} is truncated: its header should be {n} bytes but only {size - 8} bytes follow "
+                "the length field"
+            )
+        raw = f.read(n)
+    try:
+        header = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as e:
+        raise WeightsFileError(
+            f"gn.load: {path} is corrupt or not a safetensors file: its header is not valid JSON ({e})"
+        ) from e
+    if not isinstance(header, dict):
+        raise WeightsFileError(f"gn.load: {path} is corrupt: its header is not a JSON object")
+    available = size - 8 - n
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        try:
+            begin, end = (int(x) for x in info["data_offsets"])
+        except (TypeError, KeyError, ValueError) as e:
+            raise WeightsFileError(
+                f"gn.load: {path} is corrupt: the header entry for {name!r} has no valid data_offsets"
+            ) from e
+        if end > available:
+            raise WeightsFileError(
+                f"gn.load: {path} is truncated: tensor {name!r} needs bytes {begin}..{end} of the data section, "
+                f"but it holds only {available} bytes"
+            )
+    return header
+
+
+def _decode(node: Any, tensors: dict[str, Tensor], path: str):
+    if isinstance(node, list):
+        return [_decode(v, tensors, path) for v in node]
+    if isinstance(node, dict):
+        if "tensor" in node:
+            name = node["tensor"]
+            if name not in tensors:
+                raise WeightsFileError(
+                    f"gn.load: {path} is corrupt: its structure names a tensor {name!r} the file does not hold"
+                )
+            return tensors[name]
+        if "dict" in node:
+            return {k: _decode(v, tensors, path) for k, v in node["dict"]}
+        if "tuple" in node:
+            return tuple(_decode(v, tensors, path) for v in node["tuple"])
+        raise WeightsFileError(f"gn.load: {path} is corrupt: unexpected entry {node!r} in its structure description")
+    return node

@@ -1,0 +1,9 @@
+"""Training utilities used beside a model: gradient clipping and explicit regularisation penalties.
+
+They live in `glassnet.optim` (clip.py, regularization.py); `gn.nn.utils` is where PyTorch users look for them.
+"""
+
+from glassnet.optim.clip import clip_grad_norm_, clip_grad_value_
+from glassnet.optim.regularization import l1_penalty, l2_penalty
+
+__all__ = ["clip_grad_norm_", "clip_grad_value_", "l1_penalty", "l2_penalty"]

@@ -1,0 +1,24 @@
+"""Optimisers (SGD, Adam, AdamW, RMSprop, Adagrad), learning-rate schedules, gradient clipping and penalties."""
+
+from glassnet.optim import lr_scheduler
+from glassnet.optim.adagrad import Adagrad
+from glassnet.optim.adam import Adam, AdamW
+from glassnet.optim.clip import clip_grad_norm_, clip_grad_value_
+from glassnet.optim.optimizer import Optimizer
+from glassnet.optim.regularization import l1_penalty, l2_penalty
+from glassnet.optim.rmsprop import RMSprop
+from glassnet.optim.sgd import SGD
+
+__all__ = [
+    "SGD",
+    "Adagrad",
+    "Adam",
+    "AdamW",
+    "Optimizer",
+    "RMSprop",
+    "clip_grad_norm_",
+    "clip_grad_value_",
+    "l1_penalty",
+    "l2_penalty",
+    "lr_scheduler",
+]

@@ -1,0 +1,20 @@
+"""Every Python example in the README runs as written."""
+
+import pathlib
+import re
+
+import pytest
+
+README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
+BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+
+
+def test_readme_has_examples():
+    assert len(BLOCKS) >= 2
+
+
+@pytest.mark.parametrize("index", range(len(BLOCKS)))
+def test_readme_example_runs(index):
+    namespace: dict = {}
+    prelude = "import glassnet as gn\n"
+    exec(compile(prelude + BLOCKS[index], f"README block {index}", "exec"), namespace)
