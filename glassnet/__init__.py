@@ -66,3 +66,4 @@ del _name
 __version__ = "0.1.0"
 from glassnet import optim  # noqa: E402
 from glassnet.io.weights import load, save  # noqa: E402
+from glassnet import nn  # noqa: E402

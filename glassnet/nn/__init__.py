@@ -1,3 +1,45 @@
-"""Neural-network building blocks: functional ops (`glassnet.nn.functional`), modules and layers."""
+"""Neural-network building blocks: Module and Parameter, containers, layers, losses, `init` and `functional`."""
 
-from glassnet.nn import functional
+from glassnet.nn import functional, init, utils
+from glassnet.nn.activation import (
+    ELU,
+    GELU,
+    SELU,
+    Hardtanh,
+    LeakyReLU,
+    LogSoftmax,
+    ReLU,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Softplus,
+    Tanh,
+)
+from glassnet.nn.containers import ModuleDict, ModuleList, Sequential
+from glassnet.nn.conv import Conv1d, Conv2d, ConvTranspose2d
+from glassnet.nn.dropout import Dropout, Dropout2d
+from glassnet.nn.linear import Bilinear, Flatten, Identity, Linear, Unflatten
+from glassnet.nn.loss import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CosineSimilarity,
+    CrossEntropyLoss,
+    HuberLoss,
+    KLDivLoss,
+    L1Loss,
+    MSELoss,
+    NLLLoss,
+    SmoothL1Loss,
+)
+from glassnet.nn.module import (
+    Module,
+    RemovableHandle,
+    register_module_forward_hook,
+    register_module_forward_pre_hook,
+    register_module_full_backward_hook,
+)
+from glassnet.nn.normalization import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
+from glassnet.nn.parameter import Parameter
+from glassnet.nn.pooling import AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d
+from glassnet.nn.sparse import Embedding
+from glassnet.nn.summary import summary
