@@ -144,10 +144,14 @@ class Function:
             )
         if not _state.graph_backward:
             return saved
-        return tuple(self._as_graph_tensor(v) for v in saved)
+        return tuple(self._as_graph_tensor(v, k) for k, v in enumerate(saved))
 
-    def _as_graph_tensor(self, value):
-        for inp in self.inputs:
+    def _as_graph_tensor(self, value, position: int):
+        # Two inputs may share one array (x * x.detach()): the input at the saved value's own position wins.
+        inputs = self.inputs
+        if position < len(inputs) and isinstance(inputs[position], Tensor) and inputs[position].data is value:
+            return inputs[position]
+        for inp in inputs:
             if isinstance(inp, Tensor) and inp.data is value:
                 return inp
         if value is self._out:
@@ -171,7 +175,9 @@ class Function:
             return self.forward(a.data if isinstance(a, Tensor) else a, **options)
         elif len(args) == 2:
             a, b = args
-            return self.forward(a.data if isinstance(a, Tensor) else a, b.data if isinstance(b, Tensor) else b, **options)
+            return self.forward(
+                a.data if isinstance(a, Tensor) else a, b.data if isinstance(b, Tensor) else b, **options
+            )
         else:
             return self.forward(*[a.data if isinstance(a, Tensor) else a for a in args], **options)
 
@@ -326,31 +332,37 @@ def _run_tensor_hooks(node, gy, create_graph):
     """Hooks registered on a non-leaf tensor see (and may replace) its gradient; retain_grad keeps it."""
     if node._hooks:
         for hook in node._hooks:
-            result = hook(gy if isinstance(gy, Tensor) else Tensor._make(gy, None))
+            result = hook(gy if isinstance(gy, Tensor) else Tensor._make(np.asarray(gy), None))
             if result is not None:
                 gy = result if create_graph else result.data
     if node._retain is not None:
         tensor = node._retain()
         if tensor is not None:
-            g = gy if isinstance(gy, Tensor) else Tensor._make(gy, None)
+            g = gy if isinstance(gy, Tensor) else Tensor._make(np.array(gy), None)
             tensor._grad = g if tensor._grad is None else tensor._grad + g
     return gy
 
 
 def _write_leaf_grads(leaf_grads: dict, create_graph: bool) -> None:
-    for leaf, g in leaf_grads.values():
+    entries = list(leaf_grads.values())
+    for entry in entries:  # every hook first: if one raises, no .grad has been touched yet
+        leaf, g = entry
         if leaf._hooks:
             for hook in leaf._hooks:
-                result = hook(g if isinstance(g, Tensor) else Tensor._make(g, None))
+                result = hook(g if isinstance(g, Tensor) else Tensor._make(np.asarray(g), None))
                 if result is not None:
                     g = result if create_graph else result.data
+            entry[1] = g
+    for leaf, g in entries:
         if not isinstance(g, Tensor):
             g = Tensor._make(g, None)
         elif not create_graph:
             g = g.detach()
         if leaf._grad is None:
-            # Copy when the gradient is a view of another array, so later in-place updates are safe.
-            leaf._grad = g if create_graph or g.data.base is None else Tensor._make(g.data.copy(), None)
+            # Always a private copy: the same array may have been handed to another leaf (Add passes dL/dy to
+            # both inputs), be the caller's `gradient`, or a view; later in-place accumulation must not leak.
+            # (np.array also turns the NumPy scalars that 0-d math returns back into arrays)
+            leaf._grad = g if create_graph else Tensor._make(np.array(g.data), None)
         elif create_graph:
             leaf._grad = leaf._grad + g
         else:
@@ -363,7 +375,11 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
 
     single = isinstance(inputs, Tensor)
     inputs = [inputs] if single else list(inputs)
-    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    if isinstance(outputs, Tensor):
+        outputs = [outputs]
+        if grad_outputs is not None and not isinstance(grad_outputs, (list, tuple)):
+            grad_outputs = [grad_outputs]  # one output, one gradient (as torch.autograd.grad accepts)
+    outputs = list(outputs)
     for t in inputs:
         if not t.requires_grad:
             raise RuntimeError(f"grad: an input of shape {t.shape} does not require grad")
@@ -382,7 +398,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             result.append(None)
         else:
             g = _match(g, t, "grad")
-            result.append(g if isinstance(g, Tensor) else Tensor._make(g, None))
+            result.append(g if isinstance(g, Tensor) else Tensor._make(np.asarray(g), None))
     return tuple(result)
 
 

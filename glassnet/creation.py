@@ -107,7 +107,9 @@ def randn(*size, generator: Generator | None = None, dtype=None, requires_grad: 
 
 
 def randint(low, high=None, size=(), generator: Generator | None = None, dtype=None) -> Tensor:
-    """Uniform integers in [low, high) (int64)."""
+    """Uniform integers in [low, high) (int64); `randint(high, size)` starts at 0, as in PyTorch."""
+    if isinstance(high, (tuple, list)):
+        low, high, size = 0, low, high
     if high is None:
         low, high = 0, low
     if high <= low:

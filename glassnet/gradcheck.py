@@ -59,7 +59,7 @@ def gradcheck(fn: Callable, inputs: Sequence, eps: float = 1e-6, atol: float = 1
         if bad.any():
             idx = tuple(int(j) for j in numpy.argwhere(bad)[0])
             raise GradcheckError(
-                f"gradcheck: input {k}, element {idx}: analytic {a[idx]!r} vs numeric {n[idx]!r} "
+                f"gradcheck: input {k}, element {idx}: analytic {float(a[idx])!r} vs numeric {float(n[idx])!r} "
                 f"(atol={atol}, rtol={rtol})"
             )
     return True

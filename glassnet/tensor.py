@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import builtins
 import weakref
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy
 
@@ -273,7 +273,9 @@ class Tensor:
             base = self
             if isinstance(other, float) and self.dtype.kind != "f":
                 base = self.to(backend.get_default_dtype())
-            return ar.Pow.apply(base, other if isinstance(other, (int, float)) else other.item())
+            elif self.dtype.kind == "b":
+                base = self.to(backend.int64)  # bool ** int is int64 in PyTorch (NumPy would give int8)
+            return ar.Pow.apply(base, other if type(other) in (int, float, bool) else other.item())  # np.float64
         return _binary(ar.Pow, self, other, "pow")
 
     def __rpow__(self, other):
@@ -408,13 +410,13 @@ class Tensor:
         if min is None and max is None:
             raise ValueError("clamp: at least one of min and max must be given")
         if isinstance(min, Tensor) or isinstance(max, Tensor):
-            out = self
-            if min is not None:
-                out = maximum(out, min)
-            if max is not None:
-                out = minimum(out, max)
-            return out
-        return ar.Clamp.apply(self, lo=min, hi=max)
+            bounds = [_operand_info(b) for b in (min, max) if b is not None]
+            dtype = backend.result_dtype(_operand_info(self), *bounds)
+            lo, hi = (None if b is None else _as_tensor(b).to(dtype) for b in (min, max))
+            return ar.ClampTensor.apply(self.to(dtype), lo, hi)
+        float_bound = isinstance(min, float) or isinstance(max, float)
+        x = _floating(self) if float_bound else self  # int.clamp(0.5, 2.5) is float32, as in PyTorch
+        return ar.Clamp.apply(x, lo=min, hi=max)
 
     clip = clamp
 
@@ -487,13 +489,15 @@ class Tensor:
         if unbiased is not None:
             correction = 1 if unbiased else 0
         dim, keepdim = _dims(self, dim, None, keepdim, None, "var")
+        if self.dtype.kind != "f":
+            raise TypeError(f"var/std: expected a floating tensor, got {self.dtype} (convert with .float())")
         n = self.data.size // builtins.max(numpy.prod(rd.reduced_shape(self.shape, dim), dtype=int), 1)
         centred = self - self.mean(dim, keepdim=True)
         return (centred * centred).sum(dim, keepdim=keepdim) / builtins.max(n - correction, 0)
 
     def std(self, dim=None, keepdim: bool = False, *, correction: int = 1, unbiased=None) -> Tensor:
         """Standard deviation over `dim` (√var)."""
-        return self.var(dim, keepdim, correction=correction, unbiased=unbiased).sqrt()
+        return rd.StdFromVar.apply(self.var(dim, keepdim, correction=correction, unbiased=unbiased))
 
     def prod(self, dim=None, keepdim: bool = False) -> Tensor:
         """Product over `dim`."""
@@ -512,9 +516,17 @@ class Tensor:
             raise TypeError(f"gather: index must be an integer tensor, got {idx.dtype}")
         if idx.ndim != self.ndim:
             raise ValueError(f"gather: index has {idx.ndim} dims but the input of shape {self.shape} has {self.ndim}")
+        dim = _axis(dim, self.ndim, "gather")
         if idx.size and (idx.max() >= self.shape[dim] or idx.min() < -self.shape[dim]):
             raise IndexError(f"gather: index out of range for dim {dim} of size {self.shape[dim]}")
-        return rd.Gather.apply(self, idx, axis=dim)
+        src = self
+        if any(n != m for d, (n, m) in enumerate(zip(idx.shape, self.shape)) if d != dim):
+            if any(n > m for d, (n, m) in enumerate(zip(idx.shape, self.shape)) if d != dim):
+                raise ValueError(f"gather: index of shape {idx.shape} is larger than the input {self.shape} "
+                                 f"outside dim {dim}")
+            # PyTorch reads only the leading part of the other dims (NumPy would broadcast the index)
+            src = self[tuple(slice(0, n) if d != dim else slice(None) for d, n in enumerate(idx.shape))]
+        return rd.Gather.apply(src, idx, axis=dim)
 
     # ----- shape ------------------------------------------------------------------------------------
     def reshape(self, *shape) -> Tensor:
@@ -536,7 +548,7 @@ class Tensor:
 
     def permute(self, *dims) -> Tensor:
         """Reorder the dimensions."""
-        dims = tuple(d % self.ndim for d in _shape_arg(dims)) if self.ndim else ()
+        dims = tuple(_axis(d, self.ndim, "permute") for d in _shape_arg(dims)) if self.ndim else _shape_arg(dims)
         if sorted(dims) != list(range(self.ndim)):
             raise ValueError(f"permute: {dims} is not a permutation of the {self.ndim} dims of shape {self.shape}")
         return sh.Permute.apply(self, axes=dims)
@@ -564,6 +576,8 @@ class Tensor:
         lead = len(shape) - self.ndim
         if lead < 0:
             raise ValueError(f"expand: cannot expand shape {self.shape} to fewer dims {shape}")
+        if any(n == -1 for n in shape[:lead]):
+            raise ValueError(f"expand: -1 is not allowed for the new leading dims of {shape} (shape {self.shape})")
         target = tuple(self.shape[i - lead] if n == -1 else n for i, n in enumerate(shape))
         try:
             numpy.broadcast_shapes(self.shape, target)
@@ -625,6 +639,12 @@ class Tensor:
 
     def __getitem__(self, index) -> Tensor:
         index = _convert_index(index, self.shape)
+        if isinstance(index, tuple) and _ints_apart_from_arrays(index):
+            # PyTorch applies integer indices first (as selections), NumPy would treat them as arrays.
+            ints_first = tuple(_as_slices(i) if isinstance(i, numpy.ndarray) else (i,) for i in index)
+            rest = tuple(i if isinstance(i, numpy.ndarray) or i is Ellipsis else slice(None)
+                         for i in index if not _is_int(i))
+            return sh.GetItem.apply(sh.GetItem.apply(self, index=sum(ints_first, ())), index=rest)
         return sh.GetItem.apply(self, index=index)
 
     def __setitem__(self, index, value) -> None:
@@ -794,7 +814,9 @@ def _inplace(t: Tensor, other, ufunc, name: str) -> Tensor:
     if t._requires_grad and _state.grad_enabled:
         # Out of place on the graph, as PyTorch would refuse an in-place op on a leaf that requires grad.
         if t.grad_fn is None:
-            raise RuntimeError(f"{name}: a leaf tensor that requires grad cannot be modified in place; use gn.no_grad()")
+            raise RuntimeError(
+                f"{name}: a leaf tensor that requires grad cannot be modified in place; use gn.no_grad()"
+            )
         return {"add_": Tensor.__add__, "sub_": Tensor.__sub__, "mul_": Tensor.__mul__, "div_": Tensor.__truediv__}[
             name
         ](t, other)
@@ -840,15 +862,22 @@ def _arg(fn, t: Tensor, dim, keepdim) -> Tensor:
     return Tensor._make(numpy.asarray(out, dtype=numpy.int64), None)
 
 
-def _values_indices(t: Tensor, idx: Tensor, dim: int, keepdim: bool):
+class ValuesIndices(NamedTuple):
+    """What max(dim)/min(dim) return, as in PyTorch: unpack it, or read `.values` and `.indices`."""
+
+    values: Tensor
+    indices: Tensor
+
+
+def _values_indices(t: Tensor, idx: Tensor, dim: int, keepdim: bool) -> ValuesIndices:
     if t.ndim == 0:  # a 0-d tensor is its own max along dim 0 (or -1), at index 0
         _axis(dim, 0, "max")
-        return t.reshape(1).gather(0, idx.reshape(1)).reshape(()), idx
+        return ValuesIndices(t.reshape(1).gather(0, idx.reshape(1)).reshape(()), idx)
     values = t.gather(dim, idx)
     if not keepdim:
         values = values.squeeze(dim)
         idx = idx.squeeze(dim)
-    return values, idx
+    return ValuesIndices(values, idx)
 
 
 def _shape_arg(shape) -> tuple:
@@ -885,29 +914,49 @@ def _convert_index(index, shape: tuple):
     return tuple(out) if isinstance(index, tuple) or len(out) > 1 else out[0]
 
 
+def _is_int(item) -> bool:
+    return isinstance(item, (int, numpy.integer)) and not isinstance(item, (bool, numpy.bool_))
+
+
+def _as_slices(array: numpy.ndarray) -> tuple:
+    return (slice(None),) * (array.ndim if array.dtype.kind == "b" else 1)
+
+
+def _ints_apart_from_arrays(items: tuple) -> bool:
+    """Whether an index mixes integers and arrays so that NumPy's and PyTorch's results would differ."""
+    if not any(_is_int(i) for i in items) or not any(isinstance(i, numpy.ndarray) for i in items):
+        return False
+    advanced = [k for k, i in enumerate(items) if _is_int(i) or isinstance(i, numpy.ndarray)]
+    return advanced[-1] - advanced[0] + 1 != len(advanced)  # not all adjacent: NumPy moves them to the front
+
+
 def _check_index(items: list, shape: tuple) -> None:
     dim = 0
-    n_real = sum(1 for i in items if i is not None and i is not Ellipsis and not (
+    n_real = sum(1 for i in items if i is not None and i is not Ellipsis and not isinstance(i, bool) and not (
         isinstance(i, numpy.ndarray) and i.dtype.kind == "b"))
     n_real += sum(i.ndim for i in items if isinstance(i, numpy.ndarray) and i.dtype.kind == "b")
     if n_real > len(shape):
         raise IndexError(f"getitem: too many indices ({n_real}) for a tensor of shape {shape}")
     for item in items:
-        if item is None:
+        if item is None or isinstance(item, bool):  # x[True] adds a dim, like None
             continue
         if item is Ellipsis:
             dim = len(shape) - (n_real - dim)
             continue
         if isinstance(item, numpy.ndarray) and item.dtype.kind == "b":
             if item.shape != shape[dim : dim + item.ndim]:
-                raise IndexError(f"getitem: boolean mask of shape {item.shape} does not match shape {shape[dim:dim + item.ndim]} at dim {dim}")
+                raise IndexError(
+                    f"getitem: boolean mask of shape {item.shape} does not match shape "
+                    f"{shape[dim:dim + item.ndim]} at dim {dim}"
+                )
             dim += item.ndim
             continue
         if isinstance(item, (int, numpy.integer)) or (isinstance(item, numpy.ndarray) and item.dtype.kind in "iu"):
             n = shape[dim]
             arr = numpy.asarray(item)
             if arr.size and (arr.max() >= n or arr.min() < -n):
-                raise IndexError(f"getitem: index {arr.max() if arr.max() >= n else arr.min()} is out of range for dim {dim} of size {n} (shape {shape})")
+                bad = arr.max() if arr.max() >= n else arr.min()
+                raise IndexError(f"getitem: index {bad} is out of range for dim {dim} of size {n} (shape {shape})")
         elif isinstance(item, numpy.ndarray) and item.dtype.kind not in "iub":
             raise IndexError(f"getitem: tensors used as indices must be integer or bool, not {item.dtype}")
         dim += 1
@@ -918,7 +967,8 @@ def matmul(a, b) -> Tensor:
     """Matrix product with batching and broadcasting, like `torch.matmul`."""
     if isinstance(a, Tensor) and isinstance(b, Tensor):  # the common case, checked cheaply
         ad, bd = a.data, b.data
-        if ad.ndim == 2 and bd.ndim == 2 and ad.shape[1] == bd.shape[0] and ad.dtype is bd.dtype and ad.dtype.kind == "f":
+        if (ad.ndim == 2 and bd.ndim == 2 and ad.shape[1] == bd.shape[0] and ad.dtype is bd.dtype
+                and ad.dtype.kind == "f"):
             return la.MatMul.apply(a, b)
     a, b = _as_tensor(a), _as_tensor(b)
     if a.ndim == 0 or b.ndim == 0:
@@ -997,7 +1047,7 @@ def split(tensor: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
         if split_size_or_sections <= 0:
             raise ValueError(f"split: split_size must be positive, got {split_size_or_sections}")
         sizes = [split_size_or_sections] * (n // split_size_or_sections)
-        if n % split_size_or_sections:
+        if n % split_size_or_sections or n == 0:  # an empty dim gives one empty piece
             sizes.append(n % split_size_or_sections)
     else:
         sizes = list(split_size_or_sections)
@@ -1014,8 +1064,11 @@ def split(tensor: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
 def chunk(tensor: Tensor, chunks: int, dim: int = 0) -> tuple:
     """Split into `chunks` pieces of equal size (the last may be smaller)."""
     n = tensor.shape[_axis(dim, tensor.ndim, "chunk")]
-    size = -(-n // chunks)
-    return split(tensor, builtins.max(size, 1), dim)
+    if not isinstance(chunks, (int, numpy.integer)) or chunks <= 0:
+        raise ValueError(f"chunk: chunks must be a positive integer, got {chunks!r}")
+    if n == 0:
+        return split(tensor, [0] * chunks, dim)
+    return split(tensor, -(-n // chunks), dim)
 
 
 def einsum(equation: str, *operands) -> Tensor:
@@ -1046,7 +1099,9 @@ def _initial_grads(outputs, grad_outputs, create_graph: bool, name: str) -> list
         else:
             g_arr = g.data if isinstance(g, Tensor) else numpy.asarray(g, dtype=out.dtype)
             if g_arr.shape != out.shape:
-                raise RuntimeError(f"{name}: gradient of shape {g_arr.shape} does not match the output shape {out.shape}")
+                raise RuntimeError(
+                    f"{name}: gradient of shape {g_arr.shape} does not match the output shape {out.shape}"
+                )
             if create_graph and isinstance(g, Tensor):
                 result.append(g)
                 continue
@@ -1069,7 +1124,7 @@ _UFUNCS = {
     numpy.subtract: lambda a, b: _binary(ar.Sub, a, b, "sub"),
     numpy.multiply: lambda a, b: _binary(ar.Mul, a, b, "mul"),
     numpy.true_divide: lambda a, b: _binary(ar.Div, a, b, "div", floating=True),
-    numpy.power: lambda a, b: _as_tensor(a) ** b,
+    numpy.power: lambda a, b: a ** b if isinstance(a, Tensor) else b.__rpow__(a),  # NumPy scalars act as numbers
     numpy.negative: lambda a: -_as_tensor(a),
     numpy.matmul: matmul,
     numpy.exp: lambda a: _as_tensor(a).exp(),

@@ -218,7 +218,7 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
 
 def _pool_args(op: str, nd: int, x: Tensor, kernel_size, stride, padding, dilation, ceil_mode, half: str):
     kernel = _ints(kernel_size, nd, "kernel_size", op, minimum=1)
-    stride = kernel if stride is None or (not isinstance(stride, int) and len(stride) == 0) else stride
+    stride = kernel if stride is None or (isinstance(stride, (list, tuple)) and len(stride) == 0) else stride
     stride = _ints(stride, nd, "stride", op, minimum=1)
     padding = _ints(padding, nd, "padding", op)
     dilation = _ints(dilation, nd, "dilation", op, minimum=1)
@@ -303,7 +303,7 @@ def _adaptive_avg_pool(op, nd, input, output_size):
     if any(o < 1 for o in size) or 0 in x.shape[2:]:
         raise ValueError(f"{op}: output_size {output_size} and input of shape {_shape(x.shape)} must be positive")
     mats = tuple(None if o == n else pl.adaptive_matrix(n, o, x.dtype) for n, o in zip(x.shape[2:], size))
-    y = pl.PoolByMatrices.apply(x, matrices=mats) if any(m is not None for m in mats) else x
+    y = pl.PoolByMatrices.apply(x, matrices=mats) if any(m is not None for m in mats) else x.clone()
     return y.squeeze(0) if unbatched else y
 
 

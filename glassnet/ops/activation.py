@@ -52,14 +52,19 @@ class Sigmoid(Function):
     """y = 1 / (1 + e⁻ˣ);   dL/dx = dL/dy · y(1 − y)"""
 
     def forward(self, x):
-        e = np.exp(-np.abs(x))  # never overflows: the branch below picks the stable formula
-        y = np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+        y = stable_sigmoid(x)
         self.save_for_backward(y)
         return y
 
     def backward(self, gy):
         (y,) = self.saved_tensors
         return gy * y * (1 - y)
+
+
+def stable_sigmoid(x):
+    """1 / (1 + e⁻ˣ) without overflow: e^{−|x|} ≤ 1, and the branch picks 1/(1 + e) or e/(1 + e) by the sign of x."""
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
 
 class Tanh(Function):
@@ -80,11 +85,11 @@ class Silu(Function):
 
     def forward(self, x):
         self.save_for_backward(x)
-        return x / (1 + np.exp(-x))
+        return x * stable_sigmoid(x)
 
     def backward(self, gy):
         (x,) = self.saved_tensors
-        s = 1 / (1 + np.exp(-x))
+        s = stable_sigmoid(x)
         return gy * s * (1 + x * (1 - s))
 
 
@@ -100,8 +105,7 @@ class Softplus(Function):
     def backward(self, gy):
         (x,) = self.saved_tensors
         bx = x * self.beta
-        s = 1 / (1 + np.exp(-bx))
-        return np.where(bx > self.threshold, gy, gy * s)
+        return np.where(bx > self.threshold, gy, gy * stable_sigmoid(bx))
 
 
 class Hardtanh(Function):

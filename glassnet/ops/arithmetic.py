@@ -66,7 +66,7 @@ class Neg(Function):
 
 
 class Pow(Function):
-    """y = aᵇ;   dL/da = dL/dy · b · aᵇ⁻¹,   dL/db = dL/dy · aᵇ · ln a   (0 where a = 0 and b ≥ 0)"""
+    """y = aᵇ;   dL/da = dL/dy · b · aᵇ⁻¹ (0 where b = 0),   dL/db = dL/dy · aᵇ · ln a   (0 where a = 0 and b ≥ 0)"""
 
     def forward(self, a, b):
         y = a**b
@@ -78,8 +78,8 @@ class Pow(Function):
         if isinstance(b, (int, float)):
             ga = gy * 0 if b == 0 else gy * b * a ** (b - 1)
             return ga, None
-        ga = gy * b * a ** (b - 1)
         with np.errstate(divide="ignore", invalid="ignore"):
+            ga = np.where(b == 0, 0.0, gy * b * a ** (b - 1))  # 0⁰: no 0·∞
             gb = np.where((a == 0) & (b >= 0), 0.0, gy * y * np.log(a))
         return ga, gb
 
@@ -225,6 +225,25 @@ class Clamp(Function):
         if self.hi is not None:
             inside = inside & (x <= self.hi)
         return gy * inside
+
+
+class ClampTensor(Function):
+    """y = min(max(x, lo), hi) with tensor bounds (either may be None);   dL/dx = dL/dy where lo ≤ x ≤ hi,
+    dL/dlo = dL/dy where x < lo (and lo < hi),   dL/dhi = dL/dy where x > hi (or hi < lo)   (as in PyTorch)"""
+
+    def forward(self, x, lo=None, hi=None):
+        self.save_for_backward(x, lo, hi)
+        y = x if lo is None else np.maximum(x, lo)
+        return y if hi is None else np.minimum(y, hi)
+
+    def backward(self, gy):
+        x, lo, hi = self.saved_tensors
+        if hi is None:
+            return np.where(x >= lo, gy, 0.0), np.where(x < lo, gy, 0.0), None
+        if lo is None:
+            return np.where(x <= hi, gy, 0.0), None, np.where(x > hi, gy, 0.0)
+        return (np.where((x >= lo) & (x <= hi), gy, 0.0), np.where((x < lo) & (lo < hi), gy, 0.0),
+                np.where((x > hi) | (hi < lo), gy, 0.0))
 
 
 class Where(Function):

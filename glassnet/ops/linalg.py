@@ -42,7 +42,9 @@ def parse_einsum(equation: str, shapes: list) -> tuple[list[str], str]:
         raise ValueError(f"einsum: '{equation}' names {len(inputs)} operands but {len(shapes)} were given")
     used = set(equation) - set(",.->")
     spare = [c for c in string.ascii_letters if c not in used]
-    n_ellipsis = max((len(s) - len(sub.replace("...", "")) for sub, s in zip(inputs, shapes) if "..." in sub), default=0)
+    n_ellipsis = max(
+        (len(s) - len(sub.replace("...", "")) for sub, s in zip(inputs, shapes) if "..." in sub), default=0
+    )
     ell = "".join(spare[:n_ellipsis])
     expanded = []
     for sub, shape in zip(inputs, shapes):

@@ -69,6 +69,20 @@ class AMax(Function):
         return gy.reshape(self.kept) * is_max / count
 
 
+class StdFromVar(Function):
+    """y = √v for a variance v;   dL/dv = dL/dy / (2y), taken as 0 where y = 0 (PyTorch's std convention)"""
+
+    def forward(self, v):
+        y = np.sqrt(v)
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, gy):
+        (y,) = self.saved_tensors
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(y == 0, 0.0, gy / (2 * y))
+
+
 class Prod(Function):
     """y = Πᵢ xᵢ over `axis`;   dL/dxᵢ = dL/dy · Π_{j≠i} xⱼ  (computed without dividing by zero)"""
 
@@ -82,15 +96,16 @@ class Prod(Function):
     def backward(self, gy):
         x, y = self.saved_tensors
         xd = x.data if hasattr(x, "grad_fn") else x  # (an ndarray's .data is its raw buffer)
-        flat_axis = self.axis
-        if flat_axis is None:
-            others = _product_of_others(xd.reshape(-1), 0).reshape(xd.shape)
-        elif isinstance(flat_axis, int):
-            others = _product_of_others(xd, flat_axis)
-        else:
-            raise NotImplementedError("prod over several dims at once: reduce one dim at a time")
         if np.all(xd != 0):
             others = y.reshape(self.kept) / x  # differentiable again when backward is recorded
+        elif isinstance(self.axis, tuple):
+            raise NotImplementedError("prod over several dims at once with zeros: reduce one dim at a time")
+        else:  # zeros: Π_{j≠i} xⱼ by exclusive products (op by op when this backward is itself recorded)
+            others_of = _product_of_others if x is xd else _product_of_others_recorded
+            if self.axis is None or x.ndim == 0:
+                others = others_of(x.reshape(-1), 0).reshape(x.shape)
+            else:
+                others = others_of(x, self.axis)
         return gy.reshape(self.kept) * others
 
 
@@ -103,14 +118,26 @@ def _product_of_others(x, axis: int):
     return np.moveaxis(left * right, -1, axis)
 
 
+def _product_of_others_recorded(x, axis: int):
+    """The same products from left and right running products of Tensor ops, so they can be differentiated."""
+    x = np.swapaxes(x, axis, -1)
+    n = x.shape[-1]
+    left, right = [x[..., 0] * 0 + 1], [x[..., 0] * 0 + 1]
+    for k in range(1, n):
+        left.append(left[-1] * x[..., k - 1])
+        right.append(right[-1] * x[..., n - k])
+    return np.swapaxes(np.stack([a * b for a, b in zip(left, right[::-1])], axis=-1), axis, -1)
+
+
 class LogSumExp(Function):
     """y = log Σᵢ exp(xᵢ) (shifted by the max for stability);   dL/dxᵢ = dL/dy · exp(xᵢ − y)"""
 
     def forward(self, x, axis=None, keepdims=False):
         self.kept = kept_shape(x.shape, axis)
-        m = np.max(x, axis=axis, keepdims=True)
+        m = np.max(x, axis=axis, keepdims=True) if x.size else np.zeros(self.kept, dtype=x.dtype)
         m = np.where(np.isfinite(m), m, 0)
-        y = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
+        with np.errstate(divide="ignore"):  # an empty sum: log 0 = −∞, as in PyTorch
+            y = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
         y = y if keepdims else y.reshape(reduced_shape(x.shape, axis))
         self.save_for_backward(x, y)
         return y

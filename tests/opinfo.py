@@ -1,0 +1,518 @@
+"""The op registry (in the spirit of PyTorch's OpInfo) and the checks generated from it.
+
+Each `OpInfo` names one op of the engine, says how to call it on either library (`fn(L, *xs, **kw)` with
+`L` the module `glassnet` or `torch`: both spell `L.cat`, `L.einsum`, `L.nn.functional.gelu`, `x.sum(dim=1)`
+alike), where its inputs may be sampled (`domain`) and lists sample inputs of several shapes, including
+broadcasting, zero-size and 0-d cases. `tests/ops/test_<module>.py` turns the ops of one `glassnet/ops/`
+module into the generated tests with `generated_tests(OPS)`:
+
+- forward against PyTorch (float64 to 1e-10 relative, float32 to 1e-5), values, shapes and dtypes;
+- first gradients against finite differences (`gn.autograd.gradcheck`) and against PyTorch;
+- second gradients against finite differences (`gn.autograd.gradgradcheck`) and against PyTorch
+  (`torch.autograd.grad(..., create_graph=True)`, differentiating with respect to the inputs and to the
+  upstream gradient).
+
+Torch is only the reference here; glassnet never imports it.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pytest
+import torch
+
+import glassnet as gn
+import glassnet.nn.functional  # noqa: F401 - makes gn.nn.functional reachable as L.nn.functional
+
+TOL = {np.float64: dict(rtol=1e-10, atol=1e-12), np.float32: dict(rtol=1e-5, atol=1e-6)}
+TORCH_DTYPE = {
+    np.dtype("float64"): torch.float64,
+    np.dtype("float32"): torch.float32,
+    np.dtype("int64"): torch.int64,
+    np.dtype("int32"): torch.int32,
+    np.dtype("bool"): torch.bool,
+}
+
+
+# ----- sampling domains ----------------------------------------------------------------------------------
+def real(rng, shape):
+    """Standard normal values."""
+    return rng.standard_normal(shape)
+
+
+def positive(rng, shape):
+    """Values in [0.5, 2] (log, sqrt, division, powers with real exponents)."""
+    return rng.uniform(0.5, 2.0, shape)
+
+
+def avoiding(*points: float, gap: float = 0.15, scale: float = 1.5):
+    """Normal values kept at least `gap` away from each kink in `points` (so finite differences are smooth)."""
+
+    def sample(rng, shape):
+        x = rng.standard_normal(shape) * scale
+        for p in points:
+            near = np.abs(x - p) < gap
+            x = np.where(near, p + np.where(x >= p, gap, -gap) * 1.5, x)
+        return x
+
+    sample.__name__ = f"avoiding{points}"
+    return sample
+
+
+away_from_zero = avoiding(0.0)
+
+
+def uniform(lo: float, hi: float):
+    """Uniform values in [lo, hi]."""
+
+    def sample(rng, shape):
+        return rng.uniform(lo, hi, shape)
+
+    return sample
+
+
+@dataclass
+class Sample:
+    """One set of inputs: the shapes of the tensor arguments and constant keyword arguments."""
+
+    shapes: tuple
+    kwargs: dict = field(default_factory=dict)
+    desc: str = ""
+
+    def __str__(self) -> str:
+        text = ",".join("x".join(map(str, s)) if s else "0d" for s in self.shapes)
+        if self.kwargs:
+            text += "-" + ",".join(f"{k}={v}" for k, v in self.kwargs.items())
+        return self.desc or text
+
+
+def S(*shapes, desc: str = "", **kwargs) -> Sample:
+    """A sample with tensor arguments of the given shapes and constant `kwargs`."""
+    return Sample(tuple(tuple(s) for s in shapes), kwargs, desc)
+
+
+@dataclass
+class OpInfo:
+    """One op: how to call it on either library, where to sample its inputs, and its sample inputs."""
+
+    name: str
+    fn: Callable
+    samples: list
+    domain: Callable | tuple = real  # one sampler for all inputs, or one per input
+    torch_fn: Callable | None = None  # when torch spells it differently
+    grad: bool = True  # False: not differentiable (argmax); forward only
+    gradgrad: bool = True
+    tol: dict = field(default_factory=dict)  # dtype -> overriding tolerances
+
+    def call(self, lib, *xs, **kw):
+        fn = self.torch_fn if (lib is torch and self.torch_fn is not None) else self.fn
+        return fn(lib, *xs, **kw)
+
+    def domain_for(self, i: int) -> Callable:
+        return self.domain[i] if isinstance(self.domain, tuple) else self.domain
+
+
+def cases(ops: list) -> list:
+    """pytest params (op, sample) with readable ids."""
+    return [pytest.param(op, s, id=f"{op.name}-{s}") for op in ops for s in op.samples]
+
+
+def grad_cases(ops: list, second: bool = False) -> list:
+    return [p for p in cases(ops) if p.values[0].grad and (not second or p.values[0].gradgrad)]
+
+
+# ----- running an op on both libraries --------------------------------------------------------------------
+def make_arrays(op: OpInfo, sample: Sample, dtype=np.float64) -> list:
+    rng = np.random.default_rng(zlib.crc32(f"{op.name}/{sample}".encode()))
+    return [op.domain_for(i)(rng, s).astype(dtype) for i, s in enumerate(sample.shapes)]
+
+
+def as_list(out) -> list:
+    return list(out) if isinstance(out, (tuple, list)) else [out]
+
+
+def floating(outs: list) -> list:
+    return [o for o in outs if o.dtype in (np.float32, np.float64, torch.float32, torch.float64)]
+
+
+def to_numpy(t) -> np.ndarray:
+    """The values of a glassnet or torch tensor, checking that a glassnet tensor holds a real ndarray."""
+    if isinstance(t, torch.Tensor):
+        return t.detach().numpy(force=True)  # force: torch's lazily-zero gradients (ZeroTensor)
+    assert type(t.data) is np.ndarray, f"Tensor.data is a {type(t.data).__name__}, not an ndarray"
+    return t.data
+
+
+def assert_close(actual, expected, dtype, what: str, tol: dict | None = None) -> None:
+    """Values (and shapes) agree within the dtype's tolerance."""
+    tol = tol or TOL[np.dtype(dtype).type]
+    a = to_numpy(actual) if not isinstance(actual, np.ndarray) else actual
+    e = to_numpy(expected) if not isinstance(expected, np.ndarray) else expected
+    assert a.shape == e.shape, f"{what}: shape {a.shape} != torch's {e.shape}"
+    np.testing.assert_allclose(a, e, err_msg=what, **tol)
+
+
+def _gn_inputs(arrays, requires_grad=True):
+    return [gn.tensor(a, requires_grad=requires_grad) for a in arrays]
+
+
+def _torch_inputs(arrays, requires_grad=True):
+    return [torch.tensor(a, requires_grad=requires_grad) for a in arrays]
+
+
+def _tol(op: OpInfo, dtype) -> dict:
+    return op.tol.get(np.dtype(dtype).type, TOL[np.dtype(dtype).type])
+
+
+# ----- the generated checks -------------------------------------------------------------------------------
+def check_forward(op: OpInfo, sample: Sample, dtype) -> None:
+    arrays = make_arrays(op, sample, dtype)
+    ours = as_list(op.call(gn, *_gn_inputs(arrays, False), **sample.kwargs))
+    theirs = as_list(op.call(torch, *_torch_inputs(arrays, False), **sample.kwargs))
+    assert len(ours) == len(theirs), f"{op.name}: {len(ours)} outputs, torch gives {len(theirs)}"
+    for k, (o, t) in enumerate(zip(ours, theirs)):
+        assert isinstance(o, gn.Tensor), f"{op.name}: output {k} is a {type(o).__name__}, not a Tensor"
+        assert TORCH_DTYPE[o.dtype] == t.dtype, f"{op.name}: output {k} has dtype {o.dtype}, torch {t.dtype}"
+        assert_close(to_numpy(o), t, dtype, f"{op.name} output {k}", _tol(op, dtype))
+
+
+def check_grad_vs_torch(op: OpInfo, sample: Sample, dtype) -> None:
+    arrays = make_arrays(op, sample, dtype)
+    xs, txs = _gn_inputs(arrays), _torch_inputs(arrays)
+    outs = floating(as_list(op.call(gn, *xs, **sample.kwargs)))
+    touts = floating(as_list(op.call(torch, *txs, **sample.kwargs)))
+    rng = np.random.default_rng(1)
+    vs = [rng.standard_normal(o.shape).astype(dtype) for o in outs]
+    ours = gn.grad(outs, xs, [gn.tensor(v) for v in vs], allow_unused=True)
+    theirs = torch.autograd.grad(touts, txs, [torch.tensor(v) for v in vs], allow_unused=True)
+    for k, (g, tg) in enumerate(zip(ours, theirs)):
+        g = np.zeros_like(arrays[k]) if g is None else to_numpy(g)
+        tg = np.zeros_like(arrays[k]) if tg is None else tg.numpy()
+        assert g.dtype == arrays[k].dtype, f"{op.name}: gradient of input {k} is {g.dtype}, not {arrays[k].dtype}"
+        assert_close(g, tg, dtype, f"{op.name}: d/d(input {k})", _tol(op, dtype))
+
+
+def check_gradcheck(op: OpInfo, sample: Sample) -> None:
+    xs = _gn_inputs(make_arrays(op, sample))
+    assert gn.autograd.gradcheck(lambda *a: floating(as_list(op.call(gn, *a, **sample.kwargs))), xs)
+
+
+def check_gradgradcheck(op: OpInfo, sample: Sample) -> None:
+    xs = _gn_inputs(make_arrays(op, sample))
+    assert gn.autograd.gradgradcheck(lambda *a: floating(as_list(op.call(gn, *a, **sample.kwargs))), xs)
+
+
+def _second_grads(lib, op, sample, arrays):
+    """d/d(inputs, v) of Σ w · (vᵀ J), the quantity torch's gradgradcheck compares."""
+    grad = gn.grad if lib is gn else torch.autograd.grad
+    make = (lambda a: gn.tensor(a, requires_grad=True)) if lib is gn else (
+        lambda a: torch.tensor(a, requires_grad=True))
+    xs = [make(a) for a in arrays]
+    outs = floating(as_list(op.call(lib, *xs, **sample.kwargs)))
+    rng = np.random.default_rng(2)
+    vs = [make(rng.standard_normal(tuple(o.shape))) for o in outs]
+    gs = grad(outs, xs, vs, create_graph=True, allow_unused=True)
+    ws = [rng.standard_normal(a.shape) for a in arrays]
+    terms = [(g * (gn.tensor(w) if lib is gn else torch.tensor(w))).sum()
+             for g, w in zip(gs, ws) if g is not None and g.requires_grad]
+    if not terms:
+        return [np.zeros(np.shape(t.data if lib is gn else t.detach())) for t in xs + vs]
+    total = terms[0]
+    for t in terms[1:]:
+        total = total + t
+    second = grad(total, xs + vs, allow_unused=True)
+    return [np.zeros(tuple(t.shape)) if g is None else to_numpy(g) for g, t in zip(second, xs + vs)]
+
+
+def check_gradgrad_vs_torch(op: OpInfo, sample: Sample) -> None:
+    arrays = make_arrays(op, sample)
+    ours = _second_grads(gn, op, sample, arrays)
+    theirs = _second_grads(torch, op, sample, arrays)
+    n = len(arrays)
+    for k, (g, tg) in enumerate(zip(ours, theirs)):
+        what = f"d/d(input {k})" if k < n else f"d/d(upstream gradient {k - n})"
+        assert_close(g, tg, np.float64, f"{op.name}: second derivative {what}", _tol(op, np.float64))
+
+
+def check_against_torch(fn: Callable, *arrays, second: bool = False, tol: dict | None = None) -> None:
+    """`fn(L, *xs)` gives the same outputs, first (and optionally second) gradients in glassnet and torch.
+
+    For hand-picked inputs: kinks, ties, zeros, unusual indices. NaN and Inf must match too.
+    """
+    op = OpInfo("check", fn, [])
+    sample = Sample(tuple(np.shape(a) for a in arrays))
+    tol = tol or dict(rtol=1e-10, atol=1e-12, equal_nan=True)
+    arrays = [np.asarray(a, dtype=np.float64) for a in arrays]
+    outs = floating(as_list(fn(gn, *_gn_inputs(arrays))))
+    touts = floating(as_list(fn(torch, *_torch_inputs(arrays))))
+    for o, t in zip(outs, touts):
+        assert_close(to_numpy(o), t, np.float64, "output", tol)
+    xs, txs = _gn_inputs(arrays), _torch_inputs(arrays)
+    outs, touts = floating(as_list(fn(gn, *xs))), floating(as_list(fn(torch, *txs)))
+    vs = [np.arange(1.0, o.data.size + 1).reshape(o.shape) for o in outs]
+    ours = gn.grad(outs, xs, [gn.tensor(v) for v in vs], allow_unused=True)
+    theirs = torch.autograd.grad(touts, txs, [torch.tensor(v) for v in vs], allow_unused=True)
+    for k, (g, tg) in enumerate(zip(ours, theirs)):
+        g = np.zeros_like(arrays[k]) if g is None else to_numpy(g)
+        tg = np.zeros_like(arrays[k]) if tg is None else tg.numpy()
+        assert_close(g, tg, np.float64, f"d/d(input {k})", tol)
+    if second:
+        ours, theirs = _second_grads(gn, op, sample, arrays), _second_grads(torch, op, sample, arrays)
+        for k, (g, tg) in enumerate(zip(ours, theirs)):
+            assert_close(g, tg, np.float64, f"second derivative {k}", tol)
+
+
+def generated_tests(ops: list) -> tuple:
+    """The five generated tests for a list of ops (assign them to test_* names in a test module)."""
+
+    @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+    @pytest.mark.parametrize("op,sample", cases(ops))
+    def test_forward_matches_torch(op, sample, dtype):
+        check_forward(op, sample, dtype)
+
+    @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+    @pytest.mark.parametrize("op,sample", grad_cases(ops))
+    def test_grad_matches_torch(op, sample, dtype):
+        check_grad_vs_torch(op, sample, dtype)
+
+    @pytest.mark.parametrize("op,sample", grad_cases(ops))
+    def test_gradcheck(op, sample):
+        check_gradcheck(op, sample)
+
+    @pytest.mark.parametrize("op,sample", grad_cases(ops, second=True))
+    def test_gradgradcheck(op, sample):
+        check_gradgradcheck(op, sample)
+
+    @pytest.mark.parametrize("op,sample", grad_cases(ops, second=True))
+    def test_gradgrad_matches_torch(op, sample):
+        check_gradgrad_vs_torch(op, sample)
+
+    return (test_forward_matches_torch, test_grad_matches_torch, test_gradcheck, test_gradgradcheck,
+            test_gradgrad_matches_torch)
+
+
+# ----- the registry ---------------------------------------------------------------------------------------
+BINARY = [
+    S((2, 3), (2, 3)),
+    S((2, 3), (3,), desc="broadcast-row"),
+    S((4, 1, 3), (2, 1), desc="broadcast-both"),
+    S((), (2, 3), desc="0d-with-2d"),
+    S((2, 3), (), desc="2d-with-0d"),
+    S((), (), desc="0d-0d"),
+    S((0, 3), (3,), desc="zero-size"),
+]
+UNARY = [S((2, 3)), S((5,)), S(()), S((0, 4)), S((2, 1, 3))]
+SCALAR_SAMPLES = [S((2, 3)), S(()), S((0, 2))]
+
+ARITHMETIC = [
+    OpInfo("add", lambda L, a, b: a + b, BINARY),
+    OpInfo("add_scalar", lambda L, a: a + 1.5, SCALAR_SAMPLES),
+    OpInfo("radd_int", lambda L, a: 2 + a, SCALAR_SAMPLES),
+    OpInfo("sub", lambda L, a, b: a - b, BINARY),
+    OpInfo("rsub_scalar", lambda L, a: 1.5 - a, SCALAR_SAMPLES),
+    OpInfo("mul", lambda L, a, b: a * b, BINARY),
+    OpInfo("mul_self", lambda L, a: a * a, SCALAR_SAMPLES),
+    OpInfo("rmul_scalar", lambda L, a: 0.5 * a, SCALAR_SAMPLES),
+    OpInfo("div", lambda L, a, b: a / b, BINARY, domain=(real, positive)),
+    OpInfo("div_scalar", lambda L, a: a / 3, SCALAR_SAMPLES),
+    OpInfo("rdiv_scalar", lambda L, a: 2.0 / a, SCALAR_SAMPLES, domain=positive),
+    OpInfo("pow", lambda L, a, b: a**b, BINARY, domain=(positive, real)),
+    OpInfo("pow_int", lambda L, a: a**3, SCALAR_SAMPLES),
+    OpInfo("pow_2", lambda L, a: a.pow(2), SCALAR_SAMPLES),
+    OpInfo("pow_half", lambda L, a: a**0.5, SCALAR_SAMPLES, domain=positive),
+    OpInfo("pow_neg", lambda L, a: a**-1.5, SCALAR_SAMPLES, domain=positive),
+    OpInfo("pow_zero", lambda L, a: a**0, SCALAR_SAMPLES),
+    OpInfo("rpow", lambda L, a: 2.0**a, SCALAR_SAMPLES),
+    OpInfo("neg", lambda L, a: -a, UNARY),
+    OpInfo("abs", lambda L, a: a.abs(), UNARY, domain=away_from_zero),
+    OpInfo("exp", lambda L, a: a.exp(), UNARY),
+    OpInfo("log", lambda L, a: a.log(), UNARY, domain=positive),
+    OpInfo("log1p", lambda L, a: a.log1p(), UNARY, domain=positive),
+    OpInfo("sqrt", lambda L, a: a.sqrt(), UNARY, domain=positive),
+    OpInfo("rsqrt", lambda L, a: a.rsqrt(), UNARY, domain=positive),
+    OpInfo("sin", lambda L, a: a.sin(), UNARY),
+    OpInfo("cos", lambda L, a: a.cos(), UNARY),
+    OpInfo("square", lambda L, a: a.square(), UNARY),
+    OpInfo("reciprocal", lambda L, a: a.reciprocal(), UNARY, domain=positive),
+    OpInfo("clamp", lambda L, a, **kw: a.clamp(**kw),
+           [S((2, 3), min=-0.5, max=0.5), S((4,), min=0.0), S((), max=0.2), S((0, 2), min=-1.0, max=1.0)],
+           domain=avoiding(-0.5, 0.0, 0.2, 0.5, gap=0.05)),
+    OpInfo("clip", lambda L, a: a.clip(-0.5, 0.5), UNARY, domain=avoiding(-0.5, 0.5, gap=0.05)),
+    OpInfo("clamp_tensor", lambda L, a, lo, hi: a.clamp(lo, hi),
+           [S((2, 3), (3,), (2, 1)), S((), (), ())], domain=(real, uniform(-1.0, -0.2), uniform(0.2, 1.0))),
+    OpInfo("maximum", lambda L, a, b: L.maximum(a, b), BINARY),
+    OpInfo("minimum", lambda L, a, b: L.minimum(a, b), BINARY),
+    OpInfo("max_binary", lambda L, a, b: a.max(b), BINARY[:3]),
+    OpInfo("where", lambda L, a, b: L.where(L.tensor(np.array([True, False, True])), a, b),
+           [S((2, 3), (2, 3)), S((3,), ()), S((2, 1), (3,)), S((0, 3), (3,))]),
+    OpInfo("where_scalar", lambda L, a: L.where(a > 0, a, 0.0), [S((2, 3)), S(())], domain=away_from_zero),
+]
+
+REDUCE_SHAPES = [(2, 3, 4), (5,), ()]
+
+
+def _reduce_samples(zero_size=True, tuple_dims=True):
+    out = [S((2, 3, 4)), S((2, 3, 4), dim=1), S((2, 3, 4), dim=-1, keepdim=True), S((5,), dim=0), S(()),
+           S((), dim=0), S((), dim=-1, keepdim=True)]
+    if tuple_dims:
+        out += [S((2, 3, 4), dim=(0, 2)), S((2, 3, 4), dim=(-1, 0), keepdim=True)]
+    if zero_size:
+        out += [S((0, 3), dim=1), S((0, 3), dim=0)]
+    return out
+
+
+REDUCTION = [
+    OpInfo("sum", lambda L, a, **kw: a.sum(**kw), _reduce_samples()),
+    OpInfo("mean", lambda L, a, **kw: a.mean(**kw), _reduce_samples(zero_size=False) + [S((0, 3), dim=1)]),
+    OpInfo("amax", lambda L, a, **kw: a.amax(**kw), _reduce_samples(zero_size=False) + [S((0, 3), dim=1)]),
+    OpInfo("amin", lambda L, a, **kw: a.amin(**kw), _reduce_samples(zero_size=False) + [S((0, 3), dim=1)]),
+    OpInfo("max_all", lambda L, a: a.max(), [S((2, 3)), S(()), S((4,))]),
+    OpInfo("min_all", lambda L, a: a.min(), [S((2, 3)), S(()), S((4,))]),
+    OpInfo("max_dim", lambda L, a, **kw: a.max(**kw),
+           [S((2, 3, 4), dim=1), S((2, 3), dim=-1, keepdim=True), S((5,), dim=0), S((), dim=0)]),
+    OpInfo("min_dim", lambda L, a, **kw: a.min(**kw),
+           [S((2, 3, 4), dim=1), S((2, 3), dim=-1, keepdim=True), S((5,), dim=0), S((), dim=0)]),
+    OpInfo("var", lambda L, a, **kw: a.var(**kw),
+           [S((2, 3, 4)), S((2, 3, 4), dim=1), S((2, 3), dim=-1, keepdim=True), S((2, 3, 4), dim=(0, 2)),
+            S((5,), correction=0), S((3, 4), dim=0, unbiased=False), S((4, 3), dim=1, correction=2)]),
+    OpInfo("std", lambda L, a, **kw: a.std(**kw),
+           [S((2, 3, 4)), S((2, 3, 4), dim=1), S((2, 3), dim=-1, keepdim=True), S((5,), correction=0),
+            S((3, 4), dim=(0, 1))]),
+    OpInfo("prod", lambda L, a, **kw: a.prod(**kw),
+           [S((2, 3)), S((2, 3, 4), dim=1), S((2, 3), dim=-1, keepdim=True), S((5,), dim=0), S(()), S((0, 3), dim=1),
+            S((0, 3), dim=0)]),
+    OpInfo("logsumexp", lambda L, a, **kw: a.logsumexp(**kw),
+           [S((2, 3, 4), dim=1), S((2, 3), dim=-1, keepdim=True), S((5,), dim=0), S((), dim=0),
+            S((2, 3, 4), dim=(0, 2)), S((0, 3), dim=1), S((0, 3), dim=0)]),
+    OpInfo("argmax", lambda L, a, **kw: a.argmax(**kw),
+           [S((2, 3, 4)), S((2, 3, 4), dim=1), S((2, 3), dim=-1, keepdim=True), S(()), S((5,), dim=0)], grad=False),
+    OpInfo("argmin", lambda L, a, **kw: a.argmin(**kw),
+           [S((2, 3, 4)), S((2, 3, 4), dim=1), S((2, 3), dim=-1, keepdim=True), S(()), S((5,), dim=0)], grad=False),
+    OpInfo("gather", lambda L, a: a.gather(1, L.tensor(np.array([[0, 2, 2, 1], [1, 1, 0, 0]]))), [S((2, 3))]),
+]
+
+SHAPE = [
+    OpInfo("reshape", lambda L, a, shape: a.reshape(shape),
+           [S((2, 3), shape=(3, 2)), S((2, 3, 4), shape=(4, -1)), S((), shape=(1, 1)), S((0, 3), shape=(3, 0, 1)),
+            S((6,), shape=(6,))]),
+    OpInfo("view", lambda L, a: a.view(-1), [S((2, 3)), S(()), S((0, 2))]),
+    OpInfo("transpose", lambda L, a, d0, d1: a.transpose(d0, d1),
+           [S((2, 3), d0=0, d1=1), S((2, 3, 4), d0=-1, d1=0), S((0, 3), d0=0, d1=1)]),
+    OpInfo("permute", lambda L, a, dims: a.permute(dims),
+           [S((2, 3, 4), dims=(2, 0, 1)), S((2, 3), dims=(1, 0)), S((), dims=()), S((0, 2, 3), dims=(-1, 0, 1))]),
+    OpInfo("T", lambda L, a: a.T, [S((2, 3)), S((1, 4)), S((0, 2))]),
+    OpInfo("mT", lambda L, a: a.mT, [S((2, 3)), S((2, 3, 4)), S((0, 2, 3))]),
+    OpInfo("expand", lambda L, a, shape: a.expand(*shape),
+           [S((3, 1), shape=(3, 4)), S((3,), shape=(2, 3)), S((), shape=(2, 2)), S((1, 3), shape=(-1, 3)),
+            S((1, 0), shape=(2, 0)), S((2, 1, 1), shape=(4, 2, 3, -1))]),
+    OpInfo("expand_as", lambda L, a, b: a.expand_as(b.detach()), [S((3, 1), (2, 3, 4)), S((), (2,))]),
+    OpInfo("squeeze", lambda L, a, **kw: a.squeeze(**kw),
+           [S((1, 3, 1)), S((1, 3, 1), dim=0), S((1, 3, 1), dim=-1), S((2, 3), dim=1), S(()), S((1, 0, 1)),
+            S((1, 3, 1), dim=(0, 2))]),
+    OpInfo("unsqueeze", lambda L, a, dim: a.unsqueeze(dim),
+           [S((2, 3), dim=0), S((2, 3), dim=-1), S((2, 3), dim=1), S((), dim=0), S((0,), dim=1)]),
+    OpInfo("flatten", lambda L, a, **kw: a.flatten(**kw),
+           [S((2, 3, 4)), S((2, 3, 4), start_dim=1), S((2, 3, 4, 1), start_dim=1, end_dim=2), S(()), S((0, 3))]),
+    OpInfo("unflatten", lambda L, a, dim, sizes: a.unflatten(dim, sizes),
+           [S((2, 6), dim=1, sizes=(2, 3)), S((6,), dim=0, sizes=(3, -1)), S((2, 0), dim=-1, sizes=(0, 5))]),
+    OpInfo("repeat", lambda L, a, reps: a.repeat(*reps),
+           [S((2, 3), reps=(2, 1)), S((3,), reps=(2, 2)), S((), reps=(3,)), S((2, 1), reps=(1, 2, 3)),
+            S((0, 2), reps=(2, 2))]),
+    OpInfo("tile", lambda L, a, reps: a.tile(reps),
+           [S((2, 3), reps=(2,)), S((3,), reps=(2, 2)), S((2, 3), reps=(2, 1, 2)), S((), reps=(2,))]),
+    OpInfo("getitem_int", lambda L, a: a[1], [S((3, 4)), S((3,)), S((2, 3, 4))]),
+    OpInfo("getitem_neg_int", lambda L, a: a[-1, 0], [S((3, 4)), S((2, 3, 4))]),
+    OpInfo("getitem_slice", lambda L, a: a[1:, ::2], [S((3, 4)), S((3, 5, 2)), S((3, 0))]),
+    OpInfo("getitem_none_ellipsis", lambda L, a: a[None, ..., 0], [S((3, 4)), S((2, 3, 4)), S((3,))]),
+    OpInfo("getitem_ellipsis_slice", lambda L, a: a[..., 1:3, None], [S((3, 4)), S((2, 3, 4))]),
+    OpInfo("getitem_0d", lambda L, a: a[...], [S(())]),
+    OpInfo("getitem_0d_none", lambda L, a: a[None], [S(())]),
+    OpInfo("getitem_bool_mask", lambda L, a: a[L.tensor(np.array([[True, False, True], [False, False, True]]))],
+           [S((2, 3)), S((2, 3, 2))]),
+    OpInfo("getitem_bool_mask_row", lambda L, a: a[L.tensor(np.array([True, False, True]))], [S((3,)), S((3, 2))]),
+    OpInfo("getitem_mask_from_values", lambda L, a: a[a > 0], [S((3, 4)), S(())], domain=away_from_zero),
+    OpInfo("getitem_int_array_repeated", lambda L, a: a[L.tensor(np.array([0, 2, 0, 0]))], [S((3,)), S((3, 2))]),
+    OpInfo("getitem_list_repeated", lambda L, a: a[[1, 1, 0]], [S((2, 3)), S((2,))]),
+    OpInfo("getitem_two_arrays", lambda L, a: a[L.tensor(np.array([0, 1, 1])), L.tensor(np.array([2, 0, 2]))],
+           [S((2, 3)), S((2, 3, 2))]),
+    OpInfo("getitem_array_2d", lambda L, a: a[:, L.tensor(np.array([[0, 1], [1, 1]]))], [S((2, 3)), S((3, 2, 2))]),
+    OpInfo("getitem_empty_array", lambda L, a: a[L.tensor(np.zeros(0, dtype=np.int64))], [S((3, 2))]),
+    OpInfo("cat", lambda L, *xs, dim=0: L.cat(list(xs), dim),
+           [S((2, 3), (1, 3)), S((2, 3), (2, 1), (2, 2), dim=1), S((3,), (0,)), S((2, 0), (2, 3), dim=-1),
+            S((4,), desc="single")]),
+    OpInfo("stack", lambda L, *xs, dim=0: L.stack(list(xs), dim),
+           [S((2, 3), (2, 3)), S((2, 3), (2, 3), (2, 3), dim=2), S((), ()), S((0, 2), (0, 2), dim=-1)]),
+    OpInfo("split", lambda L, a, size, dim=0: L.split(a, size, dim),
+           [S((5, 2), size=2), S((2, 6), size=[1, 2, 3], dim=1), S((4,), size=4), S((3, 4), size=3, dim=-1)]),
+    OpInfo("split_method", lambda L, a: a.split(2, -1), [S((3, 5))]),
+    OpInfo("chunk", lambda L, a, n, dim=0: a.chunk(n, dim),
+           [S((6, 2), n=3), S((5, 2), n=2), S((2, 7), n=3, dim=1), S((3,), n=1)]),
+    OpInfo("pad", lambda L, a, pad, value=0.0: L.nn.functional.pad(a, pad, value=value),
+           [S((2, 3), pad=(1, 2)), S((2, 3, 4), pad=(1, 0, 0, 2)), S((3,), pad=(2, 2), value=1.5),
+            S((1, 2, 3), pad=(0, 0, 1, 1, 2, 0)), S((0, 2), pad=(1, 1))]),
+]
+
+MATMUL_SAMPLES = [
+    S((3, 4), (4, 5), desc="2d@2d"),
+    S((4,), (4,), desc="1d@1d"),
+    S((4,), (4, 5), desc="1d@2d"),
+    S((3, 4), (4,), desc="2d@1d"),
+    S((2, 3, 4), (4, 5), desc="3d@2d"),
+    S((3, 4), (2, 4, 5), desc="2d@3d"),
+    S((2, 1, 3, 4), (3, 4, 2), desc="broadcast-batch"),
+    S((4,), (2, 4, 3), desc="1d@3d"),
+    S((2, 3, 4), (4,), desc="3d@1d"),
+    S((0, 4), (4, 3), desc="zero-rows"),
+    S((3, 0), (0, 2), desc="zero-inner"),
+]
+
+LINALG = [
+    OpInfo("matmul", lambda L, a, b: a @ b, MATMUL_SAMPLES),
+    OpInfo("matmul_fn", lambda L, a, b: L.matmul(a, b), MATMUL_SAMPLES[:4]),
+    OpInfo("einsum", lambda L, *xs, eq: L.einsum(eq, *xs),
+           [S((3, 4), (4, 5), eq="ij,jk->ik"), S((2, 3, 4), (2, 4, 5), eq="bij,bjk->bik"), S((4,), (4,), eq="i,i->"),
+            S((3, 4), eq="ij->ji"), S((3, 4), eq="ij->"), S((2, 3, 4), (4, 5), eq="...ij,jk->...ik"),
+            S((3,), (4,), eq="i,j->ij"), S((3, 4), (4, 5), eq="ij,jk"), S((2, 3), (3, 4), (4,), eq="ij,jk,k->i"),
+            S((3, 4), eq="ij->i"), S((0, 3), (3, 2), eq="ij,jk->ik"), S((2, 3), (3,), eq="ij,j->ij"),
+            S((3,), (), eq="i,->i"), S((), eq="->")]),
+]
+
+
+def _F(name):
+    return lambda L, a, **kw: getattr(L.nn.functional, name)(a, **kw)
+
+
+ACT_SAMPLES = [S((2, 3)), S((7,)), S(()), S((0, 3))]
+
+ACTIVATION = [
+    OpInfo("tanh", lambda L, a: a.tanh(), ACT_SAMPLES),
+    OpInfo("sigmoid", lambda L, a: a.sigmoid(), ACT_SAMPLES),
+    OpInfo("relu", lambda L, a: a.relu(), ACT_SAMPLES, domain=away_from_zero),
+    OpInfo("F.relu", _F("relu"), ACT_SAMPLES, domain=away_from_zero),
+    OpInfo("F.leaky_relu", _F("leaky_relu"), ACT_SAMPLES + [S((2, 3), negative_slope=0.2)], domain=away_from_zero),
+    OpInfo("F.elu", _F("elu"), ACT_SAMPLES + [S((2, 3), alpha=0.5)], domain=away_from_zero),
+    OpInfo("F.selu", _F("selu"), ACT_SAMPLES, domain=away_from_zero),
+    OpInfo("F.gelu", _F("gelu"), ACT_SAMPLES),
+    OpInfo("F.gelu_tanh", lambda L, a: L.nn.functional.gelu(a, approximate="tanh"), ACT_SAMPLES),
+    OpInfo("F.silu", _F("silu"), ACT_SAMPLES),
+    OpInfo("F.softplus", _F("softplus"),
+           ACT_SAMPLES + [S((2, 3), beta=2.0), S((2, 3), beta=0.5, threshold=1.0)], domain=avoiding(2.0)),
+    OpInfo("F.sigmoid", _F("sigmoid"), ACT_SAMPLES),
+    OpInfo("F.tanh", _F("tanh"), ACT_SAMPLES),
+    OpInfo("F.softmax", _F("softmax"),
+           [S((2, 3), dim=-1), S((2, 3, 4), dim=1), S((5,), dim=0), S((), dim=0), S((0, 3), dim=1)]),
+    OpInfo("F.log_softmax", _F("log_softmax"),
+           [S((2, 3), dim=-1), S((2, 3, 4), dim=1), S((5,), dim=0), S((), dim=0), S((0, 3), dim=1)]),
+    OpInfo("softmax_method", lambda L, a: a.softmax(0), [S((3, 2))]),
+    OpInfo("log_softmax_method", lambda L, a: a.log_softmax(-1), [S((3, 2))]),
+    OpInfo("F.hardtanh", _F("hardtanh"), ACT_SAMPLES + [S((2, 3), min_val=-0.5, max_val=2.0)],
+           domain=avoiding(-1.0, 1.0, -0.5, 2.0, gap=0.05)),
+]
+
+REGISTRY = {"arithmetic": ARITHMETIC, "reduction": REDUCTION, "shape": SHAPE, "linalg": LINALG,
+            "activation": ACTIVATION}
+ALL_OPS = [op for ops in REGISTRY.values() for op in ops]

@@ -1,0 +1,78 @@
+"""Tests of glassnet/ops/linalg.py: the generated OpInfo checks, then dtypes and the errors of bad input."""
+
+import numpy as np
+import pytest
+import torch
+from opinfo import LINALG, check_against_torch, generated_tests
+
+import glassnet as gn
+
+(test_forward_matches_torch, test_grad_matches_torch, test_gradcheck, test_gradgradcheck,
+ test_gradgrad_matches_torch) = generated_tests(LINALG)
+
+
+def test_integer_matmul_matches_torch():
+    a, b = np.arange(6).reshape(2, 3), np.arange(12).reshape(3, 4)
+    out = gn.tensor(a) @ gn.tensor(b)
+    assert out.dtype == gn.int64
+    np.testing.assert_array_equal(out.data, (torch.tensor(a) @ torch.tensor(b)).numpy())
+
+
+def test_matmul_promotes_mixed_dtypes():
+    out = gn.ones(2, 3) @ gn.ones(3, dtype=gn.float64)
+    assert out.dtype == gn.float64 and out.shape == (2,)
+    assert (gn.ones(2, 3) @ gn.tensor([1, 2, 3])).dtype == gn.float32
+
+
+@pytest.mark.parametrize("a,b,pattern", [
+    ((2, 3), (4, 2), r"matmul: shapes \(2, 3\) and \(4, 2\) do not align \(inner dims 3 != 4\)"),
+    ((3,), (4,), r"matmul: shapes \(3,\) and \(4,\)"),
+    ((2, 3), (2,), r"matmul: shapes \(2, 3\) and \(2,\)"),
+    ((2, 3, 4), (3, 4, 5), r"matmul: batch dims of \(2, 3, 4\) and \(3, 4, 5\) cannot be broadcast"),
+    ((), (3,), r"matmul: both operands must have at least 1 dim"),
+])
+def test_matmul_bad_shapes_name_the_op_and_shapes(a, b, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        gn.ones(*a, requires_grad=True) @ gn.ones(*b)
+
+
+def test_matmul_of_bool_raises_type_error():
+    with pytest.raises(TypeError, match="matmul.*bool"):
+        gn.tensor([True]) @ gn.tensor([True])
+
+
+def test_rmatmul_with_numpy_array():
+    w = gn.tensor(np.eye(3), requires_grad=True)
+    out = np.ones((2, 3)) @ w
+    assert isinstance(out, gn.Tensor) and out.requires_grad and out.shape == (2, 3)
+
+
+@pytest.mark.parametrize("eq,shapes", [
+    ("ij,jk->ik", [(2, 3), (3, 4)]),
+    ("b i j, b j k -> b i k", [(2, 2, 3), (2, 3, 2)]),
+    ("Ab,bC->AC", [(2, 3), (3, 2)]),
+    ("...i,...i->...", [(2, 3, 4), (3, 4)]),
+    ("i,i", [(3,), (3,)]),
+    ("ij", [(2, 3)]),
+    ("ji", [(2, 3)]),
+])
+def test_einsum_spellings_match_torch(eq, shapes):
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal(s) for s in shapes]
+    check_against_torch(lambda L, *xs: L.einsum(eq, *xs), *arrays, second=True)
+
+
+def test_einsum_accepts_a_list_of_operands():
+    a, b = gn.ones(2, 3), gn.ones(3, 4)
+    np.testing.assert_array_equal(gn.einsum("ij,jk->ik", [a, b]).data, np.full((2, 4), 3.0))
+
+
+@pytest.mark.parametrize("eq,shapes,pattern", [
+    ("ij,jk->ik", [(2, 3), (4, 5)], r"einsum: 'ij,jk->ik' with shapes \[\(2, 3\), \(4, 5\)\]"),
+    ("ij,jk->ik", [(2, 3)], "names 2 operands but 1 were given"),
+    ("ijk->i", [(2, 3)], r"subscripts 'ijk' do not fit an operand of shape \(2, 3\)"),
+    ("ii->i", [(3, 3)], "repeated subscript"),
+])
+def test_einsum_errors_name_the_equation_and_shapes(eq, shapes, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        gn.einsum(eq, *[gn.ones(*s) for s in shapes])
