@@ -52,7 +52,7 @@ def transposed_output_size(in_size, kernel, stride, padding, dilation, output_pa
     )
 
 
-def _regions(kernel, stride, dilation, out_size):
+def kernel_regions(kernel, stride, dilation, out_size):
     """For each kernel offset (u, v): the slices of the padded input that offset reads for all outputs at once,
     xpad[u·d : u·d + (Ho − 1)·s + 1 : s, v·d : ...]."""
     for offset in itertools.product(*(range(k) for k in kernel)):
@@ -61,7 +61,7 @@ def _regions(kernel, stride, dilation, out_size):
         )
 
 
-_ALL = (slice(None), slice(None))  # the batch and channel axes
+NC = (slice(None), slice(None))  # an index prefix taking the batch and channel axes whole
 
 
 def channel_major(a) -> bool:
@@ -84,7 +84,7 @@ def pad(x, padding, value=0):
         return x
     shape = x.shape[:2] + tuple(n + lo + hi for n, (lo, hi) in zip(x.shape[2:], padding))
     out = full(shape, x.dtype, channel_major(x), value)
-    out[_ALL + tuple(slice(lo, lo + n) for n, (lo, _) in zip(x.shape[2:], padding))] = x
+    out[NC + tuple(slice(lo, lo + n) for n, (lo, _) in zip(x.shape[2:], padding))] = x
     return out
 
 
@@ -120,9 +120,9 @@ def col2im(cols, in_size, kernel, stride, padding, dilation):
         for n, (lo, hi), o, s, k, d in zip(in_size, padding, out_size, stride, kernel, dilation)
     )
     buf = full(cols.shape[:2] + padded, cols.dtype, channel_major(cols))
-    for offset, region in _regions(kernel, stride, dilation, out_size):
-        buf[_ALL + region] += cols[_ALL + offset]
-    return buf[_ALL + tuple(slice(lo, lo + n) for n, (lo, _) in zip(in_size, padding))]
+    for offset, region in kernel_regions(kernel, stride, dilation, out_size):
+        buf[NC + region] += cols[NC + offset]
+    return buf[NC + tuple(slice(lo, lo + n) for n, (lo, _) in zip(in_size, padding))]
 
 
 def _channels_first(g, groups: int):

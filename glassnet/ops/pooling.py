@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from glassnet.autograd import Function
 from glassnet.backend import np
-from glassnet.ops.conv import _ALL, _regions, channel_major, full, pad
+from glassnet.ops.conv import NC, channel_major, full, kernel_regions, pad
 
 # ----- geometry ---------------------------------------------------------------------------------------------------
 
@@ -37,7 +37,7 @@ def pool_geometry(in_size, kernel, stride, padding, dilation, ceil_mode: bool) -
 
 
 def _crop(in_size, pads) -> tuple:
-    return _ALL + tuple(slice(lo, lo + n) for n, (lo, _) in zip(in_size, pads))
+    return NC + tuple(slice(lo, lo + n) for n, (lo, _) in zip(in_size, pads))
 
 
 def _lowest(dtype):
@@ -51,8 +51,8 @@ def window_max(xp, out_size, kernel, stride, dilation):
     """The max of every window of a padded input, (N, C, *out_size): one np.maximum per kernel offset
     (np.maximum lets a NaN win, as PyTorch's max pooling does)."""
     y = None
-    for _, region in _regions(kernel, stride, dilation, out_size):
-        v = xp[_ALL + region]
+    for _, region in kernel_regions(kernel, stride, dilation, out_size):
+        v = xp[NC + region]
         y = v.copy(order="K") if y is None else np.maximum(y, v, out=y)
     return y
 
@@ -62,7 +62,7 @@ def window_argmax(xp, y, kernel, stride, dilation) -> tuple:
 
     PyTorch's choice: the first maximum on ties; in a window holding NaNs, its last NaN.
     """
-    views = [xp[_ALL + region] for _, region in _regions(kernel, stride, dilation, y.shape[2:])]
+    views = [xp[NC + region] for _, region in kernel_regions(kernel, stride, dilation, y.shape[2:])]
     free = np.ones_like(y, dtype=bool)  # windows whose arg-max is still to be found
     hits = []
     for v in views:
@@ -127,11 +127,11 @@ class WindowScatter(Function):
         padded = tuple(n + lo + hi for n, (lo, hi) in zip(in_size, padding))
         buf = full(g.shape[:2] + padded, g.dtype, channel_major(g))
         overlap = any(s < d * (k - 1) + 1 for s, d, k in zip(stride, dilation, kernel))
-        for hit, (_, region) in zip(hits, _regions(kernel, stride, dilation, g.shape[2:])):
+        for hit, (_, region) in zip(hits, kernel_regions(kernel, stride, dilation, g.shape[2:])):
             if overlap:  # windows share elements: add
-                buf[_ALL + region] += g * hit
+                buf[NC + region] += g * hit
             else:  # each element lies in one window at most: write (multiplying by a mask beats a masked copy)
-                np.multiply(g, hit, out=buf[_ALL + region])
+                np.multiply(g, hit, out=buf[NC + region])
         return buf[_crop(in_size, padding)]
 
     def backward(self, gx):
@@ -152,8 +152,8 @@ class WindowGather(Function):
                             dilation=dilation)
         xp = pad(x, padding)
         y = None
-        for hit, (_, region) in zip(hits, _regions(kernel, stride, dilation, hits[0].shape[2:])):
-            term = xp[_ALL + region] * hit
+        for hit, (_, region) in zip(hits, kernel_regions(kernel, stride, dilation, hits[0].shape[2:])):
+            term = xp[NC + region] * hit
             y = term if y is None else np.add(y, term, out=y)
         return y
 
@@ -202,11 +202,11 @@ class AvgPool(Function):
                                            divisor_override, x.dtype)
         xp = pad(x, pads)
         total = None
-        for _, region in _regions(kernel, stride, (1,) * len(kernel), out_size):
+        for _, region in kernel_regions(kernel, stride, (1,) * len(kernel), out_size):
             if total is None:
-                total = xp[_ALL + region].copy(order="K")
+                total = xp[NC + region].copy(order="K")
             else:
-                total += xp[_ALL + region]
+                total += xp[NC + region]
         total /= divisor
         return total
 
@@ -231,8 +231,8 @@ class AvgPoolT(Function):
         share = g / divisor
         padded = tuple(n + lo + hi for n, (lo, hi) in zip(in_size, pads))
         buf = full(g.shape[:2] + padded, g.dtype, channel_major(g))
-        for _, region in _regions(kernel, stride, (1,) * len(kernel), out_size):
-            buf[_ALL + region] += share
+        for _, region in kernel_regions(kernel, stride, (1,) * len(kernel), out_size):
+            buf[NC + region] += share
         return buf[_crop(in_size, pads)]
 
     def backward(self, gx):
