@@ -48,20 +48,18 @@ def numpy_step():
 
 
 def glassnet_step():
-    """W0 in glassnet: tensors with requires_grad, autograd, plain SGD."""
+    """W0 in glassnet, written as a user would: nn.Linear, nn.Tanh, F.mse_loss, optim.SGD."""
+    import glassnet.nn.functional as F
+    from glassnet import nn
+
     x, y = (gn.tensor(a) for a in _w0_data())
-    params = [gn.tensor(p, requires_grad=True) for p in _init()]
-    w1, b1, w2, b2, w3, b3 = params
+    model = nn.Sequential(nn.Linear(2, 16), nn.Tanh(), nn.Linear(16, 16), nn.Tanh(), nn.Linear(16, 1))
+    opt = gn.optim.SGD(model.parameters(), lr=0.01)
 
     def step():
-        h = (x @ w1 + b1).tanh()
-        h = (h @ w2 + b2).tanh()
-        loss = ((h @ w3 + b3 - y) ** 2).mean()
-        for p in params:
-            p.grad = None
-        loss.backward()
-        for p in params:
-            p.data -= 0.01 * p.grad.data
+        opt.zero_grad()
+        F.mse_loss(model(x), y).backward()
+        opt.step()
 
     return step
 

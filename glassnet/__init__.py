@@ -64,6 +64,8 @@ for _name in (
 del _name
 
 __version__ = "0.1.0"
-from glassnet import optim  # noqa: E402
+from glassnet import (
+    nn,  # noqa: E402
+    optim,  # noqa: E402
+)
 from glassnet.io.weights import load, save  # noqa: E402
-from glassnet import nn  # noqa: E402

@@ -299,7 +299,7 @@ def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool, 
             if key in wanted:
                 captured[key] = g
         return [captured.get(k) for k in wanted]
-    _write_leaf_grads(leaf_grads, create_graph)
+    _write_leaf_grads(leaf_grads, create_graph, [id(g) for g in grad_outputs])
     return None
 
 
@@ -343,7 +343,7 @@ def _run_tensor_hooks(node, gy, create_graph):
     return gy
 
 
-def _write_leaf_grads(leaf_grads: dict, create_graph: bool) -> None:
+def _write_leaf_grads(leaf_grads: dict, create_graph: bool, protected=()) -> None:
     entries = list(leaf_grads.values())
     for entry in entries:  # every hook first: if one raises, no .grad has been touched yet
         leaf, g = entry
@@ -353,20 +353,24 @@ def _write_leaf_grads(leaf_grads: dict, create_graph: bool) -> None:
                 if result is not None:
                     g = result if create_graph else result.data
             entry[1] = g
+    shared = set(protected)  # arrays that must not become a leaf's .grad as they are
     for leaf, g in entries:
-        if not isinstance(g, Tensor):
-            g = Tensor._make(g, None)
-        elif not create_graph:
-            g = g.detach()
-        if leaf._grad is None:
-            # Always a private copy: the same array may have been handed to another leaf (Add passes dL/dy to
-            # both inputs), be the caller's `gradient`, or a view; later in-place accumulation must not leak.
-            # (np.array also turns the NumPy scalars that 0-d math returns back into arrays)
-            leaf._grad = g if create_graph else Tensor._make(np.array(g.data), None)
-        elif create_graph:
-            leaf._grad = leaf._grad + g
-        else:
-            leaf._grad.data += g.data
+        if create_graph:
+            g = g if isinstance(g, Tensor) else Tensor._make(np.array(g), None)
+            leaf._grad = g if leaf._grad is None else leaf._grad + g
+            continue
+        if isinstance(g, Tensor):
+            g = g.data
+        if leaf._grad is not None:
+            leaf._grad.data += g
+            continue
+        # A gradient array becomes .grad as it is only when nothing else can see it: a view, an array handed to
+        # two leaves (Add passes dL/dy to both inputs), or the caller's `gradient` is copied first, so that
+        # later in-place accumulation cannot leak. (np.array also turns NumPy's 0-d scalars into arrays.)
+        if type(g) is not ndarray or g.base is not None or id(g) in shared:
+            g = np.array(g)
+        shared.add(id(g))
+        leaf._grad = Tensor._make(g, None)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False):

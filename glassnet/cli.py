@@ -39,7 +39,9 @@ def demo(steps: int = 300, seed: int = 0) -> list[float]:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `glassnet` command."""
-    parser = argparse.ArgumentParser(prog="glassnet", description="glassnet: a deep-learning library you can see through")
+    parser = argparse.ArgumentParser(
+        prog="glassnet", description="glassnet: a deep-learning library you can see through"
+    )
     sub = parser.add_subparsers(dest="command")
     d = sub.add_parser("demo", help="train a tiny network and watch its loss fall")
     d.add_argument("--steps", type=int, default=300)

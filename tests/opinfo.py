@@ -479,6 +479,9 @@ LINALG = [
             S((3,), (4,), eq="i,j->ij"), S((3, 4), (4, 5), eq="ij,jk"), S((2, 3), (3, 4), (4,), eq="ij,jk,k->i"),
             S((3, 4), eq="ij->i"), S((0, 3), (3, 2), eq="ij,jk->ik"), S((2, 3), (3,), eq="ij,j->ij"),
             S((3,), (), eq="i,->i"), S((), eq="->")]),
+    OpInfo("F.linear", lambda L, x, w, b: L.nn.functional.linear(x, w, b),
+           [S((4, 3), (2, 3), (2,)), S((2, 5, 3), (4, 3), (4,)), S((3,), (2, 3), (2,)), S((0, 3), (2, 3), (2,))]),
+    OpInfo("F.linear_nobias", lambda L, x, w: L.nn.functional.linear(x, w), [S((4, 3), (2, 3))]),
 ]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from glassnet.ops import activation as act
+from glassnet.ops import linalg as la
 from glassnet.ops import shape as sh
 from glassnet.tensor import Tensor, _floating
 
@@ -70,6 +71,22 @@ def softmax(input: Tensor, dim: int) -> Tensor:
 def log_softmax(input: Tensor, dim: int) -> Tensor:
     """xᵢ − log Σⱼ e^{xⱼ} along `dim` (numerically stable)"""
     return input.log_softmax(dim)
+
+
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """x Wᵀ + b over the last dimension, as one op (W: (out, in))."""
+    if input.ndim == 0 or weight.ndim != 2 or input.shape[-1] != weight.shape[1]:
+        raise ValueError(
+            f"linear: input of shape {tuple(input.shape)} does not fit weight of shape {tuple(weight.shape)}; "
+            f"expected (..., {weight.shape[-1] if weight.ndim else '?'})"
+        )
+    if bias is not None and tuple(bias.shape) != (weight.shape[0],):
+        raise ValueError(
+            f"linear: bias of shape {tuple(bias.shape)} does not fit weight of shape {tuple(weight.shape)}"
+        )
+    if input.dtype != weight.dtype:
+        raise TypeError(f"linear: input is {input.dtype} but weight is {weight.dtype}")
+    return la.Linear.apply(input, weight, bias) if bias is not None else la.Linear.apply(input, weight)
 
 
 def pad(input: Tensor, pad: tuple, mode: str = "constant", value: float = 0.0) -> Tensor:

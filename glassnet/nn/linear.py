@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import glassnet.nn.functional as F
 from glassnet.nn import init
 from glassnet.nn._layer_utils import check_tensor, empty_parameter, factory_dtype, shape_str
 from glassnet.nn.module import Module
@@ -58,8 +59,7 @@ class Linear(Module):
                 f"Linear({self.in_features}→{self.out_features}) got input of shape {shape_str(input.shape)}; "
                 f"expected (..., {self.in_features}) (last dimension {self.in_features})"
             )
-        out = input @ self.weight.T
-        return out + self.bias if self.bias is not None else out
+        return F.linear(input, self.weight, self.bias)
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"

@@ -235,8 +235,12 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} has no forward(); define forward(self, ...) in the class")
 
     def __call__(self, *args, **kwargs):
-        if "_forward_hooks" not in self.__dict__:
+        state = self.__dict__
+        if "_forward_hooks" not in state:
             raise RuntimeError(f"{type(self).__name__}: Module.__init__() was not called; add super().__init__()")
+        if not (state["_forward_hooks"] or state["_forward_pre_hooks"] or state["_backward_hooks"]
+                or _global_forward_pre_hooks or _global_forward_hooks or _global_backward_hooks):
+            return self.forward(*args, **kwargs)  # no hooks anywhere: the common case, kept cheap
         for hook, with_kwargs in itertools.chain(
             ((h, False) for h in _global_forward_pre_hooks.values()), self._forward_pre_hooks.values()
         ):

@@ -33,6 +33,26 @@ class MatMul(Function):
         return ga, gb
 
 
+class Linear(Function):
+    """y = x Wᵀ + b  (x: (..., in), W: (out, in), b: (out,)) — one node for a whole dense layer;
+    dL/dx = dL/dy W,   dL/dW = (dL/dy)ᵀ x,   dL/db = Σ over rows of dL/dy   (leading dims flattened into rows)"""
+
+    def forward(self, x, weight, bias=None):
+        self.save_for_backward(x, weight)
+        self.has_bias = bias is not None
+        y = x @ weight.T
+        if bias is not None:
+            y += bias  # y is a fresh array: adding in place saves one temporary
+        return y
+
+    def backward(self, gy):
+        x, weight = self.saved_tensors
+        gx = gy @ weight
+        gy2 = gy.reshape((-1, gy.shape[-1]))
+        g_weight = gy2.T @ x.reshape((-1, x.shape[-1]))
+        return gx, g_weight, gy2.sum(axis=0) if self.has_bias else None
+
+
 def parse_einsum(equation: str, shapes: list) -> tuple[list[str], str]:
     """Split 'ij,jk->ik' into input and output subscripts, expanding '...' and the implicit output."""
     equation = equation.replace(" ", "")

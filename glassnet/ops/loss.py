@@ -200,3 +200,19 @@ class LogSigmoid(Function):
     def backward(self, gy):
         (x,) = self.saved_tensors
         return gy * (1 - Sigmoid.call(x))
+
+
+class MeanSquaredError(Function):
+    """L = (1/n) Σ (x − t)²  (or the sum);   dL/dx = dL/dL · 2(x − t)/n,   dL/dt = −dL/dx — one node for the loss"""
+
+    def forward(self, x, t, mean=True):
+        self.save_for_backward(x, t)
+        diff = x - t
+        self.scale = 2.0 / diff.size if mean and diff.size else 2.0
+        total = np.vdot(diff, diff) if diff.dtype.kind == "f" else (diff * diff).sum()
+        return (total / diff.size if mean else total).astype(diff.dtype)
+
+    def backward(self, gy):
+        x, t = self.saved_tensors
+        gx = (x - t) * (gy * self.scale)
+        return gx, -gx

@@ -76,3 +76,13 @@ def test_einsum_accepts_a_list_of_operands():
 def test_einsum_errors_name_the_equation_and_shapes(eq, shapes, pattern):
     with pytest.raises(ValueError, match=pattern):
         gn.einsum(eq, *[gn.ones(*s) for s in shapes])
+
+
+def test_linear_bad_shapes_name_the_op():
+    import glassnet as gn
+    import glassnet.nn.functional as F
+
+    with pytest.raises(ValueError, match=r"linear: input of shape \(4, 5\) does not fit weight of shape \(2, 3\)"):
+        F.linear(gn.ones(4, 5), gn.ones(2, 3))
+    with pytest.raises(ValueError, match=r"linear: bias of shape \(3,\)"):
+        F.linear(gn.ones(4, 3), gn.ones(2, 3), gn.ones(3))
