@@ -13,6 +13,20 @@ from glassnet.tensor import Tensor
 __all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm"]
 
 
+def _affine_parameters(module: Module, shape: tuple, affine: bool, bias: bool, dtype) -> None:
+    """Register the per-feature scale γ (weight) and shift β (bias) of a norm layer, or None for each."""
+    module.register_parameter("weight", empty_parameter(*shape, dtype=dtype) if affine else None)
+    module.register_parameter("bias", empty_parameter(*shape, dtype=dtype) if affine and bias else None)
+
+
+def _reset_affine(module: Module) -> None:
+    """γ = 1, β = 0."""
+    if module.weight is not None:
+        init.ones_(module.weight)
+    if module.bias is not None:
+        init.zeros_(module.bias)
+
+
 class _BatchNorm(Module):
     """y = (x − mean) / √(var + eps) · γ + β per channel, with batch statistics in training and running ones in eval.
 
@@ -34,15 +48,7 @@ class _BatchNorm(Module):
         self.momentum = momentum
         self.affine = affine
         self.track_running_stats = track_running_stats
-        if affine:
-            self.weight = empty_parameter(num_features, dtype=dtype)
-            if bias:
-                self.bias = empty_parameter(num_features, dtype=dtype)
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine_parameters(self, (num_features,), affine, bias, dtype)
         if track_running_stats:
             self.register_buffer("running_mean", Tensor(numpy.zeros(num_features, dtype=dtype)))
             self.register_buffer("running_var", Tensor(numpy.ones(num_features, dtype=dtype)))
@@ -63,10 +69,7 @@ class _BatchNorm(Module):
     def reset_parameters(self) -> None:
         """γ = 1, β = 0, and fresh running statistics."""
         self.reset_running_stats()
-        if self.weight is not None:
-            init.ones_(self.weight)
-        if self.bias is not None:
-            init.zeros_(self.bias)
+        _reset_affine(self)
 
     def _check_input(self, input: Tensor) -> None:
         name = f"{type(self).__name__}({self.num_features})"
@@ -142,23 +145,12 @@ class LayerNorm(Module):
         self.normalized_shape = tuple(normalized_shape)
         self.eps = eps
         self.elementwise_affine = elementwise_affine
-        if elementwise_affine:
-            self.weight = empty_parameter(*self.normalized_shape, dtype=dtype)
-            if bias:
-                self.bias = empty_parameter(*self.normalized_shape, dtype=dtype)
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine_parameters(self, self.normalized_shape, elementwise_affine, bias, dtype)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
         """γ = 1, β = 0."""
-        if self.weight is not None:
-            init.ones_(self.weight)
-        if self.bias is not None:
-            init.zeros_(self.bias)
+        _reset_affine(self)
 
     def forward(self, input: Tensor) -> Tensor:
         """(x − mean) / √(var + eps) · γ + β over the trailing normalized_shape dims"""
@@ -194,23 +186,12 @@ class GroupNorm(Module):
         self.num_channels = num_channels
         self.eps = eps
         self.affine = affine
-        if affine:
-            self.weight = empty_parameter(num_channels, dtype=dtype)
-            if bias:
-                self.bias = empty_parameter(num_channels, dtype=dtype)
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine_parameters(self, (num_channels,), affine, bias, dtype)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
         """γ = 1, β = 0."""
-        if self.weight is not None:
-            init.ones_(self.weight)
-        if self.bias is not None:
-            init.zeros_(self.bias)
+        _reset_affine(self)
 
     def forward(self, input: Tensor) -> Tensor:
         """Normalise over (channels of a group, spatial dims) per sample, then γ·x̂ + β per channel"""
