@@ -20,8 +20,8 @@ class _ConvNd(Module):
     _transposed = False
 
     def __init__(
-        self, in_channels: int, out_channels: int, kernel_size, stride, padding, dilation, groups: int, bias: bool,
-        padding_mode: str, output_padding=0, device=None, dtype=None,
+        self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1, groups: int = 1,
+        bias: bool = True, padding_mode: str = "zeros", output_padding=0, device=None, dtype=None,
     ) -> None:
         super().__init__()
         name = type(self).__name__
@@ -32,6 +32,8 @@ class _ConvNd(Module):
                 f"{name}: in_channels ({in_channels}) and out_channels ({out_channels}) must both be divisible "
                 f"by groups ({groups})"
             )
+        if not self._transposed and output_padding != 0:
+            raise TypeError(f"{name}: output_padding applies only to transposed convolutions")
         if padding_mode != "zeros":
             raise NotImplementedError(f"{name}: padding_mode {padding_mode!r} is not supported yet (only 'zeros')")
         if isinstance(padding, str):
@@ -118,15 +120,6 @@ class Conv1d(_ConvNd):
 
     _dims = 1
 
-    def __init__(
-        self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1, groups: int = 1,
-        bias: bool = True, padding_mode: str = "zeros", device=None, dtype=None,
-    ) -> None:
-        super().__init__(
-            in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, padding_mode,
-            device=device, dtype=dtype,
-        )
-
     def forward(self, input: Tensor) -> Tensor:
         """y[n, o, l] = b[o] + Σ_{c,k} w[o, c, k] · x[n, c, l·stride + k·dilation − padding]"""
         self._check_input(input)
@@ -137,15 +130,6 @@ class Conv2d(_ConvNd):
     """2-D convolution (cross-correlation) over (N, C_in, H, W) → (N, C_out, H_out, W_out)."""
 
     _dims = 2
-
-    def __init__(
-        self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1, groups: int = 1,
-        bias: bool = True, padding_mode: str = "zeros", device=None, dtype=None,
-    ) -> None:
-        super().__init__(
-            in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, padding_mode,
-            device=device, dtype=dtype,
-        )
 
     def forward(self, input: Tensor) -> Tensor:
         """y[n, o, i, j] = b[o] + Σ_{c,p,q} w[o, c, p, q] · x[n, c, i·s + p·d − pad, j·s + q·d − pad]"""

@@ -123,3 +123,12 @@ def test_cnn_with_batchnorm_from_pytorch_state_dict():
     theirs.train()
     ours.train()
     compare(build(nn), theirs, [x], dtype=np.float64)
+
+
+def test_plain_convolution_refuses_output_padding():
+    import pytest
+
+    from glassnet import nn
+
+    with pytest.raises(TypeError, match="Conv2d: output_padding applies only to transposed"):
+        nn.Conv2d(1, 2, 3, output_padding=1)
