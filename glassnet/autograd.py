@@ -129,6 +129,11 @@ class Function:
     def backward(self, grad_output):
         raise NotImplementedError(f"{self.name}.backward is not written")
 
+    @property
+    def needs_input_grad(self) -> tuple:
+        """For each positional input, whether a gradient for it is wanted (lets backward skip work)."""
+        return tuple(isinstance(a, Tensor) and a._requires_grad for a in self.inputs)
+
     def save_for_backward(self, *values) -> None:
         """Keep inputs/outputs (as arrays) for backward."""
         self._saved = values

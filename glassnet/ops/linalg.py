@@ -47,7 +47,7 @@ class Linear(Function):
 
     def backward(self, gy):
         x, weight = self.saved_tensors
-        gx = gy @ weight
+        gx = gy @ weight if self.needs_input_grad[0] else None  # the first layer's input usually needs none
         gy2 = gy.reshape((-1, gy.shape[-1]))
         g_weight = gy2.T @ x.reshape((-1, x.shape[-1]))
         return gx, g_weight, gy2.sum(axis=0) if self.has_bias else None
