@@ -1,5 +1,25 @@
-"""Data: bundled datasets (so examples need no download); loaders and DataLoader come with the data issue."""
+"""Data: datasets, samplers and the DataLoader; image transforms; bundled data sets (no download needed);
+MNIST/Fashion-MNIST IDX readers; character-level text; 2-D toy problems."""
 
-from glassnet.data.datasets import load_digits
+from glassnet.data import toy, transforms
+from glassnet.data.dataloader import (
+    BatchSampler,
+    DataLoader,
+    RandomSampler,
+    Sampler,
+    SequentialSampler,
+    SubsetRandomSampler,
+    default_collate,
+)
+from glassnet.data.dataset import ConcatDataset, Dataset, Subset, TensorDataset, random_split
+from glassnet.data.datasets import load_digits, load_mnist_small, load_text_small
+from glassnet.data.idx import MNIST, FashionMNIST, read_idx
+from glassnet.data.text import CharDataset
+from glassnet.data.toy import blobs, circles, moons, ring_of_gaussians, spiral, xor
 
-__all__ = ["load_digits"]
+__all__ = [
+    "BatchSampler", "CharDataset", "ConcatDataset", "DataLoader", "Dataset", "FashionMNIST", "MNIST",
+    "RandomSampler", "Sampler", "SequentialSampler", "Subset", "SubsetRandomSampler", "TensorDataset",
+    "blobs", "circles", "default_collate", "load_digits", "load_mnist_small", "load_text_small", "moons",
+    "random_split", "read_idx", "ring_of_gaussians", "spiral", "toy", "transforms", "xor",
+]

@@ -1,0 +1,252 @@
+"""DataLoader: turns a Dataset into batches, with samplers for order and a collate function for stacking.
+
+Shuffling draws from the `generator` it is given, or else from glassnet's default generator (seeded by
+`gn.manual_seed`); so saving and restoring that generator's state (`Generator.get_state`/`set_state`)
+reproduces the order of every later epoch. `loader.state_dict()` adds the position inside the current
+epoch, for resuming mid-epoch.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
+
+import numpy
+
+from glassnet.data.dataset import Dataset
+from glassnet.random import Generator, default_generator
+from glassnet.tensor import Tensor
+
+
+# ----- samplers ------------------------------------------------------------------------------------------------
+class Sampler:
+    """Yields dataset indices in some order; `len(sampler)` is how many."""
+
+    def __iter__(self) -> Iterator[int]:
+        raise NotImplementedError
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+
+class SequentialSampler(Sampler):
+    """0, 1, …, len(data_source) - 1."""
+
+    def __init__(self, data_source: Sequence | Dataset):
+        self.data_source = data_source
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(range(len(self.data_source)))
+
+    def __len__(self) -> int:
+        return len(self.data_source)
+
+
+class RandomSampler(Sampler):
+    """A random permutation of the indices (or `num_samples` draws with replacement), drawn afresh each epoch."""
+
+    def __init__(self, data_source: Sequence | Dataset, replacement: bool = False, num_samples: int | None = None,
+                 generator: Generator | None = None):
+        self.data_source = data_source
+        self.replacement = replacement
+        self._num_samples = num_samples
+        self.generator = generator
+        if num_samples is not None and (not isinstance(num_samples, int) or num_samples <= 0):
+            raise ValueError(f"RandomSampler: num_samples must be a positive int, got {num_samples!r}")
+
+    @property
+    def num_samples(self) -> int:
+        return len(self.data_source) if self._num_samples is None else self._num_samples
+
+    def _rng(self) -> numpy.random.Generator:
+        return (self.generator or default_generator).rng
+
+    def __iter__(self) -> Iterator[int]:
+        n = len(self.data_source)
+        rng = self._rng()
+        if self.replacement:
+            return iter(rng.integers(0, n, size=self.num_samples).tolist())
+        order: list[int] = []
+        while len(order) < self.num_samples:
+            order.extend(rng.permutation(n).tolist())
+        return iter(order[: self.num_samples])
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+
+class SubsetRandomSampler(Sampler):
+    """The given indices, in a random order each epoch."""
+
+    def __init__(self, indices: Sequence[int], generator: Generator | None = None):
+        self.indices = list(indices)
+        self.generator = generator
+
+    def __iter__(self) -> Iterator[int]:
+        rng = (self.generator or default_generator).rng
+        return iter([self.indices[i] for i in rng.permutation(len(self.indices)).tolist()])
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
+class BatchSampler(Sampler):
+    """Groups a sampler's indices into lists of `batch_size` (the last shorter unless `drop_last`)."""
+
+    def __init__(self, sampler: Sampler | Sequence[int], batch_size: int, drop_last: bool = False):
+        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size <= 0:
+            raise ValueError(f"BatchSampler: batch_size must be a positive int, got {batch_size!r}")
+        self.sampler = sampler
+        self.batch_size = batch_size
+        self.drop_last = drop_last
+
+    def __iter__(self) -> Iterator[list[int]]:
+        batch: list[int] = []
+        for i in self.sampler:
+            batch.append(int(i))
+            if len(batch) == self.batch_size:
+                yield batch
+                batch = []
+        if batch and not self.drop_last:
+            yield batch
+
+    def __len__(self) -> int:
+        n = len(self.sampler)
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+
+# ----- collate -------------------------------------------------------------------------------------------------
+def default_collate(batch: Sequence[Any]) -> Any:
+    """Stack a list of samples into a batch: Tensors/arrays/numbers -> one Tensor with a new first dimension;
+    tuples, lists and dicts are collated field by field; strings are returned as a list."""
+    if len(batch) == 0:
+        raise ValueError("default_collate: got an empty batch")
+    elem = batch[0]
+    if isinstance(elem, Tensor):
+        if any(b.requires_grad for b in batch):
+            from glassnet.tensor import stack
+
+            return stack(batch)
+        return Tensor(_stack_arrays([b.data for b in batch]))
+    if isinstance(elem, numpy.ndarray):
+        return Tensor(_stack_arrays([numpy.asarray(b) for b in batch]))
+    if isinstance(elem, (bool, numpy.bool_)):
+        return Tensor(numpy.asarray(batch, dtype=bool))
+    if isinstance(elem, numbers.Integral):
+        return Tensor(numpy.asarray(batch, dtype=numpy.int64))
+    if isinstance(elem, numbers.Real):
+        return Tensor(numpy.asarray(batch, dtype=numpy.float32) if isinstance(elem, float) else numpy.asarray(batch))
+    if isinstance(elem, (str, bytes)):
+        return list(batch)
+    if isinstance(elem, Mapping):
+        return {key: default_collate([b[key] for b in batch]) for key in elem}
+    if isinstance(elem, Sequence):
+        if any(len(b) != len(elem) for b in batch):
+            raise ValueError(f"default_collate: samples have different lengths {sorted({len(b) for b in batch})}")
+        fields = [default_collate(list(field)) for field in zip(*batch)]
+        return tuple(fields) if isinstance(elem, tuple) else fields
+    raise TypeError(f"default_collate: don't know how to batch samples of type {type(elem).__name__}")
+
+
+def _stack_arrays(arrays: list) -> numpy.ndarray:
+    shapes = {a.shape for a in arrays}
+    if len(shapes) != 1:
+        raise ValueError(f"default_collate: samples in a batch must share one shape, got {sorted(shapes)}")
+    return numpy.stack(arrays)
+
+
+# ----- loader --------------------------------------------------------------------------------------------------
+class DataLoader:
+    """Iterate over `dataset` in batches (PyTorch's DataLoader, single process).
+
+    `shuffle=True` draws a fresh permutation each epoch from `generator` (or gn's default generator).
+    When the dataset has a `get_batch(indices)` method (TensorDataset, a Subset of one, CharDataset) and no
+    `collate_fn` is given, each batch is one fancy index per tensor instead of a Python loop over samples
+    (the fast path; same result, 7-20x faster on MNIST-sized data).
+    """
+
+    def __init__(self, dataset: Dataset, batch_size: int | None = 1, shuffle: bool = False,
+                 sampler: Sampler | Sequence[int] | None = None, batch_sampler: Sampler | None = None,
+                 drop_last: bool = False, collate_fn: Callable[[list], Any] | None = None,
+                 generator: Generator | None = None):
+        if batch_sampler is not None:
+            if batch_size != 1 or shuffle or sampler is not None or drop_last:
+                raise ValueError("DataLoader: batch_sampler option is mutually exclusive with batch_size, shuffle, "
+                                 "sampler and drop_last")
+            batch_size, drop_last = None, False
+        if sampler is not None and shuffle:
+            raise ValueError("DataLoader: sampler option is mutually exclusive with shuffle")
+        if batch_size is not None and (not isinstance(batch_size, int) or isinstance(batch_size, bool)
+                                       or batch_size <= 0):
+            raise ValueError(f"DataLoader: batch_size must be a positive int or None, got {batch_size!r}")
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.drop_last = drop_last
+        self.generator = generator
+        if sampler is None:
+            sampler = RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)
+        self.sampler = sampler
+        if batch_sampler is None and batch_size is not None:
+            batch_sampler = BatchSampler(sampler, batch_size, drop_last)
+        self.batch_sampler = batch_sampler
+        self.collate_fn = collate_fn if collate_fn is not None else default_collate
+        # Fast path: datasets that can hand over a whole collated batch (TensorDataset, subsets of one,
+        # CharDataset) skip the per-sample loop when collation is the default.
+        self._fast = collate_fn is None and callable(getattr(dataset, "get_batch", None))
+        self._epoch_start_state: dict | None = None
+        self._batches_done = 0
+        self._skip = 0
+
+    def _generator_obj(self) -> Generator:
+        return self.generator or default_generator
+
+    def __len__(self) -> int:
+        if self.batch_sampler is not None:
+            return len(self.batch_sampler)
+        return len(self.sampler)
+
+    def _fetch(self, indices: list[int]) -> Any:
+        if self._fast:
+            return self.dataset.get_batch(indices)
+        return self.collate_fn([self.dataset[i] for i in indices])
+
+    def __iter__(self) -> Iterator[Any]:
+        # Remember where the generator stood before this epoch drew its order: that is the resume point.
+        self._epoch_start_state = self._generator_obj().get_state()
+        skip, self._skip = self._skip, 0
+        self._batches_done = 0
+        if self.batch_sampler is None:  # batch_size=None: samples one by one, no collation of a batch
+            for k, i in enumerate(self.sampler):
+                self._batches_done = k + 1
+                if k < skip:
+                    continue
+                yield self.dataset[i] if self.collate_fn is default_collate else self.collate_fn(self.dataset[i])
+            return
+        for k, indices in enumerate(self.batch_sampler):
+            self._batches_done = k + 1
+            if k < skip:
+                continue
+            yield self._fetch(list(indices))
+
+    # ----- resume ----------------------------------------------------------------------------------------------
+    @property
+    def state(self) -> dict:
+        """Where the loader stands: the generator state at the start of the current epoch and the number of batches
+        already yielded in it (JSON-serialisable; see `load_state_dict`)."""
+        gen_state = self._epoch_start_state
+        if gen_state is None:
+            gen_state = self._generator_obj().get_state()
+        return {"generator_state": gen_state, "batches_done": self._batches_done}
+
+    def state_dict(self) -> dict:
+        """The resume point, as `state`."""
+        return self.state
+
+    def load_state_dict(self, state: dict) -> None:
+        """Resume: rewind the generator to the saved epoch start; the next iteration redraws the same order and
+        skips the batches already done."""
+        self._generator_obj().set_state(state["generator_state"])
+        self._skip = int(state.get("batches_done", 0))
+        self._epoch_start_state = state["generator_state"]
+        self._batches_done = self._skip
