@@ -1,0 +1,109 @@
+"""The guided tour: `glassnet tour --quick` runs every chapter, writes summary.json and a self-contained tour.html."""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from glassnet.cli import main
+from glassnet.tour import CHAPTERS
+from glassnet.tour.ch04_backprop import chain_rule_example
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+@pytest.fixture(scope="module")
+def quick_tour(tmp_path_factory):
+    out = tmp_path_factory.mktemp("tour")
+    status = main(["tour", "--quick", "--out", str(out)])
+    return status, out
+
+
+def test_quick_tour_exits_cleanly_and_writes_files(quick_tour):
+    status, out = quick_tour
+    assert status == 0
+    assert (out / "summary.json").is_file()
+    assert (out / "tour.html").is_file()
+
+
+def test_summary_has_every_chapter(quick_tour):
+    _, out = quick_tour
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["quick"] is True
+    assert [c["number"] for c in summary["chapters"]] == [ch.number for ch in CHAPTERS]
+    for rec, ch in zip(summary["chapters"], CHAPTERS):
+        assert rec["title"] == ch.title
+        if ch.available:
+            assert rec["status"] == "ran"
+            assert rec["seconds"] >= 0
+            assert rec["results"], f"chapter {ch.number} reported no results"
+            assert rec["text"]
+        else:
+            assert rec["status"] == "coming"
+            assert rec["coming_with"] == ch.coming_with
+    assert summary["total_seconds"] < 60
+
+
+def test_chapter_results_are_sensible(quick_tour):
+    _, out = quick_tour
+    by_number = {c["number"]: c.get("results") for c in json.loads((out / "summary.json").read_text())["chapters"]}
+    assert by_number[1]["accuracy"] > 0.95                        # one neuron separates separable points
+    assert by_number[2]["test_accuracy"] > 0.5
+    assert by_number[3]["ce_sure_and_wrong"] > by_number[3]["mse_sure_and_wrong"]
+    assert by_number[4]["abs_difference"] < 1e-12
+    assert by_number[4]["loss_after_step"] < by_number[4]["loss_before_step"]
+    assert by_number[5]["sgd_momentum_final_loss"] < by_number[5]["sgd_final_loss"]
+    assert by_number[5]["adam_final_loss"] < by_number[5]["sgd_final_loss"]
+
+
+def test_html_is_self_contained_and_names_every_chapter(quick_tour):
+    _, out = quick_tour
+    page = (out / "tour.html").read_text()
+    for ch in CHAPTERS:
+        assert html.escape(ch.title) in page
+    assert not re.search(r"""(src|href)\s*=\s*["']?https?://""", page)
+    assert "http://" not in page and "https://" not in page
+    assert "<table>" in page
+
+
+def test_chain_rule_product_equals_autograd():
+    ex = chain_rule_example()
+    product = 1.0
+    for _, _, value in ex["local"]:
+        product *= value
+    assert product == pytest.approx(ex["autograd"], rel=1e-12, abs=1e-15)
+    assert ex["product"] == pytest.approx(ex["autograd"], rel=1e-12, abs=1e-15)
+    assert [name for name, _, _ in ex["local"]] == ["dL/dy", "dy/dz2", "dz2/dh0", "dh0/dz1_0", "dz1_0/dW1[0,0]"]
+
+
+def test_python_m_glassnet_runs_chapter_4(tmp_path):
+    out = tmp_path / "ch4"
+    proc = subprocess.run(
+        [sys.executable, "-m", "glassnet", "tour", "--quick", "--chapter", "4", "--out", str(out)],
+        capture_output=True, text=True, cwd=ROOT, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "autograd" in proc.stdout
+    summary = json.loads((out / "summary.json").read_text())
+    (rec,) = summary["chapters"]
+    assert rec["number"] == 4
+    assert rec["results"]["chain_rule_product"] == pytest.approx(rec["results"]["autograd_grad"], rel=1e-12)
+
+
+def test_coming_chapter_is_skipped_with_one_line(tmp_path, capsys):
+    assert main(["tour", "--chapter", "7", "--out", str(tmp_path)]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if "skipped:" in line]
+    assert len(lines) == 1 and "coming with issue" in lines[0]
+
+
+def test_unknown_chapter_is_one_line_error(tmp_path, capsys):
+    assert main(["tour", "--chapter", "99", "--out", str(tmp_path)]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "unknown chapter 99" in err[0]
+    assert "Traceback" not in err[0]
