@@ -67,5 +67,6 @@ __version__ = "0.1.0"
 from glassnet import (
     nn,  # noqa: E402
     optim,  # noqa: E402
+    train,  # noqa: E402
 )
 from glassnet.io.weights import load, save  # noqa: E402

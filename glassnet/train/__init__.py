@@ -1,0 +1,41 @@
+"""Training: the Trainer (fit/evaluate/predict), callbacks, metrics, History, checkpoints and run folders."""
+
+from glassnet.train import metrics
+from glassnet.train.callbacks import (
+    Callback,
+    CallbackList,
+    CSVLogger,
+    EarlyStopping,
+    JSONLLogger,
+    LambdaCallback,
+    LearningRateScheduler,
+    ModelCheckpoint,
+    ProgressBar,
+    ReduceLROnPlateau,
+    TerminateOnNaN,
+)
+from glassnet.train.checkpoint import RunDir, load_checkpoint, save_checkpoint
+from glassnet.train.history import History
+from glassnet.train.metrics import Metric
+from glassnet.train.trainer import Trainer
+
+__all__ = [
+    "CSVLogger",
+    "Callback",
+    "CallbackList",
+    "EarlyStopping",
+    "History",
+    "JSONLLogger",
+    "LambdaCallback",
+    "LearningRateScheduler",
+    "Metric",
+    "ModelCheckpoint",
+    "ProgressBar",
+    "ReduceLROnPlateau",
+    "RunDir",
+    "TerminateOnNaN",
+    "Trainer",
+    "load_checkpoint",
+    "metrics",
+    "save_checkpoint",
+]
