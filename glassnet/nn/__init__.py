@@ -41,5 +41,6 @@ from glassnet.nn.module import (
 from glassnet.nn.normalization import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
 from glassnet.nn.parameter import Parameter
 from glassnet.nn.pooling import AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d
+from glassnet.nn.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from glassnet.nn.sparse import Embedding
 from glassnet.nn.summary import summary
