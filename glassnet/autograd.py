@@ -255,6 +255,7 @@ def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool, 
     if inputs is not None:
         wanted = {id(t.grad_fn) if t.grad_fn is not None else id(t): t for t in inputs}
     captured: dict = {}
+    owned: set = set()  # nodes whose gradient buffer is a fresh sum made by this walk
 
     prev_graph, prev_enabled = _state.graph_backward, _state.grad_enabled
     _state.graph_backward = _state.grad_enabled = create_graph
@@ -264,6 +265,7 @@ def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool, 
         while heap:
             node = pop(heap)[2]
             gy = grads.pop(node)
+            owned.discard(node)
             if node._freed:
                 raise RuntimeError(
                     f"backward: the graph through {node.name} was already freed by an earlier backward(); "
@@ -289,7 +291,12 @@ def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool, 
                 if parent is None:
                     _accumulate_leaf(leaf_grads, inp, gx)
                 elif parent in grads:
-                    grads[parent] = grads[parent] + gx
+                    if parent in owned:  # a sum this walk made itself: add in place (nothing else sees it)
+                        grads[parent] += gx
+                    else:
+                        grads[parent] = grads[parent] + gx
+                        if not create_graph:
+                            owned.add(parent)
                 else:
                     grads[parent] = gx
                     push(heap, (-parent._seq, id(parent), parent))
@@ -300,7 +307,7 @@ def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool, 
         _state.graph_backward, _state.grad_enabled = prev_graph, prev_enabled
 
     if inputs is not None:
-        for key, (_leaf, g) in leaf_grads.items():
+        for key, (_leaf, g, _owned) in leaf_grads.items():
             if key in wanted:
                 captured[key] = g
         return [captured.get(k) for k in wanted]
@@ -328,9 +335,12 @@ def _match(gx, inp, op_name: str):
 def _accumulate_leaf(leaf_grads: dict, leaf, g) -> None:
     entry = leaf_grads.get(id(leaf))
     if entry is None:
-        leaf_grads[id(leaf)] = [leaf, g]
+        leaf_grads[id(leaf)] = [leaf, g, False]  # leaf, gradient so far, whether this walk owns that array
+    elif entry[2]:
+        entry[1] += g  # a sum made by this walk: add in place
     else:
         entry[1] = entry[1] + g
+        entry[2] = type(entry[1]) is ndarray
 
 
 def _run_tensor_hooks(node, gy, create_graph):
@@ -351,7 +361,7 @@ def _run_tensor_hooks(node, gy, create_graph):
 def _write_leaf_grads(leaf_grads: dict, create_graph: bool, protected=()) -> None:
     entries = list(leaf_grads.values())
     for entry in entries:  # every hook first: if one raises, no .grad has been touched yet
-        leaf, g = entry
+        leaf, g, _ = entry
         if leaf._hooks:
             for hook in leaf._hooks:
                 result = hook(g if isinstance(g, Tensor) else Tensor._make(np.asarray(g), None))
@@ -359,7 +369,7 @@ def _write_leaf_grads(leaf_grads: dict, create_graph: bool, protected=()) -> Non
                     g = result if create_graph else result.data
             entry[1] = g
     shared = set(protected)  # arrays that must not become a leaf's .grad as they are
-    for leaf, g in entries:
+    for leaf, g, _ in entries:
         if create_graph:
             g = g if isinstance(g, Tensor) else Tensor._make(np.array(g), None)
             leaf._grad = g if leaf._grad is None else leaf._grad + g

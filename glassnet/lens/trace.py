@@ -1,0 +1,326 @@
+"""Backprop, step by step: `trace(loss)` replays the recorded graph and tells what backward does at every node.
+
+Each step is one node of the graph, visited in the engine's order (newest node first): the op, its inputs (shapes,
+values when small), the local derivative (the formula from the op's docstring), the upstream gradient dL/dy, the
+gradient sent to each input and where it accumulates (a parent op or a named leaf). The gradients are computed here
+by calling each node's own `backward` on copies, so the graph is kept (retain_graph semantics) and no `.grad` is
+written. Renders as plain text, Markdown and self-contained HTML.
+"""
+
+from __future__ import annotations
+
+import heapq
+import html
+import inspect
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy
+
+from glassnet.autograd import Function, no_grad, unbroadcast
+from glassnet.tensor import Tensor
+
+__all__ = ["Step", "StepInput", "Trace", "explain", "trace"]
+
+SMALL = 16  # arrays with at most this many elements are shown in full
+
+
+def _fmt(a: Any) -> str:
+    """A compact rendering of an array/number: all values when small, else shape and summary."""
+    if a is None:
+        return "—"
+    arr = numpy.asarray(a)
+    if arr.size <= SMALL:
+        if arr.ndim == 0:
+            return f"{arr.item():.6g}" if arr.dtype.kind in "fc" else str(arr.item())
+        return numpy.array2string(arr, precision=6, separator=", ", suppress_small=False,
+                                  formatter={"float_kind": lambda v: f"{v:.6g}"}).replace("\n", "")
+    if arr.dtype.kind in "fc":
+        return (f"<{arr.size} values, shape {tuple(arr.shape)}: mean {arr.mean():.4g}, "
+                f"min {arr.min():.4g}, max {arr.max():.4g}>")
+    return f"<{arr.size} values, shape {tuple(arr.shape)}>"
+
+
+def _docline(node: Function) -> str:
+    doc = inspect.getdoc(type(node)) or ""
+    para = doc.split("\n\n")[0]
+    return re.sub(r"\s*\n\s*", " ", para).strip()
+
+
+def _split_formula(doc: str) -> tuple[str, str]:
+    """(forward formula, derivative formula) from a docstring 'y = …;  dL/dx = …' (whole line if there is no ';')."""
+    if ";" in doc:
+        fwd, deriv = doc.split(";", 1)
+        return fwd.strip(), deriv.strip()
+    return doc, doc
+
+
+@dataclass
+class StepInput:
+    """One input of a node: what it is, the gradient the node sends it and where that gradient goes."""
+
+    position: int
+    label: str  # leaf name, 'ParentOp (step k)' or 'constant'
+    shape: tuple
+    value: Any  # the input's array (numbers shown when small)
+    grad: Any = None  # dL/d(input) sent by this node (None: the input needs no gradient)
+    destination: str = ""  # where the gradient accumulates
+    is_leaf: bool = False
+    parent: Function | None = None
+
+
+@dataclass
+class Step:
+    """One node of backward: op, local derivative, upstream gradient and the gradients it sends."""
+
+    number: int  # 1 = the first node backward visits (the loss's own node)
+    op: str
+    node: Function
+    forward_formula: str
+    derivative: str
+    output_shape: tuple
+    output_value: Any
+    upstream: Any  # dL/dy arriving at this node, summed over its consumers
+    inputs: list[StepInput] = field(default_factory=list)
+
+
+class Trace:
+    """The step-by-step account of a backward pass; iterate over `steps`, render with `to_text/markdown/html`."""
+
+    def __init__(self, steps: list[Step], leaf_grads: list[tuple[str, Tensor, Any]], loss_value: Any):
+        self.steps = steps
+        self.leaf_grads = leaf_grads  # (name, leaf tensor, final gradient) in the order they were first reached
+        self.loss_value = loss_value
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    def __iter__(self):
+        return iter(self.steps)
+
+    def __getitem__(self, i: int) -> Step:
+        return self.steps[i]
+
+    def grad(self, leaf: Tensor) -> numpy.ndarray:
+        """The final gradient dL/d(leaf) the trace computed (what `.grad` holds after `loss.backward()`)."""
+        for _name, t, g in self.leaf_grads:
+            if t is leaf:
+                return g
+        raise KeyError(f"trace: tensor of shape {tuple(leaf.shape)} is not a leaf reached by this backward pass")
+
+    @property
+    def grads(self) -> dict[str, numpy.ndarray]:
+        """Leaf name → final gradient."""
+        return {name: g for name, _t, g in self.leaf_grads}
+
+    def source(self, step: int | Step) -> str:
+        """The source code of the op at `step` (its number as shown, 1 = first visited; or a Step)."""
+        if not isinstance(step, Step):
+            if not 1 <= step <= len(self.steps):
+                raise IndexError(f"trace.source: step {step} out of range; expected 1..{len(self.steps)}")
+            step = self.steps[step - 1]
+        return inspect.getsource(type(step.node))
+
+    # ----- renders -----------------------------------------------------------------------------------------------
+    def to_text(self) -> str:
+        """Plain-text rendering (through rich when it is installed, for colour in a terminal)."""
+        lines = [f"Backward pass of L = {_fmt(self.loss_value)}: {len(self.steps)} steps, newest node first",
+                 "dL/dL = 1 starts the walk.", ""]
+        for s in self.steps:
+            lines.append(f"Step {s.number}: {s.op}   {s.forward_formula}")
+            lines.append(f"  output {s.output_shape} = {_fmt(s.output_value)}")
+            for inp in s.inputs:
+                lines.append(f"  input {inp.position} [{inp.label}] {inp.shape} = {_fmt(inp.value)}")
+            lines.append(f"  local derivative: {s.derivative}")
+            lines.append(f"  upstream dL/dy = {_fmt(s.upstream)}")
+            for inp in s.inputs:
+                if inp.grad is None:
+                    lines.append(f"  → input {inp.position} [{inp.label}]: no gradient needed")
+                else:
+                    lines.append(f"  → dL/d(input {inp.position}) = {_fmt(inp.grad)}"
+                                 f"   accumulates into {inp.destination}")
+            lines.append("")
+        lines.append("Final gradients (what .grad holds after loss.backward()):")
+        for name, _t, g in self.leaf_grads:
+            lines.append(f"  dL/d{name} = {_fmt(g)}")
+        text = "\n".join(lines)
+        try:  # pragma: no cover - rich is optional
+            import io
+
+            from rich.console import Console
+
+            buf = io.StringIO()
+            Console(file=buf, force_terminal=False, width=120).print(text, highlight=True, markup=False)
+            return buf.getvalue()
+        except ImportError:
+            return text
+
+    def __str__(self) -> str:
+        return self.to_text()
+
+    def __repr__(self) -> str:
+        return f"Trace({len(self.steps)} steps, {len(self.leaf_grads)} leaves)"
+
+    def to_markdown(self) -> str:
+        """Markdown rendering: one section per step, formulas as the op docstrings write them."""
+        out = [f"# Backward pass of L = {_fmt(self.loss_value)}", "",
+               f"{len(self.steps)} steps, newest node first; the walk starts from dL/dL = 1.", ""]
+        for s in self.steps:
+            out += [f"## Step {s.number}: `{s.op}`", "", f"Forward: {s.forward_formula}", "",
+                    f"Local derivative: {s.derivative}", "",
+                    f"Output {s.output_shape} = `{_fmt(s.output_value)}`; upstream dL/dy = `{_fmt(s.upstream)}`", "",
+                    "| input | from | shape | value | gradient sent | accumulates into |",
+                    "|---|---|---|---|---|---|"]
+            for inp in s.inputs:
+                out.append(f"| {inp.position} | {inp.label} | {inp.shape} | `{_fmt(inp.value)}` | "
+                           f"`{_fmt(inp.grad)}` | {inp.destination or '—'} |")
+            out.append("")
+        out += ["## Final gradients", "", "| leaf | dL/dleaf |", "|---|---|"]
+        out += [f"| {name} | `{_fmt(g)}` |" for name, _t, g in self.leaf_grads]
+        return "\n".join(out) + "\n"
+
+    def _repr_markdown_(self) -> str:
+        return self.to_markdown()
+
+    def to_html(self) -> str:
+        """A self-contained HTML page (inline CSS, no external resources)."""
+        e = html.escape
+        parts = ["<!DOCTYPE html><html><head><meta charset='utf-8'><title>glassnet trace</title><style>",
+                 "body{font-family:system-ui,sans-serif;margin:2em;max-width:70em}"
+                 "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.2em .5em}"
+                 "code{background:#f4f4f4}.step{border-left:4px solid #4a7;padding-left:1em;margin:1em 0}"
+                 ".f{font-family:serif;font-style:italic}",
+                 "</style></head><body>",
+                 f"<h1>Backward pass of L = <code>{e(_fmt(self.loss_value))}</code></h1>",
+                 f"<p>{len(self.steps)} steps, newest node first; the walk starts from dL/dL = 1.</p>"]
+        for s in self.steps:
+            parts.append(f"<div class='step'><h2>Step {s.number}: <code>{e(s.op)}</code></h2>")
+            parts.append(f"<p>Forward: <span class='f'>{e(s.forward_formula)}</span><br>"
+                         f"Local derivative: <span class='f'>{e(s.derivative)}</span><br>"
+                         f"Output {e(str(s.output_shape))} = <code>{e(_fmt(s.output_value))}</code>; "
+                         f"upstream dL/dy = <code>{e(_fmt(s.upstream))}</code></p>")
+            parts.append("<table><tr><th>input</th><th>from</th><th>shape</th><th>value</th><th>gradient sent</th>"
+                         "<th>accumulates into</th></tr>")
+            for inp in s.inputs:
+                parts.append(f"<tr><td>{inp.position}</td><td>{e(inp.label)}</td><td>{e(str(inp.shape))}</td>"
+                             f"<td><code>{e(_fmt(inp.value))}</code></td><td><code>{e(_fmt(inp.grad))}</code></td>"
+                             f"<td>{e(inp.destination or '—')}</td></tr>")
+            parts.append("</table></div>")
+        parts.append("<h2>Final gradients</h2><table><tr><th>leaf</th><th>dL/dleaf</th></tr>")
+        parts += [f"<tr><td>{e(n)}</td><td><code>{e(_fmt(g))}</code></td></tr>" for n, _t, g in self.leaf_grads]
+        parts.append("</table></body></html>")
+        return "\n".join(parts)
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
+
+
+def _match(gx: Any, inp: Tensor) -> Any:
+    """Bring a gradient to its input's shape and dtype, as the engine does."""
+    if not isinstance(gx, numpy.ndarray):
+        gx = numpy.asarray(gx)
+    if gx.shape != inp.data.shape:
+        gx = unbroadcast(gx, inp.data.shape)
+    if gx.dtype != inp.data.dtype:
+        gx = gx.astype(inp.data.dtype)
+    return gx
+
+
+def _copy(a: Any) -> Any:
+    return a.copy() if isinstance(a, numpy.ndarray) else a
+
+
+def trace(loss: Tensor, names: dict | None = None, model: Any = None, gradient: Any = None) -> Trace:
+    """Replay backward from `loss` step by step (without freeing the graph or writing `.grad`) and return a Trace.
+
+    `names` maps leaf tensors to labels (`{w1: 'w1'}`); with `model`, its parameters are labelled by their names.
+    """
+    if not isinstance(loss, Tensor):
+        raise TypeError(f"trace: expected a glassnet Tensor produced by ops on tensors that require grad, "
+                        f"got {type(loss).__name__}")
+    if loss.grad_fn is None:
+        raise ValueError(
+            f"trace: this tensor (shape {tuple(loss.shape)}) has no graph (grad_fn is None); expected a loss "
+            "computed from tensors with requires_grad=True outside no_grad()"
+        )
+    labels: dict[int, str] = {}
+    if model is not None:
+        labels.update({id(p): n for n, p in model.named_parameters()})
+    if names:
+        labels.update({id(t): str(n) for t, n in names.items()})
+    if gradient is None:
+        if loss.data.size != 1:
+            raise ValueError(f"trace: loss has shape {tuple(loss.shape)}; expected a scalar (or pass `gradient`)")
+        seed = numpy.ones_like(loss.data)
+    else:
+        seed = numpy.array(gradient.data if isinstance(gradient, Tensor) else gradient, dtype=loss.data.dtype)
+
+    root = loss.grad_fn
+    grads: dict = {root: seed}
+    heap = [(-root._seq, id(root), root)]
+    leaf_acc: dict[int, list] = {}
+    unnamed = 0
+    steps: list[Step] = []
+    step_of: dict[int, int] = {}
+    with no_grad():
+        while heap:
+            node = heapq.heappop(heap)[2]
+            gy = grads.pop(node)
+            if node._freed or node._saved is None:
+                raise RuntimeError(
+                    f"trace: the graph through {node.name} was freed by an earlier backward(); call trace() before "
+                    "loss.backward(), or pass retain_graph=True to backward()"
+                )
+            doc = _docline(node)
+            fwd, deriv = _split_formula(doc)
+            step = Step(len(steps) + 1, node.name, node, fwd, deriv, tuple(numpy.shape(node._out)),
+                        _copy(node._out), _copy(gy))
+            step_of[id(node)] = step.number
+            gxs = node.backward(_copy(gy))
+            if type(gxs) is not tuple:
+                gxs = (gxs,)
+            for pos, inp in enumerate(node.inputs):
+                gx = gxs[pos] if pos < len(gxs) else None
+                if not isinstance(inp, Tensor):
+                    step.inputs.append(StepInput(pos, "constant", tuple(numpy.shape(inp)), _copy(inp)))
+                    continue
+                needs = inp._requires_grad and gx is not None
+                si = StepInput(pos, "", tuple(inp.shape), inp.data.copy(), is_leaf=inp.grad_fn is None,
+                               parent=inp.grad_fn)
+                if si.is_leaf:
+                    if id(inp) not in labels:
+                        if inp._requires_grad:
+                            unnamed += 1
+                            labels[id(inp)] = f"leaf{unnamed}{tuple(inp.shape)}"
+                    si.label = labels.get(id(inp), "constant")
+                    si.destination = f"leaf {si.label}" if inp._requires_grad else ""
+                if needs:
+                    gx = _match(gx, inp)
+                    si.grad = _copy(gx)
+                    parent = inp.grad_fn
+                    if parent is None:
+                        entry = leaf_acc.get(id(inp))
+                        if entry is None:
+                            leaf_acc[id(inp)] = [inp, gx]
+                        else:
+                            entry[1] = entry[1] + gx
+                    elif parent in grads:
+                        grads[parent] = grads[parent] + gx
+                    else:
+                        grads[parent] = gx
+                        heapq.heappush(heap, (-parent._seq, id(parent), parent))
+                step.inputs.append(si)
+            steps.append(step)
+    for s in steps:  # parent step numbers are known only once the walk is over
+        for si in s.inputs:
+            if si.parent is not None:
+                num = step_of.get(id(si.parent))
+                si.label = f"{si.parent.name} (step {num})" if num else si.parent.name
+                if si.grad is not None:
+                    si.destination = f"{si.parent.name} output (step {num})"
+    leaf_grads = [(labels[k], t, numpy.array(g)) for k, (t, g) in leaf_acc.items()]
+    return Trace(steps, leaf_grads, loss.data.copy())
+
+
+explain = trace
