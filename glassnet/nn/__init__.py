@@ -15,6 +15,7 @@ from glassnet.nn.activation import (
     Softplus,
     Tanh,
 )
+from glassnet.nn.attention import MultiheadAttention
 from glassnet.nn.containers import ModuleDict, ModuleList, Sequential
 from glassnet.nn.conv import Conv1d, Conv2d, ConvTranspose2d
 from glassnet.nn.dropout import Dropout, Dropout2d
@@ -44,3 +45,12 @@ from glassnet.nn.pooling import AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, MaxPool
 from glassnet.nn.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from glassnet.nn.sparse import Embedding
 from glassnet.nn.summary import summary
+from glassnet.nn.transformer import (
+    LearnedPositionalEmbedding,
+    SinusoidalPositionalEncoding,
+    Transformer,
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+)
