@@ -25,6 +25,31 @@ def batch(workload: str, seed: int = 0):
 WORKLOADS = ("W0", "W1", "W2")
 
 
+def build(nn, F, workload: str):
+    """The model and loss of `workload`, written once for both libraries: `nn`/`F` are `glassnet.nn` and
+    `glassnet.nn.functional`, or `torch.nn` and `torch.nn.functional` (the APIs are the same)."""
+    if workload == "W0":
+        return nn.Sequential(nn.Linear(2, 16), nn.Tanh(), nn.Linear(16, 16), nn.Tanh(), nn.Linear(16, 1)), F.mse_loss
+    if workload == "W1":
+        model = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 256), nn.ReLU(), nn.Linear(256, 10))
+        return model, F.cross_entropy
+    model = nn.Sequential(
+        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+        nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10),
+    )
+    return model, F.cross_entropy
+
+
+def _sgd_step(model, loss_fn, optimizer, x, y):
+    def step():
+        optimizer.zero_grad()
+        loss_fn(model(x), y).backward()
+        optimizer.step()
+
+    return step
+
+
 def glassnet_step(workload: str):
     """A training step of `workload` in glassnet."""
     import glassnet as gn
@@ -33,27 +58,8 @@ def glassnet_step(workload: str):
 
     gn.manual_seed(0)
     x, y = (gn.tensor(a) for a in batch(workload))
-    if workload == "W0":
-        model = nn.Sequential(nn.Linear(2, 16), nn.Tanh(), nn.Linear(16, 16), nn.Tanh(), nn.Linear(16, 1))
-        loss_fn = F.mse_loss
-    elif workload == "W1":
-        model = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 256), nn.ReLU(), nn.Linear(256, 10))
-        loss_fn = F.cross_entropy
-    else:
-        model = nn.Sequential(
-            nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-            nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10),
-        )
-        loss_fn = F.cross_entropy
-    opt = gn.optim.SGD(model.parameters(), lr=0.01)
-
-    def step():
-        opt.zero_grad()
-        loss_fn(model(x), y).backward()
-        opt.step()
-
-    return step
+    model, loss_fn = build(nn, F, workload)
+    return _sgd_step(model, loss_fn, gn.optim.SGD(model.parameters(), lr=0.01), x, y)
 
 
 def torch_step(workload: str):
@@ -65,24 +71,5 @@ def torch_step(workload: str):
     torch.set_num_threads(2)
     torch.manual_seed(0)
     x, y = (torch.from_numpy(a) for a in batch(workload))
-    if workload == "W0":
-        model = nn.Sequential(nn.Linear(2, 16), nn.Tanh(), nn.Linear(16, 16), nn.Tanh(), nn.Linear(16, 1))
-        loss_fn = F.mse_loss
-    elif workload == "W1":
-        model = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 256), nn.ReLU(), nn.Linear(256, 10))
-        loss_fn = F.cross_entropy
-    else:
-        model = nn.Sequential(
-            nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-            nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10),
-        )
-        loss_fn = F.cross_entropy
-    opt = torch.optim.SGD(model.parameters(), lr=0.01)
-
-    def step():
-        opt.zero_grad()
-        loss_fn(model(x), y).backward()
-        opt.step()
-
-    return step
+    model, loss_fn = build(nn, F, workload)
+    return _sgd_step(model, loss_fn, torch.optim.SGD(model.parameters(), lr=0.01), x, y)

@@ -286,7 +286,7 @@ def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool, 
                 if gx is None or not isinstance(inp, Tensor) or not inp._requires_grad:
                     continue
                 if gx.shape != inp.data.shape or gx.dtype != inp.data.dtype:
-                    gx = _match(gx, inp, node.name)
+                    gx = match_gradient(gx, inp, node.name)
                 parent = inp.grad_fn
                 if parent is None:
                     _accumulate_leaf(leaf_grads, inp, gx)
@@ -315,7 +315,7 @@ def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool, 
     return None
 
 
-def _match(gx, inp, op_name: str):
+def match_gradient(gx, inp, op_name: str):
     """Bring a returned gradient to its input's shape and dtype, or explain why it cannot be."""
     if type(gx) is not np.ndarray and not hasattr(gx, "grad_fn"):  # NumPy's 0-d math returns scalars
         gx = np.asarray(gx)
@@ -416,7 +416,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
                 )
             result.append(None)
         else:
-            g = _match(g, t, "grad")
+            g = match_gradient(g, t, "grad")
             result.append(g if isinstance(g, Tensor) else Tensor._make(np.asarray(g), None))
     return tuple(result)
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy
 
-from glassnet.autograd import Function, no_grad, unbroadcast
+from glassnet.autograd import Function, match_gradient, no_grad
 from glassnet.tensor import Tensor
 
 __all__ = ["Step", "StepInput", "Trace", "explain", "trace"]
@@ -216,17 +216,6 @@ class Trace:
         return self.to_html()
 
 
-def _match(gx: Any, inp: Tensor) -> Any:
-    """Bring a gradient to its input's shape and dtype, as the engine does."""
-    if not isinstance(gx, numpy.ndarray):
-        gx = numpy.asarray(gx)
-    if gx.shape != inp.data.shape:
-        gx = unbroadcast(gx, inp.data.shape)
-    if gx.dtype != inp.data.dtype:
-        gx = gx.astype(inp.data.dtype)
-    return gx
-
-
 def _copy(a: Any) -> Any:
     return a.copy() if isinstance(a, numpy.ndarray) else a
 
@@ -296,7 +285,7 @@ def trace(loss: Tensor, names: dict | None = None, model: Any = None, gradient: 
                     si.label = labels.get(id(inp), "constant")
                     si.destination = f"leaf {si.label}" if inp._requires_grad else ""
                 if needs:
-                    gx = _match(gx, inp)
+                    gx = match_gradient(gx, inp, "trace")
                     si.grad = _copy(gx)
                     parent = inp.grad_fn
                     if parent is None:
