@@ -66,6 +66,7 @@ del _name
 __version__ = "0.1.0"
 from glassnet import (
     lens,  # noqa: E402
+    models,  # noqa: E402
     nn,  # noqa: E402
     optim,  # noqa: E402
     train,  # noqa: E402
