@@ -48,10 +48,10 @@ CHAPTERS: list[Chapter] = [
     Chapter(4, "Backpropagation: the chain rule with real numbers", "ch04_backprop"),
     Chapter(5, "Gradient descent and its variants: SGD, momentum, Adam", "ch05_optimizers"),
     Chapter(6, "A convolutional network reads digits", "ch06_cnn"),
-    Chapter(7, "An LSTM writes text", coming_with=5),
+    Chapter(7, "An LSTM writes text", "ch07_lstm"),
     Chapter(8, "Overfitting and its remedies: L2, dropout, early stopping", "ch08_overfitting"),
-    Chapter(9, "A GAN learns a 2-D distribution", coming_with=5),
-    Chapter(10, "Attention in a small Transformer", coming_with=5),
+    Chapter(9, "A GAN learns a 2-D distribution", "ch09_gan"),
+    Chapter(10, "Attention in a small Transformer", "ch10_attention"),
     Chapter(11, "Transfer learning: reuse a trained feature extractor", coming_with=8),
     Chapter(12, "Why did it predict that? A saliency map", coming_with=6),
 ]
