@@ -104,16 +104,19 @@ def _conv_padding(padding, nd: int, kernel, stride, dilation, op: str) -> tuple:
 # ----- convolution ----------------------------------------------------------------------------------------------------
 
 
-def _conv(op: str, nd: int, input, weight, bias, stride, padding, dilation, groups) -> Tensor:
+def _conv_operands(op: str, nd: int, input, weight, bias, layout: str) -> tuple:
+    """input, weight and bias as float Tensors, the input batched and the weight of rank nd + 2."""
     x, w = _as_tensor(input), _as_tensor(weight)
     b = None if bias is None else _as_tensor(bias)
     x, _ = _batched(op, x, nd, allow_unbatched=False)
     if w.ndim != nd + 2:
-        raise ValueError(
-            f"{op}: expected a {nd + 2}-D weight (out_channels, in_channels/groups, {_KERNEL[nd]}), "
-            f"got shape {_shape(w.shape)}"
-        )
+        raise ValueError(f"{op}: expected a {nd + 2}-D weight ({layout}, {_KERNEL[nd]}), got shape {_shape(w.shape)}")
     _floating(op, input=x, weight=w, bias=b)
+    return x, w, b
+
+
+def _conv(op: str, nd: int, input, weight, bias, stride, padding, dilation, groups) -> Tensor:
+    x, w, b = _conv_operands(op, nd, input, weight, bias, "out_channels, in_channels/groups")
     groups = int(groups)
     c, o = x.shape[1], w.shape[0]
     if groups < 1 or c % groups or o % groups:
@@ -158,15 +161,7 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
 
 def _conv_transpose(op: str, nd: int, input, weight, bias, stride, padding, output_padding, groups,
                     dilation) -> Tensor:
-    x, w = _as_tensor(input), _as_tensor(weight)
-    b = None if bias is None else _as_tensor(bias)
-    x, _ = _batched(op, x, nd, allow_unbatched=False)
-    if w.ndim != nd + 2:
-        raise ValueError(
-            f"{op}: expected a {nd + 2}-D weight (in_channels, out_channels/groups, {_KERNEL[nd]}), "
-            f"got shape {_shape(w.shape)}"
-        )
-    _floating(op, input=x, weight=w, bias=b)
+    x, w, b = _conv_operands(op, nd, input, weight, bias, "in_channels, out_channels/groups")
     groups = int(groups)
     c = x.shape[1]
     if groups < 1 or c % groups:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 from glassnet.nn import functional as F
 from glassnet.nn import init
 from glassnet.nn._layer_utils import check_tensor, empty_parameter, factory_dtype, ntuple, shape_str
@@ -62,12 +60,7 @@ class _ConvNd(Module):
 
     def reset_parameters(self) -> None:
         """PyTorch's default: weight kaiming_uniform(a=√5) = U(±1/√fan_in), bias U(±1/√fan_in)."""
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
-            if fan_in != 0:
-                bound = 1 / math.sqrt(fan_in)
-                init.uniform_(self.bias, -bound, bound)
+        init.layer_default_(self.weight, self.bias)
 
     def _describe(self) -> str:
         return f"{type(self).__name__}({self.extra_repr()})"

@@ -193,3 +193,13 @@ glorot_uniform_ = xavier_uniform_
 glorot_normal_ = xavier_normal_
 he_uniform_ = kaiming_uniform_
 he_normal_ = kaiming_normal_
+
+
+def layer_default_(weight: Tensor, bias: Tensor | None = None, generator: Generator | None = None) -> None:
+    """PyTorch's default for Linear and Conv layers: weight kaiming_uniform(a=√5), i.e. U(±1/√fan_in),
+    and bias U(±1/√fan_in)."""
+    kaiming_uniform_(weight, a=math.sqrt(5), generator=generator)
+    if bias is not None:
+        fan_in, _ = _calculate_fan_in_and_fan_out(weight)
+        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+        uniform_(bias, -bound, bound, generator)

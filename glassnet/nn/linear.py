@@ -45,11 +45,7 @@ class Linear(Module):
 
     def reset_parameters(self) -> None:
         """Draw fresh initial values (PyTorch's default scheme)."""
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in = self.in_features
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
+        init.layer_default_(self.weight, self.bias)
 
     def forward(self, input: Tensor) -> Tensor:
         """x Wᵀ + b"""

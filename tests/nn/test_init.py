@@ -109,3 +109,17 @@ def test_manual_seed_and_generator_make_init_reproducible():
 def test_aliases():
     assert init.glorot_uniform_ is init.xavier_uniform_ and init.he_normal_ is init.kaiming_normal_
     assert init.kaiming_uniform_(_w(0, 3)).shape == (0, 3)  # empty tensors are left alone, as in PyTorch
+
+
+def test_layer_default_draws_within_one_over_sqrt_fan_in():
+    import numpy as np
+
+    import glassnet as gn
+    from glassnet.nn import init
+
+    gn.manual_seed(0)
+    weight, bias = gn.empty(64, 3, 5, 5), gn.empty(64)
+    init.layer_default_(weight, bias)
+    bound = 1 / np.sqrt(3 * 5 * 5)
+    assert np.abs(weight.data).max() <= bound and np.abs(bias.data).max() <= bound
+    assert np.abs(weight.data).max() > 0.9 * bound  # uses the whole range, not a narrower one
