@@ -119,3 +119,20 @@ def ring_centers(n_modes: int = 8, radius: float = 2.0) -> numpy.ndarray:
     """The (n_modes, 2) centres of `ring_of_gaussians` (to count how many modes a generator covers)."""
     angle = 2 * numpy.pi * numpy.arange(n_modes) / n_modes
     return (radius * numpy.stack([numpy.cos(angle), numpy.sin(angle)], 1)).astype(numpy.float32)
+
+
+def mode_coverage(points: numpy.ndarray, centers: numpy.ndarray, std: float) -> tuple[int, float, list[int]]:
+    """How well samples cover a mixture's modes: (modes with at least one sample within 3 std of their centre,
+    fraction of all samples within 3 std of their nearest centre, that count per mode).
+
+    The measure used to call a GAN on `ring_of_gaussians` successful (all modes, most samples close to one).
+    """
+    points, centers = numpy.asarray(points, dtype=numpy.float64), numpy.asarray(centers, dtype=numpy.float64)
+    if points.ndim != 2 or centers.ndim != 2 or points.shape[1] != centers.shape[1] or len(points) == 0:
+        raise ValueError(f"mode_coverage: expected points (N, D) and centers (K, D) with N > 0, got "
+                         f"{points.shape} and {centers.shape}")
+    d = numpy.linalg.norm(points[:, None, :] - centers[None, :, :], axis=2)
+    nearest = d.argmin(1)
+    close = d.min(1) < 3 * std
+    per_mode = [int(numpy.sum(close & (nearest == k))) for k in range(len(centers))]
+    return sum(c > 0 for c in per_mode), float(close.mean()), per_mode

@@ -10,7 +10,7 @@ import numpy
 import glassnet as gn
 import glassnet.nn.functional as F
 from glassnet import nn
-from glassnet.data.toy import ring_centers, ring_of_gaussians
+from glassnet.data.toy import mode_coverage, ring_centers, ring_of_gaussians
 from glassnet.tour import print_table
 
 TITLE = "A GAN learns a 2-D distribution"
@@ -29,13 +29,7 @@ STD = 0.02
 N_MODES = 8
 
 
-def coverage(points: numpy.ndarray, centers: numpy.ndarray, std: float) -> tuple[int, float, list[int]]:
-    """(modes with at least one sample within 3 std, fraction of samples within 3 std of a mode, count per mode)."""
-    d = numpy.linalg.norm(points[:, None, :] - centers[None, :, :], axis=2)
-    nearest = d.argmin(1)
-    close = d.min(1) < 3 * std
-    per_mode = [int(numpy.sum(close & (nearest == k))) for k in range(len(centers))]
-    return sum(c > 0 for c in per_mode), float(close.mean()), per_mode
+coverage = mode_coverage  # (modes reached, fraction within 3 std, per-mode counts)
 
 
 def run(quick: bool = False, say: Callable[[str], None] = print) -> dict[str, Any]:

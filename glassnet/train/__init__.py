@@ -15,6 +15,7 @@ from glassnet.train.callbacks import (
     TerminateOnNaN,
 )
 from glassnet.train.checkpoint import RunDir, load_checkpoint, save_checkpoint
+from glassnet.train.gan import GANSampleGrid, GANTrainer, gradient_penalty
 from glassnet.train.history import History
 from glassnet.train.metrics import Metric
 from glassnet.train.trainer import Trainer
@@ -24,6 +25,8 @@ __all__ = [
     "Callback",
     "CallbackList",
     "EarlyStopping",
+    "GANSampleGrid",
+    "GANTrainer",
     "History",
     "JSONLLogger",
     "LambdaCallback",
@@ -35,6 +38,7 @@ __all__ = [
     "RunDir",
     "TerminateOnNaN",
     "Trainer",
+    "gradient_penalty",
     "load_checkpoint",
     "metrics",
     "save_checkpoint",
