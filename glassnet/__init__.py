@@ -68,6 +68,7 @@ from glassnet import (
     lens,  # noqa: E402
     models,  # noqa: E402
     nn,  # noqa: E402
+    onnx,  # noqa: E402
     optim,  # noqa: E402
     train,  # noqa: E402
 )
