@@ -1,6 +1,7 @@
 """The instruments: backprop step by step (`trace`), gradient checks, the training `Recorder` and `diagnose`,
 attribution (saliency, gradient×input, integrated gradients, SmoothGrad, Grad-CAM, occlusion) and attention maps."""
 
+from glassnet.lens import plots
 from glassnet.lens.attention_maps import AttentionMaps, capture_attention
 from glassnet.lens.attribution import (
     grad_cam,
@@ -22,6 +23,7 @@ __all__ = [
     "gradient_x_input",
     "integrated_gradients",
     "occlusion",
+    "plots",
     "saliency",
     "smoothgrad",
     "Finding",
