@@ -151,20 +151,69 @@ def load(path: str | os.PathLike) -> Any:
     return _decode(structure, tensors, path)
 
 
+_PICKLE_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt", ".pkl", ".pickle")
+_CONVERT_HINT = (
+    "Convert it once to safetensors, in a Python with torch, from a file you trust:\n"
+    "    import torch, safetensors.torch\n"
+    "    state = torch.load(path, map_location='cpu', weights_only=True)  # the restricted unpickler\n"
+    "    safetensors.torch.save_file({k: v.contiguous().clone() for k, v in state.items()}, 'model.safetensors')\n"
+    "(if the checkpoint nests its weights, e.g. under 'state_dict', save that dict), then load the .safetensors file."
+)
+
+
+class PickleCheckpointError(WeightsFileError):
+    """A file given to `gn.load` is a pickle-based checkpoint (PyTorch .pt/.pth/.bin/.ckpt), which glassnet refuses."""
+
+
+def _refuse_pickles(path: str, head: bytes, size: int) -> None:
+    """Refuse pickle-based files by their first bytes, whatever their name, and files with a pickle suffix that
+    are not safetensors: unpickling runs whatever code the file's author put in it, so glassnet never does it."""
+    why = "loading a pickle can execute arbitrary code hidden in the file, so glassnet never unpickles"
+    # A safetensors file starts with its header's length, then "{"; checking both keeps a header length whose
+    # first byte happens to be 0x80 or "PK" from being mistaken for a pickle or a zip.
+    header_length = struct.unpack("<Q", head[:8])[0] if len(head) >= 8 else None
+    if len(head) == 9 and head[8:9] == b"{" and header_length is not None and 8 + header_length <= size:
+        return
+    if head[:2] == b"PK":
+        if _zip_holds_npy(path):
+            raise WeightsFileError(
+                f"gn.load: {path} is a zip archive of .npy arrays (a NumPy .npz), not a safetensors file; read it "
+                "with numpy.load(path, allow_pickle=False) and save it with gn.save"
+            )
+        raise PickleCheckpointError(
+            f"gn.load: {path} is a zip archive (a PyTorch .pt/.pth/.bin/.ckpt checkpoint holds a data.pkl "
+            f"pickle), not a safetensors file; {why}. {_CONVERT_HINT}"
+        )
+    if head[:1] == b"\x80":
+        raise PickleCheckpointError(
+            f"gn.load: {path} looks like a pickle, not a safetensors file; {why}. {_CONVERT_HINT}"
+        )
+    if path.lower().endswith(_PICKLE_SUFFIXES):
+        raise PickleCheckpointError(
+            f"gn.load: {path} has a pickle checkpoint's suffix and is not a safetensors file; {why}. {_CONVERT_HINT}"
+        )
+
+
+def _zip_holds_npy(path: str) -> bool:
+    """True for a NumPy .npz (every member a .npy); reading a zip's table of contents runs no code."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    except (zipfile.BadZipFile, OSError):
+        return False
+    return bool(names) and all(name.endswith(".npy") for name in names)
+
+
 def _read_header(path: str) -> dict:
     """Check the header against the file's size, with an error that says what is wrong."""
     size = os.path.getsize(path)
     with open(path, "rb") as f:
-        head = f.read(8)
-        if head[:2] == b"PK":
-            raise WeightsFileError(
-                f"gn.load: {path} is a zip archive (a PyTorch .pt/.pth checkpoint or a NumPy .npz?), not a "
-                "safetensors file; glassnet never unpickles files"
-            )
-        if head[:1] == b"\x80":
-            raise WeightsFileError(
-                f"gn.load: {path} looks like a pickle, not a safetensors file; glassnet never unpickles files"
-            )
+        head = f.read(9)
+        _refuse_pickles(path, head, size)
+        head = head[:8]
+        f.seek(8)
         if len(head) < 8:
             raise WeightsFileError(
                 f"gn.load: {path} is truncated: it has {size} bytes, but a safetensors file starts with an 8-byte "

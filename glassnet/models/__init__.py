@@ -5,6 +5,7 @@ a GPT (decoder-only Transformer), GAN pairs (MLP and DCGAN-style) and an autoenc
 """
 
 from glassnet.models.autoencoder import Autoencoder
+from glassnet.models.bert import BertConfig, BertModel, SentenceEncoder
 from glassnet.models.char_rnn import CharRNN
 from glassnet.models.gan import GAN, DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
 from glassnet.models.gpt import GPT, CausalSelfAttention, GPTBlock
@@ -13,6 +14,9 @@ from glassnet.models.mlp import MLP
 from glassnet.models.vgg import SmallVGG
 
 __all__ = [
+    "BertConfig",
+    "BertModel",
+    "SentenceEncoder",
     "GAN",
     "GPT",
     "MLP",

