@@ -11,6 +11,7 @@ from glassnet.models.gan import GAN, DCGANDiscriminator, DCGANGenerator, MLPDisc
 from glassnet.models.gpt import GPT, CausalSelfAttention, GPTBlock
 from glassnet.models.lenet import LeNet5
 from glassnet.models.mlp import MLP
+from glassnet.models.tinyvgg import TINYVGG_CLASSES, TinyVGG, load_tinyvgg, preprocess_image
 from glassnet.models.vgg import SmallVGG
 
 __all__ = [
@@ -30,4 +31,8 @@ __all__ = [
     "MLPDiscriminator",
     "MLPGenerator",
     "SmallVGG",
+    "TINYVGG_CLASSES",
+    "TinyVGG",
+    "load_tinyvgg",
+    "preprocess_image",
 ]
