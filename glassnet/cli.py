@@ -1,4 +1,4 @@
-"""The `glassnet` command: `tour` (the guided tour), `train RECIPE`, `list`, `info` and `demo`.
+"""The `glassnet` command: `tour` (the guided tour), `train RECIPE`, `report RUN_DIR`, `list`, `info` and `demo`.
 
 User mistakes (unknown recipe or chapter, a missing --data directory, bad option values) end with one line on
 stderr and a non-zero exit status, never a traceback.
@@ -87,6 +87,9 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--out", metavar="DIR")
     tr.add_argument("--data", metavar="DIR")
     tr.add_argument("--resume", metavar="PATH")
+    rp = sub.add_parser("report", help="write a self-contained HTML report of a run folder")
+    rp.add_argument("run_dir", metavar="RUN_DIR")
+    rp.add_argument("--out", metavar="FILE", help="where to write the HTML (default RUN_DIR/report.html)")
     sub.add_parser("list", help="list the training recipes")
     sub.add_parser("info", help="versions, backend and optional extras")
     d = sub.add_parser("demo", help="train a tiny network and watch its loss fall")
@@ -141,6 +144,18 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """`glassnet report RUN_DIR`: write the run's HTML report and print its path."""
+    from glassnet.lens.report import ReportError, report
+
+    try:
+        path = report(args.run_dir, out=args.out)
+    except ReportError as e:
+        raise CliError(str(e).removeprefix("report: ")) from None
+    print(path)
+    return 0
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     """`glassnet list`: the recipes, marking those not yet available."""
     from glassnet.recipes import RECIPES
@@ -184,7 +199,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command is None:
         args = parser.parse_args(["demo"])
-    handler = {"tour": cmd_tour, "train": cmd_train, "list": cmd_list, "info": cmd_info, "demo": cmd_demo}
+    handler = {"tour": cmd_tour, "train": cmd_train, "report": cmd_report, "list": cmd_list, "info": cmd_info,
+               "demo": cmd_demo}
     try:
         return handler[args.command](args)
     except CliError as e:

@@ -248,5 +248,11 @@ class Recorder(_Base):
         self.record_epoch(epoch, **(logs or {}))
 
     def on_fit_end(self, logs: dict | None = None) -> None:
-        """Remove the hooks; the recording stays."""
+        """Remove the hooks; the recording stays (and is saved as recording.json in the Trainer's run folder, where
+        `glassnet report` finds it)."""
         self.detach()
+        run_dir = getattr(getattr(self, "trainer", None), "run_dir", None)
+        if run_dir is not None:
+            from glassnet.lens.report import save_recording
+
+            save_recording(self, run_dir.path)

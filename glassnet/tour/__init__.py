@@ -3,7 +3,9 @@
 Each chapter is a module `chNN_name.py` with `TITLE`, `TEXT` (a short plain-words explanation) and
 `run(quick, say) -> dict`, which trains something on bundled or generated data, prints its numbers through
 `say` and returns `{"results": {...}, "tables": [{"title", "columns", "rows"}, ...]}`. The frame here runs the
-chapters in order, shows progress, times them and writes `summary.json` and a self-contained `tour.html`.
+chapters in order, shows progress, times them and writes `summary.json`, a self-contained `tour.html` (the chapters'
+text, results and tables) and, through `glassnet.lens.report`, `report.html` (the run at a glance: results by
+chapter, pictures, configuration); the output folder is a run folder with config.json and artefacts/.
 """
 
 from __future__ import annotations
@@ -52,8 +54,8 @@ CHAPTERS: list[Chapter] = [
     Chapter(8, "Overfitting and its remedies: L2, dropout, early stopping", "ch08_overfitting"),
     Chapter(9, "A GAN learns a 2-D distribution", "ch09_gan"),
     Chapter(10, "Attention in a small Transformer", "ch10_attention"),
-    Chapter(11, "Transfer learning: reuse a trained feature extractor", coming_with=8),
-    Chapter(12, "Why did it predict that? A saliency map", coming_with=6),
+    Chapter(11, "Transfer learning: reuse a trained feature extractor", "ch11_transfer"),
+    Chapter(12, "Why did it predict that? A saliency map", "ch12_saliency"),
 ]
 
 
@@ -134,9 +136,34 @@ def run_tour(
         json.dump(plain, f, indent=2, default=_jsonable)
     with open(os.path.join(out, "tour.html"), "w", encoding="utf-8") as f:
         f.write(render_html(summary))
-    say(f"\ntour finished: {done} chapter(s) in {total:.1f} s; wrote {os.path.join(out, 'summary.json')} "
-        f"and {os.path.join(out, 'tour.html')}")
+    report_path = _write_report(out, summary)
+    say(f"\ntour finished: {done} chapter(s) in {total:.1f} s; wrote {os.path.join(out, 'summary.json')}, "
+        f"{os.path.join(out, 'tour.html')} and {report_path}")
     return plain
+
+
+def _write_report(out: str, summary: dict[str, Any]) -> str:
+    """Make `out` a run folder (config.json, the chapters' figures in artefacts/) and write its report.html."""
+    from glassnet.lens.report import report
+
+    config = {"run": "glassnet tour", **{k: summary[k] for k in ("quick", "glassnet", "numpy", "python", "created",
+                                                                  "total_seconds")},
+              "chapters_run": [rec["number"] for rec in summary["chapters"] if rec["status"] == "ran"]}
+    with open(os.path.join(out, "config.json"), "w", encoding="utf-8") as f:
+        json.dump(config, f, indent=1)
+    artefacts = os.path.join(out, "artefacts")
+    os.makedirs(artefacts, exist_ok=True)
+    for rec in summary["chapters"]:
+        for i, fig in enumerate(rec.get("figures", []), start=1):
+            if fig.get("png"):
+                name = f"ch{rec['number']:02d}_{i}_{_slug(fig['title'])}.png"
+                with open(os.path.join(artefacts, name), "wb") as f:
+                    f.write(base64.b64decode(fig["png"]))
+    return os.fspath(report(out))
+
+
+def _slug(title: str) -> str:
+    return "_".join("".join(c if c.isalnum() else " " for c in title.lower()).split())[:40]
 
 
 def _without_figures(summary: dict[str, Any]) -> dict[str, Any]:

@@ -72,3 +72,28 @@ def test_subprocess_error_has_no_traceback():
     assert proc.returncode != 0
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in proc.stderr
+
+
+def test_train_then_report_end_to_end(tmp_path, capsys):
+    run = tmp_path / "digits"
+    assert main(["train", "mlp-digits", "--epochs", "2", "--out", str(run)]) == 0
+    capsys.readouterr()
+    assert main(["report", str(run)]) == 0
+    printed = capsys.readouterr().out.strip()
+    assert printed == str(run / "report.html")
+    page = (run / "report.html").read_text(encoding="utf-8")
+    for section in ("curves", "diagnosis", "pictures", "config"):
+        assert f"id='{section}'" in page
+    assert "test_accuracy" in page  # the recipe's per-epoch logs made it into the report
+    assert main(["report", str(run), "--out", str(tmp_path / "copy.html")]) == 0
+    assert (tmp_path / "copy.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+
+
+@pytest.mark.parametrize("make, fragment", [(lambda p: p / "missing", "is not a directory"),
+                                            (lambda p: p, "is not a run folder")])
+def test_report_of_something_not_a_run_is_one_line(make, fragment, tmp_path, capsys):
+    target = make(tmp_path)
+    assert main(["report", str(target)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and fragment in err[0] and str(target) in err[0]
+    assert err[0].startswith("glassnet report: error:") and "Traceback" not in err[0]

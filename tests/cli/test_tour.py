@@ -1,4 +1,5 @@
-"""The guided tour: `glassnet tour --quick` runs every chapter, writes summary.json and a self-contained tour.html."""
+"""The guided tour: `glassnet tour --quick` runs every chapter, writes summary.json, a self-contained tour.html and
+a run report (report.html, through glassnet.lens.report)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ def test_quick_tour_exits_cleanly_and_writes_files(quick_tour):
     assert status == 0
     assert (out / "summary.json").is_file()
     assert (out / "tour.html").is_file()
+    assert (out / "report.html").is_file() and (out / "config.json").is_file()
 
 
 def test_summary_has_every_chapter(quick_tour):
@@ -70,6 +72,21 @@ def test_html_is_self_contained_and_names_every_chapter(quick_tour):
     assert not re.search(r"""(src|href)\s*=\s*["']?https?://""", page)
     assert "http://" not in page and "https://" not in page
     assert "<table>" in page
+
+
+def test_tour_writes_a_self_contained_run_report(quick_tour):
+    _, out = quick_tour
+    page = (out / "report.html").read_text(encoding="utf-8")
+    ids = re.findall(r"<section id='([a-z]+)'>", page)
+    assert {"pictures", "results", "curves", "diagnosis", "config"} <= set(ids)
+    for ch in CHAPTERS:  # every chapter has its card in the results section
+        assert f"{ch.number}. {html.escape(ch.title)}" in page
+    assert "<script" not in page and "<link" not in page
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page)
+    sources = re.findall(r"<img [^>]*src='([^']*)'", page)
+    figures = sorted((out / "artefacts").glob("*.png"))
+    assert len(sources) == len(figures)  # every chapter figure, embedded
+    assert all(src.startswith("data:image/png;base64,") for src in sources)
 
 
 def test_chain_rule_product_equals_autograd():
