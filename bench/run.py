@@ -1,7 +1,10 @@
 """The reference workloads, glassnet against PyTorch: steps/s, their ratio, and peak memory of each.
 
-    python -m bench.run              # W0-W2, each system in its own subprocess, alternating, 3 rounds
+    python -m bench.run              # W0-W4, each system in its own subprocess, alternating, 3 rounds
+    python -m bench.run --scaling    # and the scaling table: W1 at batch 32/128/512, W3 at sequence 32/64/128
     python -m bench.run --quick      # smoke test: short windows, one round
+    python -m bench.run --workloads W3,W4-t32 --rounds 5
+    python -m bench.run --threads 1  # one BLAS/OpenMP thread each: steadier when other processes share the cores
 
 Each measurement runs in a fresh subprocess so that its peak RSS (`resource.getrusage`) is its own.
 """
@@ -10,20 +13,22 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import subprocess
 import sys
+import time
 
-from bench.workloads import WORKLOADS
+from bench.workloads import SCALING, WORKLOADS, parse
 
 
-def worker(system: str, workload: str, min_time: float, repeats: int) -> dict:
+def worker(system: str, workload: str, min_time: float, repeats: int, threads: int = 2) -> dict:
     """Measure one system on one workload in this process; return steps/s and peak RSS in MiB."""
     from bench.harness import measure
     from bench.workloads import glassnet_step, torch_step
 
-    step = (glassnet_step if system == "glassnet" else torch_step)(workload)
+    step = glassnet_step(workload) if system == "glassnet" else torch_step(workload, threads)
     if system == "glassnet":
         import torch  # noqa: F401 - loaded in both workers so that peak RSS compares like with like
 
@@ -32,12 +37,43 @@ def worker(system: str, workload: str, min_time: float, repeats: int) -> dict:
     return {"steps_per_s": rate, "peak_mib": peak_mib}
 
 
-def _spawn(system: str, workload: str, min_time: float, repeats: int) -> dict:
+def _spawn(system: str, workload: str, min_time: float, repeats: int, threads: int) -> dict:
+    # The BLAS thread count has to be set before NumPy loads: through the environment of a fresh process.
+    env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads))
     out = subprocess.run(
-        [sys.executable, "-m", "bench.run", "--worker", system, workload, str(min_time), str(repeats)],
-        capture_output=True, text=True, check=True,
+        [sys.executable, "-m", "bench.run", "--worker", system, workload, str(min_time), str(repeats), str(threads)],
+        capture_output=True, text=True, check=True, env=env,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _measure_both(workload: str, min_time: float, repeats: int, rounds: int, threads: int) -> dict:
+    """Median steps/s and max peak RSS of each system over `rounds` subprocess runs, alternating who goes first."""
+    runs = {"glassnet": [], "pytorch": []}
+    for r in range(rounds):
+        order = ("glassnet", "pytorch") if r % 2 == 0 else ("pytorch", "glassnet")
+        for system in order:
+            runs[system].append(_spawn(system, workload, min_time, repeats, threads))
+    return {
+        s: {"steps_per_s": statistics.median(x["steps_per_s"] for x in v), "peak_mib": max(x["peak_mib"] for x in v)}
+        for s, v in runs.items()
+    }
+
+
+def _row(workload: str, r: dict) -> None:
+    g, t = r["glassnet"], r["pytorch"]
+    print(f"{workload:<9}{g['steps_per_s']:>12.2f}{t['steps_per_s']:>12.2f}"
+          f"{g['steps_per_s'] / t['steps_per_s']:>7.2f}x{g['peak_mib']:>14.0f}{t['peak_mib']:>13.0f}", flush=True)
+
+
+def _table(title: str, workloads, measure, done: dict) -> dict:
+    """Measure each workload (unless `done` has it) and print its row as soon as it is known."""
+    print(f"{title:<9}{'glassnet/s':>12}{'PyTorch/s':>12}{'ratio':>8}{'glassnet MiB':>14}{'PyTorch MiB':>13}")
+    results = {}
+    for w in workloads:
+        results[w] = done.get(parse(w)) or measure(w)
+        _row(w, results[w])
+    return results
 
 
 def main(argv=None) -> dict:
@@ -45,31 +81,26 @@ def main(argv=None) -> dict:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="short windows and one round: a smoke test")
     parser.add_argument("--workloads", default=",".join(WORKLOADS))
+    parser.add_argument("--scaling", action="store_true", help="also W1 at batch 32/128/512, W3 at seq 32/64/128")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--worker", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--threads", type=int, default=2, help="BLAS/OpenMP threads of both systems (default 2)")
+    parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        system, workload, min_time, repeats = args.worker
-        print(json.dumps(worker(system, workload, float(min_time), int(repeats))))
+        system, workload, min_time, repeats, *threads = args.worker
+        print(json.dumps(worker(system, workload, float(min_time), int(repeats), *map(int, threads))))
         return {}
     min_time, repeats, rounds = (0.2, 1, 1) if args.quick else (3.0, 3, args.rounds)
-    results: dict = {}
-    for workload in args.workloads.split(","):
-        runs = {"glassnet": [], "pytorch": []}
-        for r in range(rounds):
-            order = ("glassnet", "pytorch") if r % 2 == 0 else ("pytorch", "glassnet")
-            for system in order:
-                runs[system].append(_spawn(system, workload, min_time, repeats))
-        results[workload] = {
-            s: {"steps_per_s": statistics.median(x["steps_per_s"] for x in v),
-                "peak_mib": max(x["peak_mib"] for x in v)}
-            for s, v in runs.items()
-        }
-    print(f"{'workload':<9}{'glassnet/s':>12}{'PyTorch/s':>12}{'ratio':>8}{'glassnet MiB':>14}{'PyTorch MiB':>13}")
-    for workload, r in results.items():
-        g, t = r["glassnet"], r["pytorch"]
-        print(f"{workload:<9}{g['steps_per_s']:>12.1f}{t['steps_per_s']:>12.1f}"
-              f"{g['steps_per_s'] / t['steps_per_s']:>7.2f}x{g['peak_mib']:>14.0f}{t['peak_mib']:>13.0f}")
+    load = os.getloadavg()[0]
+    print(f"{time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} CPUs, load average {load:.1f}, "
+          f"{args.threads} thread(s) per system", flush=True)
+
+    def measure(w):
+        return _measure_both(w, min_time, repeats, rounds, args.threads)
+
+    results = _table("workload", args.workloads.split(","), measure, {})
+    if args.scaling:  # W1 is W1-b128 and W3 is W3-t64: measured once
+        results.update(_table("scaling", SCALING, measure, {parse(w): r for w, r in results.items()}))
     return results
 
 

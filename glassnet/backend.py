@@ -99,3 +99,28 @@ def result_dtype(*operands) -> numpy.dtype:
                 result = (bool_, int64, _default_float)[cat]
                 best_cat = cat
     return result
+
+
+def _keep_freed_memory() -> None:
+    """Let glibc's malloc keep and reuse the large temporaries of a training step instead of unmapping each one.
+
+    By default every array over ~128 KiB-32 MiB comes from a fresh mmap and its pages fault in again on every step.
+    Measured (CPU time per step, 1 BLAS thread): LeNet (W2) 14 → 9 ms, GPT (W4) 116 → 93 ms. PyTorch keeps its own
+    caching allocator for the same reason. The cost: memory freed by a step stays with the process for the next one.
+    Set GLASSNET_MALLOC_DEFAULTS=1 to leave malloc alone; off Linux/glibc this does nothing.
+    """
+    import ctypes
+    import os
+    import sys
+
+    if not sys.platform.startswith("linux") or os.environ.get("GLASSNET_MALLOC_DEFAULTS"):
+        return
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 32 << 20)  # M_MMAP_THRESHOLD: heap-allocate blocks up to 32 MiB (glibc's maximum)
+        libc.mallopt(-1, 1 << 30)  # M_TRIM_THRESHOLD: give the heap's top back to the OS only above 1 GiB free
+    except (OSError, AttributeError):  # not glibc (musl, …): keep the defaults
+        pass
+
+
+_keep_freed_memory()

@@ -143,12 +143,36 @@ class Gelu(Function):
         self.approximate = approximate
         self.save_for_backward(x)
         if approximate == "tanh":
-            return 0.5 * x * (1 + np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)))
+            # 0.5·x·(1 + tanh(√(2/π)·x·(1 + 0.044715x²))) in place: one temporary instead of ten; t kept for backward
+            t = np.multiply(x, x, out=np.empty_like(x))  # out=: an array even for 0-d x, so tanh can write into it
+            t *= 0.044715
+            t += 1
+            t *= x
+            t *= _SQRT_2_OVER_PI
+            self.t = np.tanh(t, out=t)
+            y = t + 1
+            y *= x
+            y *= 0.5
+            return y
         return 0.5 * x * (1 + _erf_any(x * _INV_SQRT_2))
 
     def backward(self, gy):
         (x,) = self.saved_tensors
-        if self.approximate == "tanh":
+        if self.approximate == "tanh" and isinstance(x, np.ndarray):
+            # the formula below, in place on arrays: dy/dx = ½(1 + t) + ½x(1 − t²)·√(2/π)(1 + 3·0.044715x²)
+            t = self.t
+            d = x * x
+            d *= 3 * 0.044715
+            d += 1
+            d *= _SQRT_2_OVER_PI
+            d *= x
+            d *= 1 - t * t
+            d += t
+            d += 1
+            d *= 0.5
+            d *= gy
+            return d
+        if self.approximate == "tanh":  # create_graph: the same derivative recorded on Tensors
             t = np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x * x * x))
             dt = (1 - t * t) * _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x * x)
             return gy * (0.5 * (1 + t) + 0.5 * x * dt)

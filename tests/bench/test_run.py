@@ -1,9 +1,10 @@
 """The workload benchmark runs end to end in --quick mode (a smoke test: no timing is asserted)."""
 
 import numpy as np
+import pytest
 
 from bench.run import main
-from bench.workloads import WORKLOADS, batch, glassnet_step
+from bench.workloads import SCALING, WORKLOADS, batch, glassnet_step, parse, torch_step
 
 
 def test_quick_run_reports_speed_and_memory_for_both_systems(capsys):
@@ -15,7 +16,38 @@ def test_quick_run_reports_speed_and_memory_for_both_systems(capsys):
 
 
 def test_every_workload_builds_and_steps():
-    for workload in WORKLOADS:
-        x, _ = batch(workload)
-        assert x.dtype == np.float32
+    for workload in ("W0", "W1-b8", "W2-b4", "W3-t8", "W4-t8"):  # small sizes of each: the test stays fast
+        x, y = batch(workload)
+        assert x.dtype == np.float32 or x.dtype.kind == "i"
+        assert len(x) == len(y)
         glassnet_step(workload)()
+
+
+def test_sizes_of_the_scaling_table():
+    assert parse("W1") == parse("W1-b128") == ("W1", 128, None)
+    assert parse("W3") == parse("W3-t64") == ("W3", 32, 64)
+    assert parse("W4-t16") == ("W4", 16, 16)
+    assert batch("W1-b32")[0].shape == (32, 784)
+    assert batch("W3-t128")[0].shape == (128, 32)
+    assert {parse(w)[0] for w in SCALING} == {"W1", "W3"} and set(WORKLOADS) == {"W0", "W1", "W2", "W3", "W4"}
+    for bad in ("W9", "W1-t64", "W3-x5", "W2-b"):
+        with pytest.raises(KeyError):
+            parse(bad)
+
+
+@pytest.mark.parametrize("workload", ["W3-t8", "W4-t8"])
+def test_both_systems_start_from_the_same_loss(workload):
+    """The model is written once for both libraries: same data, same architecture, losses near log(65) in both."""
+    import torch
+
+    import glassnet as gn
+    import glassnet.nn.functional as F
+    from bench.workloads import build
+    from glassnet import nn
+
+    x, y = batch(workload)
+    for lib, nn_, F_ in ((gn, nn, F), (torch, torch.nn, torch.nn.functional)):
+        model, loss_fn = build(nn_, F_, workload)
+        loss = float(loss_fn(model(lib.tensor(x)), lib.tensor(y)).item())
+        assert abs(loss - np.log(65)) < 0.5, (lib.__name__, loss)
+    torch_step(workload)()

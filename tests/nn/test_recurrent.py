@@ -350,3 +350,63 @@ def test_bad_constructor_arguments():
         GRU(3, 4, dropout=1.5)
     with pytest.raises(TypeError, match="expected a Tensor input"):
         LSTM(3, 4)(np.zeros((5, 2, 3)))
+
+
+# ----- the fused LSTM (one LSTMSequence node per layer and direction) against the reference gate equations ---------
+def _lstm_pair(dtype, cls=LSTM, **kw):
+    """The fused layer and the op-by-op reference (fused=False) holding the same weights."""
+    fused, reference = cls(4, 5, dtype=dtype, fused=True, **kw), cls(4, 5, dtype=dtype, fused=False, **kw)
+    reference.load_state_dict(fused.state_dict())
+    return fused, reference
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("config", list(CONFIGS))
+@pytest.mark.parametrize("cls", [LSTM, GRU])
+def test_fused_layer_matches_reference(cls, config, dtype):
+    kw = CONFIGS[config]
+    fused, reference = _lstm_pair(dtype, cls, **kw)
+    assert fused.fused and not reference.fused
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((3, 6, 4) if kw.get("batch_first") else (6, 3, 4)).astype(dtype)
+    layers = kw.get("num_layers", 1) * (2 if kw.get("bidirectional") else 1)
+    states = [rng.standard_normal((layers, 3, 5)).astype(dtype) for _ in range(2 if cls is LSTM else 1)]
+    results = []
+    for m in (fused, reference):
+        inputs = [gn.tensor(a, requires_grad=True) for a in (x, *states)]
+        out, hx = m(inputs[0], tuple(inputs[1:]) if cls is LSTM else inputs[1])
+        finals = list(hx) if cls is LSTM else [hx]
+        loss = (out * gn.tensor(np.cos(np.arange(out.numel()).reshape(out.shape)).astype(dtype))).sum()
+        (loss + sum((f * f).sum() * (k + 1) for k, f in enumerate(finals))).backward()
+        results.append([out, *finals] + [t.grad for t in inputs] + [p.grad for p in m.parameters()])
+    for a, b in zip(*results):
+        assert a.dtype == dtype
+        np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=0, atol=TOL[dtype] * 10)
+
+
+def test_fused_lstm_is_one_node_per_direction():
+    """The fused path records a handful of nodes, not ~15 per timestep: the graph stays small for long sequences."""
+    def graph_size(m):
+        out, _ = m(gn.randn(50, 2, 4))
+        seen, todo = set(), [out.grad_fn]
+        while todo:
+            node = todo.pop()
+            if node is not None and id(node) not in seen:
+                seen.add(id(node))
+                todo.extend(t.grad_fn for t in node.inputs if isinstance(t, gn.Tensor))
+        return len(seen)
+
+    fused, reference = _lstm_pair(np.float32)
+    assert LSTM(4, 5).fused and GRU(4, 5).fused  # the defaults: both run as fused sequence ops
+    assert graph_size(fused) < 10 < 50 * 10 < graph_size(reference)
+
+
+@pytest.mark.parametrize("cls", [LSTM, GRU])
+def test_second_derivatives_need_the_reference_layer(cls):
+    fused, reference = _lstm_pair(np.float64, cls)
+    x = gn.randn(4, 2, 4, dtype=gn.float64, requires_grad=True)
+    (gx,) = gn.autograd.grad(reference(x)[0].sum(), x, create_graph=True)
+    (gx * gx).sum().backward()  # a gradient of a gradient through the gate equations
+    assert x.grad is not None and np.isfinite(x.grad.numpy()).all()
+    with pytest.raises(RuntimeError, match=r"create_graph.*fused=False"):
+        gn.autograd.grad(fused(x)[0].sum(), x, create_graph=True)

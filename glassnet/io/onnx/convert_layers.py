@@ -222,6 +222,26 @@ def _lstm_sequence(op: OpLowering) -> str:
     return op.node("Concat", [op.node("Squeeze", [y, op.ints([1])]), y_c], axis=0)
 
 
+def _gru_sequence(op: OpLowering) -> str:
+    """GRUSequence → ONNX GRU (linear_before_reset=1, PyTorch's form): gates r, z, n → ONNX z, r, h via a permutation
+    matrix on X = gi, W_hh's rows and b_hh in the same order (B = [0, b_hh])."""
+    hidden = op.shape_of(2)[1]
+    order = numpy.concatenate([numpy.arange(k * hidden, (k + 1) * hidden) for k in (1, 0, 2)])
+    permutation = numpy.eye(3 * hidden, dtype=op.out.dtype)[order][None]
+    index = op.g.const(order.astype(numpy.int64))
+    recurrent = op.node("Unsqueeze", [op.node("Gather", [op.input(2), index], axis=0), op.ints([0])])
+    bias = ""
+    if op.arg(3) is not None:
+        hidden_bias = op.node("Gather", [op.input(3), index], axis=0)
+        zeros = op.g.const(numpy.zeros(3 * hidden, dtype=op.out.dtype))
+        bias = op.node("Unsqueeze", [op.node("Concat", [zeros, hidden_bias], axis=0), op.ints([0])])
+    h0 = op.node("Unsqueeze", [op.input(1), op.ints([0])])
+    direction = "reverse" if op.static("reverse", False) else "forward"
+    y, _ = op.node("GRU", [op.input(0), op.g.const(permutation), recurrent, bias, "", h0], n_out=2,
+                   hidden_size=int(hidden), direction=direction, linear_before_reset=1)
+    return op.node("Squeeze", [y, op.ints([1])])
+
+
 def _training_only(op: OpLowering) -> str:
     return unsupported(op, "it runs only in training mode; call model.eval() (export does) or pass training=False")
 
@@ -232,5 +252,5 @@ CONVERTERS = {
     cv.Conv: _conv, cv.ConvTranspose: _conv_transpose,
     pl.MaxPool: _max_pool, pl.AvgPool: _avg_pool, pl.PoolByMatrices: _pool_by_matrices,
     nm.BatchNorm: _batch_norm, nm.LayerNorm: _layer_norm, nm.GroupNorm: _group_norm, em.Embedding: _embedding,
-    rc.LSTMSequence: _lstm_sequence, dr.Dropout: _training_only,
+    rc.LSTMSequence: _lstm_sequence, rc.GRUSequence: _gru_sequence, dr.Dropout: _training_only,
 }
