@@ -73,6 +73,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="use only the first N training images")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="runs/dcgan-mnist")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out up to --epochs in total")
     args = parser.parse_args()
 
     x, y = MNIST(args.data, train=True).tensors()
@@ -81,7 +82,15 @@ def main() -> None:
         x, y = x[: args.limit], y[: args.limit]
     x, x_test = x * 2 - 1, x_test * 2 - 1  # the generator's tanh range
     start = time.perf_counter()
-    judge, judge_accuracy = train_judge(x, y, x_test, y_test, seed=args.seed)
+    judge_path = os.path.join(args.out, "judge.safetensors")
+    if os.path.isfile(judge_path):  # the judge of an earlier run in the same folder (e.g. before --resume)
+        judge = LeNet5()
+        judge.load_state_dict(gn.load(judge_path))
+        judge_accuracy = evaluate(judge, x_test, y_test)
+    else:
+        judge, judge_accuracy = train_judge(x, y, x_test, y_test, seed=args.seed)
+        os.makedirs(args.out, exist_ok=True)
+        gn.save(judge.state_dict(), judge_path)
 
     gn.manual_seed(args.seed)
     gan = GAN(DCGANGenerator(latent_dim=64, width=args.width), DCGANDiscriminator(width=args.width))
@@ -100,7 +109,7 @@ def main() -> None:
 
     trainer = GANTrainer(gan, opt_g, opt_d, run_dir=RunDir.open(args.out),
                          callbacks=[GANSampleGrid(n=64), LambdaCallback(on_epoch_end=report)])
-    trainer.fit(loader, epochs=args.epochs)
+    trainer.fit(loader, epochs=args.epochs, resume_from=args.out if args.resume else None)
     j = judge_samples(judge, gan.sample(1000, generator=eval_noise.manual_seed(2024)))
     print(f"\njudge (LeNet-5) test accuracy {judge_accuracy:.2%}; of 1,000 samples: classes {j['classes']}, "
           f"per class {j['per_class']}, confident (p > 0.9) {j['confident_fraction']:.1%}; "
