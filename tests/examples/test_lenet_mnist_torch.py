@@ -1,0 +1,58 @@
+"""examples/lenet_mnist_torch.py is the same recipe as glassnet's lenet-mnist: same start, order and updates."""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+import pathlib
+
+import numpy as np
+import pytest
+from needs import need_module
+
+from glassnet.data import load_mnist_small
+from glassnet.recipes import train_lenet_mnist
+
+EXAMPLE = pathlib.Path(__file__).resolve().parents[2] / "examples" / "lenet_mnist_torch.py"
+
+
+def write_mnist(root, n_train: int, n_test: int) -> None:
+    """Write the first images of the bundled MNIST subset as IDX .gz files named like the real ones."""
+    x_train, y_train, x_test, y_test = (t.numpy() for t in load_mnist_small())
+    for split, x, y in (("train", x_train[:n_train], y_train[:n_train]), ("t10k", x_test[:n_test], y_test[:n_test])):
+        images = np.round(x[:, 0] * 255).astype(np.uint8)
+        for kind, arr, code in (("images-idx3", images, 3), ("labels-idx1", y.astype(np.uint8), 1)):
+            header = bytes([0, 0, 8, code]) + b"".join(int(d).to_bytes(4, "big") for d in arr.shape)
+            with gzip.open(root / f"{split}-{kind}-ubyte.gz", "wb") as f:
+                f.write(header + arr.tobytes())
+
+
+def _example():
+    spec = importlib.util.spec_from_file_location("lenet_mnist_torch", EXAMPLE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_torch_twin_starts_from_glassnet_weights():
+    need_module("torch", "pip install 'glassnet[test]'")
+    import glassnet as gn
+    from glassnet.models.lenet import LeNet5
+
+    gn.manual_seed(3)
+    ours = LeNet5().state_dict()
+    theirs = _example().torch_lenet(3).state_dict()
+    assert set(ours) == set(theirs)
+    for key in ours:
+        np.testing.assert_array_equal(ours[key].numpy(), theirs[key].numpy())
+
+
+def test_torch_twin_follows_glassnet_loss_for_loss(tmp_path):
+    torch = need_module("torch", "pip install 'glassnet[test]'")
+    torch.set_num_threads(1)
+    write_mnist(tmp_path, 256, 100)
+    theirs = _example().train(epochs=2, batch_size=64, data=str(tmp_path), verbose=False)["history"]
+    ours = train_lenet_mnist(epochs=2, batch_size=64, data=str(tmp_path), out=None, say=lambda s: None)["history"]
+    assert [h["loss"] for h in ours] == pytest.approx([h["loss"] for h in theirs], rel=1e-3)
+    assert ours[-1]["loss"] < ours[0]["loss"]
+    assert abs(ours[-1]["test_accuracy"] - theirs[-1]["test_accuracy"]) <= 0.02
