@@ -85,8 +85,17 @@ class Step:
     inputs: list[StepInput] = field(default_factory=list)
 
 
+_LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+                  "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+
+
+def _latex_escape(text: str) -> str:
+    """Text made safe for LaTeX (its special characters escaped; Unicode left for LuaLaTeX/XeLaTeX)."""
+    return "".join(_LATEX_SPECIAL.get(c, c) for c in str(text))
+
+
 class Trace:
-    """The step-by-step account of a backward pass; iterate over `steps`, render with `to_text/markdown/html`."""
+    """The step-by-step account of a backward pass; iterate over `steps`, render with `to_text/markdown/latex/html`."""
 
     def __init__(self, steps: list[Step], leaf_grads: list[tuple[str, Tensor, Any]], loss_value: Any):
         self.steps = steps
@@ -182,6 +191,34 @@ class Trace:
 
     def _repr_markdown_(self) -> str:
         return self.to_markdown()
+
+    def to_latex(self) -> str:
+        """A LaTeX fragment (compile with LuaLaTeX or XeLaTeX, which read the formulas' Unicode): one
+        `description` item per step with its formulas, and a table of what it sends to each input."""
+        t = _latex_escape
+        out = [f"\\section*{{Backward pass of $L = {t(_fmt(self.loss_value))}$}}",
+               f"{len(self.steps)} steps, newest node first; the walk starts from $dL/dL = 1$.", "",
+               "\\begin{description}"]
+        for s in self.steps:
+            out += [f"\\item[Step {s.number}: \\texttt{{{t(s.op)}}}] Forward: {t(s.forward_formula)}\\\\",
+                    f"Local derivative: {t(s.derivative)}\\\\",
+                    f"Output {t(str(s.output_shape))} $=$ \\texttt{{{t(_fmt(s.output_value))}}}; upstream "
+                    f"$dL/dy$ $=$ \\texttt{{{t(_fmt(s.upstream))}}}",
+                    "\\begin{tabular}{llllll}",
+                    "input & from & shape & value & gradient sent & accumulates into \\\\ \\hline"]
+            for inp in s.inputs:
+                out.append(f"{inp.position} & {t(inp.label)} & {t(str(inp.shape))} & "
+                           f"\\texttt{{{t(_fmt(inp.value))}}} & \\texttt{{{t(_fmt(inp.grad))}}} & "
+                           f"{t(inp.destination or '-')} \\\\")
+            out.append("\\end{tabular}")
+        out += ["\\end{description}", "\\subsection*{Final gradients}", "\\begin{tabular}{ll}",
+                "leaf & $dL/d\\,$leaf \\\\ \\hline"]
+        out += [f"{t(name)} & \\texttt{{{t(_fmt(g))}}} \\\\" for name, _t, g in self.leaf_grads]
+        out.append("\\end{tabular}")
+        return "\n".join(out) + "\n"
+
+    def _repr_latex_(self) -> str:
+        return self.to_latex()
 
     def to_html(self) -> str:
         """A self-contained HTML page (inline CSS, no external resources)."""

@@ -77,3 +77,18 @@ def test_freed_graph_is_explained():
     loss.backward()
     with pytest.raises(RuntimeError, match="retain_graph"):
         trace(loss)
+
+
+def test_latex_rendering_has_every_step_and_gradient_and_escapes_specials():
+    loss, names = _net()
+    t = trace(loss, names={**{k: v for k, v in names.items() if v != "w1"}, names_w1(names): "w_1&x"})
+    tex = t.to_latex()
+    assert tex.count("\\item[Step") == len(t.steps)
+    assert "w\\_1\\&x" in tex  # the leaf name's _ and & are escaped
+    assert tex.count("\\begin{tabular}") == tex.count("\\end{tabular}") == len(t.steps) + 1
+    assert tex.count("{") - tex.count("\\{") == tex.count("}") - tex.count("\\}")
+    assert t._repr_latex_() == tex
+
+
+def names_w1(names):
+    return next(k for k, v in names.items() if v == "w1")
