@@ -74,6 +74,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="runs/dcgan-mnist")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out up to --epochs in total")
+    parser.add_argument("--lr", type=float, default=2e-4, help="both players' Adam learning rate (also on resume)")
     args = parser.parse_args()
 
     x, y = MNIST(args.data, train=True).tensors()
@@ -94,8 +95,8 @@ def main() -> None:
 
     gn.manual_seed(args.seed)
     gan = GAN(DCGANGenerator(latent_dim=64, width=args.width), DCGANDiscriminator(width=args.width))
-    opt_g = gn.optim.Adam(gan.generator.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    opt_d = gn.optim.Adam(gan.discriminator.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt_g = gn.optim.Adam(gan.generator.parameters(), lr=args.lr, betas=(0.5, 0.999))
+    opt_d = gn.optim.Adam(gan.discriminator.parameters(), lr=args.lr, betas=(0.5, 0.999))
     loader = DataLoader(TensorDataset(x), batch_size=args.batch_size, shuffle=True, drop_last=True,
                         generator=gn.Generator(args.seed))
     eval_noise = gn.Generator(2024)
@@ -107,8 +108,12 @@ def main() -> None:
               f"{len(j['classes'])}/10  confident (p > 0.9) {j['confident_fraction']:.1%}  "
               f"[{time.perf_counter() - start:.0f} s]", flush=True)
 
+    def set_lr(logs: dict) -> None:  # after a resume has restored the optimisers' saved state
+        for group in opt_g.param_groups + opt_d.param_groups:
+            group["lr"] = args.lr
+
     trainer = GANTrainer(gan, opt_g, opt_d, run_dir=RunDir.open(args.out),
-                         callbacks=[GANSampleGrid(n=64), LambdaCallback(on_epoch_end=report)])
+                         callbacks=[GANSampleGrid(n=64), LambdaCallback(on_fit_begin=set_lr, on_epoch_end=report)])
     trainer.fit(loader, epochs=args.epochs, resume_from=args.out if args.resume else None)
     j = judge_samples(judge, gan.sample(1000, generator=eval_noise.manual_seed(2024)))
     print(f"\njudge (LeNet-5) test accuracy {judge_accuracy:.2%}; of 1,000 samples: classes {j['classes']}, "
