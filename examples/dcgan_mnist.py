@@ -19,6 +19,7 @@ import glassnet.nn.functional as F
 from glassnet.data import MNIST, DataLoader, TensorDataset
 from glassnet.models import GAN, DCGANDiscriminator, DCGANGenerator, LeNet5
 from glassnet.train import GANSampleGrid, GANTrainer, LambdaCallback, RunDir
+from glassnet.train.gan import GeneratorEMA
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_DATA = os.environ.get("GLASSNET_DATA") or os.path.join(HERE, "..", "..", "shared", "data")
@@ -75,6 +76,8 @@ def main() -> None:
     parser.add_argument("--out", default="runs/dcgan-mnist")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out up to --epochs in total")
     parser.add_argument("--lr", type=float, default=2e-4, help="both players' Adam learning rate (also on resume)")
+    parser.add_argument("--ema", type=float, default=None,
+                        help="judge the samples of a moving average of G's weights with this decay (e.g. 0.999)")
     args = parser.parse_args()
 
     x, y = MNIST(args.data, train=True).tensors()
@@ -101,9 +104,16 @@ def main() -> None:
                         generator=gn.Generator(args.seed))
     eval_noise = gn.Generator(2024)
 
+    ema = GeneratorEMA(args.ema) if args.ema else None
+
+    def samples() -> gn.Tensor:
+        if ema is None:
+            return gan.sample(1000, generator=eval_noise.manual_seed(2024))
+        with ema.applied():
+            return gan.sample(1000, generator=eval_noise.manual_seed(2024))
+
     def report(epoch: int, logs: dict) -> None:
-        samples = gan.sample(1000, generator=eval_noise.manual_seed(2024))
-        j = judge_samples(judge, samples)
+        j = judge_samples(judge, samples())
         print(f"epoch {epoch + 1}: D loss {logs['d_loss']:.3f}  G loss {logs['g_loss']:.3f}  classes seen "
               f"{len(j['classes'])}/10  confident (p > 0.9) {j['confident_fraction']:.1%}  "
               f"[{time.perf_counter() - start:.0f} s]", flush=True)
@@ -113,9 +123,10 @@ def main() -> None:
             group["lr"] = args.lr
 
     trainer = GANTrainer(gan, opt_g, opt_d, run_dir=RunDir.open(args.out),
-                         callbacks=[GANSampleGrid(n=64), LambdaCallback(on_fit_begin=set_lr, on_epoch_end=report)])
+                         callbacks=[GANSampleGrid(n=64), LambdaCallback(on_fit_begin=set_lr, on_epoch_end=report)]
+                         + ([ema] if ema else []))
     trainer.fit(loader, epochs=args.epochs, resume_from=args.out if args.resume else None)
-    j = judge_samples(judge, gan.sample(1000, generator=eval_noise.manual_seed(2024)))
+    j = judge_samples(judge, samples())
     print(f"\njudge (LeNet-5) test accuracy {judge_accuracy:.2%}; of 1,000 samples: classes {j['classes']}, "
           f"per class {j['per_class']}, confident (p > 0.9) {j['confident_fraction']:.1%}; "
           f"{time.perf_counter() - start:.0f} s in all; grids in {args.out}/artefacts/")

@@ -15,7 +15,7 @@ from glassnet.train.callbacks import (
     TerminateOnNaN,
 )
 from glassnet.train.checkpoint import RunDir, load_checkpoint, save_checkpoint
-from glassnet.train.gan import GANSampleGrid, GANTrainer, gradient_penalty
+from glassnet.train.gan import GANSampleGrid, GANTrainer, GeneratorEMA, gradient_penalty
 from glassnet.train.history import History
 from glassnet.train.metrics import Metric
 from glassnet.train.trainer import Trainer
@@ -27,6 +27,7 @@ __all__ = [
     "EarlyStopping",
     "GANSampleGrid",
     "GANTrainer",
+    "GeneratorEMA",
     "History",
     "JSONLLogger",
     "LambdaCallback",

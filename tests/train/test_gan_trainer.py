@@ -151,3 +151,25 @@ def test_tile_images_lays_out_a_grid():
     assert grid.min() >= 0 and grid.max() <= 1
     with pytest.raises(ValueError, match="tile_images"):
         tile_images(np.zeros((3, 4)))
+
+
+def test_generator_ema_averages_the_weights_and_swaps_them_in_and_out():
+    from glassnet.train import GeneratorEMA
+
+    gan, opt_g, opt_d = _ring_gan()
+    start = {k: p.data.copy() for k, p in gan.generator.named_parameters()}
+    ema = GeneratorEMA(decay=0.9)
+    GANTrainer(gan, opt_g, opt_d, callbacks=[ema]).fit(_loader(512), epochs=1)  # 4 batches
+    trained = {k: p.data.copy() for k, p in gan.generator.named_parameters()}
+    k = "net.0.weight"
+    assert not np.allclose(ema.average[k], trained[k])
+    # after n updates the average is 0.9ⁿ·start + (1 − 0.9ⁿ)·(a mix of the iterates): nearer the start than θ is
+    assert np.abs(ema.average[k] - start[k]).mean() < np.abs(trained[k] - start[k]).mean()
+    with ema.applied():
+        np.testing.assert_array_equal(gan.generator.net[0].weight.data, ema.average[k])
+    np.testing.assert_array_equal(gan.generator.net[0].weight.data, trained[k])
+    restored = GeneratorEMA(0.5)
+    restored.load_state_dict(ema.state_dict())
+    assert restored.decay == 0.9 and np.array_equal(restored.average[k], ema.average[k])
+    with pytest.raises(ValueError, match="GeneratorEMA: decay"):
+        GeneratorEMA(1.0)
