@@ -3,7 +3,9 @@
     python examples/dcgan_mnist.py --data ../shared/data          # MNIST IDX files (.gz) in that folder
 
 Success (issue 5): a glassnet LeNet-5 classifies 1,000 generator samples into all 10 classes, with at least 70%
-of them at confidence above 0.9. Sample grids per epoch go to OUT/artefacts/ (default runs/dcgan-mnist).
+of them at confidence above 0.9. The judge is trained here (2 epochs) unless `--judge` names the weights of a
+LeNet-5 trained on [0, 1] pixels, e.g. the 99% one of `examples/lenet_mnist.py --out runs/lenet-mnist`.
+Sample grids per epoch go to OUT/artefacts/ (default runs/dcgan-mnist).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import numpy as np
 
 import glassnet as gn
 import glassnet.nn.functional as F
+from glassnet import nn
 from glassnet.data import MNIST, DataLoader, TensorDataset
 from glassnet.models import GAN, DCGANDiscriminator, DCGANGenerator, LeNet5
 from glassnet.train import GANSampleGrid, GANTrainer, LambdaCallback, RunDir
@@ -46,7 +49,7 @@ def train_judge(x: gn.Tensor, y: gn.Tensor, x_test: gn.Tensor, y_test: gn.Tensor
     return model, accuracy
 
 
-def evaluate(model: LeNet5, x: gn.Tensor, y: gn.Tensor) -> float:
+def evaluate(model: nn.Module, x: gn.Tensor, y: gn.Tensor) -> float:
     """Accuracy of `model` on (x, y), in eval mode, in batches."""
     model.eval()
     correct = 0
@@ -56,7 +59,14 @@ def evaluate(model: LeNet5, x: gn.Tensor, y: gn.Tensor) -> float:
     return correct / len(y)
 
 
-def judge_samples(judge: LeNet5, samples: gn.Tensor, confidence: float = 0.9) -> dict:
+class Rescale(nn.Module):
+    """[-1, 1] (the generator's tanh range) → [0, 1] (the pixels a LeNet from examples/lenet_mnist.py learned on)."""
+
+    def forward(self, x: gn.Tensor) -> gn.Tensor:
+        return (x + 1) / 2
+
+
+def judge_samples(judge: nn.Module, samples: gn.Tensor, confidence: float = 0.9) -> dict:
     """Classes the judge sees in the samples, and the fraction it classifies with probability above `confidence`."""
     with gn.no_grad():
         probs = F.softmax(judge(samples), dim=1).numpy()
@@ -76,6 +86,9 @@ def main() -> None:
     parser.add_argument("--out", default="runs/dcgan-mnist")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out up to --epochs in total")
     parser.add_argument("--lr", type=float, default=2e-4, help="both players' Adam learning rate (also on resume)")
+    parser.add_argument("--judge", default=None,
+                        help="weights of a LeNet-5 trained on pixels in [0, 1] (e.g. the model.safetensors that "
+                             "examples/lenet_mnist.py saves) to judge with, instead of training one here")
     parser.add_argument("--ema", type=float, default=None,
                         help="judge the samples of a moving average of G's weights with this decay (e.g. 0.999)")
     args = parser.parse_args()
@@ -87,7 +100,12 @@ def main() -> None:
     x, x_test = x * 2 - 1, x_test * 2 - 1  # the generator's tanh range
     start = time.perf_counter()
     judge_path = os.path.join(args.out, "judge.safetensors")
-    if os.path.isfile(judge_path):  # the judge of an earlier run in the same folder (e.g. before --resume)
+    if args.judge is not None:  # a LeNet-5 trained on [0, 1] pixels: it sees samples and test images mapped there
+        lenet = LeNet5()
+        lenet.load_state_dict(gn.load(args.judge))
+        judge = nn.Sequential(Rescale(), lenet).eval()
+        judge_accuracy = evaluate(judge, x_test, y_test)
+    elif os.path.isfile(judge_path):  # the judge of an earlier run in the same folder (e.g. before --resume)
         judge = LeNet5()
         judge.load_state_dict(gn.load(judge_path))
         judge_accuracy = evaluate(judge, x_test, y_test)
