@@ -40,8 +40,13 @@ def _load_digits_from(data: str | None, seed: int):
     path = os.path.join(data, "digits.npz")
     if not os.path.isfile(path):
         raise RecipeError(f"mlp-digits: --data {data} has no digits.npz (arrays 'images' (N, 8, 8) and 'labels')")
-    with np.load(path) as f:
-        images, labels = f["images"], f["labels"]
+    try:
+        with np.load(path, allow_pickle=False) as f:  # a user-given file: never unpickle
+            images, labels = f["images"], f["labels"]
+    except (ValueError, KeyError, OSError) as e:  # object (pickled) arrays, missing names, not an npz
+        raise RecipeError(
+            f"mlp-digits: {path} is not a plain-array digits.npz with 'images' and 'labels': {e}"
+        ) from None
     order = np.random.default_rng(seed).permutation(len(labels))
     x = (images[order].reshape(len(labels), -1) / 16.0).astype(np.float32)
     y = labels[order].astype(np.int64)

@@ -25,7 +25,7 @@ def load_digits(test_fraction: float = 0.2, seed: int = 0) -> tuple[Tensor, Tens
     (x_train, y_train, x_test, y_test); images are (N, 64) float32, labels int64."""
     if not 0.0 <= test_fraction < 1.0:
         raise ValueError(f"load_digits: test_fraction must be in [0, 1), got {test_fraction}")
-    with numpy.load(os.path.join(_HERE, "digits.npz")) as f:
+    with numpy.load(os.path.join(_HERE, "digits.npz"), allow_pickle=False) as f:
         images, labels = f["images"], f["labels"]
     order = numpy.random.default_rng(seed).permutation(len(labels))
     x = (images[order].reshape(len(labels), 64) / 16.0).astype(numpy.float32)
@@ -38,7 +38,7 @@ def load_mnist_small(flatten: bool = False, as_dataset: bool = False):
     """The bundled class-balanced MNIST subset: (x_train, y_train, x_test, y_test) with 3,000 train and
     1,000 test images, float32 in [0, 1] of shape (N, 1, 28, 28) (or (N, 784) with `flatten`), labels int64.
     With `as_dataset=True`, returns (train, test) as TensorDatasets instead."""
-    with numpy.load(os.path.join(_HERE, "mnist_small.npz")) as f:
+    with numpy.load(os.path.join(_HERE, "mnist_small.npz"), allow_pickle=False) as f:
         parts = [f["x_train"], f["y_train"], f["x_test"], f["y_test"]]
     out = []
     for k, a in enumerate(parts):

@@ -146,3 +146,27 @@ def test_gan_ring_recipe_refuses_a_data_folder(tmp_path):
 
     with pytest.raises(RecipeError, match="gan-ring: generates its own 2-D data"):
         train_gan_ring(epochs=1, data=str(tmp_path), out=None)
+
+
+def test_digits_npz_holding_a_pickle_is_refused_without_running_it(tmp_path):
+    import numpy as np
+
+    from glassnet.recipes import RecipeError, train_mlp_digits
+
+    ran = tmp_path / "ran"
+    trap = np.empty(1, dtype=object)
+    trap[0] = _Trap(str(ran))
+    np.savez(tmp_path / "digits.npz", images=trap, labels=np.zeros(1))
+    with pytest.raises(RecipeError, match="not a plain-array digits.npz"):
+        train_mlp_digits(epochs=1, data=str(tmp_path), out=None)
+    assert not ran.exists()
+
+
+class _Trap:
+    """Unpickling this creates a file: proof that code from the file ran."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
