@@ -3,14 +3,12 @@ recipes (MNIST, tiny Shakespeare) run from the CLI and name missing data files i
 
 from __future__ import annotations
 
-import gzip
-
 import numpy as np
 import pytest
+from mnist_files import write_mnist
 
 import glassnet as gn
 from glassnet.cli import main
-from glassnet.data import load_mnist_small
 from glassnet.recipes import (
     RECIPES,
     RecipeError,
@@ -69,16 +67,6 @@ def test_data_dir_without_digits_is_an_error(tmp_path):
     with pytest.raises(RecipeError, match="digits.npz"):
         train_mlp_digits(epochs=1, out=str(tmp_path / "o"), data=str(tmp_path), say=lambda s: None)
 
-
-def write_mnist(root, n_train: int, n_test: int) -> None:
-    """Write the first images of the bundled MNIST subset as IDX .gz files named like the real ones."""
-    x_train, y_train, x_test, y_test = (t.numpy() for t in load_mnist_small())
-    for split, x, y in (("train", x_train[:n_train], y_train[:n_train]), ("t10k", x_test[:n_test], y_test[:n_test])):
-        images = np.round(x[:, 0] * 255).astype(np.uint8)
-        for kind, arr, code in (("images-idx3", images, 3), ("labels-idx1", y.astype(np.uint8), 1)):
-            header = bytes([0, 0, 8, code]) + b"".join(int(d).to_bytes(4, "big") for d in arr.shape)
-            with gzip.open(root / f"{split}-{kind}-ubyte.gz", "wb") as f:
-                f.write(header + arr.tobytes())
 
 
 def test_cli_trains_lenet_on_mnist_files(tmp_path, capsys):
