@@ -27,9 +27,43 @@ class _State:  # process-wide modes (a plain object: thread-local lookups cost m
     grad_enabled = True
     graph_backward = False  # True while a create_graph backward runs: saved values come back as Tensors
     anomaly = False
+    observers: tuple = ()  # callables told of every op (see observe_ops)
+    watching = False  # anomaly or observers: the one flag Function.apply checks
 
 
 _state = _State()
+
+
+def _update_watching() -> None:
+    _state.watching = _state.anomaly or bool(_state.observers)
+
+
+@contextlib.contextmanager
+def observe_ops(observer):
+    """Inside this block, call `observer(op_class, args, options, output)` after every op runs.
+
+    This is how tools see a forward pass op by op without patching glassnet (the ONNX exporter records
+    with it). `args` are the op's positional arguments as given (Tensors and constants), `options` its
+    keyword options, `output` the resulting Tensor. Comparisons (x > 0), which have no gradient and are
+    not Functions, are reported with `op_class` None and `options={"ufunc": ...}`.
+    """
+    prev = _state.observers
+    _state.observers = prev + (observer,)
+    _update_watching()
+    try:
+        yield observer
+    finally:
+        _state.observers = prev
+        _update_watching()
+
+
+def _watch(fn, cls, args, options, out) -> None:
+    """The slow path of Function.apply: anomaly checks on recorded nodes, then the observers."""
+    if _state.anomaly and out.grad_fn is fn:
+        fn._trace = _user_frame()
+        _check_finite(out.data, "forward output", fn)
+    for observer in _state.observers:
+        observer(cls, args, options, out)
 
 
 def is_grad_enabled() -> bool:
@@ -71,10 +105,12 @@ def detect_anomaly():
     naming the op and the line of user code that created it."""
     prev = _state.anomaly
     _state.anomaly = True
+    _update_watching()
     try:
         yield
     finally:
         _state.anomaly = prev
+        _update_watching()
 
 
 _GLASSNET_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -173,42 +209,54 @@ class Function:
             return cls.apply(*args, **options)
         return cls.__new__(cls).forward(*args, **options)
 
-    def _forward_arrays(self, args: tuple, options: dict):
-        """Call forward with each Tensor argument replaced by its array."""
-        if len(args) == 1:  # unpacked by hand for the one- and two-input ops: this is the hottest line
-            a = args[0]
-            return self.forward(a.data if isinstance(a, Tensor) else a, **options)
-        elif len(args) == 2:
-            a, b = args
-            return self.forward(
-                a.data if isinstance(a, Tensor) else a, b.data if isinstance(b, Tensor) else b, **options
-            )
-        else:
-            return self.forward(*[a.data if isinstance(a, Tensor) else a for a in args], **options)
-
     @classmethod
     def apply(cls, *args, **options):
         """Run forward on the arrays inside `args` and, if any input requires grad, record the node."""
-        fn = cls.__new__(cls)
+        fn = _new_object(cls)
+        # Tensor arguments are unpacked to their arrays by hand for one and two inputs: this is the hottest
+        # code in glassnet (every op of every step passes here), so it avoids a generic loop and extra calls.
         try:
-            out = fn._forward_arrays(args, options)
+            if len(args) == 1:
+                a = args[0]
+                if isinstance(a, Tensor):
+                    out = fn.forward(a.data, **options) if options else fn.forward(a.data)
+                    tracked = a._requires_grad
+                else:
+                    out = fn.forward(a, **options)
+                    tracked = False
+            elif len(args) == 2:
+                a, b = args
+                a_is, b_is = isinstance(a, Tensor), isinstance(b, Tensor)
+                a, b = a.data if a_is else a, b.data if b_is else b
+                out = fn.forward(a, b, **options) if options else fn.forward(a, b)
+                tracked = (a_is and args[0]._requires_grad) or (b_is and args[1]._requires_grad)
+            else:
+                out = fn.forward(*[a.data if isinstance(a, Tensor) else a for a in args], **options)
+                tracked = any(isinstance(a, Tensor) and a._requires_grad for a in args)
         except (ValueError, TypeError, IndexError) as e:
             shapes = ", ".join(str(tuple(a.shape)) for a in args if hasattr(a, "shape"))
             raise type(e)(f"{cls.__name__}: {e} (input shapes {shapes})") from None
         if type(out) is not ndarray:  # NumPy returns scalars from 0-d math; keep every result an array
             raw, out = out, np.asarray(out)
             fn._saved = tuple(out if v is raw else v for v in fn._saved)
-        if _state.grad_enabled:
-            for a in args:
-                if isinstance(a, Tensor) and a._requires_grad:
-                    fn.inputs = args
-                    fn._out = out
-                    fn._seq = next(_sequence)
-                    if _state.anomaly:
-                        fn._trace = _user_frame()
-                        _check_finite(out, "forward output", fn)
-                    return Tensor._make(out, fn)
-        return Tensor._make(out, None)
+        t = _new_object(Tensor)
+        t.data = out
+        t._grad = t._hooks = None
+        if tracked and _state.grad_enabled:
+            fn.inputs = args
+            fn._out = out
+            fn._seq = next(_sequence)
+            t.grad_fn = fn
+            t._requires_grad = True
+        else:
+            t.grad_fn = None
+            t._requires_grad = False
+        if _state.watching:  # detect_anomaly or an observer (one flag, so the common case pays one check)
+            _watch(fn, cls, args, options, t)
+        return t
+
+
+_new_object = object.__new__
 
 
 def unbroadcast(grad, shape: tuple):

@@ -240,7 +240,7 @@ class Tensor:
     # ----- arithmetic -----------------------------------------------------------------------------
     def __add__(self, other):
         if type(other) is Tensor and other.data.dtype is self.data.dtype:  # fast path: no promotion needed
-            return ar.Add.apply(self, other)
+            return _add(self, other)
         return _binary(ar.Add, self, other, "add")
 
     def __radd__(self, other):
@@ -248,7 +248,7 @@ class Tensor:
 
     def __sub__(self, other):
         if type(other) is Tensor and other.data.dtype is self.data.dtype:  # fast path: no promotion needed
-            return ar.Sub.apply(self, other)
+            return _sub(self, other)
         return _binary(ar.Sub, self, other, "sub")
 
     def __rsub__(self, other):
@@ -256,7 +256,7 @@ class Tensor:
 
     def __mul__(self, other):
         if type(other) is Tensor and other.data.dtype is self.data.dtype:  # fast path: no promotion needed
-            return ar.Mul.apply(self, other)
+            return _mul(self, other)
         return _binary(ar.Mul, self, other, "mul")
 
     def __rmul__(self, other):
@@ -379,7 +379,7 @@ class Tensor:
 
     def tanh(self) -> Tensor:
         """tanh x"""
-        return act.Tanh.apply(_floating(self))
+        return _tanh(self if self.data.dtype.kind == "f" else _floating(self))
 
     def sigmoid(self) -> Tensor:
         """1 / (1 + e⁻ˣ)"""
@@ -778,6 +778,10 @@ def _binary(op, a, b, name: str, floating: bool = False) -> Tensor:
     return op.apply(a, b)
 
 
+# The hottest ops' apply, bound once (looking up a classmethod builds a bound method on every call).
+_add, _sub, _mul, _tanh = ar.Add.apply, ar.Sub.apply, ar.Mul.apply, act.Tanh.apply
+
+
 def _cast_operand(x, dtype):
     if isinstance(x, Tensor):
         return x if x.dtype == dtype else x.to(dtype)
@@ -807,7 +811,11 @@ def _compare(ufunc, a, b) -> Tensor:
     b_data = b.data if isinstance(b, Tensor) else b
     if isinstance(a, Tensor) and isinstance(b, Tensor):
         _check_broadcast(a, b, ufunc.__name__)
-    return Tensor._make(numpy.asarray(ufunc(a_data, b_data)), None)
+    out = Tensor._make(numpy.asarray(ufunc(a_data, b_data)), None)
+    if _state.observers:  # comparisons are not Functions; observers (the ONNX tracer) still see them
+        for observer in _state.observers:
+            observer(None, (a, b), {"ufunc": ufunc}, out)
+    return out
 
 
 def _inplace(t: Tensor, other, ufunc, name: str) -> Tensor:

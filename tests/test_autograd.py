@@ -456,3 +456,32 @@ def test_second_derivative_tells_a_tensor_from_its_detached_alias():
         (g2,) = grad(g.sum(), x)
         results.append(g2.detach().numpy() if lib is torch else g2.data)
     np.testing.assert_allclose(results[0], results[1], rtol=1e-12)
+
+
+def test_observe_ops_sees_every_op_and_comparison_then_stops():
+    seen = []
+    x = gn.tensor([1.0, -2.0], requires_grad=True)
+    with gn.autograd.observe_ops(lambda op, args, options, out: seen.append((op, out.shape))):
+        y = (x * 2).tanh()
+        with gn.no_grad():
+            z = x + 1  # not recorded on the graph, still observed
+        mask = x > 0
+    names = [op.__name__ if op is not None else "compare" for op, _ in seen]
+    assert names == ["Mul", "Tanh", "Add", "compare"]
+    assert seen[-1][1] == mask.shape == (2,)
+    assert y.grad_fn is not None and z.grad_fn is None
+    seen.clear()
+    _ = x * 3
+    assert seen == []
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_observe_ops_nests_with_detect_anomaly():
+    seen = []
+    x = gn.tensor([0.0], requires_grad=True)
+    with gn.autograd.detect_anomaly(), gn.autograd.observe_ops(lambda *a: seen.append(a[0].__name__)):
+        with pytest.raises(RuntimeError, match="Log"):
+            x.log()
+    assert seen == []  # the anomaly error comes first, before the observers
+    y = x.log()  # outside both: no anomaly error, no observer
+    assert y.shape == (1,)

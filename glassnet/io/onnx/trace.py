@@ -1,21 +1,19 @@
 """Recording one forward pass as the list of ops it ran: the raw material of the ONNX exporter.
 
-Every op in glassnet goes through `Function.apply`, so while `record_ops` is active each call is
-appended to a list with its class, its positional arguments, its keyword options and its output.
-Unlike the autograd graph, this record keeps the options (shapes, axes, strides) that a converter
-needs and also sees ops whose inputs need no gradient.
+Every op in glassnet goes through `Function.apply`, which tells the observers registered with
+`glassnet.autograd.observe_ops`; while `record_ops` is active each call is appended to a list with
+its class, its positional arguments, its keyword options and its output. Unlike the autograd graph,
+this record keeps the options (shapes, axes, strides) that a converter needs and also sees ops whose
+inputs need no gradient.
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib
 from dataclasses import dataclass, field
 
-from glassnet.autograd import Function, no_grad
+from glassnet.autograd import no_grad, observe_ops
 from glassnet.tensor import Tensor
-
-tensor_module = importlib.import_module("glassnet.tensor")  # (the attribute gn.tensor is the factory function)
 
 
 @dataclass
@@ -43,29 +41,15 @@ class Compare:
 
 @contextlib.contextmanager
 def record_ops(calls: list):
-    """Append an OpCall to `calls` for every op (and comparison) inside the block.
+    """Append an OpCall to `calls` for every op (and comparison) inside the block (via autograd.observe_ops)."""
 
-    Function.apply and glassnet.tensor._compare are wrapped for the duration of the block, then restored.
-    """
-    original_apply, original_compare = Function.__dict__["apply"], tensor_module._compare
+    def record(op, args, options, out):
+        if op is None:  # a comparison: not a Function, reported with its ufunc
+            op = Compare
+        calls.append(OpCall(op, args, options, out))
 
-    def recording_apply(cls, *args, **options):
-        out = original_apply.__func__(cls, *args, **options)
-        calls.append(OpCall(cls, args, options, out))
-        return out
-
-    def recording_compare(ufunc, a, b):
-        out = original_compare(ufunc, a, b)
-        calls.append(OpCall(Compare, (a, b), {"ufunc": ufunc}, out))
-        return out
-
-    Function.apply = classmethod(recording_apply)
-    tensor_module._compare = recording_compare
-    try:
+    with observe_ops(record):
         yield calls
-    finally:
-        Function.apply = original_apply
-        tensor_module._compare = original_compare
 
 
 def flatten_outputs(result, where: str = "output") -> list:
