@@ -168,7 +168,7 @@ class Function:
     @property
     def needs_input_grad(self) -> tuple:
         """For each positional input, whether a gradient for it is wanted (lets backward skip work)."""
-        return tuple(isinstance(a, Tensor) and a._requires_grad for a in self.inputs)
+        return tuple([isinstance(a, Tensor) and a._requires_grad for a in self.inputs])
 
     def save_for_backward(self, *values) -> None:
         """Keep inputs/outputs (as arrays) for backward."""
@@ -231,8 +231,14 @@ class Function:
                 out = fn.forward(a, b, **options) if options else fn.forward(a, b)
                 tracked = (a_is and args[0]._requires_grad) or (b_is and args[1]._requires_grad)
             else:
-                out = fn.forward(*[a.data if isinstance(a, Tensor) else a for a in args], **options)
-                tracked = any(isinstance(a, Tensor) and a._requires_grad for a in args)
+                arrays, tracked = [], False
+                for a in args:
+                    if isinstance(a, Tensor):
+                        arrays.append(a.data)
+                        tracked = tracked or a._requires_grad
+                    else:
+                        arrays.append(a)
+                out = fn.forward(*arrays, **options)
         except (ValueError, TypeError, IndexError) as e:
             shapes = ", ".join(str(tuple(a.shape)) for a in args if hasattr(a, "shape"))
             raise type(e)(f"{cls.__name__}: {e} (input shapes {shapes})") from None

@@ -1103,7 +1103,7 @@ def _initial_grads(outputs, grad_outputs, create_graph: bool, name: str) -> list
                     f"{name}: grad can be implicitly created only for scalar outputs, got shape {out.shape}; "
                     "pass gradient= with the same shape"
                 )
-            g = numpy.ones_like(out.data)
+            g = numpy.ones(out.data.shape, out.data.dtype)  # (ones_like is a slower Python-level wrapper)
         else:
             g_arr = g.data if isinstance(g, Tensor) else numpy.asarray(g, dtype=out.dtype)
             if g_arr.shape != out.shape:
@@ -1156,8 +1156,15 @@ _UFUNCS = {
     numpy.isfinite: lambda a: Tensor._make(numpy.isfinite(a.data), None),
 }
 
+def _dot(a, b):
+    if numpy.ndim(a) > 2 or numpy.ndim(b) > 2:  # N-d np.dot is not matmul; glassnet's ops only use the 2-D form
+        raise TypeError("np.dot on Tensors is supported for 1-D and 2-D operands only; use @ (matmul)")
+    return _as_tensor(a) @ b
+
+
 _FUNCTIONS = {
     numpy.sum: _sum,
+    numpy.dot: _dot,
     numpy.broadcast_to: _broadcast_to,
     numpy.where: lambda c, a, b: where(c, a, b),
     numpy.reshape: lambda a, shape, **_: _as_tensor(a).reshape(shape),

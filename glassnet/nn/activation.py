@@ -147,7 +147,7 @@ class Tanh(Module):
 
     def forward(self, input: Tensor) -> Tensor:
         """tanh x"""
-        return F.tanh(input)
+        return input.tanh()
 
 
 class Hardtanh(Module):

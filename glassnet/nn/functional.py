@@ -74,18 +74,7 @@ def log_softmax(input: Tensor, dim: int) -> Tensor:
 
 
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    """x Wᵀ + b over the last dimension, as one op (W: (out, in))."""
-    if input.ndim == 0 or weight.ndim != 2 or input.shape[-1] != weight.shape[1]:
-        raise ValueError(
-            f"linear: input of shape {tuple(input.shape)} does not fit weight of shape {tuple(weight.shape)}; "
-            f"expected (..., {weight.shape[-1] if weight.ndim else '?'})"
-        )
-    if bias is not None and tuple(bias.shape) != (weight.shape[0],):
-        raise ValueError(
-            f"linear: bias of shape {tuple(bias.shape)} does not fit weight of shape {tuple(weight.shape)}"
-        )
-    if input.dtype != weight.dtype:
-        raise TypeError(f"linear: input is {input.dtype} but weight is {weight.dtype}")
+    """x Wᵀ + b over the last dimension, as one op (W: (out, in)); the op checks the shapes and dtypes."""
     return la.Linear.apply(input, weight, bias) if bias is not None else la.Linear.apply(input, weight)
 
 

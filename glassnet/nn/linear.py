@@ -12,6 +12,8 @@ from glassnet.tensor import Tensor
 
 __all__ = ["Identity", "Linear", "Bilinear", "Flatten", "Unflatten"]
 
+_linear = F.linear
+
 
 class Identity(Module):
     """Returns its input unchanged (a placeholder, e.g. to remove a layer from a network); ignores any arguments."""
@@ -49,13 +51,24 @@ class Linear(Module):
 
     def forward(self, input: Tensor) -> Tensor:
         """x Wᵀ + b"""
-        check_tensor(input, f"Linear({self.in_features}→{self.out_features})")
+        params = self._parameters  # read directly: two trips through Module.__getattr__ cost as much as the op
+        if isinstance(input, Tensor):
+            try:
+                return _linear(input, params["weight"], params["bias"])
+            except (ValueError, TypeError):
+                self._explain_bad_input(input)
+                raise
+        self._explain_bad_input(input)
+
+    def _explain_bad_input(self, input) -> None:
+        """Raise the layer's own message (naming it and the shapes) for an input it cannot take."""
+        name = f"Linear({self.in_features}→{self.out_features})"
+        check_tensor(input, name)
         if input.ndim == 0 or input.shape[-1] != self.in_features:
             raise ValueError(
-                f"Linear({self.in_features}→{self.out_features}) got input of shape {shape_str(input.shape)}; "
+                f"{name} got input of shape {shape_str(input.shape)}; "
                 f"expected (..., {self.in_features}) (last dimension {self.in_features})"
             )
-        return F.linear(input, self.weight, self.bias)
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"

@@ -330,8 +330,12 @@ class Module:
         self._non_persistent_buffers.discard(name)
 
     def __getattr__(self, name: str) -> Any:
+        # Called only when normal lookup fails: parameters, buffers and submodules live in their own dicts.
         d = self.__dict__
-        for store in ("_parameters", "_buffers", "_modules"):
+        params = d.get("_parameters")
+        if params is not None and name in params:  # the common case first (self.weight in every forward)
+            return params[name]
+        for store in ("_buffers", "_modules"):
             if store in d and name in d[store]:
                 return d[store][name]
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")

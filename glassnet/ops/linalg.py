@@ -38,21 +38,60 @@ class Linear(Function):
     dL/dx = dL/dy W,   dL/dW = (dL/dy)ᵀ x,   dL/db = Σ over rows of dL/dy   (leading dims flattened into rows)"""
 
     def forward(self, x, weight, bias=None):
+        check_linear_shapes(x, weight, bias)
         self.save_for_backward(x, weight)
         self.has_bias = bias is not None
         # Leading dims flattened into rows: one (rows, in) @ (in, out) GEMM. A 3-D x @ Wᵀ would be a stack of
         # small GEMMs, measured 2× slower (and far worse when the BLAS threads compete for the cores).
-        y = x.reshape((-1, x.shape[-1])) @ weight.T
+        # np.dot rather than @: the same BLAS call, with 0.2-0.3 µs less overhead on small matrices.
+        y = np.dot(x if x.ndim == 2 else x.reshape((-1, x.shape[-1])), weight.T)
         if bias is not None:
             y += bias  # y is a fresh array: adding in place saves one temporary
-        return y.reshape(x.shape[:-1] + (weight.shape[0],))
+        return y if x.ndim == 2 else y.reshape(x.shape[:-1] + (weight.shape[0],))
 
     def backward(self, gy):
         x, weight = self.saved_tensors
-        gy2 = gy.reshape((-1, gy.shape[-1]))
-        gx = (gy2 @ weight).reshape(x.shape) if self.needs_input_grad[0] else None  # the first layer's input
-        g_weight = gy2.T @ x.reshape((-1, x.shape[-1]))
-        return gx, g_weight, gy2.sum(axis=0) if self.has_bias else None
+        gy2 = gy if gy.ndim == 2 else gy.reshape((-1, gy.shape[-1]))
+        gx = None
+        if self.needs_input_grad[0]:  # not for the first layer's input
+            gx = np.dot(gy2, weight)
+            if x.ndim != 2:
+                gx = gx.reshape(x.shape)
+        g_weight = np.dot(gy2.T, x if x.ndim == 2 else x.reshape((-1, x.shape[-1])))
+        return gx, g_weight, sum_rows(gy2) if self.has_bias else None
+
+
+def check_linear_shapes(x, weight, bias) -> None:
+    """x (..., in), W (out, in), b (out,) of one dtype, or a ValueError/TypeError naming the shapes."""
+    if x.ndim == 0 or weight.ndim != 2 or x.shape[-1] != weight.shape[1]:
+        raise ValueError(
+            f"linear: input of shape {tuple(x.shape)} does not fit weight of shape {tuple(weight.shape)}; "
+            f"expected (..., {weight.shape[-1] if weight.ndim else '?'})"
+        )
+    if bias is not None and bias.shape != weight.shape[:1]:
+        raise ValueError(f"linear: bias of shape {tuple(bias.shape)} does not fit weight of shape {tuple(weight.shape)}")
+    if x.dtype != weight.dtype:
+        raise TypeError(f"linear: input is {x.dtype} but weight is {weight.dtype}")
+
+
+_ones_cache: dict = {}
+
+
+def sum_rows(a):
+    """Σ over the rows of a 2-D array, as a (1, rows) @ (rows, n) product.
+
+    The same sum as a.sum(axis=0), but NumPy's axis-0 reduction walks the rows one by one and takes 2.4 µs
+    on a (100, 16) batch where the product takes 0.6 µs. On Tensors (create_graph) it is the plain sum.
+    """
+    if type(a) is not np.ndarray:
+        return a.sum(axis=0)
+    key = (a.shape[0], a.dtype)
+    ones = _ones_cache.get(key)
+    if ones is None:
+        if len(_ones_cache) > 64:  # a bounded cache: batch sizes vary little in practice
+            _ones_cache.clear()
+        ones = _ones_cache[key] = np.ones(a.shape[0], a.dtype)
+    return ones @ a
 
 
 def parse_einsum(equation: str, shapes: list) -> tuple[list[str], str]:
