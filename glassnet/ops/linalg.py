@@ -69,7 +69,9 @@ def check_linear_shapes(x, weight, bias) -> None:
             f"expected (..., {weight.shape[-1] if weight.ndim else '?'})"
         )
     if bias is not None and bias.shape != weight.shape[:1]:
-        raise ValueError(f"linear: bias of shape {tuple(bias.shape)} does not fit weight of shape {tuple(weight.shape)}")
+        raise ValueError(
+            f"linear: bias of shape {tuple(bias.shape)} does not fit weight of shape {tuple(weight.shape)}"
+        )
     if x.dtype != weight.dtype:
         raise TypeError(f"linear: input is {x.dtype} but weight is {weight.dtype}")
 
