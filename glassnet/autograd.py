@@ -150,7 +150,6 @@ class Function:
     _out = None
     _saved: tuple | None = ()
     _seq = 0  # creation order: every node is created after its inputs, so it is a topological order
-    _freed = False
     _hooks = None
     _retain = None
     _trace = "<run with gn.autograd.detect_anomaly() to record where>"
@@ -178,7 +177,7 @@ class Function:
     def saved_tensors(self) -> tuple:
         """The saved values: arrays normally; Tensors on the graph when backward is being recorded."""
         saved = self._saved
-        if saved is None:
+        if saved is None:  # run_backward sets None when it frees a walked node
             raise RuntimeError(
                 f"{self.name}: its saved values were freed by an earlier backward(); "
                 "pass retain_graph=True to the first backward() to walk the graph again"
@@ -292,8 +291,8 @@ def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool, 
     `inputs` are returned and no `.grad` is changed.
     """
     grads: dict = {}  # node -> dL/d(node's output), summed over consumers
-    leaf_grads: dict = {}  # id(leaf) -> [leaf, summed gradient]
-    heap: list = []
+    leaf_grads: dict = {}  # id(leaf) -> [leaf, summed gradient, whether this walk owns that array]
+    heap: list = []  # (-creation order, node): the order is unique, so nodes themselves are never compared
     for out, g in zip(outputs, grad_outputs):
         node = out.grad_fn
         if node is None:
@@ -304,7 +303,7 @@ def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool, 
             grads[node] = grads[node] + g
         else:
             grads[node] = g
-            heapq.heappush(heap, (-node._seq, id(node), node))
+            heapq.heappush(heap, (-node._seq, node))
     wanted = None
     if inputs is not None:
         wanted = {id(t.grad_fn) if t.grad_fn is not None else id(t): t for t in inputs}
@@ -317,15 +316,16 @@ def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool, 
     pop, push = heapq.heappop, heapq.heappush
     try:
         while heap:
-            node = pop(heap)[2]
+            node = pop(heap)[1]
             gy = grads.pop(node)
-            owned.discard(node)
-            if node._freed:
+            if owned:
+                owned.discard(node)
+            if node._saved is None:
                 raise RuntimeError(
                     f"backward: the graph through {node.name} was already freed by an earlier backward(); "
                     "pass retain_graph=True to the first backward() to walk it again"
                 )
-            if node._hooks or node._retain is not None:
+            if node._hooks is not None or node._retain is not None:
                 gy = _run_tensor_hooks(node, gy, create_graph)
             if wanted is not None and id(node) in wanted:
                 captured[id(node)] = gy
@@ -339,7 +339,8 @@ def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool, 
             for inp, gx in zip(node.inputs, gxs):
                 if gx is None or not isinstance(inp, Tensor) or not inp._requires_grad:
                     continue
-                if gx.shape != inp.data.shape or gx.dtype != inp.data.dtype:
+                data = inp.data
+                if gx.shape != data.shape or (gx.dtype is not data.dtype and gx.dtype != data.dtype):
                     gx = match_gradient(gx, inp, node.name)
                 parent = inp.grad_fn
                 if parent is None:
@@ -353,10 +354,9 @@ def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool, 
                             owned.add(parent)
                 else:
                     grads[parent] = gx
-                    push(heap, (-parent._seq, id(parent), parent))
-            if not retain_graph:  # free what backward kept; the node itself dies with its output tensor
+                    push(heap, (-parent._seq, parent))
+            if not retain_graph:  # free what backward kept (None marks the node as walked); the node dies with its output
                 node._saved = node._out = None
-                node._freed = True
     finally:
         _state.graph_backward, _state.grad_enabled = prev_graph, prev_enabled
 

@@ -207,8 +207,7 @@ class Tensor:
             extras.append("requires_grad=True")
         return "tensor(" + body + "".join(", " + e for e in extras) + ")"
 
-    def __hash__(self) -> int:
-        return id(self)
+    __hash__ = object.__hash__  # by identity, as in PyTorch (a C-level hash: tensors key the optimiser's state)
 
     # ----- autograd -------------------------------------------------------------------------------
     def backward(self, gradient=None, retain_graph: bool = False, create_graph: bool = False) -> None:
@@ -1103,7 +1102,7 @@ def _initial_grads(outputs, grad_outputs, create_graph: bool, name: str) -> list
                     f"{name}: grad can be implicitly created only for scalar outputs, got shape {out.shape}; "
                     "pass gradient= with the same shape"
                 )
-            g = numpy.ones(out.data.shape, out.data.dtype)  # (ones_like is a slower Python-level wrapper)
+            g = numpy.array(1, out.data.dtype).reshape(out.data.shape)  # (ones/ones_like are slower Python wrappers)
         else:
             g_arr = g.data if isinstance(g, Tensor) else numpy.asarray(g, dtype=out.dtype)
             if g_arr.shape != out.shape:

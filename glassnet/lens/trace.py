@@ -284,16 +284,16 @@ def trace(loss: Tensor, names: dict | None = None, model: Any = None, gradient: 
 
     root = loss.grad_fn
     grads: dict = {root: seed}
-    heap = [(-root._seq, id(root), root)]
+    heap = [(-root._seq, root)]
     leaf_acc: dict[int, list] = {}
     unnamed = 0
     steps: list[Step] = []
     step_of: dict[int, int] = {}
     with no_grad():
         while heap:
-            node = heapq.heappop(heap)[2]
+            node = heapq.heappop(heap)[1]
             gy = grads.pop(node)
-            if node._freed or node._saved is None:
+            if node._saved is None:
                 raise RuntimeError(
                     f"trace: the graph through {node.name} was freed by an earlier backward(); call trace() before "
                     "loss.backward(), or pass retain_graph=True to backward()"
@@ -335,7 +335,7 @@ def trace(loss: Tensor, names: dict | None = None, model: Any = None, gradient: 
                         grads[parent] = grads[parent] + gx
                     else:
                         grads[parent] = gx
-                        heapq.heappush(heap, (-parent._seq, id(parent), parent))
+                        heapq.heappush(heap, (-parent._seq, parent))
                 step.inputs.append(si)
             steps.append(step)
     for s in steps:  # parent step numbers are known only once the walk is over

@@ -21,6 +21,8 @@ from glassnet.ops import normalization as _norm
 from glassnet.random import Generator
 from glassnet.tensor import Tensor, where
 
+_mse = _loss.MeanSquaredError.apply
+
 __all__ = [
     "batch_norm",
     "layer_norm",
@@ -410,6 +412,10 @@ def _weight_like(name: str, what: str, weight, x: Tensor) -> Tensor:
 # ----- regression and distribution losses -------------------------------------------------------------------
 def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
     """Mean squared error (x − t)²."""
+    if isinstance(input, Tensor) and isinstance(target, Tensor) and reduction in ("mean", "sum"):
+        x, t = input.data, target.data  # the common case, checked on the arrays (the hot path of every step)
+        if x.shape == t.shape and x.dtype is t.dtype and x.dtype.kind == "f":
+            return _mse(input, target, mean=reduction == "mean")  # fused: one node
     _check_reduction("mse_loss", reduction)
     x, t = _pair("mse_loss", input, target)
     if reduction != "none" and x.shape == t.shape and x.dtype == t.dtype and x.dtype.kind == "f":

@@ -44,7 +44,7 @@ class Sequential(Module):
 
     def forward(self, input: Any) -> Any:
         """layer_n(… layer_1(layer_0(x)))"""
-        for module in self:
+        for module in self._modules.values():
             input = module(input)
         return input
 

@@ -93,7 +93,7 @@ def sum_rows(a):
         if len(_ones_cache) > 64:  # a bounded cache: batch sizes vary little in practice
             _ones_cache.clear()
         ones = _ones_cache[key] = np.ones(a.shape[0], a.dtype)
-    return ones @ a
+    return np.dot(ones, a)
 
 
 def parse_einsum(equation: str, shapes: list) -> tuple[list[str], str]:

@@ -210,7 +210,7 @@ class MeanSquaredError(Function):
         diff = x - t
         self.scale = 2.0 / diff.size if mean and diff.size else 2.0
         total = np.vdot(diff, diff) if diff.dtype.kind == "f" else (diff * diff).sum()
-        return (total / diff.size if mean else total).astype(diff.dtype)
+        return np.asarray(total / diff.size if mean else total, diff.dtype)
 
     def backward(self, gy):
         x, t = self.saved_tensors

@@ -144,16 +144,20 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
-        for hook in list(self._step_pre_hooks):
-            hook(self)
+        if self._step_pre_hooks:
+            for hook in list(self._step_pre_hooks):
+                hook(self)
+        state, update = self.state, self.update
         with no_grad():
             for group in self.param_groups:
                 for p in group["params"]:
-                    if p.grad is not None:
-                        self.update(p, p.grad.data, self.state[p], group)
+                    grad = p.grad
+                    if grad is not None:
+                        update(p, grad.data, state[p], group)
         self._step_count += 1
-        for hook in list(self._step_post_hooks):
-            hook(self)
+        if self._step_post_hooks:
+            for hook in list(self._step_post_hooks):
+                hook(self)
         return loss
 
     def update(self, param: Tensor, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
