@@ -344,7 +344,11 @@ def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool, 
                     gx = match_gradient(gx, inp, node.name)
                 parent = inp.grad_fn
                 if parent is None:
-                    _accumulate_leaf(leaf_grads, inp, gx)
+                    key = id(inp)
+                    if key in leaf_grads:
+                        _accumulate_leaf(leaf_grads, inp, gx)
+                    else:
+                        leaf_grads[key] = [inp, gx, False]
                 elif parent in grads:
                     if parent in owned:  # a sum this walk made itself: add in place (nothing else sees it)
                         grads[parent] += gx
@@ -355,7 +359,7 @@ def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool, 
                 else:
                     grads[parent] = gx
                     push(heap, (-parent._seq, parent))
-            if not retain_graph:  # free what backward kept (None marks the node as walked); the node dies with its output
+            if not retain_graph:  # free what backward kept (None marks it walked); the node dies with its output
                 node._saved = node._out = None
     finally:
         _state.graph_backward, _state.grad_enabled = prev_graph, prev_enabled
@@ -365,7 +369,7 @@ def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool, 
             if key in wanted:
                 captured[key] = g
         return [captured.get(k) for k in wanted]
-    _write_leaf_grads(leaf_grads, create_graph, [id(g) for g in grad_outputs])
+    _write_leaf_grads(leaf_grads, create_graph, grad_outputs)
     return None
 
 
@@ -412,17 +416,18 @@ def _run_tensor_hooks(node, gy, create_graph):
     return gy
 
 
-def _write_leaf_grads(leaf_grads: dict, create_graph: bool, protected=()) -> None:
-    entries = list(leaf_grads.values())
+def _write_leaf_grads(leaf_grads: dict, create_graph: bool, grad_outputs=()) -> None:
+    entries = leaf_grads.values()
     for entry in entries:  # every hook first: if one raises, no .grad has been touched yet
-        leaf, g, _ = entry
-        if leaf._hooks:
-            for hook in leaf._hooks:
+        hooks = entry[0]._hooks
+        if hooks:
+            g = entry[1]
+            for hook in hooks:
                 result = hook(g if isinstance(g, Tensor) else Tensor._make(np.asarray(g), None))
                 if result is not None:
                     g = result if create_graph else result.data
             entry[1] = g
-    shared = set(protected)  # arrays that must not become a leaf's .grad as they are
+    shared = {id(g) for g in grad_outputs}  # arrays that must not become a leaf's .grad as they are
     for leaf, g, _ in entries:
         if create_graph:
             g = g if isinstance(g, Tensor) else Tensor._make(np.array(g), None)
@@ -439,7 +444,9 @@ def _write_leaf_grads(leaf_grads: dict, create_graph: bool, protected=()) -> Non
         if type(g) is not ndarray or g.base is not None or id(g) in shared:
             g = np.array(g)
         shared.add(id(g))
-        leaf._grad = Tensor._make(g, None)
+        t = _new_object(Tensor)
+        t.data, t.grad_fn, t._requires_grad, t._grad, t._hooks = g, None, False, None, None
+        leaf._grad = t
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False):

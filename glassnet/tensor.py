@@ -217,7 +217,11 @@ class Tensor:
                 "backward: this tensor does not require grad and has no grad_fn "
                 "(was it computed under no_grad, or from tensors without requires_grad=True?)"
             )
-        grads = _initial_grads([self], None if gradient is None else [gradient], create_graph, "backward")
+        data = self.data
+        if gradient is None and data.size == 1 and not create_graph:  # the usual loss.backward(): dL/dL = 1
+            grads = [numpy.array(1, data.dtype).reshape(data.shape)]  # (ones/ones_like are slower Python wrappers)
+        else:
+            grads = _initial_grads([self], None if gradient is None else [gradient], create_graph, "backward")
         run_backward([self], grads, retain_graph or create_graph, create_graph)
 
     def retain_grad(self) -> None:

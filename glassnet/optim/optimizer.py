@@ -37,6 +37,26 @@ class _Required:
 required = _Required()
 
 
+_scalar_arrays: dict = {}
+
+
+def scalar_array(value: float, dtype) -> np.ndarray:
+    """`value` as a read-only 0-d array of `dtype`, cached.
+
+    NumPy multiplies a small array by a 0-d array of its own dtype in about half the time it takes for a
+    Python float (which it converts on every call), and the result is bitwise the same: the float is rounded
+    to `dtype` either way. Optimisers use it for the learning rate in their per-parameter updates.
+    """
+    key = (value, dtype)
+    array = _scalar_arrays.get(key)
+    if array is None:
+        if len(_scalar_arrays) > 256:  # schedulers change lr every step: keep the cache bounded
+            _scalar_arrays.clear()
+        array = _scalar_arrays[key] = np.array(value, dtype)
+        array.flags.writeable = False
+    return array
+
+
 def _plain(value):
     """NumPy scalars (and tuples of them) become Python numbers, so float32 updates stay float32."""
     if isinstance(value, np.generic):
@@ -129,10 +149,10 @@ class Optimizer:
         """Forget the gradients: set each `.grad` to None (default) or fill it with zeros."""
         for group in self.param_groups:
             for p in group["params"]:
-                if p.grad is None:
+                if p._grad is None:
                     continue
                 if set_to_none:
-                    p.grad = None
+                    p._grad = None
                 else:
                     if p.grad.grad_fn is not None:
                         p.grad = p.grad.detach()
@@ -147,18 +167,26 @@ class Optimizer:
         if self._step_pre_hooks:
             for hook in list(self._step_pre_hooks):
                 hook(self)
-        state, update = self.state, self.update
         with no_grad():
             for group in self.param_groups:
-                for p in group["params"]:
-                    grad = p.grad
-                    if grad is not None:
-                        update(p, grad.data, state[p], group)
+                self.update_group(group)
         self._step_count += 1
         if self._step_post_hooks:
             for hook in list(self._step_post_hooks):
                 hook(self)
         return loss
+
+    def update_group(self, group: dict[str, Any]) -> None:
+        """Update each parameter of one group that has a gradient, by calling `update` for it.
+
+        An optimiser may override this with a loop specialised to its commonest case (SGD does, for plain
+        SGD, which keeps no state): on small networks the per-parameter bookkeeping costs more than the update.
+        """
+        state, update = self.state, self.update
+        for p in group["params"]:
+            grad = p.grad
+            if grad is not None:
+                update(p, grad.data, state[p], group)
 
     def update(self, param: Tensor, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
         """Apply this optimiser's rule to one parameter, in place on `param.data` (subclasses write this)."""

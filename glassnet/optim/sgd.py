@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from glassnet.backend import np
-from glassnet.optim.optimizer import Optimizer
+from glassnet.optim.optimizer import Optimizer, scalar_array
 from glassnet.tensor import Tensor
 
 
@@ -50,6 +50,18 @@ class SGD(Optimizer):
         )
         super().__init__(params, defaults)
 
+    def update_group(self, group: dict[str, Any]) -> None:
+        if group["momentum"] or group["weight_decay"] or group["maximize"]:
+            super().update_group(group)
+            return
+        # Plain SGD keeps no state (as in PyTorch): θ ← θ − lr·g, with the group's settings read once.
+        lr = group["lr"]
+        for p in group["params"]:
+            grad = p.grad
+            if grad is not None:
+                g = grad.data
+                p.data -= scalar_array(lr, g.dtype) * g
+
     def update(self, param: Tensor, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
         momentum, wd = group["momentum"], group["weight_decay"]
         if group["maximize"]:
@@ -64,4 +76,4 @@ class SGD(Optimizer):
                 buf.data *= momentum
                 buf.data += (1 - group["dampening"]) * grad
             grad = grad + momentum * buf.data if group["nesterov"] else buf.data
-        param.data -= group["lr"] * grad
+        param.data -= scalar_array(group["lr"], grad.dtype) * grad
