@@ -291,13 +291,13 @@ def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool, 
     `inputs` are returned and no `.grad` is changed.
     """
     grads: dict = {}  # node -> dL/d(node's output), summed over consumers
-    leaf_grads: dict = {}  # id(leaf) -> [leaf, summed gradient, whether this walk owns that array]
+    leaves: list = []  # (leaf, dL/d(leaf)) in the order found; a leaf used twice appears twice
     heap: list = []  # (-creation order, node): the order is unique, so nodes themselves are never compared
     for out, g in zip(outputs, grad_outputs):
         node = out.grad_fn
         if node is None:
             if out._requires_grad:
-                _accumulate_leaf(leaf_grads, out, g)
+                leaves.append((out, g))
             continue
         if node in grads:
             grads[node] = grads[node] + g
@@ -313,7 +313,8 @@ def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool, 
     prev_graph, prev_enabled = _state.graph_backward, _state.grad_enabled
     _state.graph_backward = _state.grad_enabled = create_graph
     anomaly = _state.anomaly
-    pop, push = heapq.heappop, heapq.heappush
+    pop, push, found = heapq.heappop, heapq.heappush, leaves.append
+    # This loop runs once per node of every training step; it is written for speed (locals, one check per case).
     try:
         while heap:
             node = pop(heap)[1]
@@ -339,16 +340,11 @@ def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool, 
             for inp, gx in zip(node.inputs, gxs):
                 if gx is None or not isinstance(inp, Tensor) or not inp._requires_grad:
                     continue
-                data = inp.data
-                if gx.shape != data.shape or (gx.dtype is not data.dtype and gx.dtype != data.dtype):
+                if gx.shape != inp.data.shape or gx.dtype != inp.data.dtype:
                     gx = match_gradient(gx, inp, node.name)
                 parent = inp.grad_fn
                 if parent is None:
-                    key = id(inp)
-                    if key in leaf_grads:
-                        _accumulate_leaf(leaf_grads, inp, gx)
-                    else:
-                        leaf_grads[key] = [inp, gx, False]
+                    found((inp, gx))
                 elif parent in grads:
                     if parent in owned:  # a sum this walk made itself: add in place (nothing else sees it)
                         grads[parent] += gx
@@ -365,11 +361,11 @@ def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool, 
         _state.graph_backward, _state.grad_enabled = prev_graph, prev_enabled
 
     if inputs is not None:
-        for key, (_leaf, g, _owned) in leaf_grads.items():
-            if key in wanted:
-                captured[key] = g
+        for leaf, g in _sum_per_leaf(leaves):
+            if id(leaf) in wanted:
+                captured[id(leaf)] = g
         return [captured.get(k) for k in wanted]
-    _write_leaf_grads(leaf_grads, create_graph, grad_outputs)
+    _write_leaf_grads(_sum_per_leaf(leaves), create_graph, grad_outputs)
     return None
 
 
@@ -390,15 +386,18 @@ def match_gradient(gx, inp, op_name: str):
     return gx
 
 
-def _accumulate_leaf(leaf_grads: dict, leaf, g) -> None:
-    entry = leaf_grads.get(id(leaf))
-    if entry is None:
-        leaf_grads[id(leaf)] = [leaf, g, False]  # leaf, gradient so far, whether this walk owns that array
-    elif entry[2]:
-        entry[1] += g  # a sum made by this walk: add in place
-    else:
-        entry[1] = entry[1] + g
-        entry[2] = type(entry[1]) is ndarray
+def _sum_per_leaf(leaves: list) -> list:
+    """(leaf, gradient) pairs with one entry per leaf: a leaf used by several ops gets the sum of their shares."""
+    if len({id(leaf) for leaf, _ in leaves}) == len(leaves):
+        return leaves  # the common case: every leaf used once
+    summed: dict = {}
+    for leaf, g in leaves:
+        key = id(leaf)
+        if key in summed:
+            summed[key] = (leaf, summed[key][1] + g)  # a fresh array: the shares themselves stay untouched
+        else:
+            summed[key] = (leaf, g)
+    return list(summed.values())
 
 
 def _run_tensor_hooks(node, gy, create_graph):
@@ -416,37 +415,41 @@ def _run_tensor_hooks(node, gy, create_graph):
     return gy
 
 
-def _write_leaf_grads(leaf_grads: dict, create_graph: bool, grad_outputs=()) -> None:
-    entries = leaf_grads.values()
-    for entry in entries:  # every hook first: if one raises, no .grad has been touched yet
-        hooks = entry[0]._hooks
-        if hooks:
-            g = entry[1]
-            for hook in hooks:
-                result = hook(g if isinstance(g, Tensor) else Tensor._make(np.asarray(g), None))
-                if result is not None:
-                    g = result if create_graph else result.data
-            entry[1] = g
-    shared = {id(g) for g in grad_outputs}  # arrays that must not become a leaf's .grad as they are
-    for leaf, g, _ in entries:
-        if create_graph:
+def _write_leaf_grads(leaves: list, create_graph: bool, grad_outputs=()) -> None:
+    """Accumulate each (leaf, gradient) into leaf.grad, running the leaves' hooks first."""
+    for leaf, _ in leaves:
+        if leaf._hooks:  # every hook first: if one raises, no .grad has been touched yet
+            leaves = [(leaf, _run_leaf_hooks(leaf, g, create_graph) if leaf._hooks else g) for leaf, g in leaves]
+            break
+    if create_graph:
+        for leaf, g in leaves:
             g = g if isinstance(g, Tensor) else Tensor._make(np.array(g), None)
             leaf._grad = g if leaf._grad is None else leaf._grad + g
-            continue
-        if isinstance(g, Tensor):
-            g = g.data
+        return
+    shared = {id(g) for g in grad_outputs}  # arrays that must not become a leaf's .grad as they are
+    for leaf, g in leaves:
+        if type(g) is not ndarray:
+            g = g.data if isinstance(g, Tensor) else np.array(g)  # (np.array turns NumPy's 0-d scalars into arrays)
         if leaf._grad is not None:
             leaf._grad.data += g
             continue
         # A gradient array becomes .grad as it is only when nothing else can see it: a view, an array handed to
         # two leaves (Add passes dL/dy to both inputs), or the caller's `gradient` is copied first, so that
-        # later in-place accumulation cannot leak. (np.array also turns NumPy's 0-d scalars into arrays.)
-        if type(g) is not ndarray or g.base is not None or id(g) in shared:
+        # later in-place accumulation cannot leak.
+        if g.base is not None or id(g) in shared:
             g = np.array(g)
         shared.add(id(g))
         t = _new_object(Tensor)
         t.data, t.grad_fn, t._requires_grad, t._grad, t._hooks = g, None, False, None, None
         leaf._grad = t
+
+
+def _run_leaf_hooks(leaf, g, create_graph: bool):
+    for hook in leaf._hooks:
+        result = hook(g if isinstance(g, Tensor) else Tensor._make(np.asarray(g), None))
+        if result is not None:
+            g = result if create_graph else result.data
+    return g
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False):

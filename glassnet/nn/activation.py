@@ -147,7 +147,7 @@ class Tanh(Module):
 
     def forward(self, input: Tensor) -> Tensor:
         """tanh x"""
-        return input.tanh()
+        return input.tanh()  # (the method, not F.tanh: one call less on the hottest activation)
 
 
 class Hardtanh(Module):

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import math
 
-import glassnet.nn.functional as F
 from glassnet.nn import init
 from glassnet.nn._layer_utils import check_tensor, empty_parameter, factory_dtype, shape_str
 from glassnet.nn.module import Module
+from glassnet.ops import linalg as la
 from glassnet.tensor import Tensor
 
 __all__ = ["Identity", "Linear", "Bilinear", "Flatten", "Unflatten"]
 
-_linear = F.linear
+_linear_op = la.Linear.apply
 
 
 class Identity(Module):
@@ -54,7 +54,7 @@ class Linear(Module):
         params = self._parameters  # read directly: two trips through Module.__getattr__ cost as much as the op
         if isinstance(input, Tensor):
             try:
-                return _linear(input, params["weight"], params["bias"])
+                return _linear_op(input, params["weight"], params["bias"])  # F.linear's op, bound once
             except (ValueError, TypeError):
                 self._explain_bad_input(input)
                 raise

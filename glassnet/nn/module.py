@@ -236,10 +236,13 @@ class Module:
 
     def __call__(self, *args, **kwargs):
         state = self.__dict__
-        if "_forward_hooks" not in state:
-            raise RuntimeError(f"{type(self).__name__}: Module.__init__() was not called; add super().__init__()")
-        if not (state["_forward_hooks"] or state["_forward_pre_hooks"] or state["_backward_hooks"]
-                or _global_forward_pre_hooks or _global_forward_hooks or _global_backward_hooks):
+        try:
+            hooked = state["_forward_hooks"] or state["_forward_pre_hooks"] or state["_backward_hooks"]
+        except KeyError:
+            raise RuntimeError(
+                f"{type(self).__name__}: Module.__init__() was not called; add super().__init__()"
+            ) from None
+        if not (hooked or _global_forward_pre_hooks or _global_forward_hooks or _global_backward_hooks):
             return self.forward(*args, **kwargs)  # no hooks anywhere: the common case, kept cheap
         for hook, with_kwargs in itertools.chain(
             ((h, False) for h in _global_forward_pre_hooks.values()), self._forward_pre_hooks.values()

@@ -207,12 +207,13 @@ class MeanSquaredError(Function):
 
     def forward(self, x, t, mean=True):
         self.save_for_backward(x, t)
-        diff = x - t
+        self.diff = diff = x - t
         self.scale = 2.0 / diff.size if mean and diff.size else 2.0
         total = np.vdot(diff, diff) if diff.dtype.kind == "f" else (diff * diff).sum()
         return np.asarray(total / diff.size if mean else total, diff.dtype)
 
     def backward(self, gy):
         x, t = self.saved_tensors
-        gx = (x - t) * (gy * self.scale)
+        diff = self.diff if type(x) is np.ndarray else x - t  # recomputed on the graph when differentiated twice
+        gx = diff * (gy * self.scale)
         return gx, -gx if self.needs_input_grad[1] else None

@@ -55,12 +55,14 @@ class SGD(Optimizer):
             super().update_group(group)
             return
         # Plain SGD keeps no state (as in PyTorch): θ ← θ − lr·g, with the group's settings read once.
-        lr = group["lr"]
+        lr, lr_array = group["lr"], None
         for p in group["params"]:
             grad = p.grad
             if grad is not None:
                 g = grad.data
-                p.data -= scalar_array(lr, g.dtype) * g
+                if lr_array is None or lr_array.dtype is not g.dtype:
+                    lr_array = scalar_array(lr, g.dtype)
+                p.data -= lr_array * g
 
     def update(self, param: Tensor, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
         momentum, wd = group["momentum"], group["weight_decay"]
