@@ -485,3 +485,19 @@ def test_observe_ops_nests_with_detect_anomaly():
     assert seen == []  # the anomaly error comes first, before the observers
     y = x.log()  # outside both: no anomaly error, no observer
     assert y.shape == (1,)
+
+
+@pytest.mark.parametrize("build", [
+    lambda x: ((x.tanh() * 2).sin() + 1).exp().sum(),  # a chain: walked without the heap
+    lambda x: (lambda p: (p * p).sum())(x.tanh()),  # one op input used twice by one node
+    lambda x: (lambda p: (p + p.sin() * p).sum())(x.exp()),  # a diamond: p reaches the sum by two paths
+    lambda x: (lambda p, q: (p * q + q).tanh().sum())(x.sin(), x.cos() * 3),  # two branches of different depth
+    lambda x: (lambda p: (p.tanh() * p.sigmoid()).sum() + p.sum())(x * 1.5),  # a chain that rejoins later
+])
+def test_walk_orders_chains_diamonds_and_repeats_like_torch(build):
+    values = np.linspace(-1.2, 0.9, 6)
+    x = gn.tensor(values, requires_grad=True)
+    build(x).backward()
+    tx = torch.tensor(values, requires_grad=True)
+    build(tx).backward()
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-12, atol=1e-14)
