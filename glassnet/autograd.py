@@ -229,6 +229,11 @@ class Function:
                 a, b = a.data if a_is else a, b.data if b_is else b
                 out = fn.forward(a, b, **options) if options else fn.forward(a, b)
                 tracked = (a_is and args[0]._requires_grad) or (b_is and args[1]._requires_grad)
+            elif len(args) == 3 and not options and isinstance(args[0], Tensor) and isinstance(args[1], Tensor):
+                a, b, c = args  # x, weight, bias of a dense layer: the third hottest shape of call
+                c_is = isinstance(c, Tensor)
+                out = fn.forward(a.data, b.data, c.data if c_is else c)
+                tracked = a._requires_grad or b._requires_grad or (c_is and c._requires_grad)
             else:
                 arrays, tracked = [], False
                 for a in args:
