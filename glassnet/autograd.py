@@ -169,6 +169,11 @@ class Function:
         """For each positional input, whether a gradient for it is wanted (lets backward skip work)."""
         return tuple([isinstance(a, Tensor) and a._requires_grad for a in self.inputs])
 
+    def input_requires_grad(self, index: int) -> bool:
+        """`needs_input_grad[index]`, without building the whole tuple (for the hottest backward methods)."""
+        inp = self.inputs[index]
+        return isinstance(inp, Tensor) and inp._requires_grad
+
     def save_for_backward(self, *values) -> None:
         """Keep inputs/outputs (as arrays) for backward."""
         self._saved = values

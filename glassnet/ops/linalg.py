@@ -38,7 +38,10 @@ class Linear(Function):
     dL/dx = dL/dy W,   dL/dW = (dL/dy)ᵀ x,   dL/db = Σ over rows of dL/dy   (leading dims flattened into rows)"""
 
     def forward(self, x, weight, bias=None):
-        check_linear_shapes(x, weight, bias)
+        if x.dtype is not weight.dtype or weight.ndim != 2 or x.ndim == 0 or x.shape[-1] != weight.shape[1] or (
+            bias is not None and bias.shape != weight.shape[:1]
+        ):
+            check_linear_shapes(x, weight, bias)  # explains the problem
         self.save_for_backward(x, weight)
         self.has_bias = bias is not None
         # Leading dims flattened into rows: one (rows, in) @ (in, out) GEMM. A 3-D x @ Wᵀ would be a stack of
@@ -53,7 +56,7 @@ class Linear(Function):
         x, weight = self.saved_tensors
         gy2 = gy if gy.ndim == 2 else gy.reshape((-1, gy.shape[-1]))
         gx = None
-        if self.needs_input_grad[0]:  # not for the first layer's input
+        if self.input_requires_grad(0):  # not for the first layer's input
             gx = np.dot(gy2, weight)
             if x.ndim != 2:
                 gx = gx.reshape(x.shape)

@@ -216,4 +216,4 @@ class MeanSquaredError(Function):
         x, t = self.saved_tensors
         diff = self.diff if type(x) is np.ndarray else x - t  # recomputed on the graph when differentiated twice
         gx = diff * (gy * self.scale)
-        return gx, -gx if self.needs_input_grad[1] else None
+        return gx, -gx if self.input_requires_grad(1) else None
