@@ -219,7 +219,8 @@ class Tensor:
             )
         data = self.data
         if gradient is None and data.size == 1 and not create_graph:  # the usual loss.backward(): dL/dL = 1
-            grads = [numpy.array(1, data.dtype).reshape(data.shape)]  # (ones/ones_like are slower Python wrappers)
+            seed = numpy.array(1, data.dtype)  # (ones/ones_like are slower Python-level wrappers)
+            grads = [seed if data.ndim == 0 else seed.reshape(data.shape)]
         else:
             grads = _initial_grads([self], None if gradient is None else [gradient], create_graph, "backward")
         run_backward([self], grads, retain_graph or create_graph, create_graph)

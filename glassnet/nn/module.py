@@ -243,7 +243,7 @@ class Module:
                 f"{type(self).__name__}: Module.__init__() was not called; add super().__init__()"
             ) from None
         if not (hooked or _global_forward_pre_hooks or _global_forward_hooks or _global_backward_hooks):
-            return self.forward(*args, **kwargs)  # no hooks anywhere: the common case, kept cheap
+            return self.forward(*args, **kwargs) if kwargs else self.forward(*args)  # no hooks: the common case
         for hook, with_kwargs in itertools.chain(
             ((h, False) for h in _global_forward_pre_hooks.values()), self._forward_pre_hooks.values()
         ):
