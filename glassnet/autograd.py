@@ -350,7 +350,8 @@ def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool, 
             for inp, gx in zip(node.inputs, gxs):
                 if gx is None or not isinstance(inp, Tensor) or not inp._requires_grad:
                     continue
-                if gx.shape != inp.data.shape or gx.dtype != inp.data.dtype:
+                data = inp.data
+                if gx.shape != data.shape or (gx.dtype is not data.dtype and gx.dtype != data.dtype):
                     gx = match_gradient(gx, inp, node.name)
                 parent = inp.grad_fn
                 if parent is None:
