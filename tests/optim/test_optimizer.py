@@ -258,3 +258,31 @@ def test_load_state_dict_mismatches_are_explained():
         opt.load_state_dict(SGD([a, b, c], lr=0.1).state_dict())
     with pytest.raises(ValueError, match="'state' and 'param_groups'"):
         opt.load_state_dict({"a": 1})
+
+
+def test_scalar_array_is_read_only_cached_and_bitwise_like_a_python_float():
+    from glassnet.optim.optimizer import scalar_array
+
+    lr = scalar_array(0.1, np.dtype(np.float32))
+    assert lr.shape == () and lr.dtype == np.float32 and not lr.flags.writeable
+    assert scalar_array(0.1, np.dtype(np.float32)) is lr
+    g = np.random.default_rng(0).standard_normal(1000).astype(np.float32)
+    np.testing.assert_array_equal(lr * g, 0.1 * g)
+    with pytest.raises(ValueError):
+        lr += 1
+
+
+def test_an_optimiser_can_override_update_group():
+    class Halve(Optimizer):
+        def __init__(self, params):
+            super().__init__(params, dict(lr=0.0))
+
+        def update_group(self, group):
+            for p in group["params"]:
+                if p.grad is not None:
+                    p.data *= 0.5
+
+    p = gn.tensor([4.0], requires_grad=True)
+    p.grad = gn.tensor([1.0])
+    Halve([p]).step()
+    assert p.tolist() == [2.0]
