@@ -13,6 +13,7 @@ import contextlib
 import heapq
 import itertools
 import linecache
+import operator
 import os
 import traceback
 
@@ -272,6 +273,7 @@ class Function:
 
 
 _new_object = object.__new__
+_first = operator.itemgetter(0)
 
 
 def unbroadcast(grad, shape: tuple):
@@ -399,7 +401,7 @@ def match_gradient(gx, inp, op_name: str):
 
 def _sum_per_leaf(leaves: list) -> list:
     """(leaf, gradient) pairs with one entry per leaf: a leaf used by several ops gets the sum of their shares."""
-    if len({id(leaf) for leaf, _ in leaves}) == len(leaves):
+    if len(set(map(id, map(_first, leaves)))) == len(leaves):
         return leaves  # the common case: every leaf used once
     summed: dict = {}
     for leaf, g in leaves:
@@ -437,7 +439,7 @@ def _write_leaf_grads(leaves: list, create_graph: bool, grad_outputs=()) -> None
             g = g if isinstance(g, Tensor) else Tensor._make(np.array(g), None)
             leaf._grad = g if leaf._grad is None else leaf._grad + g
         return
-    shared = {id(g) for g in grad_outputs}  # arrays that must not become a leaf's .grad as they are
+    shared = set(map(id, grad_outputs))  # arrays that must not become a leaf's .grad as they are
     for leaf, g in leaves:
         if type(g) is not ndarray:
             g = g.data if isinstance(g, Tensor) else np.array(g)  # (np.array turns NumPy's 0-d scalars into arrays)

@@ -90,12 +90,12 @@ def sum_rows(a):
     """
     if type(a) is not np.ndarray:
         return a.sum(axis=0)
-    key = (a.shape[0], a.dtype)
-    ones = _ones_cache.get(key)
-    if ones is None:
+    rows = a.shape[0]
+    ones = _ones_cache.get(rows)
+    if ones is None or ones.dtype is not a.dtype:
         if len(_ones_cache) > 64:  # a bounded cache: batch sizes vary little in practice
             _ones_cache.clear()
-        ones = _ones_cache[key] = np.ones(a.shape[0], a.dtype)
+        ones = _ones_cache[rows] = np.ones(rows, a.dtype)
     return np.dot(ones, a)
 
 
