@@ -149,10 +149,10 @@ class Optimizer:
         """Forget the gradients: set each `.grad` to None (default) or fill it with zeros."""
         for group in self.param_groups:
             for p in group["params"]:
-                if p._grad is None:
+                if p.grad is None:
                     continue
                 if set_to_none:
-                    p._grad = None
+                    p.grad = None
                 else:
                     if p.grad.grad_fn is not None:
                         p.grad = p.grad.detach()
