@@ -1,17 +1,18 @@
 """Per-op overhead and the tiny-MLP training step: glassnet vs raw NumPy vs PyTorch, in one run.
 
-    python -m bench.overhead            # about 30 s
+    python -m bench.overhead            # 7 interleaved rounds, about 25 s
     python -m bench.overhead --quick    # smoke test, a few seconds
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 
 import numpy as np
 
 import glassnet as gn
-from bench.harness import measure
+from bench.harness import interleaved
 
 
 def _w0_data():
@@ -97,30 +98,43 @@ def op_benches():
     }
 
 
+def _summary(values: list) -> str:
+    return f"{statistics.median(values):.2f}x ({min(values):.2f}-{max(values):.2f})"
+
+
 def main(argv=None) -> dict:
-    """Run every benchmark, alternating systems, and print a table; returns the figures."""
+    """Run every benchmark in interleaved rounds and print medians and the ratio of each round; returns the
+    median figures (µs per call for the ops, steps/s for W0) and, under "ratios", each benchmark's per-round
+    ratios (glassnet/NumPy time for the ops, glassnet/PyTorch speed for W0)."""
     import torch
 
     torch.set_num_threads(2)
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="short windows: a smoke test, not a measurement")
+    parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds (each system once per round)")
     args = parser.parse_args(argv)
-    window = dict(min_time=0.05, repeats=1, warmup_time=0.01) if args.quick else dict(min_time=1.0, repeats=3)
-    results = {}
+    window = dict(rounds=1, min_time=0.05, warmup_time=0.01) if args.quick else dict(rounds=args.rounds)
+    results, ratios = {}, {}
     for name, systems in op_benches().items():
-        rates = {s: measure(fn, **window) for s, fn in systems.items()}
-        results[name] = {s: 1e6 / r for s, r in rates.items()}  # µs per call
+        rates = interleaved(systems, **window)
+        times = {s: [1e6 / r for r in rs] for s, rs in rates.items()}  # µs per call
+        results[name] = {s: statistics.median(t) for s, t in times.items()}
+        ratios[name] = [g / n for g, n in zip(times["glassnet"], times["numpy"])]
     steps = {"numpy": numpy_step(), "glassnet": glassnet_step(), "pytorch": torch_step()}
-    results["W0 step"] = {s: measure(fn, **window) for s, fn in steps.items()}
+    rates = interleaved(steps, **window)
+    results["W0 step"] = {s: statistics.median(r) for s, r in rates.items()}
+    ratios["W0 step"] = [g / t for g, t in zip(rates["glassnet"], rates["pytorch"])]
 
-    print(f"{'benchmark':<14}{'NumPy':>12}{'glassnet':>12}{'PyTorch':>12}   ratio")
+    rounds = len(ratios["W0 step"])
+    print(f"{'benchmark':<14}{'NumPy':>12}{'glassnet':>12}{'PyTorch':>12}   ratio: median (range) of {rounds} rounds")
     for name in ("2x2 a + b", "2x2 tanh"):
         r = results[name]
         print(f"{name:<14}{r['numpy']:>10.2f}µs{r['glassnet']:>10.2f}µs{r['pytorch']:>10.2f}µs   "
-              f"glassnet/NumPy overhead {r['glassnet'] / r['numpy']:.2f}x")
+              f"glassnet/NumPy overhead {_summary(ratios[name])}")
     r = results["W0 step"]
     print(f"{'W0 step':<14}{r['numpy']:>9.0f}/s {r['glassnet']:>9.0f}/s {r['pytorch']:>9.0f}/s   "
-          f"glassnet/PyTorch {r['glassnet'] / r['pytorch']:.2f}x")
+          f"glassnet/PyTorch {_summary(ratios['W0 step'])}")
+    results["ratios"] = ratios
     return results
 
 
