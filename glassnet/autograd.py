@@ -73,8 +73,9 @@ def is_grad_enabled() -> bool:
 
 
 class _GradMode(contextlib.ContextDecorator):
-    def __init__(self, enabled: bool):
-        self.enabled = enabled
+    """Sets whether ops record the graph inside a `with` block or a decorated function, then restores it."""
+
+    enabled = True
 
     def __enter__(self):
         self.prev = _state.grad_enabled
@@ -84,20 +85,29 @@ class _GradMode(contextlib.ContextDecorator):
         _state.grad_enabled = self.prev
         return False
 
+    def _recreate_cm(self):  # a decorated function gets a fresh manager per call, so recursion restores correctly
+        fresh = object.__new__(type(self))
+        fresh.enabled = self.enabled
+        return fresh
 
-def no_grad() -> _GradMode:
+
+class no_grad(_GradMode):  # noqa: N801  (a class, like torch.no_grad: creating one runs no Python __init__)
     """Context manager / decorator: ops inside record no graph (inference, optimiser updates)."""
-    return _GradMode(False)
+
+    enabled = False
 
 
-def enable_grad() -> _GradMode:
+class enable_grad(_GradMode):  # noqa: N801
     """Context manager / decorator: turn graph recording back on inside a `no_grad` block."""
-    return _GradMode(True)
+
+    enabled = True
 
 
-def set_grad_enabled(mode: bool) -> _GradMode:
-    """Context manager that turns graph recording on or off."""
-    return _GradMode(bool(mode))
+class set_grad_enabled(_GradMode):  # noqa: N801
+    """Context manager / decorator that turns graph recording on or off."""
+
+    def __init__(self, mode: bool):
+        self.enabled = bool(mode)
 
 
 @contextlib.contextmanager

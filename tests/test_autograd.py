@@ -501,3 +501,21 @@ def test_walk_orders_chains_diamonds_and_repeats_like_torch(build):
     tx = torch.tensor(values, requires_grad=True)
     build(tx).backward()
     np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-12, atol=1e-14)
+
+
+def test_no_grad_decorator_restores_the_mode_through_recursion():
+    @gn.no_grad()
+    def depth(n):
+        assert not gn.is_grad_enabled()
+        return 0 if n == 0 else 1 + depth(n - 1)
+
+    assert gn.is_grad_enabled()
+    assert depth(3) == 3
+    assert gn.is_grad_enabled()
+    with gn.no_grad():
+        with gn.enable_grad():
+            assert gn.is_grad_enabled()
+        with gn.set_grad_enabled(True):
+            assert gn.is_grad_enabled()
+        assert not gn.is_grad_enabled()
+    assert gn.is_grad_enabled()
