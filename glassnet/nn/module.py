@@ -59,9 +59,23 @@ class RemovableHandle:
 
 
 # Hooks that fire for every module (instruments such as a recorder attach here rather than patching code).
-_global_forward_pre_hooks: dict = OrderedDict()
-_global_forward_hooks: dict = OrderedDict()
-_global_backward_hooks: dict = OrderedDict()
+_no_hook_yet = True  # until the first hook is added anywhere, Module.__call__ need not look for any
+
+
+class _HookDict(OrderedDict):
+    """The hooks of one module, or of all modules. Adding a hook here (by `register_*_hook` or by hand) marks the
+    process as using hooks, which turns off `Module.__call__`'s fast path for good: a one-way switch that costs
+    nothing while no hook exists (hooks are rare, module calls are not)."""
+
+    def __setitem__(self, key, value) -> None:
+        global _no_hook_yet
+        _no_hook_yet = False
+        super().__setitem__(key, value)
+
+
+_global_forward_pre_hooks: dict = _HookDict()
+_global_forward_hooks: dict = _HookDict()
+_global_backward_hooks: dict = _HookDict()
 
 
 def register_module_forward_pre_hook(hook: Callable) -> RemovableHandle:
@@ -225,25 +239,30 @@ class Module:
         object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "_non_persistent_buffers", set())
         object.__setattr__(self, "_modules", OrderedDict())
-        object.__setattr__(self, "_forward_pre_hooks", OrderedDict())
-        object.__setattr__(self, "_forward_hooks", OrderedDict())
-        object.__setattr__(self, "_backward_hooks", OrderedDict())
+        object.__setattr__(self, "_forward_pre_hooks", _HookDict())
+        object.__setattr__(self, "_forward_hooks", _HookDict())
+        object.__setattr__(self, "_backward_hooks", _HookDict())
+        object.__setattr__(self, "_initialised", True)
 
     # ----- the forward pass -----------------------------------------------------------------------------
+    _initialised = False  # Module.__init__ sets it on the instance
+
+    def _check_initialised(self) -> None:
+        if not self._initialised:
+            raise RuntimeError(f"{type(self).__name__}: Module.__init__() was not called; add super().__init__()")
+
     def forward(self, *args, **kwargs) -> Any:
         """The computation; every subclass writes its own."""
         raise NotImplementedError(f"{type(self).__name__} has no forward(); define forward(self, ...) in the class")
 
     def __call__(self, *args, **kwargs):
+        if _no_hook_yet and self._initialised:  # no hook exists anywhere: just the forward (the common case)
+            return self.forward(*args, **kwargs) if kwargs else self.forward(*args)
+        self._check_initialised()
         state = self.__dict__
-        try:
-            hooked = state["_forward_hooks"] or state["_forward_pre_hooks"] or state["_backward_hooks"]
-        except KeyError:
-            raise RuntimeError(
-                f"{type(self).__name__}: Module.__init__() was not called; add super().__init__()"
-            ) from None
+        hooked = state["_forward_hooks"] or state["_forward_pre_hooks"] or state["_backward_hooks"]
         if not (hooked or _global_forward_pre_hooks or _global_forward_hooks or _global_backward_hooks):
-            return self.forward(*args, **kwargs) if kwargs else self.forward(*args)  # no hooks: the common case
+            return self.forward(*args, **kwargs) if kwargs else self.forward(*args)
         for hook, with_kwargs in itertools.chain(
             ((h, False) for h in _global_forward_pre_hooks.values()), self._forward_pre_hooks.values()
         ):

@@ -439,3 +439,54 @@ def test_repr_matches_pytorch():
         "Net(\n  (block): Block(\n    (fc): Linear(in_features=3, out_features=4, bias=True)\n  )\n"
         "  (head): Linear(in_features=4, out_features=2, bias=True)\n)"
     )
+
+
+def test_a_module_without_super_init_is_explained_on_call():
+    from glassnet import nn
+
+    class Forgetful(nn.Module):
+        def __init__(self):
+            self.scale = 2.0  # no super().__init__()
+
+        def forward(self, x):
+            return x * self.scale + self.offset
+
+    with pytest.raises(RuntimeError, match=r"Forgetful: Module.__init__\(\) was not called"):
+        Forgetful()(gn.ones(2))
+
+
+def test_a_hook_added_by_hand_to_the_hook_dict_still_runs():
+    # Module.__call__ skips looking for hooks until the first one is added anywhere; adding one straight into the
+    # dict (as some PyTorch code does) must turn that fast path off too.
+    from glassnet import nn
+
+    layer, seen = nn.Linear(2, 2), []
+    layer._forward_hooks[12345] = (lambda module, args, out: seen.append(out.shape), False)
+    layer(gn.ones(3, 2))
+    assert seen == [(3, 2)]
+
+
+def test_module_call_fast_path_until_the_first_hook(tmp_path):
+    # In a fresh process no hook exists, so Module.__call__ runs forward directly; the first hook switches that off.
+    import subprocess
+    import sys
+
+    script = (
+        "import glassnet as gn\n"
+        "from glassnet import nn\n"
+        "import glassnet.nn.module as m\n"
+        "net = nn.Sequential(nn.Linear(2, 3), nn.Tanh())\n"
+        "x = gn.ones(4, 2)\n"
+        "before = net(x).tolist()\n"
+        "assert m._no_hook_yet\n"
+        "seen = []\n"
+        "handle = net[0].register_forward_hook(lambda mod, args, out: seen.append(out.shape))\n"
+        "assert not m._no_hook_yet\n"
+        "assert net(x).tolist() == before and seen == [(4, 3)]\n"
+        "handle.remove()\n"
+        "assert net(x).tolist() == before and seen == [(4, 3)]\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"
