@@ -154,6 +154,12 @@ class Function:
     a constant. `backward` returns one gradient per positional argument (None where there is none).
     Values needed by backward are kept with `save_for_backward`: save inputs and outputs (anything
     else is treated as a constant when the backward is itself differentiated).
+
+    The walk brings each returned gradient to its input's shape and dtype (undoing broadcasting) or
+    explains why it cannot. Every gradient entering a node has that node's output shape and dtype, so
+    an op whose backward then always returns exact shapes and dtypes may set `exact_gradients = True`
+    to skip that check (Linear and Tanh do, on the hot path of every dense network); a test verifies
+    each such claim on every sample of the op registry.
     """
 
     # Engine bookkeeping; class-level defaults so that recording a node sets only what differs.
@@ -164,6 +170,7 @@ class Function:
     _hooks = None
     _retain = None
     _trace = "<run with gn.autograd.detect_anomaly() to record where>"
+    exact_gradients = False  # True: backward returns each gradient in its input's exact shape and dtype
 
     @property
     def name(self) -> str:
@@ -359,12 +366,14 @@ def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool, 
                 for gx in gxs:
                     if gx is not None:
                         _check_finite(gx, "backward (gradient)", node)
+            checked = not node.exact_gradients
             for inp, gx in zip(node.inputs, gxs):
                 if gx is None or not isinstance(inp, Tensor) or not inp._requires_grad:
                     continue
-                data = inp.data
-                if gx.shape != data.shape or (gx.dtype is not data.dtype and gx.dtype != data.dtype):
-                    gx = match_gradient(gx, inp, node.name)
+                if checked:
+                    data = inp.data
+                    if gx.shape != data.shape or (gx.dtype is not data.dtype and gx.dtype != data.dtype):
+                        gx = match_gradient(gx, inp, node.name)
                 parent = inp.grad_fn
                 if parent is None:
                     found((inp, gx))
@@ -429,7 +438,7 @@ def _run_tensor_hooks(node, gy, create_graph):
         for hook in node._hooks:
             result = hook(gy if isinstance(gy, Tensor) else Tensor._make(np.asarray(gy), None))
             if result is not None:
-                gy = result if create_graph else result.data
+                gy = _hook_result(result, node._out, create_graph)
     if node._retain is not None:
         tensor = node._retain()
         if tensor is not None:
@@ -471,8 +480,23 @@ def _run_leaf_hooks(leaf, g, create_graph: bool):
     for hook in leaf._hooks:
         result = hook(g if isinstance(g, Tensor) else Tensor._make(np.asarray(g), None))
         if result is not None:
-            g = result if create_graph else result.data
+            g = _hook_result(result, leaf.data, create_graph)
     return g
+
+
+def _hook_result(result, value, create_graph: bool):
+    """A gradient a hook returned for `value`: it must keep the shape, and takes value's dtype (as every gradient
+    in the walk has its tensor's shape and dtype)."""
+    if not isinstance(result, Tensor):
+        raise TypeError(f"a gradient hook must return a Tensor or None, not {type(result).__name__}")
+    if result.shape != value.shape:
+        raise RuntimeError(
+            f"a gradient hook returned a gradient of shape {tuple(result.shape)} for a tensor of shape "
+            f"{tuple(value.shape)}; a hook may change the values, not the shape"
+        )
+    if result.dtype != value.dtype:
+        result = result.to(value.dtype)
+    return result if create_graph else result.data
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False):

@@ -1114,10 +1114,11 @@ def _initial_grads(outputs, grad_outputs, create_graph: bool, name: str) -> list
                 raise RuntimeError(
                     f"{name}: gradient of shape {g_arr.shape} does not match the output shape {out.shape}"
                 )
+            # A gradient entering the graph has its output's dtype, like every gradient inside it (ops rely on it).
             if create_graph and isinstance(g, Tensor):
-                result.append(g)
+                result.append(g if g.dtype == out.dtype else g.to(out.dtype))
                 continue
-            g = g_arr
+            g = g_arr if g_arr.dtype == out.dtype else g_arr.astype(out.dtype)
         result.append(Tensor._make(g, None) if create_graph else g)
     return result
 

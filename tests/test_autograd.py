@@ -519,3 +519,64 @@ def test_no_grad_decorator_restores_the_mode_through_recursion():
             assert gn.is_grad_enabled()
         assert not gn.is_grad_enabled()
     assert gn.is_grad_enabled()
+
+
+def _exact_ops():
+    from glassnet.autograd import Function
+
+    found, stack = [], [Function]
+    while stack:
+        cls = stack.pop()
+        stack.extend(cls.__subclasses__())
+        if cls.__dict__.get("exact_gradients"):
+            found.append(cls)
+    return found
+
+
+def test_ops_claiming_exact_gradients_return_them_on_every_registry_sample():
+    # The walk skips its shape/dtype check for ops that claim exact gradients: check each claim on every sample of
+    # the op registry (both dtypes, broadcasting, 0-d and empty inputs), calling the nodes' backward directly.
+    from opinfo import ALL_OPS, as_list, floating, make_arrays
+
+    claimed = set(_exact_ops())
+    assert claimed, "no op claims exact gradients: then this test and the flag can go"
+    seen = set()
+    rng = np.random.default_rng(0)
+    for op in ALL_OPS:
+        for sample in op.samples:
+            for dtype in (np.float32, np.float64):
+                xs = [gn.tensor(a, requires_grad=True) for a in make_arrays(op, sample, dtype)]
+                try:
+                    outs = floating(as_list(op.call(gn, *xs, **sample.kwargs)))
+                except Exception:
+                    continue
+                stack = [o.grad_fn for o in outs if o.grad_fn is not None]
+                while stack:
+                    node = stack.pop()
+                    stack.extend(i.grad_fn for i in node.inputs if isinstance(i, gn.Tensor) and i.grad_fn is not None)
+                    if type(node) not in claimed:
+                        continue
+                    seen.add(type(node))
+                    gy = rng.standard_normal(node._out.shape).astype(node._out.dtype)
+                    gxs = node.backward(gy)
+                    gxs = gxs if isinstance(gxs, tuple) else (gxs,)
+                    for inp, gx in zip(node.inputs, gxs):
+                        if gx is None or not isinstance(inp, gn.Tensor) or not inp.requires_grad:
+                            continue
+                        where = f"{node.name} on {op.name}[{sample}] {np.dtype(dtype).name}"
+                        # (NumPy's 0-d math gives scalars: they have a shape and a dtype, and the walk takes them.)
+                        assert isinstance(gx, (np.ndarray, np.generic)), where
+                        assert gx.shape == inp.shape and gx.dtype == inp.dtype, where
+    assert seen == claimed, f"ops claiming exact gradients but never exercised: {claimed - seen}"
+
+
+def test_a_root_gradient_of_another_dtype_and_a_hook_changing_shape():
+    x = gn.tensor([[0.5, -1.0], [2.0, 0.25]], requires_grad=True)
+    y = x.tanh()
+    y.backward(gn.tensor(np.ones((2, 2)), dtype=gn.float64))  # cast to float32 on entry, as torch does
+    assert x.grad.dtype == np.float32
+    np.testing.assert_allclose(x.grad.numpy(), 1 - np.tanh(x.detach().numpy()) ** 2, rtol=1e-6)
+    z = x.tanh()
+    z.register_hook(lambda g: g.sum(0))
+    with pytest.raises(RuntimeError, match=r"hook returned a gradient of shape \(2,\) for a tensor of shape \(2, 2\)"):
+        z.sum().backward()

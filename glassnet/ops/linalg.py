@@ -37,6 +37,8 @@ class Linear(Function):
     """y = x Wᵀ + b  (x: (..., in), W: (out, in), b: (out,)) — one node for a whole dense layer;
     dL/dx = dL/dy W,   dL/dW = (dL/dy)ᵀ x,   dL/db = Σ over rows of dL/dy   (leading dims flattened into rows)"""
 
+    exact_gradients = True  # forward refuses mismatched shapes and dtypes; each gradient is built in its input's shape
+
     def forward(self, x, weight, bias=None):
         if x.dtype is not weight.dtype or weight.ndim != 2 or x.ndim == 0 or x.shape[-1] != weight.shape[1] or (
             bias is not None and bias.shape != weight.shape[:1]
