@@ -217,10 +217,8 @@ class Tensor:
                 "backward: this tensor does not require grad and has no grad_fn "
                 "(was it computed under no_grad, or from tensors without requires_grad=True?)"
             )
-        data = self.data
-        if gradient is None and data.size == 1 and not create_graph:  # the usual loss.backward(): dL/dL = 1
-            seed = numpy.array(1, data.dtype)  # (ones/ones_like are slower Python-level wrappers)
-            grads = [seed if data.ndim == 0 else seed.reshape(data.shape)]
+        if gradient is None and self.data.size == 1 and not create_graph:  # the usual loss.backward()
+            grads = [_unit_gradient(self.data)]
         else:
             grads = _initial_grads([self], None if gradient is None else [gradient], create_graph, "backward")
         run_backward([self], grads, retain_graph or create_graph, create_graph)
@@ -1096,6 +1094,12 @@ def einsum(equation: str, *operands) -> Tensor:
         raise ValueError(f"einsum: '{equation}' with shapes {[t.shape for t in tensors]}: {e}") from None
 
 
+def _unit_gradient(value) -> numpy.ndarray:
+    """dL/dL = 1 in the shape and dtype of a one-element `value` (ones/ones_like are slower Python wrappers)."""
+    seed = numpy.array(1, value.dtype)
+    return seed if value.ndim == 0 else seed.reshape(value.shape)
+
+
 def _initial_grads(outputs, grad_outputs, create_graph: bool, name: str) -> list:
     """dL/dL = 1 for scalar outputs; a non-scalar output needs an explicit gradient of its shape."""
     result = []
@@ -1107,7 +1111,7 @@ def _initial_grads(outputs, grad_outputs, create_graph: bool, name: str) -> list
                     f"{name}: grad can be implicitly created only for scalar outputs, got shape {out.shape}; "
                     "pass gradient= with the same shape"
                 )
-            g = numpy.array(1, out.data.dtype).reshape(out.data.shape)  # (ones/ones_like are slower Python wrappers)
+            g = _unit_gradient(out.data)
         else:
             g_arr = g.data if isinstance(g, Tensor) else numpy.asarray(g, dtype=out.dtype)
             if g_arr.shape != out.shape:

@@ -580,3 +580,17 @@ def test_a_root_gradient_of_another_dtype_and_a_hook_changing_shape():
     z.register_hook(lambda g: g.sum(0))
     with pytest.raises(RuntimeError, match=r"hook returned a gradient of shape \(2,\) for a tensor of shape \(2, 2\)"):
         z.sum().backward()
+
+
+def test_input_requires_grad_matches_needs_input_grad():
+    class Probe(Function):
+        def forward(self, a, b, c):
+            return a + b + c
+
+        def backward(self, gy):
+            Probe.seen = (self.needs_input_grad, tuple(self.input_requires_grad(i) for i in range(3)))
+            return gy, gy, None
+
+    x = gn.ones(2, requires_grad=True)
+    Probe.apply(x, gn.ones(2), np.ones(2)).sum().backward()
+    assert Probe.seen == ((True, False, False), (True, False, False))

@@ -63,11 +63,7 @@ class LSTMSequence(Function):
         return out
 
     def backward(self, gy):
-        if _state.graph_backward:
-            raise RuntimeError(
-                "LSTMSequence: the fused LSTM's backward cannot be differentiated again (create_graph=True); "
-                "build the layer with fused=False to record the gate equations op by op"
-            )
+        _refuse_double_backward("LSTMSequence", "LSTM")
         gi, h0, c0, w_hh, out = self.saved_tensors
         gates, cells, tanh_cells = self.gates, self.cells, self.tanh_cells
         steps, batch, _, hidden = gates.shape
@@ -104,6 +100,15 @@ class LSTMSequence(Function):
 
 def _order(steps: int, reverse: bool) -> range:
     return range(steps - 1, -1, -1) if reverse else range(steps)
+
+
+def _refuse_double_backward(op: str, layer: str) -> None:
+    """The fused backward is written on arrays, so it cannot itself be recorded (create_graph=True)."""
+    if _state.graph_backward:
+        raise RuntimeError(
+            f"{op}: the fused {layer}'s backward cannot be differentiated again (create_graph=True); "
+            "build the layer with fused=False to record the gate equations op by op"
+        )
 
 
 def _previous(states, first, reverse: bool):
@@ -168,11 +173,7 @@ class GRUSequence(Function):
         return out
 
     def backward(self, gy):
-        if _state.graph_backward:
-            raise RuntimeError(
-                "GRUSequence: the fused GRU's backward cannot be differentiated again (create_graph=True); "
-                "build the layer with fused=False to record the gate equations op by op"
-            )
+        _refuse_double_backward("GRUSequence", "GRU")
         gi, h0, w_hh, b_hh, out = self.saved_tensors
         gates, hidden_n = self.gates, self.hidden_n
         steps, batch, _, hidden = gates.shape

@@ -86,3 +86,19 @@ def test_linear_bad_shapes_name_the_op():
         F.linear(gn.ones(4, 5), gn.ones(2, 3))
     with pytest.raises(ValueError, match=r"linear: bias of shape \(3,\)"):
         F.linear(gn.ones(4, 3), gn.ones(2, 3), gn.ones(3))
+
+
+def test_sum_rows_equals_the_axis_0_sum_for_arrays_and_tensors_and_any_dtype():
+    from glassnet.ops.linalg import sum_rows
+
+    rng = np.random.default_rng(0)
+    for dtype in (np.float32, np.float64, np.float32):  # the ones vector is cached per row count: dtypes alternate
+        a = rng.standard_normal((7, 3)).astype(dtype)
+        got = sum_rows(a)
+        assert got.dtype == dtype and got.shape == (3,)
+        np.testing.assert_allclose(got, a.sum(axis=0), rtol=1e-6 if dtype == np.float32 else 1e-13)
+    t = gn.tensor(rng.standard_normal((4, 2)), requires_grad=True)
+    s = sum_rows(t)  # on the graph (create_graph backward): the plain sum, differentiable
+    assert s.grad_fn is not None
+    s.sum().backward()
+    np.testing.assert_array_equal(t.grad.numpy(), np.ones((4, 2)))
