@@ -16,6 +16,7 @@ import linecache
 import operator
 import os
 import traceback
+import weakref
 
 from glassnet.backend import np
 
@@ -343,6 +344,9 @@ def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool, 
     _state.graph_backward = _state.grad_enabled = create_graph
     anomaly = _state.anomaly
     pop, push, found = heapq.heappop, heapq.heappush, leaves.append
+    ready = _ReadyLeaves(outputs, create_graph, leaves) if inputs is None and _post_accumulate_hooks else None
+    if ready is not None and ready.remaining:
+        found = ready.found
     # This loop runs once per node of every training step; it is written for speed (locals, one check per case).
     try:
         while heap:
@@ -397,8 +401,110 @@ def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool, 
             if id(leaf) in wanted:
                 captured[id(leaf)] = g
         return [captured.get(k) for k in wanted]
-    _write_leaf_grads(_sum_per_leaf(leaves), create_graph, grad_outputs)
+    if ready is not None:
+        ready.flush()
+    final = _sum_per_leaf(leaves)
+    _write_leaf_grads(final, create_graph, grad_outputs)
+    if ready is not None:
+        ready.fire_for(final)
     return None
+
+
+# ----- leaves whose gradient is announced as soon as it is complete -------------------------------------------------
+# id(leaf) -> (weak reference to the leaf, its post-accumulate hooks). Data-parallel training registers one per
+# parameter, to start communicating a gradient while the walk is still computing the others.
+_post_accumulate_hooks: dict = {}
+
+
+def add_post_accumulate_grad_hook(leaf, hook) -> list:
+    """Register `hook(leaf)` to run once `leaf.grad` holds this backward's complete gradient; returns the list the
+    hook was appended to (removing it from there unregisters it)."""
+    key = id(leaf)
+    entry = _post_accumulate_hooks.get(key)
+    if entry is None or entry[0]() is not leaf:
+        entry = (weakref.ref(leaf, lambda _ref, key=key: _post_accumulate_hooks.pop(key, None)), [])
+        _post_accumulate_hooks[key] = entry
+    entry[1].append(hook)
+    return entry[1]
+
+
+class _ReadyLeaves:
+    """During one backward walk: for each leaf with post-accumulate hooks, how many of its uses are still to be walked.
+
+    A pass over the graph before the walk counts the uses (one per op input that is the leaf). The walk hands every
+    leaf gradient share to `found`; when a hooked leaf's last share arrives its `.grad` is written and its hooks run,
+    while the walk goes on with the ops nearer the inputs. Leaves without such hooks are untouched: they are written
+    together after the walk, as always. Shares that never arrive (an op returned no gradient for the leaf) are
+    written by `flush` after the walk.
+    """
+
+    def __init__(self, outputs, create_graph: bool, leaves: list):
+        self.create_graph = create_graph
+        self.leaves_append = leaves.append  # where the shares of leaves without such hooks go, as without this
+        self.remaining: dict = {}  # id(leaf) -> uses not yet walked
+        self.shares: dict = {}  # id(leaf) -> (leaf, [gradient shares so far])
+        self.done: set = set()  # ids of leaves already written and announced in this walk
+        hooked, remaining = _post_accumulate_hooks, self.remaining
+        stack = [out.grad_fn for out in outputs if out.grad_fn is not None]
+        seen = {id(node) for node in stack}
+        while stack:
+            node = stack.pop()
+            for inp in node.inputs:
+                if not isinstance(inp, Tensor) or not inp._requires_grad:
+                    continue
+                parent = inp.grad_fn
+                if parent is None:
+                    if id(inp) in hooked:
+                        remaining[id(inp)] = remaining.get(id(inp), 0) + 1
+                elif id(parent) not in seen:
+                    seen.add(id(parent))
+                    stack.append(parent)
+
+    def found(self, pair) -> None:
+        """One gradient share for a leaf (the walk's `leaves.append`)."""
+        leaf, g = pair
+        key = id(leaf)
+        left = self.remaining.get(key)
+        if left is None:
+            self.leaves_append(pair)
+            return
+        entry = self.shares.get(key)
+        if entry is None:
+            self.shares[key] = (leaf, [g])
+        else:
+            entry[1].append(g)
+        self.remaining[key] = left - 1
+        if left == 1:
+            self._complete(key)
+
+    def _complete(self, key) -> None:
+        leaf, shares = self.shares.pop(key)
+        g = shares[0]
+        for extra in shares[1:]:
+            g = g + extra  # a fresh array: the shares themselves stay untouched
+        # The share may also be another leaf's (Add hands one array to both inputs): pass it as "shared" so that
+        # it is copied before it becomes this leaf's .grad.
+        _write_leaf_grads([(leaf, g)], self.create_graph, (g,))
+        self.done.add(key)
+        _announce(leaf)
+
+    def flush(self) -> None:
+        """After the walk: write and announce the hooked leaves some of whose shares never came."""
+        for key in list(self.shares):
+            self._complete(key)
+
+    def fire_for(self, written: list) -> None:
+        """Announce hooked leaves that were written with the others (an output that is itself a leaf)."""
+        for leaf, _ in written:
+            if id(leaf) in _post_accumulate_hooks and id(leaf) not in self.done:
+                _announce(leaf)
+
+
+def _announce(leaf) -> None:
+    entry = _post_accumulate_hooks.get(id(leaf))
+    if entry is not None and entry[0]() is leaf:
+        for hook in list(entry[1]):
+            hook(leaf)
 
 
 def match_gradient(gx, inp, op_name: str):

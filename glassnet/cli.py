@@ -87,6 +87,9 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--out", metavar="DIR")
     tr.add_argument("--data", metavar="DIR")
     tr.add_argument("--resume", metavar="PATH")
+    tr.add_argument("--ranks", type=_positive_int, default=1, metavar="N",
+                    help="data-parallel: run as N MPI ranks under the installed mpiexec (the 'mpi' extra)")
+    tr.add_argument("--hostfile", metavar="FILE", help="with --ranks: the machines to run the ranks on (MPI host file)")
     rp = sub.add_parser("report", help="write a self-contained HTML report of a run folder")
     rp.add_argument("run_dir", metavar="RUN_DIR")
     rp.add_argument("--out", metavar="FILE", help="where to write the HTML (default RUN_DIR/report.html)")
@@ -130,6 +133,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise CliError(f"--data {args.data}: no such directory")
     if args.resume is not None and not os.path.isfile(args.resume):
         raise CliError(f"--resume {args.resume}: no such checkpoint file")
+    if args.ranks > 1 or args.hostfile is not None:
+        return _relaunch_as_ranks(args)
     options = dict(recipe.defaults)
     for key in ("epochs", "lr", "batch_size"):
         if getattr(args, key) is not None:
@@ -142,6 +147,20 @@ def cmd_train(args: argparse.Namespace) -> int:
     except RecipeError as e:
         raise CliError(str(e)) from None
     return 0
+
+
+def _relaunch_as_ranks(args: argparse.Namespace) -> int:
+    """`--ranks N`: run this same command line, without --ranks/--hostfile, as N ranks under mpiexec."""
+    if args.ranks == 1:
+        raise CliError("--hostfile needs --ranks N (N ≥ 2)")
+    if args.hostfile is not None and not os.path.isfile(args.hostfile):
+        raise CliError(f"--hostfile {args.hostfile}: no such file")
+    from glassnet.distributed.launch import relaunch, without_launch_options
+
+    try:
+        return relaunch(args.ranks, without_launch_options(args.argv), args.hostfile)
+    except (ImportError, RuntimeError) as e:
+        raise CliError(str(e)) from None
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -195,20 +214,31 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `glassnet` command; returns the exit status."""
+    if os.environ.get("GLASSNET_QUIET_RANKS"):  # one of the ranks `--ranks N` started: only rank 0 prints
+        from glassnet.distributed.launch import quiet_unless_rank_zero
+
+        quiet_unless_rank_zero()
     parser = _parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     if args.command is None:
         args = parser.parse_args(["demo"])
     handler = {"tour": cmd_tour, "train": cmd_train, "report": cmd_report, "list": cmd_list, "info": cmd_info,
                "demo": cmd_demo}
     try:
-        return handler[args.command](args)
+        status = handler[args.command](args)
     except CliError as e:
         print(f"glassnet {args.command}: error: {e}", file=sys.stderr)
-        return 2
+        status = 2
     except KeyboardInterrupt:
         print("glassnet: interrupted", file=sys.stderr)
-        return 130
+        status = 130
+    if status:  # one rank of several ending early would leave the others waiting: end them all
+        from glassnet import distributed
+
+        if distributed.in_parallel_job():
+            distributed.abort(f"glassnet {args.command} ended with status {status}", status)
+    return status
 
 
 if __name__ == "__main__":

@@ -239,6 +239,15 @@ class Tensor:
         owner._hooks.append(hook)
         return _RemovableHandle(owner._hooks, hook)
 
+    def register_post_accumulate_grad_hook(self, hook) -> _RemovableHandle:
+        """Call `hook(tensor)` on this leaf as soon as backward has accumulated its complete gradient into `.grad`,
+        while the walk continues with the rest of the graph (data-parallel training starts sending it then)."""
+        if self.grad_fn is not None or not self._requires_grad:
+            raise RuntimeError(
+                "register_post_accumulate_grad_hook: only a leaf tensor that requires grad accumulates a .grad"
+            )
+        return _RemovableHandle(autograd.add_post_accumulate_grad_hook(self, hook), hook)
+
     # ----- arithmetic -----------------------------------------------------------------------------
     def __add__(self, other):
         if type(other) is Tensor and other.data.dtype is self.data.dtype:  # fast path: no promotion needed

@@ -13,12 +13,14 @@ from glassnet.data.dataloader import (
 )
 from glassnet.data.dataset import ConcatDataset, Dataset, Subset, TensorDataset, random_split
 from glassnet.data.datasets import load_digits, load_mnist_small, load_text_small
+from glassnet.data.distributed import DistributedSampler
 from glassnet.data.idx import MNIST, FashionMNIST, read_idx
 from glassnet.data.text import CharDataset
 from glassnet.data.toy import blobs, circles, mode_coverage, moons, ring_centers, ring_of_gaussians, spiral, xor
 
 __all__ = [
-    "BatchSampler", "CharDataset", "ConcatDataset", "DataLoader", "Dataset", "FashionMNIST", "MNIST",
+    "BatchSampler", "CharDataset", "ConcatDataset", "DataLoader", "Dataset", "DistributedSampler", "FashionMNIST",
+    "MNIST",
     "RandomSampler", "Sampler", "SequentialSampler", "Subset", "SubsetRandomSampler", "TensorDataset",
     "blobs", "circles", "default_collate", "load_digits", "load_mnist_small", "load_text_small",
     "mode_coverage", "moons", "random_split",

@@ -1,6 +1,6 @@
 """Neural-network building blocks: Module and Parameter, containers, layers, losses, `init` and `functional`."""
 
-from glassnet.nn import functional, init, utils
+from glassnet.nn import functional, init, parallel, utils
 from glassnet.nn.activation import (
     ELU,
     GELU,
@@ -45,6 +45,7 @@ from glassnet.nn.pooling import AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, MaxPool
 from glassnet.nn.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from glassnet.nn.sparse import Embedding
 from glassnet.nn.summary import summary
+from glassnet.nn.sync_batchnorm import SyncBatchNorm
 from glassnet.nn.transformer import (
     LearnedPositionalEmbedding,
     SinusoidalPositionalEncoding,

@@ -54,6 +54,8 @@ class Callback:
     """Base class: every event is a no-op; `self.trainer` is set by the Trainer before the fit begins."""
 
     trainer: Any = None
+    # True for callbacks that only write output (progress, files): in a data-parallel run only rank 0 runs them.
+    rank_zero_only: bool = False
 
     def set_trainer(self, trainer: Any) -> None:
         """Attach to a Trainer (called by the Trainer)."""
@@ -189,6 +191,8 @@ class ProgressBar(Callback):
 
     `disable=None` (the default) shows it only when `file` (stdout by default) is a terminal, like tqdm.
     """
+
+    rank_zero_only = True
 
     def __init__(self, disable: bool | None = None, file: Any = None, leave: bool = True):
         self.file = file
@@ -343,6 +347,8 @@ class ModelCheckpoint(Callback):
     save_best_only, else "epoch{epoch:03d}.safetensors"). Writes are atomic safetensors files (gn.save).
     `weights_only=False` writes full checkpoints (optimiser, scheduler, epoch, history, RNG) for resuming.
     """
+
+    rank_zero_only = True
 
     def __init__(
         self,
@@ -534,6 +540,8 @@ def _json_value(value: Any) -> Any:
 class CSVLogger(Callback):
     """Write one CSV row per epoch (epoch, then each log) to `path`; `append=True` continues an existing file."""
 
+    rank_zero_only = True
+
     def __init__(self, path: str | os.PathLike, append: bool = False, separator: str = ","):
         self.path = os.fspath(path)
         self.append = append
@@ -578,6 +586,8 @@ class JSONLLogger(Callback):
 
     Each record has "event", "time" (seconds since the epoch) and the event's fields (epoch, batch, logs).
     """
+
+    rank_zero_only = True
 
     def __init__(self, path: str | os.PathLike, batches: bool = False, append: bool = True):
         self.path = os.fspath(path)

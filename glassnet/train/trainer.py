@@ -28,6 +28,7 @@ from typing import Any
 
 from glassnet import random as gn_random
 from glassnet.autograd import no_grad
+from glassnet.distributed import in_parallel_job
 from glassnet.optim import lr_scheduler as _lrs
 from glassnet.tensor import Tensor, cat
 from glassnet.train.callbacks import Callback, CallbackList
@@ -118,11 +119,13 @@ class Trainer:
         self.epochs_done = 0
         self.global_step = 0
         self.steps_per_epoch: int | None = None
+        self._distributed: Any = None  # the DistributedFit running this trainer's fit as one rank of an MPI job
 
     # ----- steps (override for custom training) ------------------------------------------------------------
     def forward(self, inputs: Any) -> Any:
         """Run the model on a batch's inputs (a tuple is spread over several arguments)."""
-        return self.model(*inputs) if isinstance(inputs, tuple) else self.model(inputs)
+        model = self.model if self._distributed is None else self._distributed.model  # DistributedDataParallel
+        return model(*inputs) if isinstance(inputs, tuple) else model(inputs)
 
     def train_step(self, batch: Any) -> dict[str, Any]:
         """One optimisation step: zero grads, forward, loss, backward, `on_after_backward`, step.
@@ -168,11 +171,12 @@ class Trainer:
                 m.update(result["output"], target)
         return logs
 
-    @staticmethod
-    def _epoch_logs(means: dict[str, Mean], metrics: list[Metric]) -> dict[str, Any]:
+    def _epoch_logs(self, means: dict[str, Mean], metrics: list[Metric]) -> dict[str, Any]:
         logs: dict[str, Any] = {k: m.compute() for k, m in means.items()}
         for m in metrics:
             logs[m.name] = m.compute()
+        if self._distributed is not None:  # one of several ranks: average over them all
+            logs = self._distributed.average(logs, max((m.weight for m in means.values()), default=0.0))
         return logs
 
     # ----- fit / evaluate / predict --------------------------------------------------------------------------
@@ -190,6 +194,10 @@ class Trainer:
         model, optimiser, scheduler, callback states, history and RNG state, and continues after the epochs it
         had completed.
         """
+        if self._distributed is None and in_parallel_job():  # launched as one of several MPI ranks: data parallel
+            from glassnet.distributed.training import DistributedFit
+
+            return DistributedFit(self).fit(train_loader, epochs, val_loader, initial_epoch, resume_from)
         if resume_from is not None:
             initial_epoch = self.load_checkpoint(resume_from)
         self.epochs = int(epochs)

@@ -1,0 +1,298 @@
+"""DistributedDataParallel: one model replica per rank, gradients averaged over the ranks during backward.
+
+Each rank runs the same model on its own part of the batch. Backward computes the local gradients; as soon as every
+gradient of a *bucket* (a group of parameters, in the order backward reaches them) is complete, the bucket is copied
+into one flat buffer and a non-blocking MPI all-reduce starts on it, while backward goes on with the layers nearer
+the input. When the last bucket has started, the walk waits for them all and writes the averaged gradients back into
+each `.grad`; so when `loss.backward()` returns, every rank holds the same gradients and `optimizer.step()` keeps the
+replicas identical. As in PyTorch (whose DDP this follows), 2 ranks with batch 32 each train exactly as 1 process
+with batch 64 when the loss is a mean over the batch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import numpy
+
+from glassnet import distributed
+from glassnet.autograd import is_grad_enabled
+from glassnet.nn.module import Module
+from glassnet.tensor import Tensor
+
+__all__ = ["DistributedDataParallel"]
+
+
+class _Bucket:
+    """Parameters whose gradients travel together in one flat buffer (one dtype)."""
+
+    def __init__(self, indices: list[int], params: list, dtype: numpy.dtype):
+        self.indices = indices
+        self.params = params
+        sizes = [int(p.data.size) for p in params]
+        self.offsets = numpy.concatenate([[0], numpy.cumsum(sizes)]).astype(int).tolist()
+        self.buffer = numpy.zeros(self.offsets[-1], dtype=dtype)
+        self.missing = len(params)
+        self.request: Any = None
+
+    def fill(self) -> None:
+        """Copy the parameters' gradients into the buffer (zeros for a parameter without one)."""
+        for p, start, end in zip(self.params, self.offsets, self.offsets[1:]):
+            g = p.grad
+            if g is None:
+                self.buffer[start:end] = 0
+            else:
+                self.buffer[start:end] = g.data.reshape(-1)
+
+
+class DistributedDataParallel(Module):
+    """Wrap `module` for data-parallel training over the ranks of the process group.
+
+    At construction every rank checks that all ranks hold the same architecture (parameter and buffer names, shapes
+    and dtypes; a mismatch raises the same error on every rank) and takes rank 0's parameters and buffers.
+
+    Args:
+        module: the model; its parameters are shared, not copied (the optimiser keeps working on them).
+        bucket_cap_mb: the largest bucket, in MiB (PyTorch's default 25; smaller buckets start sooner).
+        find_unused_parameters: after each forward, walk the graph from the outputs and mark the parameters it does
+            not reach as ready (with a zero gradient), so that their buckets do not wait forever. Parameters that got
+            no gradient on any rank keep their `.grad` unchanged, as in PyTorch.
+        broadcast_buffers: before each forward, copy rank 0's buffers (BatchNorm running statistics) to every rank.
+
+    `no_sync()` skips the all-reduce (gradient accumulation: the gradients of several backward passes add up
+    locally and are averaged by the first backward outside the block). `state_dict()` keys start with "module.",
+    as in PyTorch; save `ddp.module.state_dict()` for a checkpoint that loads without the wrapper.
+    """
+
+    def __init__(
+        self,
+        module: Module,
+        bucket_cap_mb: float = 25.0,
+        find_unused_parameters: bool = False,
+        broadcast_buffers: bool = True,
+    ):
+        super().__init__()
+        if not isinstance(module, Module):
+            raise TypeError(f"DistributedDataParallel: expected a Module, got {type(module).__name__}")
+        if not bucket_cap_mb > 0:
+            raise ValueError(f"DistributedDataParallel: bucket_cap_mb must be positive, got {bucket_cap_mb!r}")
+        self.module = module
+        self.find_unused_parameters = bool(find_unused_parameters)
+        self.broadcast_buffers = bool(broadcast_buffers)
+        self.bucket_cap_mb = float(bucket_cap_mb)
+        self.world_size = distributed.get_world_size()
+        self.rank = distributed.get_rank()
+        self._mpi = distributed._world().MPI
+        self._comm = distributed._world().comm
+        named = [(n, p) for n, p in module.named_parameters() if p.requires_grad]
+        self._names = [n for n, _ in named]
+        self._params = [p for _, p in named]
+        self._buffers_to_sync = [b for _, b in module.named_buffers() if b is not None]
+        self._check_same_architecture()
+        for tensor in [p for _, p in module.named_parameters()] + self._buffers_to_sync:
+            distributed.broadcast(tensor, src=0)
+        self._buckets = self._make_buckets(int(self.bucket_cap_mb * 2**20))
+        self._bucket_of = {i: b for b, bucket in enumerate(self._buckets) for i in bucket.indices}
+        self._ready = [False] * len(self._params)
+        self._expecting = False  # a forward ran that needs its gradients reduced
+        self._next_bucket = 0
+        self._require_sync = True
+        self._grad_ready_handles = [
+            p.register_post_accumulate_grad_hook(self._make_hook(i)) for i, p in enumerate(self._params)
+        ]
+        # Timings of the last reduction (perf_counter seconds): when the first bucket started, when the walk had
+        # handed over the last one, and how long finishing waited for the network after that.
+        self.last_reduction: dict[str, float] = {}
+
+    # ----- construction -------------------------------------------------------------------------------------------
+    def _check_same_architecture(self) -> None:
+        mine = [["parameter", n, list(p.shape), str(p.dtype)] for n, p in self.module.named_parameters()]
+        mine += [["buffer", n, list(b.shape), str(b.dtype)] for n, b in self.module.named_buffers() if b is not None]
+        everyone = distributed.all_gather_json(mine)
+        for rank, theirs in enumerate(everyone):
+            if theirs == everyone[0]:
+                continue
+            raise RuntimeError(
+                "DistributedDataParallel: the ranks hold different models; rank "
+                f"{rank} differs from rank 0: {_first_difference(everyone[0], theirs, rank)}"
+            )
+
+    def _make_buckets(self, cap_bytes: int) -> list[_Bucket]:
+        """Buckets in the reverse order of registration, which is about the order backward completes gradients
+        (the last layer first); one dtype per bucket."""
+        buckets: list[_Bucket] = []
+        current: list[int] = []
+        size = 0
+        for i in reversed(range(len(self._params))):
+            p = self._params[i]
+            nbytes = int(p.data.nbytes)
+            if current and (size + nbytes > cap_bytes or self._params[current[0]].dtype != p.dtype):
+                buckets.append(_Bucket(current, [self._params[j] for j in current], self._params[current[0]].dtype))
+                current, size = [], 0
+            current.append(i)
+            size += nbytes
+        if current:
+            buckets.append(_Bucket(current, [self._params[j] for j in current], self._params[current[0]].dtype))
+        return buckets
+
+    # ----- the forward pass -----------------------------------------------------------------------------------
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the module; when gradients will be needed, get ready to reduce them during the coming backward."""
+        if self._expecting:
+            self._raise_unfinished()
+        if self.broadcast_buffers and self._buffers_to_sync:
+            for b in self._buffers_to_sync:
+                distributed.broadcast(b, src=0)
+        output = self.module(*args, **kwargs)
+        if is_grad_enabled() and self._require_sync and self._params:
+            self._prepare(output)
+        return output
+
+    def _prepare(self, output: Any) -> None:
+        self._ready = [False] * len(self._params)
+        for bucket in self._buckets:
+            bucket.missing = len(bucket.params)
+            bucket.request = None
+        self._next_bucket = 0
+        self._expecting = True
+        self.last_reduction = {}
+        if self.find_unused_parameters:
+            reached = _leaves_reached(output)
+            for i, p in enumerate(self._params):
+                if id(p) not in reached:
+                    self._mark_ready(i)
+
+    @contextlib.contextmanager
+    def no_sync(self) -> Iterator[None]:
+        """Inside this block gradients are not reduced: they accumulate locally until a backward outside it."""
+        previous = self._require_sync
+        self._require_sync = False
+        try:
+            yield
+        finally:
+            self._require_sync = previous
+
+    # ----- during backward --------------------------------------------------------------------------------------
+    def _make_hook(self, index: int):
+        def hook(_param: Tensor) -> None:
+            if self._expecting:
+                self._mark_ready(index)
+
+        return hook
+
+    def _mark_ready(self, index: int) -> None:
+        if self._ready[index]:
+            raise RuntimeError(
+                f"DistributedDataParallel: parameter {self._names[index]!r} got a second gradient after the same "
+                "forward (two backward passes through one forward are not supported; run forward again)"
+            )
+        self._ready[index] = True
+        bucket = self._buckets[self._bucket_of[index]]
+        bucket.missing -= 1
+        if bucket.missing == 0:
+            self._start_ready_buckets()
+
+    def _start_ready_buckets(self) -> None:
+        # Buckets start strictly in order, so that every rank issues the same collectives in the same order.
+        buckets, mpi = self._buckets, self._mpi
+        while self._next_bucket < len(buckets) and buckets[self._next_bucket].missing == 0:
+            bucket = buckets[self._next_bucket]
+            bucket.fill()
+            if self._next_bucket == 0:
+                self.last_reduction["first_start"] = time.perf_counter()
+            bucket.request = self._comm.Iallreduce(mpi.IN_PLACE, bucket.buffer, op=mpi.SUM)
+            self._next_bucket += 1
+        if self._next_bucket == len(buckets):
+            self._finish()
+        else:  # give MPI a chance to move the started reductions forward while backward computes the next bucket
+            mpi.Request.Testall([b.request for b in buckets[: self._next_bucket]])
+
+    def _finish(self) -> None:
+        """Wait for every bucket, then write the averaged gradients into `.grad`."""
+        handed_over = time.perf_counter()
+        used = None
+        if self.find_unused_parameters:  # which parameters got a gradient on some rank
+            used = numpy.array([p.grad is not None for p in self._params], dtype=numpy.int32)
+            used_request = self._comm.Iallreduce(self._mpi.IN_PLACE, used, op=self._mpi.SUM)
+        self._mpi.Request.Waitall([b.request for b in self._buckets])
+        if used is not None:
+            used_request.Wait()
+        done = time.perf_counter()
+        scale = 1.0 / self.world_size
+        for bucket in self._buckets:
+            bucket.buffer *= scale
+            for i, p, start, end in zip(bucket.indices, bucket.params, bucket.offsets, bucket.offsets[1:]):
+                if used is not None and not used[i]:
+                    continue
+                averaged = bucket.buffer[start:end].reshape(p.shape)
+                if p.grad is None:
+                    p.grad = Tensor(averaged.copy())
+                else:
+                    p.grad.data[...] = averaged
+        self._expecting = False
+        self.last_reduction.update(handed_over=handed_over, done=done, waited=done - handed_over)
+
+    def _raise_unfinished(self) -> None:
+        missing = [self._names[i] for i, ready in enumerate(self._ready) if not ready]
+        self._expecting = False
+        raise RuntimeError(
+            "DistributedDataParallel: the previous forward's gradients were never all reduced; parameters without a "
+            f"gradient: {', '.join(missing[:8])}{' …' if len(missing) > 8 else ''}. Every training forward must be "
+            "followed by backward on every rank; if some parameters take no part in the loss, pass "
+            "find_unused_parameters=True"
+        )
+
+    def extra_repr(self) -> str:
+        return (
+            f"world_size={self.world_size}, buckets={len(self._buckets)}, bucket_cap_mb={self.bucket_cap_mb}, "
+            f"find_unused_parameters={self.find_unused_parameters}"
+        )
+
+
+def _leaves_reached(output: Any) -> set[int]:
+    """The ids of the leaf tensors the graph behind `output` (a Tensor or nested tuples/lists/dicts) reaches."""
+    roots: list = []
+    stack = [output]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Tensor):
+            roots.append(item)
+        elif isinstance(item, (tuple, list)):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+    reached: set[int] = set()
+    nodes = [t.grad_fn for t in roots if t.grad_fn is not None]
+    reached.update(id(t) for t in roots if t.grad_fn is None)
+    seen = {id(n) for n in nodes}
+    while nodes:
+        node = nodes.pop()
+        for inp in node.inputs:
+            if not isinstance(inp, Tensor):
+                continue
+            if inp.grad_fn is None:
+                reached.add(id(inp))
+            elif id(inp.grad_fn) not in seen:
+                seen.add(id(inp.grad_fn))
+                nodes.append(inp.grad_fn)
+    return reached
+
+
+def _first_difference(reference: list, theirs: list, rank: int) -> str:
+    for ref, other in zip(reference, theirs):
+        if ref != other:
+            kind, name = other[0], other[1]
+            if ref[1] != name:
+                return f"{kind} {name!r} on rank {rank} where rank 0 has {ref[0]} {ref[1]!r}"
+            return (
+                f"{kind} {name!r} has shape {tuple(other[2])} and dtype {other[3]} on rank {rank}, "
+                f"shape {tuple(ref[2])} and dtype {ref[3]} on rank 0"
+            )
+    longer, count = ("rank 0", len(reference)) if len(reference) > len(theirs) else (f"rank {rank}", len(theirs))
+    return (
+        f"rank 0 has {len(reference)} parameters and buffers, rank {rank} has {len(theirs)} "
+        f"({longer} has {count - min(len(reference), len(theirs))} more)"
+    )

@@ -1,0 +1,146 @@
+"""Data-parallel training over MPI: each test starts `mpiexec -n 2 python _worker.py CASE` and checks what the ranks
+report (tests/distributed/_worker.py holds the rank side). Every launch has a timeout, so a hang fails, never blocks."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from needs import need_module
+
+WORKER = Path(__file__).with_name("_worker.py")
+REPO = Path(__file__).resolve().parents[2]
+
+
+def launch(case: str, *args: str, timeout: float = 120, ranks: int = 2) -> subprocess.CompletedProcess:
+    """Run the worker's CASE as `ranks` MPI ranks, with the command line `glassnet train --ranks` uses."""
+    need_module("mpi4py", "pip install 'glassnet[mpi]'")
+    from glassnet.distributed.launch import launch_environment, mpiexec_command
+
+    env = launch_environment(ranks)
+    env.pop("GLASSNET_QUIET_RANKS")  # the worker's ranks report themselves
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
+    command = mpiexec_command(ranks, [sys.executable, str(WORKER), case, *args])
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env, cwd=REPO)
+
+
+def results(proc: subprocess.CompletedProcess) -> dict[str, list]:
+    """Each RESULT line's value, by name (a name printed by every rank maps to one value per rank)."""
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    found: dict[str, list] = {}
+    for line in proc.stdout.splitlines():
+        if line.startswith("RESULT "):
+            _, name, value = line.split(" ", 2)
+            found.setdefault(name, []).append(json.loads(value))
+    return found
+
+
+@pytest.fixture(scope="module")
+def equivalence() -> dict[str, list]:
+    return results(launch("equivalence"))
+
+
+@pytest.fixture(scope="module")
+def features() -> dict[str, list]:
+    return results(launch("features"))
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+@pytest.mark.parametrize("dtype, tolerance", [("float64", 1e-10), ("float32", 1e-5)])
+def test_two_ranks_of_half_the_batch_train_as_one_process_with_all_of_it(equivalence, optimizer, dtype, tolerance):
+    assert equivalence[f"mlp-{optimizer}-{dtype}"][0] < tolerance
+    # the control: a rank training on its half alone ends far from the whole-batch reference
+    assert equivalence[f"control-mlp-{optimizer}-{dtype}"][0] > 1e-3
+
+
+def test_small_buckets_start_during_backward_and_change_nothing(equivalence):
+    small = equivalence["mlp-small-buckets"][0]
+    assert small["buckets"] == 5  # bucket_cap_mb tiny: the last Linear's bias alone, weight alone, ...
+    assert small["diff"] < 1e-10
+    assert small["started_before_walk_ended"]
+
+
+@pytest.mark.parametrize("dtype, tolerance", [("float64", 1e-10), ("float32", 1e-5)])
+def test_sync_batchnorm_over_two_ranks_equals_batchnorm_over_the_whole_batch(equivalence, dtype, tolerance):
+    assert equivalence[f"syncbn-sgd-{dtype}"][0] < tolerance
+    # the control: plain BatchNorm under DDP normalises by each rank's half-batch statistics
+    assert equivalence[f"control-bn-sgd-{dtype}"][0] > 1e-4
+
+
+def test_collectives(features):
+    assert features["all_reduce"][0] == {"sum": [3.0, -1.0], "mean": [1.5, -0.5], "max": [2.0, 0.0], "min": [1.0, -1.0]}
+    assert features["broadcast"] == [[1.0, 1.0, 1.0], [1.0, 1.0, 1.0]]
+    assert features["all_gather"][0] == [[0, 0], [1, 10]]
+
+
+def test_no_sync_accumulates_then_the_next_backward_averages(features):
+    assert features["no_sync"][0] < 1e-12
+
+
+def test_unused_parameters(features):
+    unused = features["unused"][0]
+    assert unused["shared"] == [3.0] * 4  # rank 0's gradient 2, rank 1's 4: averaged
+    assert unused["extra"] == [1.0] * 4  # only rank 0 used it (gradient 2): averaged with rank 1's nothing
+    assert unused["never"] is True  # no rank used it: .grad stays None, as in PyTorch
+    for message in features["unused-strict"]:  # without find_unused_parameters: a clear error on every rank
+        assert "never all reduced" in message and "extra.weight" in message and "find_unused_parameters" in message
+
+
+def test_different_architectures_are_a_clear_error_on_every_rank(features):
+    messages = features["architecture"]
+    assert len(messages) == 2 and messages[0] == messages[1]
+    assert "rank 1 differs from rank 0" in messages[0] and "(17, 8)" in messages[0] and "(16, 8)" in messages[0]
+
+
+def test_an_exception_on_one_rank_ends_every_rank_with_its_message():
+    start = time.monotonic()
+    proc = launch("raise", timeout=60)
+    assert time.monotonic() - start < 30
+    assert proc.returncode != 0
+    assert "ValueError: rank 1 could not read batch 7" in proc.stderr
+    assert "MPI_Abort" in proc.stderr
+
+
+def test_a_killed_rank_ends_the_job():
+    start = time.monotonic()
+    proc = launch("kill", timeout=60)
+    assert time.monotonic() - start < 30
+    assert proc.returncode != 0
+
+
+def test_a_world_larger_than_the_batches_is_a_clear_error():
+    proc = launch("too-few-batches", timeout=60)
+    assert proc.returncode != 0
+    assert "the training loader has 1 batch(es) but the job has 2 ranks" in proc.stderr
+
+
+def test_trainer_shards_averages_writes_one_run_folder_and_resumes_bit_exactly(tmp_path):
+    straight = results(launch("trainer", str(tmp_path / "straight"), "3"))
+    ranks = [straight["trainer-rank0"][0], straight["trainer-rank1"][0]]
+    assert ranks[0]["weights"] == ranks[1]["weights"]  # the replicas stayed identical
+    for r in ranks:  # validation logs averaged over the shards == the whole validation set in one process
+        assert r["logged"]["val_loss"] == pytest.approx(r["whole"]["loss"], abs=1e-12)
+        assert r["logged"]["val_accuracy"] == pytest.approx(r["whole"]["accuracy"], abs=1e-12)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["straight"]
+    assert (tmp_path / "straight" / "checkpoints" / "last.safetensors").is_file()
+    history = json.loads((tmp_path / "straight" / "history.json").read_text())
+    assert history["epoch"] == [0, 1, 2]
+
+    first = launch("trainer", str(tmp_path / "resumed"), "2")
+    assert first.returncode == 0, first.stderr
+    resumed = results(launch("trainer", str(tmp_path / "resumed"), "3", str(tmp_path / "resumed")))
+    assert resumed["trainer-rank0"][0]["weights"] == ranks[0]["weights"]  # bit-exact
+
+
+def test_only_rank_zero_prints_and_runs_output_callbacks(tmp_path):
+    proc = launch("trainer", str(tmp_path / "run"), "1")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("stdout of rank") == 2  # before the fit both ranks print
+    assert "STDOUT-IN-FIT rank 0" in proc.stdout and "STDOUT-IN-FIT rank 1" not in proc.stdout
+    assert "OUTPUT-CALLBACK rank 0" in proc.stderr and "OUTPUT-CALLBACK rank 1" not in proc.stderr
+    assert "ALL-RANKS-CALLBACK rank 0" in proc.stderr and "ALL-RANKS-CALLBACK rank 1" in proc.stderr
