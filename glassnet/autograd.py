@@ -422,7 +422,8 @@ def add_post_accumulate_grad_hook(leaf, hook) -> list:
     key = id(leaf)
     entry = _post_accumulate_hooks.get(key)
     if entry is None or entry[0]() is not leaf:
-        entry = (weakref.ref(leaf, lambda _ref, key=key: _post_accumulate_hooks.pop(key, None)), [])
+        registry = _post_accumulate_hooks  # bound now: the callback may run while the interpreter shuts down
+        entry = (weakref.ref(leaf, lambda _ref, key=key: registry.pop(key, None)), [])
         _post_accumulate_hooks[key] = entry
     entry[1].append(hook)
     return entry[1]
