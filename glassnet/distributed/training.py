@@ -50,7 +50,8 @@ class DistributedFit:
         self.rank = distributed.get_rank()
         self.world_size = distributed.get_world_size()
         model = trainer.model
-        self.model = model if isinstance(model, DistributedDataParallel) else DistributedDataParallel(model)
+        self.owns_wrapper = not isinstance(model, DistributedDataParallel)
+        self.model = DistributedDataParallel(model) if self.owns_wrapper else model
 
     # ----- loaders ------------------------------------------------------------------------------------------------
     def shard_train(self, loader: Any) -> Any:
@@ -142,6 +143,8 @@ class DistributedFit:
         finally:
             trainer._distributed = None
             trainer.callbacks, trainer.run_dir = saved
+            if self.owns_wrapper:
+                self.model._release()
 
     def _agree_on_run_dir(self) -> None:
         """Rank 0's run folder is the run's: another rank that made its own (a timestamped name made a moment

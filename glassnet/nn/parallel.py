@@ -194,6 +194,8 @@ class DistributedDataParallel(Module):
         bucket.missing -= 1
         if bucket.missing == 0:
             self._start_ready_buckets()
+        elif self._next_bucket:  # MPI moves started reductions only inside MPI calls: give it one at every gradient
+            self._mpi.Request.Testall([b.request for b in self._buckets[: self._next_bucket]])
 
     def _start_ready_buckets(self) -> None:
         # Buckets start strictly in order, so that every rank issues the same collectives in the same order.
@@ -244,6 +246,12 @@ class DistributedDataParallel(Module):
             "followed by backward on every rank; if some parameters take no part in the loss, pass "
             "find_unused_parameters=True"
         )
+
+    def _release(self) -> None:
+        """Unregister the gradient hooks (the Trainer's wrapper, when its fit ends); the wrapper is then spent."""
+        for handle in self._grad_ready_handles:
+            handle.remove()
+        self._grad_ready_handles = []
 
     def extra_repr(self) -> str:
         return (

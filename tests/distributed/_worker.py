@@ -1,7 +1,7 @@
 """One rank of the distributed tests: `mpiexec -n 2 python tests/distributed/_worker.py CASE [ARGS]`.
 
-test_distributed.py starts it; each case prints lines "RESULT <name> <json>" on rank 0 (or every rank where the
-test needs to see each rank), which the test reads and checks.
+test_distributed.py starts it; each case records its results as JSON lines [name, value] in $RESULTS_DIR/rankN.jsonl
+(rank 0's, or every rank's where the test needs to see each rank), which the test reads and checks.
 """
 
 from __future__ import annotations
@@ -25,8 +25,11 @@ GLOBAL_BATCH = 64
 
 
 def result(name: str, value, every_rank: bool = False) -> None:
-    if every_rank or dist.get_rank() == 0:
-        print(f"RESULT {name} {json.dumps(value)}", flush=True)
+    """Record a result for the test: one JSON line in this rank's file (mpiexec may interleave the ranks' stdout)."""
+    rank = dist.get_rank()
+    if every_rank or rank == 0:
+        with open(os.path.join(os.environ["RESULTS_DIR"], f"rank{rank}.jsonl"), "a") as f:
+            f.write(json.dumps([name, value]) + "\n")
 
 
 def mlp(dtype) -> nn.Module:
@@ -255,11 +258,8 @@ def case_trainer(out: str, epochs: int, resume: str | None = None) -> None:
     weights = {k: v.data.tolist() for k, v in model.state_dict().items()}
     logged = {key: history[key][-1] for key in ("val_loss", "val_accuracy", "loss")}
     whole = trainer.evaluate(val_loader)  # after the fit: this process alone, the whole validation set
-    print(
-        f"RESULT trainer-rank{dist.get_rank()} "
-        + json.dumps({"weights": weights, "logged": logged, "whole": {k: float(v) for k, v in whole.items()}}),
-        flush=True,
-    )
+    whole = {k: float(v) for k, v in whole.items()}
+    result(f"trainer-rank{dist.get_rank()}", {"weights": weights, "logged": logged, "whole": whole}, every_rank=True)
 
 
 def case_too_few_batches() -> None:

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -18,26 +19,30 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def launch(case: str, *args: str, timeout: float = 120, ranks: int = 2) -> subprocess.CompletedProcess:
-    """Run the worker's CASE as `ranks` MPI ranks, with the command line `glassnet train --ranks` uses."""
+    """Run the worker's CASE as `ranks` MPI ranks, with the command line `glassnet train --ranks` uses; the ranks'
+    recorded results are in `.results` ({name: [value, …]}, one value per rank that recorded it)."""
     need_module("mpi4py", "pip install 'glassnet[mpi]'")
     from glassnet.distributed.launch import launch_environment, mpiexec_command
 
     env = launch_environment(ranks)
     env.pop("GLASSNET_QUIET_RANKS")  # the worker's ranks report themselves
     env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
-    command = mpiexec_command(ranks, [sys.executable, str(WORKER), case, *args])
-    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env, cwd=REPO)
+    with tempfile.TemporaryDirectory() as results_dir:
+        env["RESULTS_DIR"] = results_dir
+        command = mpiexec_command(ranks, [sys.executable, str(WORKER), case, *args])
+        proc = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env, cwd=REPO)
+        proc.results = {}
+        for path in sorted(Path(results_dir).glob("rank*.jsonl")):
+            for line in path.read_text().splitlines():
+                name, value = json.loads(line)
+                proc.results.setdefault(name, []).append(value)
+    return proc
 
 
 def results(proc: subprocess.CompletedProcess) -> dict[str, list]:
-    """Each RESULT line's value, by name (a name printed by every rank maps to one value per rank)."""
+    """The results of a launch that must have succeeded."""
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    found: dict[str, list] = {}
-    for line in proc.stdout.splitlines():
-        if line.startswith("RESULT "):
-            _, name, value = line.split(" ", 2)
-            found.setdefault(name, []).append(json.loads(value))
-    return found
+    return proc.results
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,292 @@
+"""Data-parallel training over MPI: throughput at 1 and 2 ranks, all-reduce cost and overlap, and a scaling model.
+
+    python -m bench.distributed            # about a minute; prints the tables, writes nothing
+    python -m bench.distributed --json F   # also keep the figures in F
+
+Each configuration runs as its own `mpiexec -n R python -m bench.distributed --worker …` job, every rank with one
+BLAS thread. A rank trains W1 (MLP) or W2 (LeNet-5) from bench/workloads.py on its own batch of the workload's
+default size (the per-rank batch, as in PyTorch), so samples/s counts R × batch per step.
+
+Measured in the 2-rank jobs:
+- backward time, and the part of it spent waiting for the all-reduce after the walk handed over the last bucket
+  (what backward could not hide);
+- the reduction alone (same gradients, no backward to hide behind): DistributedDataParallel's bucketed reduction,
+  glassnet.distributed.all_reduce of one flat tensor, and mpi4py's bare `Allreduce` of the same bytes;
+- Allreduce time against message size, from which latency α and bandwidth β come (for 2 ranks, t = 2α + n/β).
+
+The scaling model predicts a step on N ranks over a network as compute (measured at 1 rank) plus the ring
+all-reduce of the gradients, 2(N−1)/N · bytes / bandwidth + 2(N−1) · latency, with the network's bandwidth and its
+latency added to the one measured here (stated in the output), with and without the overlap measured here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+WORKLOADS = ("W1", "W2")
+SMALL_BUCKETS_MB = {"W1": 0.5, "W2": 0.06}  # about 5 buckets each: room for overlap
+NETWORKS = {"10 Gb/s": (10e9 / 8, 20e-6), "100 Gb/s": (100e9 / 8, 5e-6)}  # bytes/s, one-way latency per message
+RANKS_MODELLED = (8, 64, 512)
+
+
+# ----- the rank side -----------------------------------------------------------------------------------------------
+def _worker(workload: str, bucket_cap_mb: float, seconds: float) -> None:
+    import glassnet as gn
+    import glassnet.distributed as dist
+    import glassnet.nn.functional as F
+    from bench.workloads import batch, build
+    from glassnet import nn
+    from glassnet.nn.parallel import DistributedDataParallel
+
+    dist.init_process_group(blas_threads=1)
+    rank, size = dist.get_rank(), dist.get_world_size()
+    gn.manual_seed(0)
+    x, y = (gn.tensor(a) for a in batch(workload, seed=rank))
+    model, loss_fn = build(nn, F, workload)
+    ddp = DistributedDataParallel(model, bucket_cap_mb=bucket_cap_mb) if size > 1 else model
+    optimizer = gn.optim.SGD(model.parameters(), lr=0.01)
+    backward_s: list[float] = []
+    waited_s: list[float] = []
+
+    def step() -> None:
+        optimizer.zero_grad()
+        loss = loss_fn(ddp(x), y)
+        t0 = time.perf_counter()
+        loss.backward()
+        backward_s.append(time.perf_counter() - t0)
+        if size > 1:
+            waited_s.append(ddp.last_reduction["waited"])
+        optimizer.step()
+
+    for _ in range(3):
+        step()
+    t0 = time.perf_counter()
+    for _ in range(3):
+        step()
+    per_step = (time.perf_counter() - t0) / 3
+    steps = np.array([max(5, int(seconds / per_step))])
+    dist.broadcast(gn.tensor(steps), src=0)  # every rank runs the same number of steps
+    backward_s.clear()
+    waited_s.clear()
+    dist.barrier()
+    t0 = time.perf_counter()
+    for _ in range(int(steps[0])):
+        step()
+    dist.barrier()
+    elapsed = time.perf_counter() - t0
+    result = {
+        "workload": workload,
+        "ranks": size,
+        "batch_per_rank": int(x.shape[0]),
+        "steps": int(steps[0]),
+        "samples_per_s": size * int(x.shape[0]) * int(steps[0]) / elapsed,
+        "step_s": elapsed / int(steps[0]),
+        "backward_s": statistics.median(backward_s),
+        "gradient_bytes": int(sum(p.data.nbytes for p in model.parameters())),
+    }
+    if size > 1:
+        result.update(buckets=len(ddp._buckets), bucket_cap_mb=bucket_cap_mb, waited_s=statistics.median(waited_s))
+        result.update(_reduction_alone(ddp, dist))
+    if rank == 0:
+        print("BENCH " + json.dumps(result), flush=True)
+
+
+def _reduction_alone(ddp, dist) -> dict:
+    """The gradients' reduction with no backward to hide behind: DDP's buckets, gn all_reduce, bare mpi4py."""
+    import glassnet as gn
+
+    group = dist._world()
+    comm, mpi = group.comm, group.MPI
+    flat = np.concatenate([p.grad.data.reshape(-1) for p in ddp._params])
+    tensor = gn.tensor(flat.copy())
+
+    def buckets() -> None:
+        ddp._prepare(None)
+        for bucket in ddp._buckets:
+            for i in bucket.indices:
+                ddp._mark_ready(i)
+
+    systems = {
+        "ddp_buckets": buckets,
+        "gn_all_reduce": lambda: dist.all_reduce(tensor),
+        "bare_allreduce": lambda: comm.Allreduce(mpi.IN_PLACE, flat, op=mpi.SUM),
+    }
+    times: dict[str, list[float]] = {name: [] for name in systems}
+    for round_ in range(40):
+        for name, fn in systems.items():
+            comm.Barrier()
+            t0 = time.perf_counter()
+            fn()
+            elapsed = time.perf_counter() - t0
+            if round_ >= 5:  # warm-up rounds
+                times[name].append(elapsed)
+    return {f"{name}_s": statistics.median(ts) for name, ts in times.items()}
+
+
+def _comm_worker() -> None:
+    """Allreduce time against message size on 2 ranks: latency and bandwidth."""
+    from mpi4py import MPI
+
+    comm = MPI.COMM_WORLD
+    sizes = [8, 1024, 65536, 1 << 20, 4 << 20, 16 << 20]
+    out = {}
+    for nbytes in sizes:
+        buf = np.ones(nbytes // 4, dtype=np.float32)
+        reps = 200 if nbytes <= 65536 else 20
+        ts = []
+        for _ in range(reps):
+            comm.Barrier()
+            t0 = time.perf_counter()
+            comm.Allreduce(MPI.IN_PLACE, buf, op=MPI.SUM)
+            ts.append(time.perf_counter() - t0)
+        kept = ts[reps // 10 :]
+        out[nbytes] = {"median": statistics.median(kept), "min": min(kept)}
+    if comm.Get_rank() == 0:
+        print("BENCH " + json.dumps({"allreduce_s_by_bytes": out}), flush=True)
+
+
+# ----- the launcher side -----------------------------------------------------------------------------------------------
+def _run(ranks: int, *args: str) -> dict:
+    from glassnet.distributed.launch import mpiexec_command
+
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
+    command = mpiexec_command(ranks, [sys.executable, "-m", "bench.distributed", *args])
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env, cwd=REPO)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{proc.stderr[-3000:]}")
+    line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("BENCH "))
+    return json.loads(line[len("BENCH ") :])
+
+
+def ring_allreduce_s(ranks: int, nbytes: float, bandwidth: float, latency: float) -> float:
+    """Ring all-reduce: 2(N−1)/N · bytes / bandwidth + 2(N−1) · latency."""
+    return 2 * (ranks - 1) / ranks * nbytes / bandwidth + 2 * (ranks - 1) * latency
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.distributed", description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=3.0, help="timed seconds per configuration")
+    parser.add_argument("--json", metavar="FILE", help="also write the figures to FILE")
+    parser.add_argument("--worker", nargs=2, metavar=("WORKLOAD", "BUCKET_CAP_MB"), help=argparse.SUPPRESS)
+    parser.add_argument("--comm", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        _worker(args.worker[0], float(args.worker[1]), args.seconds)
+        return 0
+    if args.comm:
+        _comm_worker()
+        return 0
+
+    print(f"bench.distributed: {os.cpu_count()} cores, 1 BLAS thread per rank, {args.seconds:.0f} s per run")
+    runs = []
+    for workload in WORKLOADS:
+        for ranks, cap in ((1, 25.0), (2, 25.0), (2, SMALL_BUCKETS_MB[workload])):
+            runs.append(_run(ranks, "--seconds", str(args.seconds), "--worker", workload, str(cap)))
+            r = runs[-1]
+            print(
+                f"  {workload} {ranks} rank(s)"
+                + (f", buckets ≤{cap} MiB" if ranks > 1 else "")
+                + f": {r['samples_per_s']:.0f} samples/s",
+                flush=True,
+            )
+    comm = _run(2, "--comm")["allreduce_s_by_bytes"]
+    # The fastest of many calls: the cost when both ranks hold a core (on a shared machine the median mostly
+    # measures how long the other rank waited to be scheduled).
+    small, large = comm["8"]["min"], comm[str(16 << 20)]["min"]
+    latency = small / 2  # 2 ranks: t = 2α + n/β
+    bandwidth = (16 << 20) / (large - 2 * latency)
+
+    print("\nThroughput (per-rank batch: W1 128, W2 64)")
+    print(
+        f"{'workload':8s} {'ranks':>5s} {'buckets':>7s} {'samples/s':>10s} {'speed-up':>8s} {'step ms':>8s} "
+        f"{'backward ms':>11s} {'waited ms':>9s} {'reduce alone ms':>15s} {'hidden':>6s}"
+    )
+    for workload in WORKLOADS:
+        one = next(r for r in runs if r["workload"] == workload and r["ranks"] == 1)
+        for r in (x for x in runs if x["workload"] == workload):
+            hidden = ""
+            if r["ranks"] > 1:
+                hidden = f"{max(0.0, 1 - r['waited_s'] / r['ddp_buckets_s']):.0%}"
+            print(
+                f"{workload:8s} {r['ranks']:5d} {r.get('buckets', '-')!s:>7s} {r['samples_per_s']:10.0f} "
+                f"{r['samples_per_s'] / one['samples_per_s']:7.2f}x {1e3 * r['step_s']:8.2f} "
+                f"{1e3 * r['backward_s']:11.2f} {1e3 * r.get('waited_s', 0):9.3f} "
+                f"{1e3 * r.get('ddp_buckets_s', 0):15.3f} {hidden:>6s}"
+            )
+
+    print("\nThe reduction alone, 2 ranks (median of 35 rounds): glassnet against bare mpi4py Allreduce, same bytes")
+    for r in runs:
+        if r["ranks"] == 2:
+            bare = r["bare_allreduce_s"]
+            print(
+                f"  {r['workload']} {r['gradient_bytes'] / 1e6:.2f} MB, {r['buckets']} bucket(s): bare "
+                f"{1e3 * bare:.3f} ms; gn.distributed.all_reduce {1e3 * r['gn_all_reduce_s']:.3f} ms "
+                f"({r['gn_all_reduce_s'] / bare - 1:+.0%}); DDP buckets incl. copies {1e3 * r['ddp_buckets_s']:.3f} ms "
+                f"({r['ddp_buckets_s'] / bare - 1:+.0%})"
+            )
+
+    print(
+        f"\nAllreduce on this machine, 2 ranks: latency α = {1e6 * latency:.1f} µs, bandwidth β = "
+        f"{bandwidth / 1e9:.2f} GB/s (fastest calls: 8 B {1e6 * small:.1f} µs, 16 MiB {1e3 * large:.2f} ms; "
+        f"medians {1e6 * comm['8']['median']:.1f} µs and {1e3 * comm[str(16 << 20)]['median']:.2f} ms)"
+    )
+    print(
+        "\nScaling model: step = compute (1 rank, measured) + ring all-reduce of the gradients; bandwidth = "
+        "min(link, β measured),\nlatency = α measured + the link's (10 Gb/s: 20 µs, 100 Gb/s: 5 µs, assumed); "
+        "'overlap' hides the fraction measured above"
+    )
+    model_rows = []
+    for workload in WORKLOADS:
+        one = next(r for r in runs if r["workload"] == workload and r["ranks"] == 1)
+        overlapped = next(r for r in runs if r["workload"] == workload and r["ranks"] == 2 and r["buckets"] > 1)
+        hidden = max(0.0, 1 - overlapped["waited_s"] / overlapped["ddp_buckets_s"])
+        compute, nbytes = one["step_s"], one["gradient_bytes"]
+        for net, (link, link_latency) in NETWORKS.items():
+            for n in RANKS_MODELLED:
+                ar = ring_allreduce_s(n, nbytes, min(link, bandwidth), latency + link_latency)
+                plain, overlap = compute + ar, compute + (1 - hidden) * ar
+                model_rows.append(
+                    {
+                        "workload": workload,
+                        "network": net,
+                        "ranks": n,
+                        "allreduce_s": ar,
+                        "step_s": plain,
+                        "efficiency": compute / plain,
+                        "step_overlap_s": overlap,
+                        "efficiency_overlap": compute / overlap,
+                    }
+                )
+                print(
+                    f"  {workload} {net:>8s} {n:4d} ranks: all-reduce {1e3 * ar:7.2f} ms, step "
+                    f"{1e3 * plain:7.2f} ms, efficiency {compute / plain:4.0%} (with overlap {compute / overlap:4.0%})"
+                )
+    if args.json:
+        Path(args.json).write_text(
+            json.dumps(
+                {
+                    "runs": runs,
+                    "allreduce_s_by_bytes": comm,
+                    "latency_s": latency,
+                    "bandwidth_Bps": bandwidth,
+                    "model": model_rows,
+                },
+                indent=1,
+            )
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
