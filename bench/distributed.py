@@ -39,7 +39,7 @@ NETWORKS = {"10 Gb/s": (10e9 / 8, 20e-6), "100 Gb/s": (100e9 / 8, 5e-6)}  # byte
 RANKS_MODELLED = (8, 64, 512)
 
 
-# ----- the rank side -----------------------------------------------------------------------------------------------
+# ----- the rank side -------------------------------------------------------------------------------------------------
 def _worker(workload: str, bucket_cap_mb: float, seconds: float) -> None:
     import glassnet as gn
     import glassnet.distributed as dist
@@ -57,6 +57,7 @@ def _worker(workload: str, bucket_cap_mb: float, seconds: float) -> None:
     optimizer = gn.optim.SGD(model.parameters(), lr=0.01)
     backward_s: list[float] = []
     waited_s: list[float] = []
+    overlapped: list[float] = []
 
     def step() -> None:
         optimizer.zero_grad()
@@ -66,6 +67,7 @@ def _worker(workload: str, bucket_cap_mb: float, seconds: float) -> None:
         backward_s.append(time.perf_counter() - t0)
         if size > 1:
             waited_s.append(ddp.last_reduction["waited"])
+            overlapped.append(ddp.last_reduction["overlapped_fraction"])
         optimizer.step()
 
     for _ in range(3):
@@ -78,6 +80,7 @@ def _worker(workload: str, bucket_cap_mb: float, seconds: float) -> None:
     dist.broadcast(gn.tensor(steps), src=0)  # every rank runs the same number of steps
     backward_s.clear()
     waited_s.clear()
+    overlapped.clear()
     dist.barrier()
     t0 = time.perf_counter()
     for _ in range(int(steps[0])):
@@ -95,7 +98,12 @@ def _worker(workload: str, bucket_cap_mb: float, seconds: float) -> None:
         "gradient_bytes": int(sum(p.data.nbytes for p in model.parameters())),
     }
     if size > 1:
-        result.update(buckets=len(ddp._buckets), bucket_cap_mb=bucket_cap_mb, waited_s=statistics.median(waited_s))
+        result.update(
+            buckets=len(ddp._buckets),
+            bucket_cap_mb=bucket_cap_mb,
+            waited_s=statistics.median(waited_s),
+            overlapped_fraction=statistics.mean(overlapped),
+        )
         result.update(_reduction_alone(ddp, dist))
     if rank == 0:
         print("BENCH " + json.dumps(result), flush=True)
@@ -130,7 +138,9 @@ def _reduction_alone(ddp, dist) -> dict:
             elapsed = time.perf_counter() - t0
             if round_ >= 5:  # warm-up rounds
                 times[name].append(elapsed)
-    return {f"{name}_s": statistics.median(ts) for name, ts in times.items()}
+    out = {f"{name}_s": statistics.median(ts) for name, ts in times.items()}
+    out.update({f"{name}_min_s": min(ts) for name, ts in times.items()})
+    return out
 
 
 def _comm_worker() -> None:
@@ -155,7 +165,7 @@ def _comm_worker() -> None:
         print("BENCH " + json.dumps({"allreduce_s_by_bytes": out}), flush=True)
 
 
-# ----- the launcher side -----------------------------------------------------------------------------------------------
+# ----- the launcher side ---------------------------------------------------------------------------------------------
 def _run(ranks: int, *args: str) -> dict:
     from glassnet.distributed.launch import mpiexec_command
 
@@ -174,9 +184,14 @@ def ring_allreduce_s(ranks: int, nbytes: float, bandwidth: float, latency: float
     return 2 * (ranks - 1) / ranks * nbytes / bandwidth + 2 * (ranks - 1) * latency
 
 
+def _config_name(workload: str, ranks: int, cap: float) -> str:
+    return f"{workload} {ranks} rank{'s' if ranks > 1 else ''}" + (f", buckets <= {cap} MiB" if ranks > 1 else "")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.distributed", description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=3.0, help="timed seconds per configuration")
+    parser.add_argument("--seconds", type=float, default=2.0, help="timed seconds per configuration and round")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds: every configuration once per round")
     parser.add_argument("--json", metavar="FILE", help="also write the figures to FILE")
     parser.add_argument("--worker", nargs=2, metavar=("WORKLOAD", "BUCKET_CAP_MB"), help=argparse.SUPPRESS)
     parser.add_argument("--comm", action="store_true", help=argparse.SUPPRESS)
@@ -188,18 +203,26 @@ def main(argv: list[str] | None = None) -> int:
         _comm_worker()
         return 0
 
-    print(f"bench.distributed: {os.cpu_count()} cores, 1 BLAS thread per rank, {args.seconds:.0f} s per run")
-    runs = []
-    for workload in WORKLOADS:
-        for ranks, cap in ((1, 25.0), (2, 25.0), (2, SMALL_BUCKETS_MB[workload])):
-            runs.append(_run(ranks, "--seconds", str(args.seconds), "--worker", workload, str(cap)))
-            r = runs[-1]
-            print(
-                f"  {workload} {ranks} rank(s)"
-                + (f", buckets ≤{cap} MiB" if ranks > 1 else "")
-                + f": {r['samples_per_s']:.0f} samples/s",
-                flush=True,
+    print(
+        f"bench.distributed: {os.cpu_count()} cores, 1 BLAS thread per rank, {args.rounds} rounds of "
+        f"{args.seconds:.0f} s per configuration (order rotated each round)",
+        flush=True,
+    )
+    configs = [(w, r, c) for w in WORKLOADS for r, c in ((1, 25.0), (2, 25.0), (2, SMALL_BUCKETS_MB[w]))]
+    runs: dict[tuple, list[dict]] = {c: [] for c in configs}
+    for round_ in range(args.rounds):
+        shift = round_ % len(configs)
+        for workload, ranks, cap in configs[shift:] + configs[:shift]:
+            runs[(workload, ranks, cap)].append(
+                _run(ranks, "--seconds", str(args.seconds), "--worker", workload, str(cap))
             )
+        print(
+            f"  round {round_ + 1}: "
+            + ", ".join(
+                f"{w}x{r}{'' if r == 1 else f'/{c}'} {runs[(w, r, c)][-1]['samples_per_s']:.0f}" for w, r, c in configs
+            ),
+            flush=True,
+        )
     comm = _run(2, "--comm")["allreduce_s_by_bytes"]
     # The fastest of many calls: the cost when both ranks hold a core (on a shared machine the median mostly
     # measures how long the other rank waited to be scheduled).
@@ -207,33 +230,63 @@ def main(argv: list[str] | None = None) -> int:
     latency = small / 2  # 2 ranks: t = 2α + n/β
     bandwidth = (16 << 20) / (large - 2 * latency)
 
-    print("\nThroughput (per-rank batch: W1 128, W2 64)")
-    print(
-        f"{'workload':8s} {'ranks':>5s} {'buckets':>7s} {'samples/s':>10s} {'speed-up':>8s} {'step ms':>8s} "
-        f"{'backward ms':>11s} {'waited ms':>9s} {'reduce alone ms':>15s} {'hidden':>6s}"
-    )
-    for workload in WORKLOADS:
-        one = next(r for r in runs if r["workload"] == workload and r["ranks"] == 1)
-        for r in (x for x in runs if x["workload"] == workload):
-            hidden = ""
-            if r["ranks"] > 1:
-                hidden = f"{max(0.0, 1 - r['waited_s'] / r['ddp_buckets_s']):.0%}"
-            print(
-                f"{workload:8s} {r['ranks']:5d} {r.get('buckets', '-')!s:>7s} {r['samples_per_s']:10.0f} "
-                f"{r['samples_per_s'] / one['samples_per_s']:7.2f}x {1e3 * r['step_s']:8.2f} "
-                f"{1e3 * r['backward_s']:11.2f} {1e3 * r.get('waited_s', 0):9.3f} "
-                f"{1e3 * r.get('ddp_buckets_s', 0):15.3f} {hidden:>6s}"
-            )
+    def med(config: tuple, key: str) -> float:
+        return statistics.median(r[key] for r in runs[config])
 
-    print("\nThe reduction alone, 2 ranks (median of 35 rounds): glassnet against bare mpi4py Allreduce, same bytes")
-    for r in runs:
-        if r["ranks"] == 2:
-            bare = r["bare_allreduce_s"]
+    print("\nThroughput (per-rank batch: W1 128, W2 64); medians over the rounds, speed-up per round (range)")
+    print(
+        f"{'configuration':32s} {'samples/s':>9s} {'speed-up':>19s} {'step ms':>8s} {'backward ms':>11s} "
+        f"{'waited ms':>9s} {'reduced during backward':>23s}"
+    )
+    summary = []
+    for workload, ranks, cap in configs:
+        one = runs[(workload, 1, 25.0)]
+        these = runs[(workload, ranks, cap)]
+        ratios = sorted(t["samples_per_s"] / o["samples_per_s"] for t, o in zip(these, one))
+        row = {
+            "workload": workload,
+            "ranks": ranks,
+            "bucket_cap_mb": cap,
+            "buckets": these[0].get("buckets", 0),
+            "samples_per_s": med((workload, ranks, cap), "samples_per_s"),
+            "speedup": statistics.median(ratios),
+            "speedup_range": [ratios[0], ratios[-1]],
+            "step_s": med((workload, ranks, cap), "step_s"),
+            "backward_s": med((workload, ranks, cap), "backward_s"),
+            "gradient_bytes": these[0]["gradient_bytes"],
+        }
+        if ranks > 1:
+            for key in (
+                "waited_s",
+                "overlapped_fraction",
+                "ddp_buckets_s",
+                "gn_all_reduce_s",
+                "bare_allreduce_s",
+                "ddp_buckets_min_s",
+                "gn_all_reduce_min_s",
+                "bare_allreduce_min_s",
+            ):
+                row[key] = med((workload, ranks, cap), key)
+        summary.append(row)
+        speed = f"{row['speedup']:.2f}x ({ratios[0]:.2f}-{ratios[-1]:.2f})"
+        extra = ""
+        if ranks > 1:
+            extra = f"{1e3 * row['waited_s']:9.2f} {row['overlapped_fraction']:22.0%}"
+        label = _config_name(workload, ranks, cap) + (f" ({row['buckets']})" if ranks > 1 else "")
+        print(
+            f"{label:32s} {row['samples_per_s']:9.0f} {speed:>19s} {1e3 * row['step_s']:8.2f} "
+            f"{1e3 * row['backward_s']:11.2f} {extra}"
+        )
+
+    print("\nThe gradients' reduction alone, 2 ranks (fastest of 35 calls; median in brackets), same bytes:")
+    for row in summary:
+        if row["ranks"] == 2:
+            bare, gnr, ddp = row["bare_allreduce_min_s"], row["gn_all_reduce_min_s"], row["ddp_buckets_min_s"]
             print(
-                f"  {r['workload']} {r['gradient_bytes'] / 1e6:.2f} MB, {r['buckets']} bucket(s): bare "
-                f"{1e3 * bare:.3f} ms; gn.distributed.all_reduce {1e3 * r['gn_all_reduce_s']:.3f} ms "
-                f"({r['gn_all_reduce_s'] / bare - 1:+.0%}); DDP buckets incl. copies {1e3 * r['ddp_buckets_s']:.3f} ms "
-                f"({r['ddp_buckets_s'] / bare - 1:+.0%})"
+                f"  {row['workload']} {row['gradient_bytes'] / 1e6:.2f} MB in {row['buckets']} bucket(s): mpi4py "
+                f"Allreduce {1e3 * bare:.3f} ms ({1e3 * row['bare_allreduce_s']:.3f}); gn.distributed.all_reduce "
+                f"{1e3 * gnr:.3f} ms ({gnr / bare - 1:+.0%}); DDP buckets with their copies {1e3 * ddp:.3f} ms "
+                f"({ddp / bare - 1:+.0%})"
             )
 
     print(
@@ -242,41 +295,39 @@ def main(argv: list[str] | None = None) -> int:
         f"medians {1e6 * comm['8']['median']:.1f} µs and {1e3 * comm[str(16 << 20)]['median']:.2f} ms)"
     )
     print(
-        "\nScaling model: step = compute (1 rank, measured) + ring all-reduce of the gradients; bandwidth = "
-        "min(link, β measured),\nlatency = α measured + the link's (10 Gb/s: 20 µs, 100 Gb/s: 5 µs, assumed); "
-        "'overlap' hides the fraction measured above"
+        "\nScaling model: step = compute (1 rank, measured) + ring all-reduce of the gradients, nothing hidden;\n"
+        "bandwidth = min(link, β), latency = α + the link's (10 Gb/s: 20 µs, 100 Gb/s: 5 µs, assumed)"
     )
     model_rows = []
     for workload in WORKLOADS:
-        one = next(r for r in runs if r["workload"] == workload and r["ranks"] == 1)
-        overlapped = next(r for r in runs if r["workload"] == workload and r["ranks"] == 2 and r["buckets"] > 1)
-        hidden = max(0.0, 1 - overlapped["waited_s"] / overlapped["ddp_buckets_s"])
-        compute, nbytes = one["step_s"], one["gradient_bytes"]
+        compute = med((workload, 1, 25.0), "step_s")
+        nbytes = runs[(workload, 1, 25.0)][0]["gradient_bytes"]
         for net, (link, link_latency) in NETWORKS.items():
+            cells = []
             for n in RANKS_MODELLED:
                 ar = ring_allreduce_s(n, nbytes, min(link, bandwidth), latency + link_latency)
-                plain, overlap = compute + ar, compute + (1 - hidden) * ar
+                step = compute + ar
                 model_rows.append(
                     {
                         "workload": workload,
                         "network": net,
                         "ranks": n,
                         "allreduce_s": ar,
-                        "step_s": plain,
-                        "efficiency": compute / plain,
-                        "step_overlap_s": overlap,
-                        "efficiency_overlap": compute / overlap,
+                        "step_s": step,
+                        "efficiency": compute / step,
                     }
                 )
-                print(
-                    f"  {workload} {net:>8s} {n:4d} ranks: all-reduce {1e3 * ar:7.2f} ms, step "
-                    f"{1e3 * plain:7.2f} ms, efficiency {compute / plain:4.0%} (with overlap {compute / overlap:4.0%})"
+                cells.append(
+                    f"{n} ranks: all-reduce {1e3 * ar:6.2f} ms, step {1e3 * step:6.2f} ms, "
+                    f"efficiency {compute / step:4.0%}"
                 )
+            print(f"  {workload} {net:>8s}: " + ";  ".join(cells))
     if args.json:
         Path(args.json).write_text(
             json.dumps(
                 {
-                    "runs": runs,
+                    "runs": {" ".join(map(str, k)): v for k, v in runs.items()},
+                    "summary": summary,
                     "allreduce_s_by_bytes": comm,
                     "latency_s": latency,
                     "bandwidth_Bps": bandwidth,

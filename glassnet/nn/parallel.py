@@ -103,8 +103,9 @@ class DistributedDataParallel(Module):
         self._grad_ready_handles = [
             p.register_post_accumulate_grad_hook(self._make_hook(i)) for i, p in enumerate(self._params)
         ]
-        # Timings of the last reduction (perf_counter seconds): when the first bucket started, when the walk had
-        # handed over the last one, and how long finishing waited for the network after that.
+        # The last reduction (perf_counter seconds): when the first bucket started, when the walk had handed over
+        # the last one, how long finishing waited for the network after that, and the fraction of the gradient
+        # bytes already reduced by then (reduced while backward was computing).
         self.last_reduction: dict[str, float] = {}
 
     # ----- construction -------------------------------------------------------------------------------------------
@@ -215,6 +216,8 @@ class DistributedDataParallel(Module):
     def _finish(self) -> None:
         """Wait for every bucket, then write the averaged gradients into `.grad`."""
         handed_over = time.perf_counter()
+        # How much had been reduced while backward was still computing: the buckets already complete now.
+        overlapped = sum(b.buffer.nbytes for b in self._buckets[:-1] if b.request.Test())
         used = None
         if self.find_unused_parameters:  # which parameters got a gradient on some rank
             used = numpy.array([p.grad is not None for p in self._params], dtype=numpy.int32)
@@ -223,19 +226,23 @@ class DistributedDataParallel(Module):
         if used is not None:
             used_request.Wait()
         done = time.perf_counter()
-        scale = 1.0 / self.world_size
         for bucket in self._buckets:
-            bucket.buffer *= scale
+            scale = bucket.buffer.dtype.type(1.0 / self.world_size)  # in the bucket's dtype: grads keep theirs
             for i, p, start, end in zip(bucket.indices, bucket.params, bucket.offsets, bucket.offsets[1:]):
                 if used is not None and not used[i]:
                     continue
-                averaged = bucket.buffer[start:end].reshape(p.shape)
+                summed = bucket.buffer[start:end].reshape(p.shape)
                 if p.grad is None:
-                    p.grad = Tensor(averaged.copy())
-                else:
-                    p.grad.data[...] = averaged
+                    p.grad = Tensor(summed * scale)
+                else:  # the average, written in one pass over the memory
+                    numpy.multiply(summed, scale, out=p.grad.data)
         self._expecting = False
-        self.last_reduction.update(handed_over=handed_over, done=done, waited=done - handed_over)
+        self.last_reduction.update(
+            handed_over=handed_over,
+            done=done,
+            waited=done - handed_over,
+            overlapped_fraction=overlapped / max(1, sum(b.buffer.nbytes for b in self._buckets)),
+        )
 
     def _raise_unfinished(self) -> None:
         missing = [self._names[i] for i, ready in enumerate(self._ready) if not ready]
