@@ -11,7 +11,9 @@ with batch 64 when the loss is a mean over the batch.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -24,6 +26,41 @@ from glassnet.nn.module import Module
 from glassnet.tensor import Tensor
 
 __all__ = ["DistributedDataParallel"]
+
+
+class _Progress:
+    """A background thread that enters MPI every `interval` seconds while reductions are in flight.
+
+    MPI moves a non-blocking all-reduce forward only inside MPI calls. Backward spends most of its time in NumPy,
+    which releases the GIL, so this thread can make those calls meanwhile: it probes the communicator (which runs
+    MPI's progress engine for every pending operation) and sleeps, using a few microseconds of CPU per wake-up
+    instead of a spinning core. It never touches the requests themselves; the training thread waits for those.
+    """
+
+    def __init__(self, comm: Any, interval: float = 500e-6):
+        self.comm = comm
+        self.interval = interval
+        self.active = threading.Event()
+        self.closed = False
+        self.thread = threading.Thread(target=self._run, name="glassnet-mpi-progress", daemon=True)
+        self.thread.start()
+        atexit.register(self.close)  # before mpi4py's own exit handler finalises MPI (handlers run newest first)
+
+    def _run(self) -> None:
+        while not self.closed:
+            self.active.wait()
+            while self.active.is_set() and not self.closed:
+                self.comm.Iprobe()
+                time.sleep(self.interval)
+
+    def close(self) -> None:
+        """Stop the thread (idempotent)."""
+        if self.closed:
+            return
+        self.closed = True
+        self.active.set()
+        self.thread.join()
+        atexit.unregister(self.close)
 
 
 class _Bucket:
@@ -86,7 +123,10 @@ class DistributedDataParallel(Module):
         self.world_size = distributed.get_world_size()
         self.rank = distributed.get_rank()
         self._mpi = distributed._world().MPI
-        self._comm = distributed._world().comm
+        # The reductions run on a communicator of their own, so that collectives the training thread makes meanwhile
+        # (SyncBatchNorm's, during the same backward) cannot be matched with them.
+        self._comm = distributed._world().comm.Dup()
+        self._progress = _Progress(self._comm)
         named = [(n, p) for n, p in module.named_parameters() if p.requires_grad]
         self._names = [n for n, _ in named]
         self._params = [p for _, p in named]
@@ -208,6 +248,7 @@ class DistributedDataParallel(Module):
                 self.last_reduction["first_start"] = time.perf_counter()
             bucket.request = self._comm.Iallreduce(mpi.IN_PLACE, bucket.buffer, op=mpi.SUM)
             self._next_bucket += 1
+            self._progress.active.set()
         if self._next_bucket == len(buckets):
             self._finish()
         else:  # give MPI a chance to move the started reductions forward while backward computes the next bucket
@@ -225,6 +266,7 @@ class DistributedDataParallel(Module):
         self._mpi.Request.Waitall([b.request for b in self._buckets])
         if used is not None:
             used_request.Wait()
+        self._progress.active.clear()
         done = time.perf_counter()
         for bucket in self._buckets:
             scale = bucket.buffer.dtype.type(1.0 / self.world_size)  # in the bucket's dtype: grads keep theirs
@@ -255,10 +297,13 @@ class DistributedDataParallel(Module):
         )
 
     def _release(self) -> None:
-        """Unregister the gradient hooks (the Trainer's wrapper, when its fit ends); the wrapper is then spent."""
+        """Unregister the gradient hooks and stop the progress thread (the Trainer's wrapper, when its fit ends);
+        the wrapper is then spent."""
         for handle in self._grad_ready_handles:
             handle.remove()
         self._grad_ready_handles = []
+        self._progress.close()
+        self._comm.Free()
 
     def extra_repr(self) -> str:
         return (
