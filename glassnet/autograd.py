@@ -416,6 +416,21 @@ def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool, 
 _post_accumulate_hooks: dict = {}
 
 
+class _PostAccumulateHooks(list):
+    """One leaf's post-accumulate hooks; when the last is removed the leaf leaves the registry, so that a process
+    whose hooks are all gone pays nothing more per backward."""
+
+    def __init__(self, key: int):
+        super().__init__()
+        self.key = key
+
+    def remove(self, hook) -> None:
+        super().remove(hook)
+        entry = _post_accumulate_hooks.get(self.key)
+        if not self and entry is not None and entry[1] is self:
+            del _post_accumulate_hooks[self.key]
+
+
 def add_post_accumulate_grad_hook(leaf, hook) -> list:
     """Register `hook(leaf)` to run once `leaf.grad` holds this backward's complete gradient; returns the list the
     hook was appended to (removing it from there unregisters it)."""
@@ -423,7 +438,7 @@ def add_post_accumulate_grad_hook(leaf, hook) -> list:
     entry = _post_accumulate_hooks.get(key)
     if entry is None or entry[0]() is not leaf:
         registry = _post_accumulate_hooks  # bound now: the callback may run while the interpreter shuts down
-        entry = (weakref.ref(leaf, lambda _ref, key=key: registry.pop(key, None)), [])
+        entry = (weakref.ref(leaf, lambda _ref, key=key: registry.pop(key, None)), _PostAccumulateHooks(key))
         _post_accumulate_hooks[key] = entry
     entry[1].append(hook)
     return entry[1]

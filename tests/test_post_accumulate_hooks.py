@@ -48,8 +48,13 @@ def test_gradients_accumulate_across_backwards_and_removed_hooks_stay_silent():
     np.testing.assert_array_equal(calls[0], np.full(3, 2.0))
     np.testing.assert_array_equal(calls[1], np.full(3, 5.0))  # after accumulation
     handle.remove()
+    assert id(w) not in autograd._post_accumulate_hooks  # no hook left: backward no longer looks for any
     (w * 1).sum().backward()
     assert len(calls) == 2
+    handle.remove()  # a second removal is a no-op
+    w.register_post_accumulate_grad_hook(lambda t: calls.append(t.grad.data.copy()))
+    (w * 1).sum().backward()
+    assert len(calls) == 3
 
 
 def test_a_shared_gradient_array_does_not_leak_between_leaves():

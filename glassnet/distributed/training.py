@@ -14,10 +14,13 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import numbers
 import os
 from pathlib import Path
 from typing import Any
+
+import numpy
 
 from glassnet import distributed
 from glassnet import random as gn_random
@@ -112,7 +115,9 @@ class DistributedFit:
     # ----- logs ------------------------------------------------------------------------------------------------
     def average(self, logs: dict[str, Any], samples: float) -> dict[str, Any]:
         """Logs averaged over the ranks, each weighted by the samples it saw (exact for means over samples: loss,
-        accuracy, MSE); values that are not numbers stay rank 0's."""
+        accuracy, MSE); values that are not numbers stay rank 0's. (Called once per epoch and per evaluation, it
+        first checks that the replicas are still identical.)"""
+        self.check_replicas()
         everyone = distributed.all_gather_json(
             [float(samples), {k: float(v) for k, v in logs.items() if _is_number(v)}]
         )
@@ -124,6 +129,21 @@ class DistributedFit:
             if total > 0 and weight > 0:
                 averaged[key] = sum(w * x for w, x in pairs) / weight
         return averaged
+
+    def check_replicas(self) -> None:
+        """Raise on every rank if the ranks' parameters differ (a custom `train_step` that calls the model directly
+        instead of `self.forward` skips DistributedDataParallel, and each rank would silently train its own)."""
+        digest = hashlib.blake2b(digest_size=16)
+        for p in self.model.module.parameters():
+            digest.update(numpy.ascontiguousarray(p.data).tobytes())
+        digests = distributed.all_gather_json(digest.hexdigest())
+        differing = [rank for rank, d in enumerate(digests) if d != digests[0]]
+        if differing:
+            raise RuntimeError(
+                f"Trainer: the model's parameters on rank(s) {differing} differ from rank 0's: the ranks are no "
+                "longer training one model. A custom train_step must run the model through self.forward(...), "
+                "which averages the gradients (DistributedDataParallel)"
+            )
 
     # ----- the fit -----------------------------------------------------------------------------------------------
     def fit(self, train_loader: Any, epochs: int, val_loader: Any, initial_epoch: int, resume_from: Any) -> Any:

@@ -272,6 +272,29 @@ def case_too_few_batches() -> None:
     trainer.fit(DataLoader(TensorDataset(x, gn.tensor(np.ones((6, 1), dtype=np.float32))), batch_size=8), epochs=1)
 
 
+def case_bypass() -> None:
+    """A custom train_step that calls self.model directly: the replicas diverge, and the Trainer says so."""
+    from glassnet.data import DataLoader, TensorDataset
+    from glassnet.train import Trainer
+
+    class Direct(Trainer):
+        def train_step(self, batch):
+            x, y = batch
+            self.optimizer.zero_grad()
+            loss = self.loss_fn(self.model(x), y)  # not self.forward: no gradient averaging
+            loss.backward()
+            self.optimizer.step()
+            return {"loss": loss.detach()}
+
+    rng = np.random.default_rng(0)
+    data = TensorDataset(gn.tensor(rng.standard_normal((64, 3))), gn.tensor(rng.standard_normal((64, 1))))
+    gn.manual_seed(0)
+    model = nn.Linear(3, 1).to(np.float64)
+    Direct(model, nn.MSELoss(), gn.optim.SGD(model.parameters(), lr=0.1)).fit(
+        DataLoader(data, batch_size=8, shuffle=True), epochs=1
+    )
+
+
 if __name__ == "__main__":
     name, args = sys.argv[1], sys.argv[2:]
     case = globals()[f"case_{name.replace('-', '_')}"]

@@ -124,6 +124,12 @@ def test_a_world_larger_than_the_batches_is_a_clear_error():
     assert "the training loader has 1 batch(es) but the job has 2 ranks" in proc.stderr
 
 
+def test_a_custom_step_that_skips_the_wrapper_is_caught_at_the_end_of_the_epoch():
+    proc = launch("bypass", timeout=60)
+    assert proc.returncode != 0
+    assert "no longer training one model" in proc.stderr and "self.forward" in proc.stderr
+
+
 def test_trainer_shards_averages_writes_one_run_folder_and_resumes_bit_exactly(tmp_path):
     straight = results(launch("trainer", str(tmp_path / "straight"), "3"))
     ranks = [straight["trainer-rank0"][0], straight["trainer-rank1"][0]]
