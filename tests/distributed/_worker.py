@@ -272,6 +272,15 @@ def case_too_few_batches() -> None:
     trainer.fit(DataLoader(TensorDataset(x, gn.tensor(np.ones((6, 1), dtype=np.float32))), batch_size=8), epochs=1)
 
 
+def case_blas() -> None:
+    """init_process_group divides this machine's cores among the ranks on it."""
+    from threadpoolctl import threadpool_info
+
+    dist.init_process_group()
+    threads = [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+    result("blas", {"set": dist._world().blas_threads, "threads": threads}, every_rank=True)
+
+
 def case_bypass() -> None:
     """A custom train_step that calls self.model directly: the replicas diverge, and the Trainer says so."""
     from glassnet.data import DataLoader, TensorDataset

@@ -18,7 +18,9 @@ WORKER = Path(__file__).with_name("_worker.py")
 REPO = Path(__file__).resolve().parents[2]
 
 
-def launch(case: str, *args: str, timeout: float = 120, ranks: int = 2) -> subprocess.CompletedProcess:
+def launch(
+    case: str, *args: str, timeout: float = 120, ranks: int = 2, blas_env: bool = True
+) -> subprocess.CompletedProcess:
     """Run the worker's CASE as `ranks` MPI ranks, with the command line `glassnet train --ranks` uses; the ranks'
     recorded results are in `.results` ({name: [value, …]}, one value per rank that recorded it)."""
     need_module("mpi4py", "pip install 'glassnet[mpi]'")
@@ -26,6 +28,9 @@ def launch(case: str, *args: str, timeout: float = 120, ranks: int = 2) -> subpr
 
     env = launch_environment(ranks)
     env.pop("GLASSNET_QUIET_RANKS")  # the worker's ranks report themselves
+    if not blas_env:
+        for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            env.pop(name, None)
     env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
     with tempfile.TemporaryDirectory() as results_dir:
         env["RESULTS_DIR"] = results_dir
@@ -100,6 +105,14 @@ def test_different_architectures_are_a_clear_error_on_every_rank(features):
     messages = features["architecture"]
     assert len(messages) == 2 and messages[0] == messages[1]
     assert "rank 1 differs from rank 0" in messages[0] and "(17, 8)" in messages[0] and "(16, 8)" in messages[0]
+
+
+def test_each_rank_takes_its_share_of_the_cores_for_blas():
+    per_rank = max(1, len(os.sched_getaffinity(0)) // 2)
+    blas = results(launch("blas", blas_env=False))["blas"]
+    assert len(blas) == 2
+    for rank in blas:
+        assert rank["set"] == per_rank and rank["threads"] and set(rank["threads"]) == {per_rank}
 
 
 def test_an_exception_on_one_rank_ends_every_rank_with_its_message():
