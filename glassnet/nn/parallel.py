@@ -123,15 +123,15 @@ class DistributedDataParallel(Module):
         self.world_size = distributed.get_world_size()
         self.rank = distributed.get_rank()
         self._mpi = distributed._world().MPI
-        # The reductions run on a communicator of their own, so that collectives the training thread makes meanwhile
-        # (SyncBatchNorm's, during the same backward) cannot be matched with them.
-        self._comm = distributed._world().comm.Dup()
-        self._progress = _Progress(self._comm)
         named = [(n, p) for n, p in module.named_parameters() if p.requires_grad]
         self._names = [n for n, _ in named]
         self._params = [p for _, p in named]
         self._buffers_to_sync = [b for _, b in module.named_buffers() if b is not None]
         self._check_same_architecture()
+        # The reductions run on a communicator of their own, so that collectives the training thread makes meanwhile
+        # (SyncBatchNorm's, during the same backward) cannot be matched with them.
+        self._comm = distributed._world().comm.Dup()
+        self._progress = _Progress(self._comm)
         for tensor in [p for _, p in module.named_parameters()] + self._buffers_to_sync:
             distributed.broadcast(tensor, src=0)
         self._buckets = self._make_buckets(int(self.bucket_cap_mb * 2**20))
