@@ -23,6 +23,7 @@ def test_each_leaf_is_announced_once_with_its_complete_gradient_while_the_walk_g
     def hook(name):
         def announce(t):
             events.append((name, t.grad.data.copy(), w1.grad))  # w1.grad: still None while b and w2 are announced
+
         return announce
 
     for name, t in (("w1", w1), ("w2", w2), ("b", b)):
