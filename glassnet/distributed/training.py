@@ -115,9 +115,9 @@ class DistributedFit:
     # ----- logs ------------------------------------------------------------------------------------------------
     def average(self, logs: dict[str, Any], samples: float) -> dict[str, Any]:
         """Logs averaged over the ranks, each weighted by the samples it saw (exact for means over samples: loss,
-        accuracy, MSE); values that are not numbers stay rank 0's. (Called once per epoch and per evaluation, it
-        first checks that the replicas are still identical.)"""
-        self.check_replicas()
+        accuracy, MSE); values that are not numbers stay rank 0's. (Called at the end of every training epoch and
+        evaluation, it first makes the replicas' buffers rank 0's and checks that their parameters agree.)"""
+        self.synchronise()
         everyone = distributed.all_gather_json(
             [float(samples), {k: float(v) for k, v in logs.items() if _is_number(v)}]
         )
@@ -130,9 +130,18 @@ class DistributedFit:
                 averaged[key] = sum(w * x for w, x in pairs) / weight
         return averaged
 
-    def check_replicas(self) -> None:
-        """Raise on every rank if the ranks' parameters differ (a custom `train_step` that calls the model directly
-        instead of `self.forward` skips DistributedDataParallel, and each rank would silently train its own)."""
+    def synchronise(self) -> None:
+        """Give every rank rank 0's buffers, then raise on every rank if the ranks' parameters differ.
+
+        Buffers: DistributedDataParallel copies them before each training forward, so after the last step of an
+        epoch each rank holds the running statistics of its own last batch; from here on (validation, the
+        checkpoint) every rank holds the same model. Parameters: a custom `train_step` that calls the model
+        directly instead of `self.forward` skips DistributedDataParallel, and each rank would silently train its
+        own copy.
+        """
+        for _, buffer in self.model.module.named_buffers():
+            if buffer is not None:
+                distributed.broadcast(buffer, src=0)
         digest = hashlib.blake2b(digest_size=16)
         for p in self.model.module.parameters():
             digest.update(numpy.ascontiguousarray(p.data).tobytes())

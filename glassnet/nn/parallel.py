@@ -97,7 +97,8 @@ class DistributedDataParallel(Module):
         find_unused_parameters: after each forward, walk the graph from the outputs and mark the parameters it does
             not reach as ready (with a zero gradient), so that their buckets do not wait forever. Parameters that got
             no gradient on any rank keep their `.grad` unchanged, as in PyTorch.
-        broadcast_buffers: before each forward, copy rank 0's buffers (BatchNorm running statistics) to every rank.
+        broadcast_buffers: before each training forward, copy rank 0's buffers (BatchNorm running statistics) to
+            every rank (evaluation forwards, in eval mode or under no_grad, communicate nothing).
 
     `no_sync()` skips the all-reduce (gradient accumulation: the gradients of several backward passes add up
     locally and are averaged by the first backward outside the block). `state_dict()` keys start with "module.",
@@ -184,7 +185,10 @@ class DistributedDataParallel(Module):
         """Run the module; when gradients will be needed, get ready to reduce them during the coming backward."""
         if self._expecting:
             self._raise_unfinished()
-        if self.broadcast_buffers and self._buffers_to_sync:
+        # Collectives only in a training step (every rank runs the same number of those): an evaluation forward
+        # communicates nothing, so ranks may evaluate shards of different lengths.
+        training_step = self.training and is_grad_enabled()
+        if training_step and self.broadcast_buffers and self._buffers_to_sync:
             for b in self._buffers_to_sync:
                 distributed.broadcast(b, src=0)
         output = self.module(*args, **kwargs)
