@@ -54,7 +54,8 @@ class Callback:
     """Base class: every event is a no-op; `self.trainer` is set by the Trainer before the fit begins."""
 
     trainer: Any = None
-    # True for callbacks that only write output (progress, files): in a data-parallel run only rank 0 runs them.
+    # True for callbacks that only write output (progress, files): in a data-parallel run only rank 0 runs them
+    # (so they must not call trainer.evaluate(), which communicates with the other ranks).
     rank_zero_only: bool = False
 
     def set_trainer(self, trainer: Any) -> None:
