@@ -143,26 +143,34 @@ def test_a_custom_step_that_skips_the_wrapper_is_caught_at_the_end_of_the_epoch(
     assert "no longer training one model" in proc.stderr and "self.forward" in proc.stderr
 
 
-def test_trainer_shards_averages_writes_one_run_folder_and_resumes_bit_exactly(tmp_path):
-    straight = results(launch("trainer", str(tmp_path / "straight"), "3"))
+@pytest.fixture(scope="module")
+def trainer_run(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    """A 2-epoch Trainer run under 2 ranks, in a folder of its own."""
+    root = tmp_path_factory.mktemp("trainer")
+    return root, launch("trainer", str(root / "straight"), "2")
+
+
+def test_trainer_shards_averages_writes_one_run_folder_and_resumes_bit_exactly(trainer_run, tmp_path):
+    root, proc = trainer_run
+    straight = results(proc)
     ranks = [straight["trainer-rank0"][0], straight["trainer-rank1"][0]]
-    assert ranks[0]["weights"] == ranks[1]["weights"]  # the replicas stayed identical
+    assert ranks[0]["weights"] == ranks[1]["weights"]  # the replicas are identical (buffers too, after the epoch)
     for r in ranks:  # validation logs averaged over the shards == the whole validation set in one process
         assert r["logged"]["val_loss"] == pytest.approx(r["whole"]["loss"], abs=1e-12)
         assert r["logged"]["val_accuracy"] == pytest.approx(r["whole"]["accuracy"], abs=1e-12)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["straight"]
-    assert (tmp_path / "straight" / "checkpoints" / "last.safetensors").is_file()
-    history = json.loads((tmp_path / "straight" / "history.json").read_text())
-    assert history["epoch"] == [0, 1, 2]
+    assert sorted(p.name for p in root.iterdir()) == ["straight"]  # one run folder
+    assert (root / "straight" / "checkpoints" / "last.safetensors").is_file()
+    history = json.loads((root / "straight" / "history.json").read_text())
+    assert history["epoch"] == [0, 1]
 
-    first = launch("trainer", str(tmp_path / "resumed"), "2")
+    first = launch("trainer", str(tmp_path / "resumed"), "1")
     assert first.returncode == 0, first.stderr
-    resumed = results(launch("trainer", str(tmp_path / "resumed"), "3", str(tmp_path / "resumed")))
+    resumed = results(launch("trainer", str(tmp_path / "resumed"), "2", str(tmp_path / "resumed")))
     assert resumed["trainer-rank0"][0]["weights"] == ranks[0]["weights"]  # bit-exact
 
 
-def test_only_rank_zero_prints_and_runs_output_callbacks(tmp_path):
-    proc = launch("trainer", str(tmp_path / "run"), "1")
+def test_only_rank_zero_prints_and_runs_output_callbacks(trainer_run):
+    _, proc = trainer_run
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.count("stdout of rank") == 2  # before the fit both ranks print
     assert "STDOUT-IN-FIT rank 0" in proc.stdout and "STDOUT-IN-FIT rank 1" not in proc.stdout
