@@ -63,6 +63,15 @@ class _Progress:
         atexit.unregister(self.close)
 
 
+class _ReductionState:
+    """Where the reduction of the current backward stands."""
+
+    def __init__(self, n_params: int):
+        self.ready = [False] * n_params  # which parameters' gradients are complete
+        self.expecting = False  # a forward ran whose gradients must be reduced
+        self.next_bucket = 0  # buckets before this one have started
+
+
 class _Bucket:
     """Parameters whose gradients travel together in one flat buffer (one dtype)."""
 
@@ -137,9 +146,9 @@ class DistributedDataParallel(Module):
             distributed.broadcast(tensor, src=0)
         self._buckets = self._make_buckets(int(self.bucket_cap_mb * 2**20))
         self._bucket_of = {i: b for b, bucket in enumerate(self._buckets) for i in bucket.indices}
-        self._ready = [False] * len(self._params)
-        self._expecting = False  # a forward ran that needs its gradients reduced
-        self._next_bucket = 0
+        # What the coming backward's reduction has done so far (a plain object: written at every gradient, it
+        # skips Module.__setattr__'s bookkeeping).
+        self._state = _ReductionState(len(self._params))
         self._require_sync = True
         self._grad_ready_handles = [
             p.register_post_accumulate_grad_hook(self._make_hook(i)) for i, p in enumerate(self._params)
@@ -183,7 +192,7 @@ class DistributedDataParallel(Module):
     # ----- the forward pass -----------------------------------------------------------------------------------
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         """Run the module; when gradients will be needed, get ready to reduce them during the coming backward."""
-        if self._expecting:
+        if self._state.expecting:
             self._raise_unfinished()
         # Collectives only in a training step (every rank runs the same number of those): an evaluation forward
         # communicates nothing, so ranks may evaluate shards of different lengths.
@@ -197,13 +206,13 @@ class DistributedDataParallel(Module):
         return output
 
     def _prepare(self, output: Any) -> None:
-        self._ready = [False] * len(self._params)
+        self._state.ready = [False] * len(self._params)
         for bucket in self._buckets:
             bucket.missing = len(bucket.params)
             bucket.request = None
-        self._next_bucket = 0
-        self._expecting = True
-        self.last_reduction = {}
+        self._state.next_bucket = 0
+        self._state.expecting = True
+        self.last_reduction.clear()
         if self.find_unused_parameters:
             reached = _leaves_reached(output)
             for i, p in enumerate(self._params):
@@ -223,40 +232,41 @@ class DistributedDataParallel(Module):
     # ----- during backward --------------------------------------------------------------------------------------
     def _make_hook(self, index: int):
         def hook(_param: Tensor) -> None:
-            if self._expecting:
+            if self._state.expecting:
                 self._mark_ready(index)
 
         return hook
 
     def _mark_ready(self, index: int) -> None:
-        if self._ready[index]:
+        if self._state.ready[index]:
             raise RuntimeError(
                 f"DistributedDataParallel: parameter {self._names[index]!r} got a second gradient after the same "
                 "forward (two backward passes through one forward are not supported; run forward again)"
             )
-        self._ready[index] = True
+        self._state.ready[index] = True
         bucket = self._buckets[self._bucket_of[index]]
         bucket.missing -= 1
         if bucket.missing == 0:
             self._start_ready_buckets()
-        elif self._next_bucket:  # MPI moves started reductions only inside MPI calls: give it one at every gradient
-            self._mpi.Request.Testall([b.request for b in self._buckets[: self._next_bucket]])
+        elif self._state.next_bucket:  # MPI moves started reductions only inside MPI calls: one at every gradient
+            self._mpi.Request.Testall([b.request for b in self._buckets[: self._state.next_bucket]])
 
     def _start_ready_buckets(self) -> None:
         # Buckets start strictly in order, so that every rank issues the same collectives in the same order.
         buckets, mpi = self._buckets, self._mpi
-        while self._next_bucket < len(buckets) and buckets[self._next_bucket].missing == 0:
-            bucket = buckets[self._next_bucket]
+        while self._state.next_bucket < len(buckets) and buckets[self._state.next_bucket].missing == 0:
+            bucket = buckets[self._state.next_bucket]
             bucket.fill()
-            if self._next_bucket == 0:
+            if self._state.next_bucket == 0:
                 self.last_reduction["first_start"] = time.perf_counter()
             bucket.request = self._comm.Iallreduce(mpi.IN_PLACE, bucket.buffer, op=mpi.SUM)
-            self._next_bucket += 1
+            self._state.next_bucket += 1
+        if not self._progress.active.is_set():
             self._progress.active.set()
-        if self._next_bucket == len(buckets):
+        if self._state.next_bucket == len(buckets):
             self._finish()
         else:  # give MPI a chance to move the started reductions forward while backward computes the next bucket
-            mpi.Request.Testall([b.request for b in buckets[: self._next_bucket]])
+            mpi.Request.Testall([b.request for b in buckets[: self._state.next_bucket]])
 
     def _finish(self) -> None:
         """Wait for every bucket, then write the averaged gradients into `.grad`."""
@@ -282,7 +292,7 @@ class DistributedDataParallel(Module):
                     p.grad = Tensor(summed * scale)
                 else:  # the average, written in one pass over the memory
                     numpy.multiply(summed, scale, out=p.grad.data)
-        self._expecting = False
+        self._state.expecting = False
         self.last_reduction.update(
             handed_over=handed_over,
             done=done,
@@ -291,8 +301,8 @@ class DistributedDataParallel(Module):
         )
 
     def _raise_unfinished(self) -> None:
-        missing = [self._names[i] for i, ready in enumerate(self._ready) if not ready]
-        self._expecting = False
+        missing = [self._names[i] for i, ready in enumerate(self._state.ready) if not ready]
+        self._state.expecting = False
         raise RuntimeError(
             "DistributedDataParallel: the previous forward's gradients were never all reduced; parameters without a "
             f"gradient: {', '.join(missing[:8])}{' …' if len(missing) > 8 else ''}. Every training forward must be "
