@@ -111,6 +111,18 @@ class Recorder(_Base):
         self._pending: dict | None = None
         self._before: dict[int, numpy.ndarray] = {}
         self._names: dict[int, str] = {}
+        self._run_log: Any = None  # a glassnet.train.runlog.RunLog once stream_to() is called
+
+    def stream_to(self, target: Any) -> Recorder:
+        """Also append every record to a run folder's layers.jsonl as it is taken (`target`: a path, a RunDir or
+        a SummaryWriter), so `glassnet serve` shows the layers live. A Trainer with a run_dir does this itself."""
+        from glassnet.train.runlog import RunLog
+
+        log = RunLog.open(getattr(target, "log_dir", None) or getattr(target, "path", None) or target)
+        if self._run_log is not None and self._run_log is not log:
+            self._run_log.close()
+        self._run_log = log
+        return self
 
     # ----- attaching ---------------------------------------------------------------------------------------------
     def attach(self, model: Any, optimizer: Any = None) -> Recorder:
@@ -206,6 +218,8 @@ class Recorder(_Base):
                 params[name]["update_ratio"] = _norm(p.data - before) / w if w > 0 else math.inf
         if self._pending is not None:
             self.recording.records.add(self._pending, skip=False)  # `_active` already decimates
+            if self._run_log is not None:
+                self._run_log.layer_record(self._pending)
         self._pending, self._before = None, {}
         self.step += 1
 
@@ -230,6 +244,8 @@ class Recorder(_Base):
         trainer = getattr(self, "trainer", None)
         if not self._handles and trainer is not None:
             self.attach(trainer.model, getattr(trainer, "optimizer", None))
+        if self._run_log is None and getattr(trainer, "run_dir", None) is not None:
+            self.stream_to(trainer.run_dir)
 
     def on_after_backward(self, trainer: Any = None) -> None:
         """Gradients are read by the optimiser pre-step hook; without an optimiser, read them here."""
@@ -256,3 +272,6 @@ class Recorder(_Base):
             from glassnet.lens.report import save_recording
 
             save_recording(self, run_dir.path)
+        if self._run_log is not None:
+            self._run_log.close()
+            self._run_log = None

@@ -18,6 +18,7 @@ from glassnet.train.checkpoint import RunDir, load_checkpoint, save_checkpoint
 from glassnet.train.gan import GANSampleGrid, GANTrainer, GeneratorEMA, gradient_penalty
 from glassnet.train.history import History
 from glassnet.train.metrics import Metric
+from glassnet.train.runlog import RunLog, RunLogger, SummaryWriter
 from glassnet.train.trainer import Trainer
 
 __all__ = [
@@ -37,6 +38,9 @@ __all__ = [
     "ProgressBar",
     "ReduceLROnPlateau",
     "RunDir",
+    "RunLog",
+    "RunLogger",
+    "SummaryWriter",
     "TerminateOnNaN",
     "Trainer",
     "gradient_penalty",

@@ -35,6 +35,7 @@ from glassnet.train.callbacks import Callback, CallbackList
 from glassnet.train.checkpoint import RunDir, load_checkpoint, save_checkpoint
 from glassnet.train.history import History
 from glassnet.train.metrics import Mean, Metric, get_metric
+from glassnet.train.runlog import RunLogger
 
 _NOT_LOGGED = ("output", "target")
 
@@ -82,6 +83,8 @@ class Trainer:
         run_dir: a RunDir (or a path to one): config, history and a last-epoch checkpoint are written there.
         config: extra entries for the run's config.json (recipe, seed, hyperparameters).
         max_batch_records: how many per-batch records the History keeps.
+        log_every: with a run_dir, every `log_every` steps the batch numbers, and at each epoch end its logs, are
+            appended to the run folder's scalars.jsonl (`RunLogger`), which `glassnet serve` shows live.
     """
 
     def __init__(
@@ -95,6 +98,7 @@ class Trainer:
         run_dir: RunDir | str | os.PathLike | None = None,
         config: dict[str, Any] | None = None,
         max_batch_records: int = 10_000,
+        log_every: int = 10,
     ):
         self.model = model
         self.loss_fn = loss_fn
@@ -111,6 +115,8 @@ class Trainer:
         if run_dir is not None and not isinstance(run_dir, RunDir):
             run_dir = RunDir.open(run_dir)
         self.run_dir: RunDir | None = run_dir
+        if run_dir is not None:
+            self.callbacks.append(RunLogger(every=log_every))
         self.config = dict(config or {})
         self.history = History(max_batch_records)
         self.stop_training = False
