@@ -138,8 +138,12 @@ class RunLog:
         x = _number(value)
         if x is None:
             raise TypeError(f"RunLog.scalar: {tag!r} should be a number, got {type(value).__name__}")
-        record: dict[str, Any] = {"tag": str(tag), "step": int(step), "value": x,
-                                  "wall": time.time() if wall is None else float(wall)}
+        record: dict[str, Any] = {
+            "tag": str(tag),
+            "step": int(step),
+            "value": x,
+            "wall": time.time() if wall is None else float(wall),
+        }
         if epoch is not None:
             record["epoch"] = float(epoch)
         self.status["step"] = max(int(self.status.get("step") or 0), int(step))
@@ -152,10 +156,14 @@ class RunLog:
         """Append a histogram (`counts` per bin, `edges` one longer) of the series `tag`."""
         counts, edges = _plain(counts), _plain(edges)
         if len(edges) != len(counts) + 1:
-            raise ValueError(f"RunLog.histogram: {tag!r} has {len(counts)} counts and {len(edges)} edges; expected "
-                             "one edge more than counts")
-        self._append(HISTOGRAMS_FILE, {"tag": str(tag), "step": int(step), "wall": wall or time.time(),
-                                       "counts": counts, "edges": edges})
+            raise ValueError(
+                f"RunLog.histogram: {tag!r} has {len(counts)} counts and {len(edges)} edges; expected "
+                "one edge more than counts"
+            )
+        self._append(
+            HISTOGRAMS_FILE,
+            {"tag": str(tag), "step": int(step), "wall": wall or time.time(), "counts": counts, "edges": edges},
+        )
 
     def text(self, tag: str, text: str, step: int, wall: float | None = None) -> None:
         """Append a piece of text (shown as text, never as HTML)."""
@@ -240,8 +248,10 @@ def _encode_png(image: Any, dataformats: str = "CHW") -> bytes:
     a = numpy.asarray(getattr(image, "data", image))
     fmt = dataformats.upper()
     if sorted(fmt) not in (sorted("CHW"), sorted("HW")) or a.ndim != len(fmt):
-        raise ValueError(f"add_image: an image of shape {a.shape} does not match dataformats {dataformats!r}; "
-                         "expected 'CHW', 'HWC' or 'HW'")
+        raise ValueError(
+            f"add_image: an image of shape {a.shape} does not match dataformats {dataformats!r}; "
+            "expected 'CHW', 'HWC' or 'HW'"
+        )
     a = a.transpose([fmt.index(c) for c in "HWC"]) if len(fmt) == 3 else a[:, :, None]
     if a.shape[2] not in (1, 3, 4):
         raise ValueError(f"add_image: {a.shape[2]} channels; expected 1, 3 or 4")
@@ -277,9 +287,13 @@ class RunLogger(Callback):
         if run_dir is None:
             return
         self.log = RunLog.open(run_dir.path)
-        self.log.write_status(status="running", pid=os.getpid(), ended=None,
-                              epochs_planned=getattr(self.trainer, "epochs", None),
-                              steps_per_epoch=getattr(self.trainer, "steps_per_epoch", None))
+        self.log.write_status(
+            status="running",
+            pid=os.getpid(),
+            ended=None,
+            epochs_planned=getattr(self.trainer, "epochs", None),
+            steps_per_epoch=getattr(self.trainer, "steps_per_epoch", None),
+        )
 
     def on_batch_end(self, batch, logs=None):
         trainer = self.trainer
@@ -325,8 +339,9 @@ class SummaryWriter:
     plus `config`}), status.json and the JSON Lines files described in `glassnet.train.runlog`.
     """
 
-    def __init__(self, log_dir: str | os.PathLike | None = None, config: dict[str, Any] | None = None,
-                 comment: str = ""):
+    def __init__(
+        self, log_dir: str | os.PathLike | None = None, config: dict[str, Any] | None = None, comment: str = ""
+    ):
         if log_dir is None:
             stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
             log_dir = os.path.join("runs", stamp + comment)
@@ -334,8 +349,9 @@ class SummaryWriter:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         config_path = self.log_dir / "config.json"
         if not config_path.exists():
-            _atomic_text(config_path, json.dumps(_plain({"writer": "SummaryWriter", **(config or {})}), indent=1,
-                                                 default=repr))
+            _atomic_text(
+                config_path, json.dumps(_plain({"writer": "SummaryWriter", **(config or {})}), indent=1, default=repr)
+            )
         self.run_log: RunLog | None = RunLog.open(self.log_dir)
         self.run_log.write_status(status="running", pid=os.getpid(), ended=None)
         self._steps: dict[str, int] = {}
@@ -352,22 +368,28 @@ class SummaryWriter:
         self._steps[tag] = int(global_step)
         return int(global_step)
 
-    def add_scalar(self, tag: str, scalar_value: Any, global_step: int | None = None,
-                   walltime: float | None = None) -> None:
+    def add_scalar(
+        self, tag: str, scalar_value: Any, global_step: int | None = None, walltime: float | None = None
+    ) -> None:
         """Log one number of the series `tag` at `global_step`."""
         if _number(scalar_value) is None:
-            raise TypeError(f"SummaryWriter.add_scalar: {tag!r} should be a number, got "
-                            f"{type(scalar_value).__name__}")
+            raise TypeError(f"SummaryWriter.add_scalar: {tag!r} should be a number, got {type(scalar_value).__name__}")
         self._log().scalar(tag, scalar_value, self._step(tag, global_step), wall=walltime)
 
-    def add_scalars(self, main_tag: str, tag_scalar_dict: dict[str, Any], global_step: int | None = None,
-                    walltime: float | None = None) -> None:
+    def add_scalars(
+        self,
+        main_tag: str,
+        tag_scalar_dict: dict[str, Any],
+        global_step: int | None = None,
+        walltime: float | None = None,
+    ) -> None:
         """Log several numbers drawn on one chart: each as the series `main_tag/key`."""
         for key, value in tag_scalar_dict.items():
             self.add_scalar(f"{main_tag}/{key}", value, global_step, walltime)
 
-    def add_histogram(self, tag: str, values: Any, global_step: int | None = None, bins: int | str = 30,
-                      walltime: float | None = None) -> None:
+    def add_histogram(
+        self, tag: str, values: Any, global_step: int | None = None, bins: int | str = 30, walltime: float | None = None
+    ) -> None:
         """Log the distribution of `values` (a Tensor or array; NaNs and infinities left out) as a histogram."""
         import numpy
 
