@@ -73,3 +73,13 @@ from glassnet import (
     train,  # noqa: E402
 )
 from glassnet.io.weights import load, save  # noqa: E402
+
+
+def __getattr__(name: str):
+    # gn.serve loads the web server (Starlette, uvicorn) only when first used; the subpackage glassnet.serve is
+    # callable, so gn.serve(...) works both before and after `import glassnet.serve` rebinds the name
+    if name == "serve":
+        import glassnet.serve
+
+        return glassnet.serve
+    raise AttributeError(f"module 'glassnet' has no attribute {name!r}")

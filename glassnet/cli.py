@@ -1,4 +1,5 @@
-"""The `glassnet` command: `tour` (the guided tour), `train RECIPE`, `report RUN_DIR`, `list`, `info` and `demo`.
+"""The `glassnet` command: `tour` (the guided tour), `train RECIPE`, `report RUN_DIR`, `serve [RUNS_DIR]`, `list`,
+`info` and `demo`.
 
 User mistakes (unknown recipe or chapter, a missing --data directory, bad option values) end with one line on
 stderr and a non-zero exit status, never a traceback.
@@ -93,6 +94,10 @@ def _parser() -> argparse.ArgumentParser:
     rp = sub.add_parser("report", help="write a self-contained HTML report of a run folder")
     rp.add_argument("run_dir", metavar="RUN_DIR")
     rp.add_argument("--out", metavar="FILE", help="where to write the HTML (default RUN_DIR/report.html)")
+    sv = sub.add_parser("serve", help="a live dashboard of a runs folder in the browser (glassnet[serve])")
+    sv.add_argument("runs_dir", metavar="RUNS_DIR", nargs="?", default="runs")
+    sv.add_argument("--port", type=int, default=6006, help="0 picks a free port (default 6006)")
+    sv.add_argument("--host", default="127.0.0.1", help="another address than 127.0.0.1 requires the printed token")
     sub.add_parser("list", help="list the training recipes")
     sub.add_parser("info", help="versions, backend and optional extras")
     d = sub.add_parser("demo", help="train a tiny network and watch its loss fall")
@@ -175,6 +180,24 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    """`glassnet serve [RUNS_DIR]`: serve the live dashboard until Ctrl-C."""
+    if importlib.util.find_spec("starlette") is None or importlib.util.find_spec("uvicorn") is None:
+        raise CliError("needs Starlette and uvicorn: pip install 'glassnet[serve]'")
+    if not os.path.isdir(args.runs_dir):
+        raise CliError(f"{args.runs_dir}: no such directory (train something first, e.g. glassnet train mlp-digits)")
+    if not 0 <= args.port <= 65535:
+        raise CliError(f"--port {args.port}: expected 0 to 65535")
+    from glassnet.serve import serve
+
+    try:
+        serve(args.runs_dir, host=args.host, port=args.port, block=True)
+    except OSError as e:
+        raise CliError(str(e).removeprefix("glassnet serve: ")) from None
+    print("glassnet serve: stopped")
+    return 0
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     """`glassnet list`: the recipes, marking those not yet available."""
     from glassnet.recipes import RECIPES
@@ -224,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         args = parser.parse_args(["demo"])
     handler = {"tour": cmd_tour, "train": cmd_train, "report": cmd_report, "list": cmd_list, "info": cmd_info,
-               "demo": cmd_demo}
+               "demo": cmd_demo, "serve": cmd_serve}
     try:
         status = handler[args.command](args)
     except CliError as e:

@@ -12,8 +12,10 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+import sys
 import threading
 import time
+import types
 from typing import Any
 
 __all__ = ["ServeHandle", "serve", "SERVE_EXTRA"]
@@ -110,3 +112,13 @@ def serve(runs_dir: str | os.PathLike = "runs", host: str = "127.0.0.1", port: i
         server.should_exit = True
         raise RuntimeError("glassnet serve: the server did not start within 10 s")
     return ServeHandle(server, thread, url, app)
+
+
+class _CallableModule(types.ModuleType):
+    """`glassnet.serve` is also the function: the attribute gn.serve is this package once it is imported."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> ServeHandle:
+        return serve(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

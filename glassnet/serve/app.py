@@ -159,8 +159,8 @@ def numpy_range(values, lo: float | None, hi: float | None):
     if lo is not None or hi is not None:  # one point either side, so the line runs to the edges of the view
         if len(index):
             first, last = index[0], index[-1]
-            extra = [i for i in (first - 1, last + 1) if 0 <= i < len(values)]
-            index = numpy.union1d(index, extra)
+            extra = numpy.asarray([i for i in (first - 1, last + 1) if 0 <= i < len(values)], dtype=numpy.int64)
+            index = numpy.union1d(index, extra).astype(numpy.int64)
     return index
 
 

@@ -93,7 +93,7 @@ class RunLog:
             "started": time.time(),
             "heartbeat": time.time(),
             "ended": None,
-            "epochs": 0,
+            "epochs": None,
             "step": 0,
             "best": {},
         }

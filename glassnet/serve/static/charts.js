@@ -14,7 +14,10 @@ gn.LineChart = class {
     this.quiet = false; /* true while the page, not the user, changes the scales */
     this.resetting = false;
     this.resizeObserver = new ResizeObserver(() => {
-      if (this.plot) this.plot.setSize({width: this.width(), height: this.height});
+      if (!this.plot) return;
+      this.quiet = true;
+      this.plot.setSize({width: this.width(), height: this.height});
+      this.quiet = false;
     });
     this.resizeObserver.observe(this.box);
   }
@@ -53,6 +56,7 @@ gn.LineChart = class {
       spanGaps: true, points: {show: false},
     })));
     const chart = this;
+    this.quiet = true;
     this.plot = new uPlot({
       width: this.width(), height: this.height, series,
       scales: {x: {time: false}, y: {distr: log ? 3 : 1}},
@@ -73,6 +77,7 @@ gn.LineChart = class {
         }],
       },
     }, data, this.box);
+    this.quiet = false;
     /* the capture phase runs before uPlot's own double-click handler resets the scale */
     this.plot.root.addEventListener("dblclick", () => { chart.resetting = true; }, true);
   }
