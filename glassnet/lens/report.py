@@ -29,6 +29,7 @@ from glassnet.lens.recorder import Recorder, Recording
 
 __all__ = ["ReportError", "load_recording", "report", "save_recording"]
 
+SCALARS_FILE = "scalars.jsonl"  # glassnet.train.runlog.SCALARS_FILE
 RECORDING_FILE = "recording.json"
 CONFUSION_FILE = "confusion_matrix.json"
 MAX_PICTURES = 24  # artefact PNGs embedded at most (a GAN writes one per epoch)
@@ -178,6 +179,23 @@ def _checkpoint_history(path: Path) -> Any:
     return None
 
 
+def _scalars_history(path: Path) -> dict[str, Any] | None:
+    """scalars.jsonl as History.to_dict() data: one row per logged step (batch_ series left out)."""
+    from glassnet.train.runlog import read_jsonl
+
+    points, _, _ = read_jsonl(path)
+    points = [p for p in points if isinstance(p, dict) and isinstance(p.get("tag"), str)
+              and not p["tag"].startswith("batch_") and isinstance(p.get("step"), int)]
+    if not points:
+        return None
+    steps = sorted({p["step"] for p in points})
+    row = {s: i for i, s in enumerate(steps)}
+    logs: dict[str, list] = {}
+    for p in points:
+        logs.setdefault(p["tag"], [None] * len(steps))[row[p["step"]]] = p.get("value")
+    return {"epoch": list(range(len(steps))), "history": logs}
+
+
 def _read_run(run_dir: str | os.PathLike) -> _Run:
     path = Path(os.fspath(run_dir))
     if not path.is_dir():
@@ -186,6 +204,9 @@ def _read_run(run_dir: str | os.PathLike) -> _Run:
     run = _Run(path)
     has_config, has_history = (path / "config.json").is_file(), (path / "history.json").is_file()
     history = _read_json(path / "history.json") if has_history else _checkpoint_history(path)
+    if history is None and (path / SCALARS_FILE).is_file():  # a SummaryWriter's (or a live Trainer's) series
+        history = _scalars_history(path / SCALARS_FILE)
+        run.notes.append(f"series read from {SCALARS_FILE} (one row per logged step)")
     if not has_config and history is None:
         raise ReportError(f"report: {path} is not a run folder: expected config.json or history.json in it (written "
                           "by Trainer(run_dir=...)), or a checkpoint.safetensors holding a history (written by "
@@ -194,7 +215,7 @@ def _read_run(run_dir: str | os.PathLike) -> _Run:
         run.config = _read_json(path / "config.json")
     if history is not None:
         run.epochs, run.logs = _logs_from(history)
-        if not has_history:
+        if not has_history and not run.notes:
             run.notes.append("history read from the run's checkpoint (no history.json)")
     for folder in (path, path / "artefacts"):
         if run.recording is None and (folder / RECORDING_FILE).is_file():
