@@ -18,7 +18,7 @@ import time
 import types
 from typing import Any
 
-__all__ = ["ServeHandle", "serve", "SERVE_EXTRA"]
+__all__ = ["SERVE_EXTRA", "ServeHandle", "create_app", "serve"]
 
 SERVE_EXTRA = "pip install 'glassnet[serve]'"
 _LOCAL = ("127.0.0.1", "localhost", "::1")
@@ -30,6 +30,14 @@ def _require() -> None:
         import uvicorn  # noqa: F401
     except ImportError as e:
         raise ImportError(f"glassnet serve needs Starlette and uvicorn: {SERVE_EXTRA} (missing: {e.name})") from None
+
+
+def create_app(runs_dir: str | os.PathLike, token: str | None = None) -> Any:
+    """The Starlette application serving `runs_dir` (see `glassnet.serve.app`)."""
+    _require()
+    from glassnet.serve.app import create_app as make
+
+    return make(runs_dir, token=token)
 
 
 class ServeHandle:
