@@ -11,13 +11,8 @@ gn.LineChart = class {
     this.plot = null;
     this.shape = "";
     this.zoomed = false;
-    this.quiet = false; /* true while the page, not the user, changes the scales */
-    this.resetting = false;
     this.resizeObserver = new ResizeObserver(() => {
-      if (!this.plot) return;
-      this.quiet = true;
-      this.plot.setSize({width: this.width(), height: this.height});
-      this.quiet = false;
+      if (this.plot) this.plot.setSize({width: this.width(), height: this.height});
     });
     this.resizeObserver.observe(this.box);
   }
@@ -43,9 +38,7 @@ gn.LineChart = class {
     this.box.dataset.points = JSON.stringify(Object.fromEntries(
       defs.map((d, i) => [d.label, usable[i] ? usable[i][1].filter((v) => v !== null).length : 0])));
     if (this.plot && shape === this.shape) {
-      this.quiet = true;
       this.plot.setData(data, !(keepZoom && this.zoomed));
-      this.quiet = false;
       return;
     }
     if (this.plot) this.plot.destroy();
@@ -56,7 +49,6 @@ gn.LineChart = class {
       spanGaps: true, points: {show: false},
     })));
     const chart = this;
-    this.quiet = true;
     this.plot = new uPlot({
       width: this.width(), height: this.height, series,
       scales: {x: {time: false}, y: {distr: log ? 3 : 1}},
@@ -64,22 +56,20 @@ gn.LineChart = class {
       legend: {live: true},
       cursor: {drag: {x: true, y: false}},
       hooks: {
-        setScale: [(u, key) => {
-          if (key !== "x" || chart.quiet) return;
-          if (chart.resetting) {
-            chart.resetting = false;
-            chart.zoomed = false;
-            if (chart.onReset) chart.onReset();
-            return;
-          }
+        /* fired by a drag across the chart (uPlot then zooms to it), not by data updates */
+        setSelect: [(u) => {
+          if (u.select.width <= 0) return;
           chart.zoomed = true;
-          if (chart.onZoom) chart.onZoom(u.scales.x.min, u.scales.x.max);
+          const lo = u.posToVal(u.select.left, "x"), hi = u.posToVal(u.select.left + u.select.width, "x");
+          if (chart.onZoom) chart.onZoom(lo, hi);
         }],
       },
     }, data, this.box);
-    this.quiet = false;
-    /* the capture phase runs before uPlot's own double-click handler resets the scale */
-    this.plot.root.addEventListener("dblclick", () => { chart.resetting = true; }, true);
+    /* bubbling up after uPlot's own double-click handler has zoomed out */
+    this.plot.root.addEventListener("dblclick", () => {
+      chart.zoomed = false;
+      if (chart.onReset) chart.onReset();
+    });
   }
 };
 

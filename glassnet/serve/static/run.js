@@ -59,10 +59,13 @@
     names.forEach((name, r) => {
       const run = runs[name];
       if (!run) return;
-      tags.forEach((tag, t) => {
+      /* a validation series takes its training series' colour, dashed */
+      const families = [...new Set(tags.map((tag) => tag.replace(/^(val_|valid_|test_)/, "")))];
+      tags.forEach((tag) => {
         const s = (source(name) || {})[tag];
         if (!s) return;
-        const color = gn.colors[(compare ? r : t) % gn.colors.length];
+        const family = families.indexOf(tag.replace(/^(val_|valid_|test_)/, ""));
+        const color = gn.colors[(compare ? r : family) % gn.colors.length];
         const dash = /^(val_|valid_|test_)/.test(tag) ? [6, 4] : undefined;
         const label = compare ? `${name}: ${tag}` : tag;
         const xs = s.step.map((_, i) => xOf(run, s, i));
