@@ -194,6 +194,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         serve(args.runs_dir, host=args.host, port=args.port, block=True)
     except OSError as e:
         raise CliError(str(e).removeprefix("glassnet serve: ")) from None
+    except KeyboardInterrupt:  # uvicorn shuts down cleanly, then passes Ctrl-C on: it is how serving ends
+        pass
     print("glassnet serve: stopped")
     return 0
 

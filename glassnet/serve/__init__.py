@@ -40,6 +40,20 @@ def create_app(runs_dir: str | os.PathLike, token: str | None = None) -> Any:
     return make(runs_dir, token=token)
 
 
+def _warm_up(app: Any) -> None:
+    """Read every run's files once in the background, so that the first visit to a big run finds them parsed."""
+    folder = app.state.folder
+    for name in folder.names():
+        if app.state.stopping.is_set():
+            return
+        run = folder.run(name)
+        try:
+            if run is not None:
+                run.refresh()
+        except Exception:  # noqa: BLE001, S112 - a broken run shows its error when visited
+            continue
+
+
 class ServeHandle:
     """A running server: `.url` (with the token, if any), `.stop()`; also a context manager."""
 
@@ -85,6 +99,7 @@ def serve(runs_dir: str | os.PathLike = "runs", host: str = "127.0.0.1", port: i
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
+        sock.listen(2048)  # connections queue from now on, before uvicorn takes over the socket
     except OSError as e:
         sock.close()
         raise OSError(f"glassnet serve: cannot listen on {host}:{port}: {e.strerror}") from None
@@ -99,6 +114,7 @@ def serve(runs_dir: str | os.PathLike = "runs", host: str = "127.0.0.1", port: i
             super().handle_exit(sig, frame)
 
     server = _Server(config)
+    threading.Thread(target=_warm_up, args=(app,), name="glassnet-serve-warm-up", daemon=True).start()
     if not quiet:
         print(f"glassnet serve: {os.path.abspath(runs_dir)} at {url}", flush=True)
         if token:

@@ -169,13 +169,15 @@ class Tail:
                 if len(data) >= READ_CHUNK:
                     raise RunFileError(f"{self.path.name} has a line longer than {READ_CHUNK:,} bytes")
                 break  # only a half-written line: wait for its newline
-            for line in data[: cut + 1].splitlines():
-                if not line.strip():
-                    continue
-                try:
-                    records.append(json.loads(line))
-                except ValueError:
-                    self.bad_lines += 1
+            lines = [line for line in data[: cut + 1].split(b"\n") if line.strip()]
+            try:  # one parse of the whole chunk as an array; line by line only when a line is malformed
+                records.extend(json.loads(b"[" + b",".join(lines) + b"]"))
+            except ValueError:
+                for line in lines:
+                    try:
+                        records.append(json.loads(line))
+                    except ValueError:
+                        self.bad_lines += 1
             self.offset += cut + 1
             if not end:
                 break
@@ -259,6 +261,44 @@ class Run:
     def _forget(self, name: str) -> None:
         if name == SCALARS_FILE:
             self.series, self.order = {}, []
+        elif name == LAYERS_FILE:
+            self.layers = []
+        elif name == HISTOGRAMS_FILE:
+            self.histograms = {}
+        elif name == TEXT_FILE:
+            self.texts = []
+        self.resets += 1
+
+    def _take(self, name: str, records: list[Any]) -> None:
+        if name == SCALARS_FILE:
+            if records and self.legacy:
+                self.series, self.order, self.legacy = {}, [], False
+                self.resets += 1
+            bad, nan, order, all_series = 0, math.nan, self.order, self.series
+            for r in records:
+                try:
+                    tag, step, value = r["tag"], r["step"], r["value"]
+                except (TypeError, KeyError):
+                    bad += 1
+                    continue
+                if type(tag) is not str or type(step) is not int or type(value) not in (float, int):
+                    bad += 1
+                    continue
+                wall, epoch = r.get("wall", nan), r.get("epoch", nan)
+                series = all_series.get(tag)
+                if series is None:
+                    series = all_series[tag] = Series()
+                if series.step and step <= series.step[-1]:  # a restart: clients reload, the order is rebuilt
+                    series.add(step, float(value), float(wall), float(epoch))
+                    self.resets += 1
+                    order = self.order = [(t, i) for t, s in all_series.items() for i in range(len(s))]
+                    continue
+                series.step.append(step)
+                series.value.append(float(value))
+                series.wall.append(float(wall) if type(wall) in (float, int) else nan)
+                series.epoch.append(float(epoch) if type(epoch) in (float, int) else nan)
+                order.append((tag, len(series.step) - 1))
+            self._tails[name].bad_lines += bad
         elif name == LAYERS_FILE:
             self.layers = []
         elif name == HISTOGRAMS_FILE:
@@ -507,11 +547,21 @@ class RunsFolder:
         self.root = Path(os.path.realpath(os.fspath(root)))
         self._runs: dict[str, Run] = {}
         self._lock = threading.Lock()
+        self._real_dirs: set[str] = {os.fspath(self.root)}  # directories inside the root with no link on the way
 
     # ----- the only ways to touch a file ---------------------------------------------------------------------------
     def inside(self, path: Path) -> Path | None:
         """The real path of `path` if it lies inside the runs folder (symlinks resolved), else None."""
-        real = os.path.realpath(os.fspath(path))
+        text = os.fspath(path)
+        parent, _, leaf = text.rpartition(os.sep)
+        if parent in self._real_dirs and leaf not in ("", ".", ".."):
+            # a name in a directory known to be real: only the name itself could be a link
+            try:
+                if not stat.S_ISLNK(os.lstat(text).st_mode):
+                    return Path(text)
+            except OSError:
+                return Path(text)
+        real = os.path.realpath(text)
         root = os.fspath(self.root)
         if real != root and not real.startswith(root.rstrip(os.sep) + os.sep):
             return None
@@ -571,9 +621,13 @@ class RunsFolder:
         for entry in entries:
             if entry.name.startswith("."):
                 continue
-            real = self.inside(Path(entry.path))
-            if real is None or not real.is_dir() or real == self.root:
-                continue
+            if entry.is_dir(follow_symlinks=False):
+                real = Path(entry.path)
+                self._real_dirs.add(entry.path)
+            else:  # a link: followed only when it stays inside
+                real = self.inside(Path(entry.path))
+                if real is None or not real.is_dir() or real == self.root:
+                    continue
             if self._is_run(real):
                 names.append(entry.name)
         return sorted(names)
@@ -583,7 +637,16 @@ class RunsFolder:
         if not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name or name.startswith("."):
             return None
         path = self.root / name
-        real = self.inside(path)
+        try:
+            plain_dir = stat.S_ISDIR(os.lstat(path).st_mode)
+        except OSError:
+            return None
+        if plain_dir:  # the root is real, so a directory (not a link) in it is real too
+            real = path
+            self._real_dirs.add(os.fspath(path))
+        else:
+            self._real_dirs.discard(os.fspath(path))
+            real = self.inside(path)
         if real is None or real == self.root or not real.is_dir() or not self._is_run(real):
             return None
         with self._lock:
