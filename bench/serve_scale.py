@@ -25,8 +25,16 @@ import tempfile
 import time
 from pathlib import Path
 
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 RUNS, BIG_POINTS, SMALL_EPOCHS = 200, 100_000, 20
 
 
@@ -62,8 +70,18 @@ def build(root: Path) -> None:
             step += 1
             value = 3.0 / (1 + step / 5000) + rng.gauss(0, 0.05) + (1.0 if rng.random() < 1e-4 else 0.0)
             log.scalar("batch_loss", value, step, epoch=epoch + (b + 1) / per_epoch)
-        for tag in ("loss", "val_loss", "accuracy", "val_accuracy", "lr", "time", "grad_norm", "val_perplexity",
-                    "epoch_seconds", "tokens_per_second"):
+        for tag in (
+            "loss",
+            "val_loss",
+            "accuracy",
+            "val_accuracy",
+            "lr",
+            "time",
+            "grad_norm",
+            "val_perplexity",
+            "epoch_seconds",
+            "tokens_per_second",
+        ):
             log.scalar(tag, rng.random(), step, epoch=epoch + 1)
         log.write_status(epochs=epoch + 1)
     log.finish()
@@ -75,8 +93,9 @@ def start_server(root: Path) -> tuple[subprocess.Popen, str, float]:
     import httpx
 
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "glassnet", "serve", str(root), "--port", "0"],
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "glassnet", "serve", str(root), "--port", "0"], stdout=subprocess.PIPE, text=True
+    )
     try:
         line = proc.stdout.readline()
         url = line.split(" at ", 1)[1].strip()
@@ -158,9 +177,11 @@ def main(argv: list[str] | None = None) -> int:
             figures = {
                 "serve_start_s": start_s,
                 "runs_listed": len(rows),
-                "runs_list_first_ms": first_list, "runs_list_median_ms": statistics.median(lists),
+                "runs_list_first_ms": first_list,
+                "runs_list_median_ms": statistics.median(lists),
                 "runs_list_bytes": list_bytes,
-                "overview_first_ms": first_overview, "overview_median_ms": statistics.median(overviews),
+                "overview_first_ms": first_overview,
+                "overview_median_ms": statistics.median(overviews),
                 "overview_bytes": overview_bytes,
                 **browser_figures(url),
             }

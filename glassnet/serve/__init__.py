@@ -40,9 +40,14 @@ def create_app(runs_dir: str | os.PathLike, token: str | None = None) -> Any:
     return make(runs_dir, token=token)
 
 
-def _warm_up(app: Any) -> None:
-    """Read every run's files once in the background, so that the first visit to a big run finds them parsed."""
+def _warm_up(app: Any, server: Any) -> None:
+    """Read every run's files once in the background, so that the first visit to a big run finds them parsed
+    (starting a second after the server, to leave it the processor while it starts)."""
     folder = app.state.folder
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline and not app.state.stopping.is_set():
+        time.sleep(0.05)
+    app.state.stopping.wait(1.0)
     for name in folder.names():
         if app.state.stopping.is_set():
             return
@@ -77,8 +82,14 @@ class ServeHandle:
         return f"ServeHandle({self.url!r})"
 
 
-def serve(runs_dir: str | os.PathLike = "runs", host: str = "127.0.0.1", port: int = 6006, block: bool = True,
-          token: str | None = None, quiet: bool = False) -> ServeHandle:
+def serve(
+    runs_dir: str | os.PathLike = "runs",
+    host: str = "127.0.0.1",
+    port: int = 6006,
+    block: bool = True,
+    token: str | None = None,
+    quiet: bool = False,
+) -> ServeHandle:
     """Serve the dashboard of `runs_dir` at http://host:port/ (port 0 picks a free one).
 
     On an address other than localhost a token is required; one is made up when not given, and printed in the
@@ -90,8 +101,10 @@ def serve(runs_dir: str | os.PathLike = "runs", host: str = "127.0.0.1", port: i
     from glassnet.serve.app import create_app
 
     if not os.path.isdir(runs_dir):
-        raise FileNotFoundError(f"glassnet serve: {os.fspath(runs_dir)} is not a directory; expected a runs folder "
-                                "(such as the runs/ that `glassnet train` and `glassnet tour` write)")
+        raise FileNotFoundError(
+            f"glassnet serve: {os.fspath(runs_dir)} is not a directory; expected a runs folder "
+            "(such as the runs/ that `glassnet train` and `glassnet tour` write)"
+        )
     if host not in _LOCAL and token is None:
         token = secrets.token_urlsafe(24)
     app = create_app(runs_dir, token=token)
@@ -114,12 +127,14 @@ def serve(runs_dir: str | os.PathLike = "runs", host: str = "127.0.0.1", port: i
             super().handle_exit(sig, frame)
 
     server = _Server(config)
-    threading.Thread(target=_warm_up, args=(app,), name="glassnet-serve-warm-up", daemon=True).start()
+    threading.Thread(target=_warm_up, args=(app, server), name="glassnet-serve-warm-up", daemon=True).start()
     if not quiet:
         print(f"glassnet serve: {os.path.abspath(runs_dir)} at {url}", flush=True)
         if token:
-            print("glassnet serve: every request needs the token in that URL (it is set as a cookie on the first "
-                  "visit)", flush=True)
+            print(
+                "glassnet serve: every request needs the token in that URL (it is set as a cookie on the first visit)",
+                flush=True,
+            )
     if block:
         handle = ServeHandle(server, None, url, app)
         try:

@@ -30,7 +30,7 @@ from typing import Any
 import anyio
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response, StreamingResponse
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
@@ -41,8 +41,10 @@ HERE = Path(__file__).parent
 TOKEN_COOKIE = "glassnet_token"
 EVENT_INTERVAL = 0.5  # seconds between looks at a run's files in an event stream
 MAX_POINTS_LIMIT = 1_000_000
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
-       "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
 
 try:  # the playground and explorers, when their subpackage is there
@@ -56,16 +58,21 @@ def _error(status: int, message: str) -> JSONResponse:
 
 
 class _Guard:
-    """ASGI middleware: read-only methods, Host check, token, and security headers on every response."""
+    """ASGI middleware: read-only methods, Host check, token, and security headers on every response.
 
-    def __init__(self, app: Any, token: str | None, allowed_hosts: set[str] | None):
-        self.app, self.token, self.allowed_hosts = app, token, allowed_hosts
+    Only the playground's own API (`write_prefixes`: its training sessions live in the server, not in RUNS_DIR)
+    takes other methods than GET and HEAD."""
+
+    def __init__(
+        self, app: Any, token: str | None, allowed_hosts: set[str] | None, write_prefixes: tuple[str, ...] = ()
+    ):
+        self.app, self.token, self.allowed_hosts, self.write_prefixes = app, token, allowed_hosts, write_prefixes
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         request = Request(scope)
-        if scope["method"] not in ("GET", "HEAD"):
+        if scope["method"] not in ("GET", "HEAD") and not scope["path"].startswith(self.write_prefixes or ("\0",)):
             return await _error(405, "this server only reads: use GET")(scope, receive, send)
         host = _host_name(request.headers.get("host") or "")
         if self.allowed_hosts is not None and host not in self.allowed_hosts:
@@ -74,23 +81,32 @@ class _Guard:
         if self.token is not None:
             given = request.query_params.get("token")
             auth = request.headers.get("authorization", "")
-            candidates = [given, auth[7:] if auth.lower().startswith("bearer ") else None,
-                          request.cookies.get(TOKEN_COOKIE)]
+            candidates = [
+                given,
+                auth[7:] if auth.lower().startswith("bearer ") else None,
+                request.cookies.get(TOKEN_COOKIE),
+            ]
             ok = [c for c in candidates if c and hmac.compare_digest(c.encode(), self.token.encode())]
             if not ok:
-                return await _error(401, "a token is required: open the URL the server printed "
-                                    "(…?token=…)")(scope, receive, send)
+                return await _error(401, "a token is required: open the URL the server printed (…?token=…)")(
+                    scope, receive, send
+                )
             set_cookie = given is not None and ok[0] == given
 
         async def send_with_headers(message):
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
-                headers += [(b"content-security-policy", CSP.encode()), (b"x-content-type-options", b"nosniff"),
-                            (b"referrer-policy", b"no-referrer"), (b"x-frame-options", b"DENY"),
-                            (b"cache-control", b"no-store")]
+                headers += [
+                    (b"content-security-policy", CSP.encode()),
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"referrer-policy", b"no-referrer"),
+                    (b"x-frame-options", b"DENY"),
+                    (b"cache-control", b"no-store"),
+                ]
                 if set_cookie:
-                    headers.append((b"set-cookie", f"{TOKEN_COOKIE}={self.token}; Path=/; HttpOnly; "
-                                    "SameSite=Strict".encode()))
+                    headers.append(
+                        (b"set-cookie", f"{TOKEN_COOKIE}={self.token}; Path=/; HttpOnly; SameSite=Strict".encode())
+                    )
                 message = {**message, "headers": headers}
             await send(message)
 
@@ -121,8 +137,9 @@ def _float_param(request: Request, name: str) -> float | None:
     return value
 
 
-def series_payload(run: Run, tags: list[str] | None, max_points: int | None, x: str, xmin: float | None,
-                   xmax: float | None) -> dict[str, Any]:
+def series_payload(
+    run: Run, tags: list[str] | None, max_points: int | None, x: str, xmin: float | None, xmax: float | None
+) -> dict[str, Any]:
     """The run's series (all, or `tags`), cut to [xmin, xmax] on axis `x` and downsampled to `max_points` each."""
     out: dict[str, Any] = {}
     counts: dict[str, int] = {}
@@ -186,9 +203,11 @@ def _findings(run: Run) -> list[dict[str, Any]]:
     if layers:
         rec = Recording(max(2, len(layers)))
         for record in layers:
-            clean = {"step": record["step"],
-                     "activations": {k: _no_histograms(v) for k, v in (record.get("activations") or {}).items()},
-                     "params": {k: _no_histograms(v) for k, v in (record.get("params") or {}).items()}}
+            clean = {
+                "step": record["step"],
+                "activations": {k: _no_histograms(v) for k, v in (record.get("activations") or {}).items()},
+                "params": {k: _no_histograms(v) for k, v in (record.get("params") or {}).items()},
+            }
             rec.records.append(clean)
             for layer, stats in clean["activations"].items():
                 rec.layer_kinds.setdefault(layer, str(stats.get("kind", "")))
@@ -210,13 +229,30 @@ def _findings(run: Run) -> list[dict[str, Any]]:
         try:
             found = diagnose(source)
         except (ValueError, TypeError, KeyError, ZeroDivisionError) as err:
-            findings.append({"kind": "not_diagnosed", "severity": "info", "source": source_name,
-                             "message": f"{source_name} could not be diagnosed: {err}", "remedy": "", "evidence": {}})
+            findings.append(
+                {
+                    "kind": "not_diagnosed",
+                    "severity": "info",
+                    "source": source_name,
+                    "message": f"{source_name} could not be diagnosed: {err}",
+                    "remedy": "",
+                    "evidence": {},
+                }
+            )
             continue
         kinds = {f["kind"] for f in findings}
-        findings += [{"kind": f.kind, "severity": f.severity, "message": f.message, "remedy": f.remedy,
-                      "evidence": json_safe(_plain_evidence(f.evidence)), "source": source_name}
-                     for f in found if f.kind not in kinds]
+        findings += [
+            {
+                "kind": f.kind,
+                "severity": f.severity,
+                "message": f.message,
+                "remedy": f.remedy,
+                "evidence": json_safe(_plain_evidence(f.evidence)),
+                "source": source_name,
+            }
+            for f in found
+            if f.kind not in kinds
+        ]
     with run.lock:
         run._findings_cache = (version, findings)  # type: ignore[attr-defined]
     return findings
@@ -273,8 +309,9 @@ def _histograms_payload(run: Run, max_steps: int = 60) -> dict[str, Any]:
                     for key, value in stats.items():
                         if str(key).endswith("histogram") and isinstance(value, dict):
                             label = f"{name} {prefix or key.replace('_histogram', '')}".strip()
-                            hist.setdefault(label, []).append({"step": record["step"], "counts": value.get("counts"),
-                                                               "edges": value.get("edges")})
+                            hist.setdefault(label, []).append(
+                                {"step": record["step"], "counts": value.get("counts"), "edges": value.get("edges")}
+                            )
     picked = {}
     for tag, items in hist.items():
         if len(items) > max_steps:
@@ -296,9 +333,17 @@ def create_app(runs_dir: str | Path, token: str | None = None, allowed_hosts: se
     def page(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
         from glassnet import __version__
 
-        return templates.TemplateResponse(request, template, {"version": __version__, "runs_dir": str(folder.root),
-                                                              "playground": playground_routes is not None,
-                                                              **context}, status_code=status)
+        return templates.TemplateResponse(
+            request,
+            template,
+            {
+                "version": __version__,
+                "runs_dir": str(folder.root),
+                "playground": playground_routes is not None,
+                **context,
+            },
+            status_code=status,
+        )
 
     def run_or_404(name: str) -> Run:
         run = folder.run(name)
@@ -349,18 +394,37 @@ def create_app(runs_dir: str | Path, token: str | None = None, allowed_hosts: se
             texts = list(run.texts[-200:])
             has_layers = bool(run.layers)
             has_histograms = bool(run.histograms) or any(
-                str(k).endswith("histogram") for r in run.layers[:1] for g in ("activations", "params")
-                for s in (r.get(g) or {}).values() if isinstance(s, dict) for k in s)
+                str(k).endswith("histogram")
+                for r in run.layers[:1]
+                for g in ("activations", "params")
+                for s in (r.get(g) or {}).values()
+                if isinstance(s, dict)
+                for k in s
+            )
         try:
             findings = _findings(run)
         except Exception as err:  # noqa: BLE001 - a diagnosis failure is shown, the run still is
-            findings = [{"kind": "not_diagnosed", "severity": "info", "message": f"diagnosis failed: {err}",
-                         "remedy": "", "evidence": {}}]
+            findings = [
+                {
+                    "kind": "not_diagnosed",
+                    "severity": "info",
+                    "message": f"diagnosis failed: {err}",
+                    "remedy": "",
+                    "evidence": {},
+                }
+            ]
         body = {
-            "name": run.name, "summary": run.summary(), "config": config if isinstance(config, dict) else None,
-            "tour": summary_json if isinstance(summary_json, dict) else None, "findings": findings,
-            "series": tags, "texts": texts, "pictures": folder.pictures(run), "layers": has_layers,
-            "histograms": has_histograms, "errors": sorted(set(run.errors.values())),
+            "name": run.name,
+            "summary": run.summary(),
+            "config": config if isinstance(config, dict) else None,
+            "tour": summary_json if isinstance(summary_json, dict) else None,
+            "findings": findings,
+            "series": tags,
+            "texts": texts,
+            "pictures": folder.pictures(run),
+            "layers": has_layers,
+            "histograms": has_histograms,
+            "errors": sorted(set(run.errors.values())),
         }
         return JSONResponse(json_safe(body))
 
@@ -455,8 +519,7 @@ def create_app(runs_dir: str | Path, token: str | None = None, allowed_hosts: se
                     quiet = 0.0
                 await _sleep(EVENT_INTERVAL, stopping)
 
-        return StreamingResponse(stream(), media_type="text/event-stream",
-                                 headers={"x-accel-buffering": "no"})
+        return StreamingResponse(stream(), media_type="text/event-stream", headers={"x-accel-buffering": "no"})
 
     async def api_runs_events(request: Request):
         async def stream():
@@ -503,7 +566,8 @@ def create_app(runs_dir: str | Path, token: str | None = None, allowed_hosts: se
     app = Starlette(routes=routes, exception_handlers={404: not_found})
     app.state.folder = folder
     app.state.stopping = stopping
-    app.add_middleware(_Guard, token=token, allowed_hosts=allowed_hosts)
+    writes = ("/api/playground", "/api/explorer/") if playground_routes is not None else ()
+    app.add_middleware(_Guard, token=token, allowed_hosts=allowed_hosts, write_prefixes=writes)
     return app
 
 

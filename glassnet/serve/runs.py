@@ -30,12 +30,17 @@ from glassnet.train.runlog import (
 
 MAX_JSON_BYTES = 32 * 1024 * 1024  # config.json, history.json, ... larger ones are an error of their run
 MAX_JSONL_BYTES = 512 * 1024 * 1024  # a JSON Lines file beyond this stops being read (an error of its run)
-READ_CHUNK = 64 * 1024 * 1024  # bytes of a JSON Lines file read per refresh
+READ_CHUNK = 8 * 1024 * 1024  # bytes of a JSON Lines file parsed at once (the longest line it accepts)
 MAX_PICTURE_BYTES = 16 * 1024 * 1024
 STALE_SECONDS = 15 * 60  # a "running" run from another host without a heartbeat this long is "stalled"
 RUN_MARKERS = ("config.json", "history.json", STATUS_FILE, SCALARS_FILE, "summary.json", "checkpoint.safetensors")
-PICTURE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
-                 ".webp": "image/webp"}  # no SVG: it can carry scripts
+PICTURE_TYPES = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
+    ".webp": "image/webp",
+}  # no SVG: it can carry scripts
 
 
 class RunFileError(Exception):
@@ -104,12 +109,15 @@ class Series:
 
     def arrays(self) -> dict[str, numpy.ndarray]:
         if self._arrays is None or self._arrays[0] != len(self.step):
-            self._arrays = (len(self.step), {
-                "step": numpy.asarray(self.step, dtype=numpy.float64),
-                "value": numpy.asarray(self.value, dtype=numpy.float64),
-                "wall": numpy.asarray(self.wall, dtype=numpy.float64),
-                "epoch": numpy.asarray(self.epoch, dtype=numpy.float64),
-            })
+            self._arrays = (
+                len(self.step),
+                {
+                    "step": numpy.asarray(self.step, dtype=numpy.float64),
+                    "value": numpy.asarray(self.value, dtype=numpy.float64),
+                    "wall": numpy.asarray(self.wall, dtype=numpy.float64),
+                    "epoch": numpy.asarray(self.epoch, dtype=numpy.float64),
+                },
+            )
         return self._arrays[1]
 
 
@@ -157,8 +165,9 @@ class Tail:
             self.offset, self.bad_lines, reset = 0, 0, True
         self.ident = ident
         if st.st_size > MAX_JSONL_BYTES:
-            raise RunFileError(f"{self.path.name} is {st.st_size:,} bytes; the server reads at most "
-                               f"{MAX_JSONL_BYTES:,}")
+            raise RunFileError(
+                f"{self.path.name} is {st.st_size:,} bytes; the server reads at most {MAX_JSONL_BYTES:,}"
+            )
         if st.st_size == self.offset:
             return [], reset
         records: list[Any] = []
@@ -196,8 +205,9 @@ class Run:
         self.layers: list[dict[str, Any]] = []
         self.histograms: dict[str, list[dict[str, Any]]] = {}
         self.texts: list[dict[str, Any]] = []
-        self._tails = {name: Tail(folder, path / name) for name in (SCALARS_FILE, LAYERS_FILE, HISTOGRAMS_FILE,
-                                                                    TEXT_FILE)}
+        self._tails = {
+            name: Tail(folder, path / name) for name in (SCALARS_FILE, LAYERS_FILE, HISTOGRAMS_FILE, TEXT_FILE)
+        }
         self._json_cache: dict[str, tuple[Any, Any]] = {}
         self.errors: dict[str, str] = {}
         self.legacy = False  # series from history.json or a checkpoint (no scalars.jsonl)
@@ -236,8 +246,13 @@ class Run:
     def refresh(self) -> None:
         """Read what was appended to the run's JSON Lines files since the last refresh."""
         with self.lock:
-            before = (len(self.order), len(self.layers), len(self.texts), self.resets,
-                      sum(len(v) for v in self.histograms.values()))
+            before = (
+                len(self.order),
+                len(self.layers),
+                len(self.texts),
+                self.resets,
+                sum(len(v) for v in self.histograms.values()),
+            )
             for name, tail in self._tails.items():
                 try:
                     records, reset = tail.read_new()
@@ -253,8 +268,13 @@ class Run:
                     self.errors.pop(name, None)
             if not self.series or self.legacy:
                 self._legacy_series()
-            after = (len(self.order), len(self.layers), len(self.texts), self.resets,
-                     sum(len(v) for v in self.histograms.values()))
+            after = (
+                len(self.order),
+                len(self.layers),
+                len(self.texts),
+                self.resets,
+                sum(len(v) for v in self.histograms.values()),
+            )
             if after != before:
                 self.version += 1
 
@@ -326,8 +346,12 @@ class Run:
                 series = self.series.get(r["tag"])
                 if series is None:
                     series = self.series[r["tag"]] = Series()
-                dropped = series.add(step, float(value), float(wall) if isinstance(wall, (int, float)) else math.nan,
-                                     float(epoch) if isinstance(epoch, (int, float)) else math.nan)
+                dropped = series.add(
+                    step,
+                    float(value),
+                    float(wall) if isinstance(wall, (int, float)) else math.nan,
+                    float(epoch) if isinstance(epoch, (int, float)) else math.nan,
+                )
                 if dropped:  # clients reload; the order is rebuilt from what is kept
                     self.resets += 1
                     self.order = [(t, i) for t, s in self.series.items() for i in range(len(s))]
@@ -392,8 +416,12 @@ class Run:
         if not isinstance(data, dict):
             mtimes = [st.st_mtime for p in self.path.iterdir() if (st := self.folder.regular_stat(p)) is not None]
             done = any((self.path / m).exists() for m in ("history.json", "summary.json", "model.safetensors"))
-            return {"status": "finished" if done else "unknown", "started": min(mtimes, default=None),
-                    "updated": max(mtimes, default=None), "pid": None}
+            return {
+                "status": "finished" if done else "unknown",
+                "started": min(mtimes, default=None),
+                "updated": max(mtimes, default=None),
+                "pid": None,
+            }
         state = str(data.get("status", "unknown"))
         heartbeat = _finite(data.get("heartbeat"))
         if state == "running":
@@ -407,9 +435,16 @@ class Run:
         st = self.folder.regular_stat(self.path / SCALARS_FILE)
         if st is not None and (updated is None or st.st_mtime > updated):
             updated = st.st_mtime
-        return {"status": state, "started": _finite(data.get("started")), "updated": updated,
-                "pid": data.get("pid"), "epochs": data.get("epochs"), "epochs_planned": data.get("epochs_planned"),
-                "step": data.get("step"), "best": data.get("best") if isinstance(data.get("best"), dict) else {}}
+        return {
+            "status": state,
+            "started": _finite(data.get("started")),
+            "updated": updated,
+            "pid": data.get("pid"),
+            "epochs": data.get("epochs"),
+            "epochs_planned": data.get("epochs_planned"),
+            "step": data.get("step"),
+            "best": data.get("best") if isinstance(data.get("best"), dict) else {},
+        }
 
     def summary(self) -> dict[str, Any]:
         """The runs list's row: name, kind, status, epochs, best validation metric, start, update, duration."""
@@ -427,12 +462,20 @@ class Run:
                 if epochs is None:
                     epochs = _epochs_from_series(self.series)
         started, updated = info.get("started"), info.get("updated")
-        return json_safe({
-            "name": self.name, "kind": kind, "status": info["status"], "epochs": epochs,
-            "epochs_planned": info.get("epochs_planned"), "best": best, "started": started, "updated": updated,
-            "duration": (updated - started) if started is not None and updated is not None else None,
-            "errors": sorted(self.errors.values()),
-        })
+        return json_safe(
+            {
+                "name": self.name,
+                "kind": kind,
+                "status": info["status"],
+                "epochs": epochs,
+                "epochs_planned": info.get("epochs_planned"),
+                "best": best,
+                "started": started,
+                "updated": updated,
+                "duration": (updated - started) if started is not None and updated is not None else None,
+                "errors": sorted(self.errors.values()),
+            }
+        )
 
 
 def _kind(config: dict[str, Any], path: Path) -> str:

@@ -24,11 +24,18 @@ def trainer_run(root: Path, name: str = "trainer", epochs: int = 3, seed: int = 
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(64, 4)).astype(np.float32)
     y = (x[:, 0] > 0).astype(np.int64)
-    batches = [(gn.tensor(x[i:i + 16]), gn.tensor(y[i:i + 16])) for i in range(0, 64, 16)]
+    batches = [(gn.tensor(x[i : i + 16]), gn.tensor(y[i : i + 16])) for i in range(0, 64, 16)]
     model = gn.nn.Sequential(gn.nn.Linear(4, 8), gn.nn.Tanh(), gn.nn.Linear(8, 2))
-    trainer = Trainer(model, gn.nn.CrossEntropyLoss(), gn.optim.SGD(model.parameters(), lr=0.2),
-                      metrics=["accuracy"], callbacks=[Recorder(every=2, histograms=True)], run_dir=root / name,
-                      log_every=1, config={"recipe": "toy"})
+    trainer = Trainer(
+        model,
+        gn.nn.CrossEntropyLoss(),
+        gn.optim.SGD(model.parameters(), lr=0.2),
+        metrics=["accuracy"],
+        callbacks=[Recorder(every=2, histograms=True)],
+        run_dir=root / name,
+        log_every=1,
+        config={"recipe": "toy"},
+    )
     trainer.fit(batches, epochs=epochs, val_loader=batches[:2])
     return root / name
 
@@ -60,8 +67,10 @@ def broken_run(root: Path, name: str = "broken") -> Path:
     path = root / name
     path.mkdir()
     (path / "config.json").write_text("{not json")
-    (path / "scalars.jsonl").write_text('{"tag": "loss", "step": 0, "value": 1.0}\ngarbage\n{"tag": "loss", "step": 1, '
-                                        '"value": 0.5}\n{"tag": "loss", "st')
+    (path / "scalars.jsonl").write_text(
+        '{"tag": "loss", "step": 0, "value": 1.0}\ngarbage\n{"tag": "loss", "step": 1, '
+        '"value": 0.5}\n{"tag": "loss", "st'
+    )
     return path
 
 

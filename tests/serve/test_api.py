@@ -98,8 +98,13 @@ def test_layers_and_histograms(server):
 
 def test_errors_are_json_404s(server):
     client, _ = server
-    for url in ("/api/runs/nope", "/api/runs/nope/scalars", "/api/runs/writer/scalars?tag=nope",
-                "/runs/writer/artefacts/nope.png", "/api/nothing"):
+    for url in (
+        "/api/runs/nope",
+        "/api/runs/nope/scalars",
+        "/api/runs/writer/scalars?tag=nope",
+        "/runs/writer/artefacts/nope.png",
+        "/api/nothing",
+    ):
         response = client.get(url)
         assert response.status_code == 404, url
         assert response.json()["error"]
@@ -173,8 +178,9 @@ def test_events_stream_new_points_as_they_are_written(tmp_path):
         writer = threading.Thread(target=write)
         writer.start()
         url = handle.url + f"api/runs/live/events?cursor={start['cursor']}&resets={start['resets']}"
-        events = read_events(url, lambda ev: sum(len(d["series"]["loss"]["step"]) for n, d in ev
-                                                 if n == "scalars") >= 2)
+        events = read_events(
+            url, lambda ev: sum(len(d["series"]["loss"]["step"]) for n, d in ev if n == "scalars") >= 2
+        )
         writer.join()
     steps = [s for name, d in events if name == "scalars" for s in d["series"]["loss"]["step"]]
     assert steps == [2, 3]

@@ -22,13 +22,22 @@ from needs import need_module, need_program
 
 need_module("starlette", "pip install 'glassnet[serve]'")
 need_module("uvicorn", "pip install 'glassnet[serve]'")
-sync_api = need_module("playwright.sync_api", "pip install playwright (never `playwright install`: the tests use the "
-                                              "system Chromium)")
+sync_api = need_module(
+    "playwright.sync_api", "pip install playwright (never `playwright install`: the tests use the system Chromium)"
+)
 
 from serve_helpers import XSS_NAME, running_server, trainer_run, writer_run  # noqa: E402
 
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -39,6 +48,7 @@ def site(tmp_path_factory):
     trainer_run(runs, "trainer", epochs=3)
     trainer_run(runs, "trainer-b", epochs=4, seed=1)
     writer_run(runs, XSS_NAME, points=7)
+    writer_run(runs, "long", points=5000)
     problems: list[str] = []
     dialogs: list[str] = []
     with running_server(runs) as handle, sync_api.sync_playwright() as p:
@@ -46,12 +56,25 @@ def site(tmp_path_factory):
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
         page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-        page.on("requestfailed", lambda r: problems.append(f"failed: {r.url}")
-                if not r.url.endswith("/events") and "/events?" not in r.url else None)
+        page.on(
+            "requestfailed",
+            lambda r: (
+                problems.append(f"failed: {r.url}")
+                if not r.url.endswith("/events") and "/events?" not in r.url
+                else None
+            ),
+        )
         page.on("response", lambda r: problems.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None)
         page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
         try:
-            yield {"browser": browser, "page": page, "url": handle.url, "runs": runs, "problems": problems, "dialogs": dialogs}
+            yield {
+                "browser": browser,
+                "page": page,
+                "url": handle.url,
+                "runs": runs,
+                "problems": problems,
+                "dialogs": dialogs,
+            }
         finally:
             browser.close()
 
@@ -72,7 +95,7 @@ def test_the_runs_list_shows_the_runs(site):
     page = open_page(site, "/")
     page.wait_for_selector('tr[data-run="trainer"]')
     names = page.locator("#runs tbody td.name").all_inner_texts()
-    assert sorted(names) == sorted(["trainer", "trainer-b", XSS_NAME])
+    assert sorted(names) == sorted(["trainer", "trainer-b", XSS_NAME, "long"])
     row = page.locator('tr[data-run="trainer"]')
     assert "finished" in row.inner_text() and "3 / 3" in row.inner_text()
     page.fill("#filter", "b")
@@ -108,6 +131,30 @@ def test_two_runs_compared(site):
     assert drawn["trainer-b: batch_loss"] == 16
 
 
+def test_zooming_fetches_full_resolution(site):
+    page = open_page(site, "/run/long")
+    page.wait_for_selector('.chart[data-chart="loss"] canvas')
+    overview = points(page, "loss")["loss"]
+    assert 1000 < overview <= 2000  # 5,000 points downsampled on the server for the overview
+    box = page.locator('.chart[data-chart="loss"] .u-over').bounding_box()
+    y = box["y"] + box["height"] / 2
+    with page.expect_response(lambda r: "xmin=" in r.url) as answer:
+        page.mouse.move(box["x"] + box["width"] * 0.2, y)
+        page.mouse.down()
+        page.mouse.move(box["x"] + box["width"] * 0.3, y, steps=4)
+        page.mouse.up()
+    zoomed = answer.value.json()["series"]["loss"]["step"]
+    assert zoomed == list(range(zoomed[0], zoomed[-1] + 1)) and 200 < len(zoomed) < 1000  # every point: no gaps
+    for _ in range(50):
+        if points(page, "loss")["loss"] == len(zoomed):
+            break
+        page.wait_for_timeout(50)
+    assert points(page, "loss")["loss"] == len(zoomed)
+    page.dblclick('.chart[data-chart="loss"] .u-over')
+    page.wait_for_timeout(200)
+    assert points(page, "loss")["loss"] == overview
+
+
 def test_a_hostile_run_name_is_shown_as_text(site):
     page = open_page(site, "/")
     page.wait_for_selector("#runs tbody tr")
@@ -122,8 +169,11 @@ def test_a_hostile_run_name_is_shown_as_text(site):
 
 def test_a_running_glassnet_train_grows_on_the_open_page(site, tmp_path):
     runs = site["runs"]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
-           "OPENBLAS_NUM_THREADS": "1"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+        "OPENBLAS_NUM_THREADS": "1",
+    }
     command = [sys.executable, "-m", "glassnet", "train", "gan-ring", "--epochs", "20", "--out", str(runs / "live")]
     proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:

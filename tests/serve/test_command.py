@@ -22,8 +22,13 @@ ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("P
 
 def test_serve_prints_its_url_serves_and_stops_on_ctrl_c(tmp_path):
     writer_run(tmp_path, "run")
-    proc = subprocess.Popen([sys.executable, "-m", "glassnet", "serve", str(tmp_path), "--port", "0"], env=ENV,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "glassnet", "serve", str(tmp_path), "--port", "0"],
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = proc.stdout.readline()
         assert line.startswith("glassnet serve: ") and " at http://127.0.0.1:" in line
@@ -40,15 +45,24 @@ def test_serve_prints_its_url_serves_and_stops_on_ctrl_c(tmp_path):
 
 
 def test_a_missing_folder_or_extra_is_one_line(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "glassnet", "serve", str(tmp_path / "nope")], env=ENV,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "glassnet", "serve", str(tmp_path / "nope")],
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2 and result.stderr.count("\n") == 1 and "no such directory" in result.stderr
-    without = ("import sys; sys.modules['starlette'] = None; from glassnet.cli import main; "
-               f"sys.exit(main(['serve', {str(tmp_path)!r}]))")
+    without = (
+        "import sys; sys.modules['starlette'] = None; from glassnet.cli import main; "
+        f"sys.exit(main(['serve', {str(tmp_path)!r}]))"
+    )
     result = subprocess.run([sys.executable, "-c", without], env=ENV, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "pip install 'glassnet[serve]'" in result.stderr
-    in_python = ("import sys; sys.modules['uvicorn'] = None; import glassnet as gn\n"
-                 f"try:\n    gn.serve({str(tmp_path)!r})\nexcept ImportError as e:\n    print(e)")
+    in_python = (
+        "import sys; sys.modules['uvicorn'] = None; import glassnet as gn\n"
+        f"try:\n    gn.serve({str(tmp_path)!r})\nexcept ImportError as e:\n    print(e)"
+    )
     result = subprocess.run([sys.executable, "-c", in_python], env=ENV, capture_output=True, text=True, timeout=60)
     assert "glassnet[serve]" in result.stdout and "uvicorn" in result.stdout
 

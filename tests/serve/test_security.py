@@ -45,13 +45,27 @@ def setup(tmp_path_factory):
         yield client, runs
 
 
-@pytest.mark.parametrize("path", [
-    "/api/runs/..", "/api/runs/%2e%2e", "/api/runs/..%2Foutside", "/api/runs/%2E%2E%2Foutside/scalars",
-    "/api/runs/linked", "/api/runs/linked/scalars", "/run/linked", "/api/runs/%2Ftmp",
-    "/runs/run/artefacts/leak.png", "/runs/run/artefacts/..%2Fconfig.json", "/runs/run/artefacts/%2e%2e%2fstatus.json",
-    "/runs/run/artefacts/page.svg", "/runs/..%2Foutside/artefacts/secret.png", "/static/..%2F..%2Fapp.py",
-    "/static/../app.py", "/runs/run/artefacts/%2Fetc%2Fpasswd",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/runs/..",
+        "/api/runs/%2e%2e",
+        "/api/runs/..%2Foutside",
+        "/api/runs/%2E%2E%2Foutside/scalars",
+        "/api/runs/linked",
+        "/api/runs/linked/scalars",
+        "/run/linked",
+        "/api/runs/%2Ftmp",
+        "/runs/run/artefacts/leak.png",
+        "/runs/run/artefacts/..%2Fconfig.json",
+        "/runs/run/artefacts/%2e%2e%2fstatus.json",
+        "/runs/run/artefacts/page.svg",
+        "/runs/..%2Foutside/artefacts/secret.png",
+        "/static/..%2F..%2Fapp.py",
+        "/static/../app.py",
+        "/runs/run/artefacts/%2Fetc%2Fpasswd",
+    ],
+)
 def test_nothing_outside_the_runs_folder(setup, path):
     client, _ = setup
     response = client.get(path)

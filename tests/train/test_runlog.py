@@ -25,8 +25,15 @@ def lines(path):
 def fit(tmp_path, data, epochs=3, log_every=2, callbacks=()):
     train, val = data
     model = mlp()
-    trainer = Trainer(model, gn.nn.CrossEntropyLoss(), gn.optim.Adam(model.parameters(), lr=1e-2),
-                      metrics=["accuracy"], callbacks=list(callbacks), run_dir=tmp_path / "run", log_every=log_every)
+    trainer = Trainer(
+        model,
+        gn.nn.CrossEntropyLoss(),
+        gn.optim.Adam(model.parameters(), lr=1e-2),
+        metrics=["accuracy"],
+        callbacks=list(callbacks),
+        run_dir=tmp_path / "run",
+        log_every=log_every,
+    )
     trainer.fit(train, epochs=epochs, val_loader=val)
     return trainer, tmp_path / "run"
 
@@ -88,10 +95,10 @@ def test_read_jsonl_skips_a_half_written_line_and_counts_bad_ones(tmp_path):
 def _png_pixels(data: bytes):
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     width, height, depth, color = struct.unpack(">IIBB", data[16:26])
-    idat = data[data.index(b"IDAT") + 4:data.index(b"IEND") - 8]
+    idat = data[data.index(b"IDAT") + 4 : data.index(b"IEND") - 8]
     raw = zlib.decompress(idat)
     channels = {0: 1, 2: 3, 6: 4}[color]
-    rows = [raw[r * (width * channels + 1) + 1:(r + 1) * (width * channels + 1)] for r in range(height)]
+    rows = [raw[r * (width * channels + 1) + 1 : (r + 1) * (width * channels + 1)] for r in range(height)]
     return np.frombuffer(b"".join(rows), np.uint8).reshape(height, width, channels)
 
 
