@@ -101,7 +101,7 @@ class _Guard:
                     (b"x-content-type-options", b"nosniff"),
                     (b"referrer-policy", b"no-referrer"),
                     (b"x-frame-options", b"DENY"),
-                    (b"cache-control", b"no-store"),
+                    (b"cache-control", _cache_policy(scope["path"])),
                 ]
                 if set_cookie:
                     headers.append(
@@ -111,6 +111,15 @@ class _Guard:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def _cache_policy(path: str) -> bytes:
+    """Pictures carry their modification time in their URL: kept; static files: revalidated; the rest: never."""
+    if path.startswith("/runs/"):
+        return b"private, max-age=86400"
+    if path.startswith("/static/"):
+        return b"no-cache"
+    return b"no-store"
 
 
 def _host_name(header: str) -> str:
@@ -530,7 +539,7 @@ def create_app(runs_dir: str | Path, token: str | None = None, allowed_hosts: se
                 if rows != last:
                     last = rows
                     yield b"event: runs\ndata: " + rows + b"\n\n"
-                await _sleep(1.0, stopping)
+                await _sleep(2.0, stopping)  # a runs list is a few hundred stat() calls: not every 0.5 s
 
         return StreamingResponse(stream(), media_type="text/event-stream")
 

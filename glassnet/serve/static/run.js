@@ -155,11 +155,9 @@
         run.total[tag] = (run.total[tag] || 0) + points.step.length;
       }
       scheduleDraw();
+      if (Date.now() - (run.infoAt || 0) > 5000) refreshInfo(name); /* findings, pictures, duration */
     });
-    events.addEventListener("status", (e) => {
-      runs[name].info.summary = Object.assign(runs[name].info.summary, JSON.parse(e.data));
-      refreshInfo(name);
-    });
+    events.addEventListener("status", () => refreshInfo(name));
     events.addEventListener("layers", () => { if (!compare) refreshLayers(name); });
     events.addEventListener("reset", async () => {
       events.close();
@@ -169,10 +167,11 @@
     });
   }
 
-  let infoTimer = null;
+  const infoTimers = {};
   function refreshInfo(name) {
-    clearTimeout(infoTimer);
-    infoTimer = setTimeout(async () => {
+    runs[name].infoAt = Date.now();
+    clearTimeout(infoTimers[name]);
+    infoTimers[name] = setTimeout(async () => {
       runs[name].info = await gn.json(gn.api(name));
       drawInfo();
     }, 300);
@@ -255,7 +254,11 @@
       gn.el("h3", {text: `${t.tag} · step ${t.step}`}), gn.el("pre", {class: "text", text: t.text}))));
   }
 
+  let picturesShown = "";
   function drawPictures(name, pictures) {
+    const key = JSON.stringify(pictures || []);
+    if (key === picturesShown) return; /* unchanged: keep the images as they are */
+    picturesShown = key;
     const card = document.getElementById("pictures-card");
     card.hidden = !pictures || !pictures.length;
     const box = document.getElementById("pictures");
