@@ -71,7 +71,7 @@
         const xs = s.step.map((_, i) => xOf(run, s, i));
         const batch = tag.startsWith("batch_");
         /* per-step series are noisy: drawn faint as logged, and smoothed on top (epoch series are not) */
-        if (weight > 0 && (batch || s.step.length >= 50)) {
+        if (weight > 0 && (batch || (run.total[tag] || s.step.length) >= 50)) {
           defs.push({label: label + " (raw)", color, dash, width: 1, alpha: "40"});
           tables.push([xs, s.value]);
           defs.push({label, color, dash, width: 1.5});
