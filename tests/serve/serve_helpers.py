@@ -40,12 +40,30 @@ def trainer_run(root: Path, name: str = "trainer", epochs: int = 3, seed: int = 
     return root / name
 
 
-def writer_run(root: Path, name: str, points: int = 20) -> Path:
-    with SummaryWriter(root / name) as w:
+def writer_run(root: Path, name: str, points: int = 20, hostile: bool = False) -> Path:
+    """A finished SummaryWriter run; `hostile` adds a series and a config value named like an XSS attack."""
+    with SummaryWriter(root / name, config={"note": XSS_NAME} if hostile else None) as w:
         for step in range(points):
             w.add_scalar("loss", 1.0 / (step + 1), step)
+        if hostile:
+            w.add_scalar(XSS_NAME, 1.0, 0)
         w.add_text("note", "<script>alert(1)</script>", 0)
     return root / name
+
+
+def tour_like_run(root: Path, name: str = "tour-quick") -> Path:
+    """A folder as `glassnet tour` leaves it: config.json, summary.json with the chapters, PNGs in artefacts/."""
+    from glassnet.train.runlog import _encode_png
+
+    path = root / name
+    (path / "artefacts").mkdir(parents=True)
+    (path / "config.json").write_text(json.dumps({"tour": True, "quick": True}))
+    chapters = [{"number": 1, "title": "A neuron", "status": "ran", "seconds": 1.5, "results": {"final_loss": 0.02}}]
+    (path / "summary.json").write_text(json.dumps({"chapters": chapters}))
+    image = np.zeros((3, 20, 30), np.float32)
+    image[1] = np.linspace(0, 1, 30)
+    (path / "artefacts" / "ch01_1_fit.png").write_bytes(_encode_png(image))
+    return path
 
 
 def dead_pid() -> int:

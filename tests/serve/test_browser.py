@@ -26,7 +26,7 @@ sync_api = need_module(
     "playwright.sync_api", "pip install playwright (never `playwright install`: the tests use the system Chromium)"
 )
 
-from serve_helpers import XSS_NAME, running_server, trainer_run, writer_run  # noqa: E402
+from serve_helpers import XSS_NAME, running_server, tour_like_run, trainer_run, writer_run  # noqa: E402
 
 CHROMIUM_ARGS = [
     "--headless",
@@ -47,8 +47,9 @@ def site(tmp_path_factory):
     runs = tmp_path_factory.mktemp("browser-runs")
     trainer_run(runs, "trainer", epochs=3)
     trainer_run(runs, "trainer-b", epochs=4, seed=1)
-    writer_run(runs, XSS_NAME, points=7)
+    writer_run(runs, XSS_NAME, points=7, hostile=True)
     writer_run(runs, "long", points=5000)
+    tour_like_run(runs)
     problems: list[str] = []
     dialogs: list[str] = []
     with running_server(runs) as handle, sync_api.sync_playwright() as p:
@@ -95,7 +96,7 @@ def test_the_runs_list_shows_the_runs(site):
     page = open_page(site, "/")
     page.wait_for_selector('tr[data-run="trainer"]')
     names = page.locator("#runs tbody td.name").all_inner_texts()
-    assert sorted(names) == sorted(["trainer", "trainer-b", XSS_NAME, "long"])
+    assert sorted(names) == sorted(["trainer", "trainer-b", XSS_NAME, "long", "tour-quick"])
     row = page.locator('tr[data-run="trainer"]')
     assert "finished" in row.inner_text() and "3 / 3" in row.inner_text()
     page.fill("#filter", "b")
@@ -155,6 +156,18 @@ def test_zooming_fetches_full_resolution(site):
     assert points(page, "loss")["loss"] == overview
 
 
+def test_a_tour_folder_shows_its_chapters_and_pictures(site):
+    page = open_page(site, "/run/tour-quick")
+    page.wait_for_selector("#pictures img")
+    assert "1. A neuron" in page.locator("#tour").inner_text()
+    page.wait_for_function("() => document.querySelector('#pictures img').complete")
+    size = page.evaluate(
+        "() => [document.querySelector('#pictures img').naturalWidth, "
+        "document.querySelector('#pictures img').naturalHeight]"
+    )
+    assert size == [30, 20]
+
+
 def test_a_hostile_run_name_is_shown_as_text(site):
     page = open_page(site, "/")
     page.wait_for_selector("#runs tbody tr")
@@ -163,6 +176,8 @@ def test_a_hostile_run_name_is_shown_as_text(site):
     page.wait_for_selector('.chart[data-chart="loss"] canvas')
     assert page.locator("h1#title").inner_text() == XSS_NAME
     assert page.locator("pre.text").inner_text() == "<script>alert(1)</script>"
+    assert XSS_NAME in page.locator(".chart h3").all_inner_texts()  # a series named so
+    assert XSS_NAME in page.locator("#config").inner_text()  # a configuration value
     assert page.evaluate("document.querySelectorAll('img[src=x], main script').length") == 0
     assert site["dialogs"] == []
 
