@@ -32,7 +32,7 @@ MAX_JSON_BYTES = 32 * 1024 * 1024  # config.json, history.json, ... larger ones 
 MAX_JSONL_BYTES = 512 * 1024 * 1024  # a JSON Lines file beyond this stops being read (an error of its run)
 READ_CHUNK = 8 * 1024 * 1024  # bytes of a JSON Lines file parsed at once (the longest line it accepts)
 MAX_PICTURE_BYTES = 16 * 1024 * 1024
-STALE_SECONDS = 15 * 60  # a "running" run from another host without a heartbeat this long is "stalled"
+STALE_SECONDS = 15 * 60  # a "running" run without a heartbeat this long (e.g. an exception in a notebook) is "stalled"
 RUN_MARKERS = ("config.json", "history.json", STATUS_FILE, SCALARS_FILE, "summary.json", "checkpoint.safetensors")
 PICTURE_TYPES = {
     ".png": "image/png",
@@ -369,11 +369,10 @@ class Run:
     def _legacy_series(self) -> None:
         """Series from history.json (a Trainer run that predates scalars.jsonl, a recipe's history list) or from
         the history a recipe's checkpoint carries."""
-        history = self.json_file("history.json")
-        source = "history.json"
+        history, source = self.json_file("history.json"), "history.json"
         if history is None:
-            history, source = self._checkpoint_history(), "checkpoint.safetensors"
-        sig = (source, id(history))
+            history, source = self._checkpoint_history()
+        sig = (source, self._json_cache.get(source, (None,))[0])  # the file's (inode, mtime, size)
         if history is None or sig == self._legacy_sig:
             return
         self._legacy_sig = sig
@@ -388,7 +387,8 @@ class Run:
         self.order = [(t, i) for t, s in series.items() for i in range(len(s))]
         self.resets += 1
 
-    def _checkpoint_history(self) -> Any:
+    def _checkpoint_history(self) -> tuple[Any, str]:
+        """(the history in a recipe's or Trainer's checkpoint, or None; the checkpoint's path in the run)."""
         for rel in ("checkpoint.safetensors", "checkpoints/last.safetensors"):
             path = self.path / rel
             st = self.folder.regular_stat(path)
@@ -397,7 +397,7 @@ class Run:
             sig = (st.st_ino, st.st_mtime_ns, st.st_size)
             cached = self._json_cache.get(rel)
             if cached is not None and cached[0] == sig:
-                return cached[1]
+                return cached[1], rel
             try:
                 value = _safetensors_history(self.folder, path)
                 self.errors.pop(rel, None)
@@ -405,8 +405,8 @@ class Run:
                 self.errors[rel] = str(e)
                 value = None
             self._json_cache[rel] = (sig, value)
-            return value
-        return None
+            return value, rel
+        return None, "checkpoint.safetensors"
 
     # ----- what the pages ask for ----------------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
@@ -429,7 +429,7 @@ class Run:
             same_host = data.get("host") == socket.gethostname()
             if same_host and isinstance(pid, int) and not _pid_alive(pid):
                 state = "crashed"
-            elif not same_host and heartbeat is not None and now - heartbeat > STALE_SECONDS:
+            elif heartbeat is not None and now - heartbeat > STALE_SECONDS:  # alive (or elsewhere) but silent
                 state = "stalled"
         updated = _finite(data.get("ended")) or heartbeat
         st = self.folder.regular_stat(self.path / SCALARS_FILE)

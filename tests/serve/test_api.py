@@ -192,3 +192,43 @@ def test_the_runs_list_stream(server):
     url = str(client.base_url) + "api/events"
     events = read_events(url, lambda ev: bool(ev))
     assert events[0][0] == "runs" and {r["name"] for r in events[0][1]} >= {"trainer", "writer"}
+
+
+def test_a_recipe_checkpoint_rewritten_each_epoch_is_followed(tmp_path):
+    import glassnet as gn
+    from glassnet.serve.runs import RunsFolder
+
+    (tmp_path / "recipe").mkdir()
+
+    def save(epochs):
+        history = [{"epoch": e + 1, "loss": 1.0 / (e + 1)} for e in range(epochs)]
+        gn.save(
+            {"model": {"w": gn.zeros(2)}, "epoch": epochs, "history": history},
+            tmp_path / "recipe" / "checkpoint.safetensors",
+        )
+
+    save(2)
+    run = RunsFolder(tmp_path).run("recipe")
+    run.refresh()
+    resets = run.resets
+    assert run.series["loss"].epoch == [1.0, 2.0]
+    save(3)
+    run.refresh()
+    assert run.series["loss"].epoch == [1.0, 2.0, 3.0] and run.resets == resets + 1  # open pages reload it
+
+
+def test_a_silent_running_run_is_stalled(tmp_path):
+    import os
+
+    from serve_helpers import writer_run
+
+    from glassnet.serve.runs import STALE_SECONDS, RunsFolder
+
+    path = writer_run(tmp_path, "quiet")
+    status = json.loads((path / "status.json").read_text())
+    status.update(status="running", pid=os.getpid(), ended=None, heartbeat=time.time() - STALE_SECONDS - 1)
+    (path / "status.json").write_text(json.dumps(status))
+    assert RunsFolder(tmp_path).run("quiet").status()["status"] == "stalled"
+    status["heartbeat"] = time.time()
+    (path / "status.json").write_text(json.dumps(status))
+    assert RunsFolder(tmp_path).run("quiet").status()["status"] == "running"
