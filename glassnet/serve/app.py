@@ -47,10 +47,14 @@ CSP = (
 )
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
 
-try:  # the playground and explorers, when their subpackage is there
-    from glassnet.serve.playground import routes as playground_routes
-except ImportError:  # pragma: no cover - depends on what is installed
-    playground_routes = None
+
+def _playground_routes() -> list | None:
+    """The playground's and explorers' routes, when their subpackage (glassnet.serve.playground) is there."""
+    try:
+        from glassnet.serve.playground import routes
+    except ImportError:
+        return None
+    return list(routes())
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -334,10 +338,11 @@ def create_app(runs_dir: str | Path, token: str | None = None, allowed_hosts: se
     """The Starlette app serving `runs_dir` (read-only). With `token`, every request must carry it;
     `allowed_hosts` (default: localhost names, when no token is set) limits the Host header."""
     folder = RunsFolder(runs_dir)
+    extra_routes = _playground_routes()
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     stopping = threading.Event()
     if allowed_hosts is None and token is None:
-        allowed_hosts = set(LOCAL_HOSTS) | {"testserver"}
+        allowed_hosts = set(LOCAL_HOSTS)
 
     def page(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
         from glassnet import __version__
@@ -348,7 +353,7 @@ def create_app(runs_dir: str | Path, token: str | None = None, allowed_hosts: se
             {
                 "version": __version__,
                 "runs_dir": str(folder.root),
-                "playground": playground_routes is not None,
+                "playground": extra_routes is not None,
                 **context,
             },
             status_code=status,
@@ -569,13 +574,13 @@ def create_app(runs_dir: str | Path, token: str | None = None, allowed_hosts: se
         Route("/api/runs/{name}/events", api_events),
         Route("/runs/{name}/artefacts/{file}", artefact),
     ]
-    if playground_routes is not None:
-        routes += list(playground_routes())
+    if extra_routes is not None:
+        routes += extra_routes
     routes.append(Mount("/static", app=StaticFiles(directory=str(HERE / "static")), name="static"))
     app = Starlette(routes=routes, exception_handlers={404: not_found})
     app.state.folder = folder
     app.state.stopping = stopping
-    writes = ("/api/playground", "/api/explorer/") if playground_routes is not None else ()
+    writes = ("/api/playground", "/api/explorer/") if extra_routes is not None else ()
     app.add_middleware(_Guard, token=token, allowed_hosts=allowed_hosts, write_prefixes=writes)
     return app
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 import time
 
 import pytest
@@ -147,5 +148,29 @@ def test_create_app_is_a_starlette_app(tmp_path):
 
     app = create_app(tmp_path)
     assert isinstance(app, Starlette)
-    with TestClient(app) as client:
+    with TestClient(app, base_url="http://localhost") as client:
         assert client.get("/api/runs").json() == []
+
+
+def test_the_playground_routes_join_the_app_and_only_they_take_posts(tmp_path, monkeypatch):
+    """With glassnet.serve.playground present (another package part; a stand-in here), its pages are linked from
+    the nav and its API takes POST; everything else stays read-only."""
+    import types
+
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+    from starlette.testclient import TestClient
+
+    async def create(request):
+        return JSONResponse({"created": True}, status_code=201)
+
+    stand_in = types.ModuleType("glassnet.serve.playground")
+    stand_in.routes = lambda: [Route("/api/playground", create, methods=["POST"])]
+    monkeypatch.setitem(sys.modules, "glassnet.serve.playground", stand_in)
+    writer_run(tmp_path, "run")
+    with TestClient(create_app(tmp_path), base_url="http://127.0.0.1") as client:
+        assert client.post("/api/playground").status_code == 201
+        assert client.post("/api/runs/run").status_code == 405
+        assert client.delete("/api/runs/run").status_code == 405
+        page = client.get("/").text
+        assert 'href="/playground"' in page and 'href="/explorer/cnn"' in page and 'href="/explorer/attention"' in page
