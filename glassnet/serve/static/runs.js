@@ -25,8 +25,11 @@
       });
       const link = gn.el("a", {href: "/run/" + encodeURIComponent(run.name), text: run.name});
       const epochs = run.epochs_planned ? `${gn.number(run.epochs)} / ${run.epochs_planned}` : gn.number(run.epochs);
-      const status = gn.badge(run.status);
-      if (run.errors && run.errors.length) status.title = run.errors.join("\n");
+      const status = gn.el("span", {}, gn.badge(run.status));
+      if (run.errors && run.errors.length) {
+        status.append(" ", gn.el("span", {class: "problem", title: run.errors.join("\n"),
+          text: run.errors.length === 1 ? "1 problem" : `${run.errors.length} problems`}));
+      }
       body.append(gn.el("tr", {"data-run": run.name},
         gn.el("td", {}, box), gn.el("td", {class: "name"}, link), gn.el("td", {text: run.kind}),
         gn.el("td", {}, status), gn.el("td", {class: "num", text: epochs}), gn.el("td", {text: best(run.best)}),
