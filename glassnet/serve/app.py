@@ -41,6 +41,7 @@ HERE = Path(__file__).parent
 TOKEN_COOKIE = "glassnet_token"
 EVENT_INTERVAL = 0.5  # seconds between looks at a run's files in an event stream
 MAX_POINTS_LIMIT = 1_000_000
+MAX_LAYER_RECORDS = 500  # Recorder records sent to a page (and diagnosed), evenly picked from all
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
@@ -162,7 +163,7 @@ def series_payload(
         for tag in chosen:
             arrays = run.series[tag].arrays()
             counts[tag] = len(arrays["step"])
-            index = numpy_range(arrays[x], xmin, xmax)
+            index = _index_in_range(arrays[x], xmin, xmax)
             if max_points is not None and len(index) > max_points:
                 keep = downsample_indices(arrays[x][index], arrays["value"][index], max_points)
                 index = index[keep]
@@ -177,7 +178,7 @@ def series_payload(
     return {"series": out, "total": counts, "downsampled": downsampled, "cursor": cursor, "resets": resets}
 
 
-def numpy_range(values, lo: float | None, hi: float | None):
+def _index_in_range(values, lo: float | None, hi: float | None):
     import numpy
 
     mask = numpy.ones(len(values), dtype=bool)
@@ -210,7 +211,7 @@ def _findings(run: Run) -> list[dict[str, Any]]:
         series = {tag: list(s.value) for tag, s in run.series.items()}
         batch = run.series.get("batch_loss")
         losses = list(zip(batch.step, batch.value)) if batch is not None else []
-        layers = list(run.layers)
+        layers = _evenly(run.layers, MAX_LAYER_RECORDS)
         version = run.version
     sources: list[tuple[str, Any]] = []
     if layers:
@@ -271,6 +272,13 @@ def _findings(run: Run) -> list[dict[str, Any]]:
     return findings
 
 
+def _evenly(items: list, at_most: int) -> list:
+    """At most `at_most` of `items`, evenly spread, the first and the last included."""
+    if len(items) <= at_most:
+        return list(items)
+    return [items[round(i * (len(items) - 1) / (at_most - 1))] for i in range(at_most)]
+
+
 def _no_histograms(stats: Any) -> Any:
     return {k: v for k, v in stats.items() if not str(k).endswith("histogram")} if isinstance(stats, dict) else {}
 
@@ -289,7 +297,7 @@ def _plain_evidence(evidence: dict[str, Any]) -> dict[str, Any]:
 def _layers_payload(run: Run) -> dict[str, Any]:
     """{"steps": [...], "activations": {layer: {stat: [...]}}, "params": {name: {stat: [...]}}, "kinds": {...}}."""
     with run.lock:
-        layers = list(run.layers)
+        layers = _evenly(run.layers, MAX_LAYER_RECORDS)
     steps = [r["step"] for r in layers]
     out: dict[str, Any] = {"steps": steps, "activations": {}, "params": {}, "kinds": {}}
     for i, record in enumerate(layers):
@@ -325,13 +333,7 @@ def _histograms_payload(run: Run, max_steps: int = 60) -> dict[str, Any]:
                             hist.setdefault(label, []).append(
                                 {"step": record["step"], "counts": value.get("counts"), "edges": value.get("edges")}
                             )
-    picked = {}
-    for tag, items in hist.items():
-        if len(items) > max_steps:
-            idx = sorted({round(i * (len(items) - 1) / (max_steps - 1)) for i in range(max_steps)})
-            items = [items[i] for i in idx]
-        picked[tag] = items
-    return json_safe(picked)
+    return json_safe({tag: _evenly(items, max_steps) for tag, items in hist.items()})
 
 
 def create_app(runs_dir: str | Path, token: str | None = None, allowed_hosts: set[str] | None = None) -> Starlette:
