@@ -2,6 +2,7 @@
 
     python -m bench.serve_scale                 # build the folder in a temporary directory, measure, print
     python -m bench.serve_scale --keep DIR      # build (or reuse) the runs folder in DIR
+    python -m bench.serve_scale --quick         # smoke test: 10 runs, 2,000 points in the big one
 
 Measures (targets from the issue in brackets):
   - `glassnet serve` start: from launching the command to the first answered request          [< 2 s]
@@ -35,16 +36,17 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-RUNS, BIG_POINTS, SMALL_EPOCHS = 200, 100_000, 20
+RUNS, SMALL_EPOCHS = 200, 20
 
 
-def build(root: Path) -> None:
-    """199 small finished runs (20 epochs, batch losses every 10 steps) and one big one with 100,000 points."""
+def build(root: Path, runs: int = RUNS, big_epochs: int = 100) -> None:
+    """runs - 1 small finished runs (20 epochs, batch losses every 10 steps) and a big one with 1,000 points an
+    epoch (990 batch points, 10 epoch points): 100,000 points with the default 100 epochs."""
     from glassnet.train.runlog import RunLog
 
     rng = random.Random(0)
     root.mkdir(parents=True, exist_ok=True)
-    for i in range(RUNS - 1):
+    for i in range(runs - 1):
         path = root / f"run-{i:03d}"
         (path).mkdir(exist_ok=True)
         (path / "config.json").write_text(json.dumps({"recipe": "mlp-digits", "model": "Sequential", "lr": 1e-3}))
@@ -63,7 +65,7 @@ def build(root: Path) -> None:
     big.mkdir(exist_ok=True)
     (big / "config.json").write_text(json.dumps({"recipe": "big", "model": "GPT"}))
     log = RunLog.open(big)
-    epochs, per_epoch = 100, 990  # 99,000 batch points + 1,000 epoch points = 100,000
+    epochs, per_epoch = big_epochs, 990
     step = 0
     for epoch in range(epochs):
         for b in range(per_epoch):
@@ -113,7 +115,7 @@ def timed_get(client, url: str) -> tuple[float, int]:
     return (time.perf_counter() - t0) * 1000, len(response.content)
 
 
-def browser_figures(url: str) -> dict:
+def browser_figures(url: str, visits: int = 6) -> dict:
     from playwright.sync_api import sync_playwright
 
     out: dict = {}
@@ -123,7 +125,7 @@ def browser_figures(url: str) -> dict:
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
         times = []
-        for _ in range(6):
+        for _ in range(visits):
             page.goto(url + "run/big")
             page.wait_for_selector('body[data-ready] .chart[data-chart="loss"] canvas', timeout=30_000)
             times.append(page.evaluate("performance.now()"))  # ms since this navigation started
@@ -151,28 +153,31 @@ def browser_figures(url: str) -> dict:
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--keep", metavar="DIR", help="build the runs folder here (reused when it exists)")
+    parser.add_argument("--quick", action="store_true", help="10 runs, 2,000 points in the big one")
     args = parser.parse_args(argv)
+    runs, big_epochs = (10, 2) if args.quick else (RUNS, 100)
+    repeats = 3 if args.quick else 20
     import httpx
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(args.keep or os.path.join(tmp, "runs"))
         if not (root / "big" / "status.json").exists():
             t0 = time.perf_counter()
-            build(root)
-            print(f"built {RUNS} runs in {time.perf_counter() - t0:.1f} s at {root}")
+            build(root, runs, big_epochs)
+            print(f"built {runs} runs in {time.perf_counter() - t0:.1f} s at {root}")
         size = sum(f.stat().st_size for f in (root / "big").iterdir() if f.is_file())
-        print(f"big run: {BIG_POINTS:,} points, {size / 1e6:.1f} MB on disk")
+        print(f"big run: {big_epochs * 1000:,} points, {size / 1e6:.1f} MB on disk")
         proc, url, start_s = start_server(root)
         try:
             with httpx.Client(timeout=60) as client:
                 first_list, list_bytes = timed_get(client, url + "api/runs")
-                lists = [timed_get(client, url + "api/runs")[0] for _ in range(20)]
+                lists = [timed_get(client, url + "api/runs")[0] for _ in range(repeats)]
                 overview_url = url + "api/runs/big/scalars?max_points=2000"
                 first_overview, overview_bytes = timed_get(client, overview_url)
-                overviews = [timed_get(client, overview_url)[0] for _ in range(10)]
+                overviews = [timed_get(client, overview_url)[0] for _ in range(repeats // 2 or 1)]
                 rows = client.get(url + "api/runs").json()
             figures = {
                 "serve_start_s": start_s,
@@ -183,15 +188,16 @@ def main(argv: list[str] | None = None) -> int:
                 "overview_first_ms": first_overview,
                 "overview_median_ms": statistics.median(overviews),
                 "overview_bytes": overview_bytes,
-                **browser_figures(url),
+                **browser_figures(url, visits=2 if args.quick else 6),
             }
         finally:
             proc.terminate()
             proc.wait(10)
     for key, value in figures.items():
         print(f"{key:22s} {value:.1f}" if isinstance(value, float) else f"{key:22s} {value}")
-    return 0
+    return figures
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
+    sys.exit(0)
