@@ -58,8 +58,16 @@ def _playground_routes() -> list | None:
     return list(routes())
 
 
+class SafeJSONResponse(JSONResponse):
+    """JSON that any browser parses: NaN and infinities as null, every non-ASCII character (a lone surrogate from
+    a file's "\\udc80" included) as an escape."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(json_safe(content), ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode()
+
+
 def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message, "status": status}, status_code=status)
+    return SafeJSONResponse({"error": message, "status": status}, status_code=status)
 
 
 class _Guard:
@@ -395,7 +403,7 @@ def create_app(runs_dir: str | Path, token: str | None = None, allowed_hosts: se
                 rows.append(run.summary())
             except Exception as err:  # noqa: BLE001 - one broken run must not take the list down
                 rows.append({"name": name, "kind": "?", "status": "unreadable", "errors": [str(err)]})
-        return JSONResponse(rows)
+        return SafeJSONResponse(rows)
 
     def api_run(request: Request):
         try:
@@ -442,7 +450,7 @@ def create_app(runs_dir: str | Path, token: str | None = None, allowed_hosts: se
             "histograms": has_histograms,
             "errors": sorted(set(run.errors.values())),
         }
-        return JSONResponse(json_safe(body))
+        return SafeJSONResponse(json_safe(body))
 
     def api_scalars(request: Request):
         try:
@@ -464,7 +472,7 @@ def create_app(runs_dir: str | Path, token: str | None = None, allowed_hosts: se
         run.refresh()
         if tags is not None and not any(t in run.series for t in tags):
             return _error(404, "no such series in this run")
-        return JSONResponse(series_payload(run, tags, max_points, x, xmin, xmax))
+        return SafeJSONResponse(series_payload(run, tags, max_points, x, xmin, xmax))
 
     def api_layers(request: Request):
         try:
@@ -472,7 +480,7 @@ def create_app(runs_dir: str | Path, token: str | None = None, allowed_hosts: se
         except LookupError:
             return _error(404, "no such run")
         run.refresh()
-        return JSONResponse(_layers_payload(run))
+        return SafeJSONResponse(_layers_payload(run))
 
     def api_histograms(request: Request):
         try:
@@ -480,7 +488,7 @@ def create_app(runs_dir: str | Path, token: str | None = None, allowed_hosts: se
         except LookupError:
             return _error(404, "no such run")
         run.refresh()
-        return JSONResponse(_histograms_payload(run))
+        return SafeJSONResponse(_histograms_payload(run))
 
     async def api_events(request: Request):
         try:

@@ -65,6 +65,15 @@ def json_safe(value: Any) -> Any:
     return value
 
 
+def _utf8(name: str) -> bool:
+    """Whether a file name is text (not bytes that are no UTF-8, which no URL or page could name)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -662,7 +671,7 @@ class RunsFolder:
             return []
         names = []
         for entry in entries:
-            if entry.name.startswith("."):
+            if entry.name.startswith(".") or not _utf8(entry.name):
                 continue
             if entry.is_dir(follow_symlinks=False):
                 real = Path(entry.path)
@@ -716,7 +725,7 @@ class RunsFolder:
             return []
         out = []
         for entry in sorted(os.scandir(folder), key=lambda e: e.name):
-            if self.picture(run, entry.name) is not None:
+            if _utf8(entry.name) and self.picture(run, entry.name) is not None:
                 st = self.regular_stat(Path(entry.path))
                 out.append({"name": entry.name, "bytes": st.st_size, "modified": st.st_mtime})
         return out

@@ -174,3 +174,17 @@ def test_the_playground_routes_join_the_app_and_only_they_take_posts(tmp_path, m
         assert client.delete("/api/runs/run").status_code == 405
         page = client.get("/").text
         assert 'href="/playground"' in page and 'href="/explorer/cnn"' in page and 'href="/explorer/attention"' in page
+
+
+def test_undecodable_names_and_lone_surrogates_do_not_break_the_lists(tmp_path):
+    writer_run(tmp_path, "fine")
+    os.mkdir(os.fsencode(tmp_path) + b"/bad-\xff-name")
+    with open(os.fsencode(tmp_path) + b"/bad-\xff-name/config.json", "w") as f:
+        f.write("{}")
+    odd = writer_run(tmp_path, "odd")
+    with open(odd / "scalars.jsonl", "a") as f:
+        f.write('{"tag": "half \\udc80 surrogate", "step": 0, "value": NaN}\n')
+    with running_server(tmp_path) as handle:
+        assert [r["name"] for r in httpx.get(handle.url + "api/runs").json()] == ["fine", "odd"]
+        series = httpx.get(handle.url + "api/runs/odd/scalars").json()["series"]
+        assert series["half \udc80 surrogate"]["value"] == [None]
