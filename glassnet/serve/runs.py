@@ -207,6 +207,7 @@ class Run:
 
     def __init__(self, folder: RunsFolder, name: str, path: Path):
         self.folder, self.name, self.path = folder, name, path
+        self._base = os.fspath(path) + os.sep  # for the string paths of the hot loop (no pathlib objects)
         self.lock = threading.RLock()
         self.series: dict[str, Series] = {}
         self.order: list[tuple[str, int]] = []  # (tag, index) of each point in the order read (event streams)
@@ -226,7 +227,7 @@ class Run:
     # ----- small JSON files --------------------------------------------------------------------------------------
     def json_file(self, name: str) -> Any:
         """The parsed JSON file `name` of this run (cached until it changes); None when absent."""
-        path = self.path / name
+        path = self._base + name
         st = self.folder.regular_stat(path)
         if st is None:
             self._json_cache.pop(name, None)
@@ -441,7 +442,7 @@ class Run:
             elif heartbeat is not None and now - heartbeat > STALE_SECONDS:  # alive (or elsewhere) but silent
                 state = "stalled"
         updated = _finite(data.get("ended")) or heartbeat
-        st = self.folder.regular_stat(self.path / SCALARS_FILE)
+        st = self.folder.regular_stat(self._base + SCALARS_FILE)
         if st is not None and (updated is None or st.st_mtime > updated):
             updated = st.st_mtime
         return {
@@ -602,7 +603,7 @@ class RunsFolder:
         self._real_dirs: set[str] = {os.fspath(self.root)}  # directories inside the root with no link on the way
 
     # ----- the only ways to touch a file ---------------------------------------------------------------------------
-    def inside(self, path: Path) -> Path | None:
+    def inside(self, path: str | os.PathLike) -> str | None:
         """The real path of `path` if it lies inside the runs folder (symlinks resolved), else None."""
         text = os.fspath(path)
         parent, _, leaf = text.rpartition(os.sep)
@@ -610,16 +611,16 @@ class RunsFolder:
             # a name in a directory known to be real: only the name itself could be a link
             try:
                 if not stat.S_ISLNK(os.lstat(text).st_mode):
-                    return Path(text)
+                    return text
             except OSError:
-                return Path(text)
+                return text
         real = os.path.realpath(text)
         root = os.fspath(self.root)
         if real != root and not real.startswith(root.rstrip(os.sep) + os.sep):
             return None
-        return Path(real)
+        return real
 
-    def regular_stat(self, path: Path) -> os.stat_result | None:
+    def regular_stat(self, path: str | os.PathLike) -> os.stat_result | None:
         """stat() of a regular file inside the runs folder; None for anything else (FIFOs are not opened)."""
         real = self.inside(path)
         if real is None:
@@ -632,20 +633,21 @@ class RunsFolder:
 
     def read_bytes(self, path: Path, offset: int, size: int) -> tuple[bytes, bool]:
         """Up to `size` bytes from `offset` of a regular file inside the folder; (data, whether more follows)."""
+        name = os.path.basename(os.fspath(path))
         real = self.inside(path)
         if real is None:
-            raise RunFileError(f"{path.name} lies outside the runs folder")
+            raise RunFileError(f"{name} lies outside the runs folder")
         flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0)
         try:
             st = os.stat(real)
             if not stat.S_ISREG(st.st_mode):  # checked before opening: a FIFO would block, a device could be anything
-                raise RunFileError(f"{path.name} is not a regular file")
+                raise RunFileError(f"{name} is not a regular file")
             fd = os.open(real, flags)
         except OSError as e:
-            raise RunFileError(f"{path.name}: {e.strerror}") from None
+            raise RunFileError(f"{name}: {e.strerror}") from None
         try:
             if not stat.S_ISREG(os.fstat(fd).st_mode):  # replaced between the two looks
-                raise RunFileError(f"{path.name} is not a regular file")
+                raise RunFileError(f"{name} is not a regular file")
             os.lseek(fd, offset, os.SEEK_SET)
             chunks, left = [], size
             while left > 0:
@@ -660,8 +662,9 @@ class RunsFolder:
         return b"".join(chunks), more
 
     # ----- runs ----------------------------------------------------------------------------------------------------
-    def _is_run(self, path: Path) -> bool:
-        return any(self.regular_stat(path / marker) is not None for marker in RUN_MARKERS)
+    def _is_run(self, path: str | os.PathLike) -> bool:
+        base = os.fspath(path) + os.sep
+        return any(self.regular_stat(base + marker) is not None for marker in RUN_MARKERS)
 
     def names(self) -> list[str]:
         """The run folders directly inside the runs folder, sorted by name."""
@@ -674,11 +677,11 @@ class RunsFolder:
             if entry.name.startswith(".") or not _utf8(entry.name):
                 continue
             if entry.is_dir(follow_symlinks=False):
-                real = Path(entry.path)
+                real = entry.path
                 self._real_dirs.add(entry.path)
             else:  # a link: followed only when it stays inside
-                real = self.inside(Path(entry.path))
-                if real is None or not real.is_dir() or real == self.root:
+                real = self.inside(entry.path)
+                if real is None or not os.path.isdir(real) or real == os.fspath(self.root):
                     continue
             if self._is_run(real):
                 names.append(entry.name)
@@ -698,7 +701,8 @@ class RunsFolder:
             self._real_dirs.add(os.fspath(path))
         else:
             self._real_dirs.discard(os.fspath(path))
-            real = self.inside(path)
+            inside = self.inside(path)
+            real = Path(inside) if inside is not None else None
         if real is None or real == self.root or not real.is_dir() or not self._is_run(real):
             return None
         with self._lock:
@@ -721,7 +725,7 @@ class RunsFolder:
     def pictures(self, run: Run) -> list[dict[str, Any]]:
         """The pictures in the run's artefacts/ folder: name, size, modification time."""
         folder = self.inside(run.path / "artefacts")
-        if folder is None or not folder.is_dir():
+        if folder is None or not os.path.isdir(folder):
             return []
         out = []
         for entry in sorted(os.scandir(folder), key=lambda e: e.name):
