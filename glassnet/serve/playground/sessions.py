@@ -362,6 +362,9 @@ class SessionManager:
     def __len__(self) -> int:
         return len(self._sessions)
 
+    def __contains__(self, session_id: object) -> bool:
+        return session_id in self._sessions
+
     def reap(self) -> list[str]:
         """End sessions idle for longer than the timeout (not those streaming to an open page); their ids."""
         now = self.clock()
