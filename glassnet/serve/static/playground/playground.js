@@ -202,8 +202,8 @@ function drawFrame(frame) {
   });
   document.querySelectorAll("#edges .edge").forEach((line) => {
     const w = frame.weights[line.dataset.layer][line.dataset.to][line.dataset.from];
-    line.setAttribute("stroke", w < 0 ? "#f59322" : "#0877bd");
-    line.setAttribute("stroke-width", Math.min(8, 0.5 + 2 * Math.abs(w)).toFixed(2));
+    line.style.stroke = w < 0 ? "#f59322" : "#0877bd";
+    line.style.strokeWidth = Math.min(8, 0.5 + 2 * Math.abs(w)).toFixed(2);
   });
   drawSurface();
   drawChart();
@@ -393,6 +393,12 @@ $("trace-next").addEventListener("click", () => {
   if (page.trace && page.traceIndex + 1 < page.trace.steps.length) { page.traceIndex++; showTraceStep(); }
 });
 $("trace-close").addEventListener("click", () => { closeTrace(); if (page.frame) drawSurface(); });
+// for tests and the curious: where training point i is drawn on the output map (CSS pixels from its corner)
+window.playgroundPointOnSurface = (i) => {
+  const canvas = $("surface"), p = page.state.train_points[i];
+  const [x, y] = toCanvas(canvas, p[0], p[1]);
+  return { x: x * canvas.clientWidth / canvas.width, y: y * canvas.clientHeight / canvas.height };
+};
 // the tab goes away: end the session now (the closing stream would end it too)
 window.addEventListener("pagehide", endSession);
 
