@@ -169,10 +169,10 @@ class CNNExplorer:
         filters = {}
         for layer_name, module in model.named_modules():
             if isinstance(module, gn.nn.Conv2d):
-                w = module.weight.data  # (out, in, kh, kw)
-                filters[layer_name] = {"shape": list(w.shape),
-                                       "maps": [_signed_maps(w[o])[0] for o in range(w.shape[0])],
-                                       "scale": float(numpy.abs(w).max())}
+                w = module.weight.data  # (out, in, kh, kw), all drawn on the layer's one colour scale
+                top = float(numpy.abs(w).max()) or 1.0
+                filters[layer_name] = {"shape": list(w.shape), "scale": top,
+                                       "maps": [[encode_map(k / top) for k in w[o]] for o in range(w.shape[0])]}
         return {"model": name, "classes": list(classes), "size": size, "channels": channels, "samples": samples,
                 "filters": filters, "note": self.lenet_note if name == "lenet" else "CNN Explainer's TinyVGG"}
 
@@ -221,7 +221,7 @@ class CNNExplorer:
         shifted = logits - logits.max()
         probs = numpy.exp(shifted) / numpy.exp(shifted).sum()
         out_layers = [{"name": "input", "kind": "input", "shape": list(image.shape),
-                       "maps": _signed_maps(image)[0], "scale": 1.0}]
+                       "maps": [encode_map(c) for c in image], "scale": 1.0}]
         for layer_name, act in stages:
             a = act[0]
             if a.ndim == 3:
