@@ -23,7 +23,7 @@ from glassnet.data.datasets import load_mnist_small
 from glassnet.lens import capture_attention, grad_cam, saliency
 from glassnet.lens.attribution import resize_bilinear
 from glassnet.models.lenet import LeNet5
-from glassnet.models.tinyvgg import TINYVGG_CLASSES, TINYVGG_FILES, load_tinyvgg
+from glassnet.models.tinyvgg import TINYVGG_CLASSES, TINYVGG_FILES, default_tinyvgg_dir, load_tinyvgg
 from glassnet.serve.playground.sessions import SessionError, encode_map
 
 LENET_FILE = "lenet5-mnist-small.safetensors"
@@ -106,8 +106,8 @@ class CNNExplorer:
 
     def __init__(self, data_dir: str | os.PathLike | None = None, lenet_checkpoint: str | os.PathLike | None = None,
                  lenet_epochs: int = LENET_EPOCHS) -> None:
-        root = data_dir or os.environ.get("GLASSNET_DATA")
-        self.tinyvgg_dir = Path(root) / "cnn-explainer-tinyvgg" if root else None
+        # default: $GLASSNET_DATA/cnn-explainer-tinyvgg, else ../shared/data beside the repository (as load_tinyvgg)
+        self.tinyvgg_dir = Path(data_dir) / "cnn-explainer-tinyvgg" if data_dir else Path(default_tinyvgg_dir())
         self.lenet_checkpoint = Path(lenet_checkpoint) if lenet_checkpoint else None
         self.lenet_epochs = lenet_epochs
         self._models: dict[str, Any] = {}
@@ -118,7 +118,7 @@ class CNNExplorer:
     def available(self) -> list[str]:
         """"lenet", and "tinyvgg" when CNN Explainer's files are in the data folder."""
         names = ["lenet"]
-        if self.tinyvgg_dir is not None and all((self.tinyvgg_dir / f).is_file() for f in TINYVGG_FILES):
+        if all((self.tinyvgg_dir / f).is_file() for f in TINYVGG_FILES):
             names.append("tinyvgg")
         return names
 
