@@ -20,6 +20,7 @@ POST /api/explorer/attention/run {"digits"}.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import time
@@ -51,6 +52,7 @@ from glassnet.serve.playground.sessions import SessionError, SessionManager, ste
 FRAME_INTERVAL = 0.1  # at most 10 frames a second
 KEEPALIVE = 1.0  # seconds between two messages on a paused stream (so a closed tab is noticed)
 MAX_STEPS_PER_FRAME = 100
+logger = logging.getLogger("glassnet.serve.playground")
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
 
@@ -187,11 +189,16 @@ def routes(max_sessions: int = 16, idle_timeout: float = 300.0, data_dir: str | 
 
         async def stream():
             sent_step, last_sent = -1, 0.0
+            next_at = time.monotonic()
             try:
                 while sid in manager:  # DELETE, or the server's end, stops the stream
-                    started = time.monotonic()
                     if session.playing:
-                        await run_in_threadpool(session.advance, session.steps_per_frame)
+                        try:
+                            await run_in_threadpool(session.advance, session.steps_per_frame)
+                        except Exception as e:  # a bug, not bad input: stop this session, say so, keep serving
+                            logger.exception("playground session %s stopped", sid)
+                            session.playing = False
+                            yield f"event: failure\ndata: {_dumps({'error': f'training stopped: {e}'})}\n\n"
                     if session.step_count != sent_step or session.playing:
                         frame = await run_in_threadpool(session.frame)
                         sent_step, last_sent = frame["step"], time.monotonic()
@@ -199,7 +206,9 @@ def routes(max_sessions: int = 16, idle_timeout: float = 300.0, data_dir: str | 
                     elif time.monotonic() - last_sent > KEEPALIVE:
                         last_sent = time.monotonic()
                         yield ": keep-alive\n\n"
-                    await anyio.sleep(max(0.0, FRAME_INTERVAL - (time.monotonic() - started)))
+                    # a steady clock of FRAME_INTERVAL ticks; a late frame moves the clock, never a burst to catch up
+                    next_at = max(next_at + FRAME_INTERVAL, time.monotonic())
+                    await anyio.sleep(next_at - time.monotonic())
             finally:  # the page went away (tab closed, navigated, reconfigured): its session ends with it
                 manager.delete(sid)
 

@@ -76,6 +76,11 @@ async function rebuild() {
   page.source.onmessage = (event) => {
     if (generation === page.generation) drawFrame(JSON.parse(event.data));
   };
+  page.source.addEventListener("failure", (event) => {
+    page.playing = false;
+    $("play").textContent = "Play";
+    gn.showError(JSON.parse(event.data).error);
+  });
   if (page.playing) await sendPlay();
 }
 
