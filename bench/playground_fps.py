@@ -50,11 +50,14 @@ def measure(url: str, sessions: int, steps_per_frame: int, seconds: float) -> di
     steps = [[0, 0] for _ in range(sessions)]  # step at the window's start and end
     window = {"start": None, "stop": False}
     ready = threading.Barrier(sessions + 1)
+    failures: list[str] = []
 
     def watch(i: int, sid: str) -> None:
         with httpx.stream("GET", f"{url}/api/playground/{sid}/frames", timeout=30) as stream:
             ready.wait()
             for line in stream.iter_lines():
+                if line.startswith("event: failure"):
+                    failures.append(sid)
                 if not line.startswith("data: "):
                     continue
                 if window["stop"]:
@@ -82,6 +85,8 @@ def measure(url: str, sessions: int, steps_per_frame: int, seconds: float) -> di
         httpx.delete(f"{url}/api/playground/{sid}")
     for t in threads:
         t.join(10)
+    if failures:
+        raise SystemExit(f"{len(failures)} session(s) stopped with an error (see the server's log)")
     fps = [c / elapsed for c in snapshot]
     return {"sessions": sessions, "steps_per_frame": steps_per_frame, "fps_min": min(fps),
             "fps_median": statistics.median(fps), "fps_total": sum(fps),

@@ -208,7 +208,7 @@ def routes(max_sessions: int = 16, idle_timeout: float = 300.0, data_dir: str | 
                         yield ": keep-alive\n\n"
                     # a steady clock of FRAME_INTERVAL ticks; a late frame moves the clock, never a burst to catch up
                     next_at = max(next_at + FRAME_INTERVAL, time.monotonic())
-                    await anyio.sleep(next_at - time.monotonic())
+                    await anyio.sleep(max(0.0, next_at - time.monotonic()))
             finally:  # the page went away (tab closed, navigated, reconfigured): its session ends with it
                 manager.delete(sid)
 
