@@ -88,10 +88,19 @@ def plane_grid(size: int) -> numpy.ndarray:
     return numpy.stack([x1.ravel(), x2.ravel()], axis=1)
 
 
+def _quantize(values: numpy.ndarray) -> numpy.ndarray:
+    return numpy.rint((numpy.clip(values, -1.0, 1.0) + 1.0) * 127.5).astype(numpy.uint8)
+
+
 def encode_map(values: numpy.ndarray) -> str:
     """Values in [-1, 1] (clipped) as base64 bytes 0..255, the page's compact form of a map."""
-    q = numpy.rint((numpy.clip(values, -1.0, 1.0) + 1.0) * 127.5).astype(numpy.uint8)
-    return base64.b64encode(q.tobytes()).decode("ascii")
+    return base64.b64encode(_quantize(values).tobytes()).decode("ascii")
+
+
+def encode_columns(values: numpy.ndarray) -> list[str]:
+    """Each column of (points, units) as one encoded map (quantised in one pass: a frame has dozens)."""
+    q = numpy.ascontiguousarray(_quantize(values).T)
+    return [base64.b64encode(row.tobytes()).decode("ascii") for row in q]
 
 
 # ----- the network ----------------------------------------------------------------------------------------------
@@ -161,6 +170,9 @@ class Session:
         self._train_y = gn.Tensor(self.train_labels.astype(numpy.float32))
         self._test_x = gn.Tensor(feature_columns(self.test_points, config.features))
         self._test_y = gn.Tensor(self.test_labels.astype(numpy.float32))
+        # both sets in one batch: the losses after each call to advance() cost one forward pass, not two
+        self._all_x = gn.Tensor(numpy.concatenate([self._train_x.data, self._test_x.data]))
+        self._all_y = gn.Tensor(numpy.concatenate([self._train_y.data, self._test_y.data]))
         grid = plane_grid(OUTPUT_GRID)
         self._grid_x = gn.Tensor(feature_columns(grid, config.features))
         self._grid_features = feature_columns(grid, config.features) / numpy.array(  # the input column's maps
@@ -206,10 +218,11 @@ class Session:
         return (cfg.regularization_rate / 2) * l2_penalty(weights)  # gradient: rate · w
 
     def _losses(self) -> tuple[float, float]:
+        n = len(self.train_points)
         with gn.no_grad():
-            train = F.binary_cross_entropy_with_logits(self.model(self._train_x), self._train_y).item()
-            test = F.binary_cross_entropy_with_logits(self.model(self._test_x), self._test_y).item()
-        return float(train), float(test)
+            each = F.binary_cross_entropy_with_logits(self.model(self._all_x), self._all_y, reduction="none")
+        each = each.numpy().astype(numpy.float64)
+        return float(each[:n].mean()), float(each[n:].mean())
 
     def advance(self, steps: int) -> dict[str, Any]:
         """Take `steps` optimiser steps (one mini-batch each); return the step count and both losses after them."""
@@ -268,9 +281,8 @@ class Session:
         keep = numpy.zeros((OUTPUT_GRID, OUTPUT_GRID), dtype=bool)
         keep[::2, ::2] = True
         keep = keep.ravel()
-        neuron_maps = [[encode_map(self._grid_features[keep, j]) for j in range(self._grid_features.shape[1])]]
-        for out in outputs[:-1]:
-            neuron_maps.append([encode_map(out[keep, j]) for j in range(out.shape[1])])
+        neuron_maps = [encode_columns(self._grid_features[keep])]
+        neuron_maps += [encode_columns(out[keep]) for out in outputs[:-1]]
         probability = 1.0 / (1.0 + numpy.exp(-outputs[-1][:, 0].astype(numpy.float64)))
         neuron_maps.append([encode_map(2 * probability[keep] - 1)])
         return {
@@ -421,4 +433,4 @@ def steps_for(value: Any, name: str = "steps", maximum: int = 10_000) -> int:
 
 
 __all__ = ["PLANE", "PlaygroundNet", "Session", "SessionError", "SessionManager", "encode_map", "feature_columns",
-           "feature_display_scale", "make_points", "plane_grid", "steps_for"]
+           "encode_columns", "feature_display_scale", "make_points", "plane_grid", "steps_for"]
