@@ -21,8 +21,12 @@ import sys
 import threading
 import time
 
-NETWORK = {"dataset": "spiral", "hidden": [8] * 6, "activation": "tanh",
-           "features": ["x1", "x2", "x1_squared", "x2_squared", "x1_x2", "sin_x1", "sin_x2"]}
+NETWORK = {
+    "dataset": "spiral",
+    "hidden": [8] * 6,
+    "activation": "tanh",
+    "features": ["x1", "x2", "x1_squared", "x2_squared", "x1_x2", "sin_x1", "sin_x2"],
+}
 
 
 def serve(port: int, max_sessions: int) -> None:
@@ -88,9 +92,14 @@ def measure(url: str, sessions: int, steps_per_frame: int, seconds: float) -> di
     if failures:
         raise SystemExit(f"{len(failures)} session(s) stopped with an error (see the server's log)")
     fps = [c / elapsed for c in snapshot]
-    return {"sessions": sessions, "steps_per_frame": steps_per_frame, "fps_min": min(fps),
-            "fps_median": statistics.median(fps), "fps_total": sum(fps),
-            "steps_per_s_total": sum(b - a for a, b in steps) / elapsed}
+    return {
+        "sessions": sessions,
+        "steps_per_frame": steps_per_frame,
+        "fps_min": min(fps),
+        "fps_median": statistics.median(fps),
+        "fps_total": sum(fps),
+        "steps_per_s_total": sum(b - a for a, b in steps) / elapsed,
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -106,8 +115,9 @@ def main(argv: list[str] | None = None) -> None:
         return
     port = _free_port()
     env = dict(os.environ, OPENBLAS_NUM_THREADS=os.environ.get("OPENBLAS_NUM_THREADS", "1"))
-    server = subprocess.Popen([sys.executable, "-m", "bench.playground_fps", "--serve", str(port),
-                               "--sessions", args.sessions], env=env)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "bench.playground_fps", "--serve", str(port), "--sessions", args.sessions], env=env
+    )
     try:
         import httpx
 
@@ -121,13 +131,18 @@ def main(argv: list[str] | None = None) -> None:
                 if time.monotonic() > deadline or server.poll() is not None:
                     raise SystemExit("the playground server did not start") from None
                 time.sleep(0.1)
-        print(f"6x8 tanh network, 7 features, spiral; {args.steps_per_frame} steps per frame; "
-              f"{args.seconds:g} s windows; {os.cpu_count()} CPUs")
+        print(
+            f"6x8 tanh network, 7 features, spiral; {args.steps_per_frame} steps per frame; "
+            f"{args.seconds:g} s windows; {os.cpu_count()} CPUs"
+        )
         print(f"{'sessions':>8} {'fps (min)':>10} {'fps (median)':>13} {'fps (all)':>10} {'steps/s (all)':>14}")
         for n in counts:
             r = measure(url, n, args.steps_per_frame, args.seconds)
-            print(f"{n:>8} {r['fps_min']:>10.2f} {r['fps_median']:>13.2f} {r['fps_total']:>10.2f} "
-                  f"{r['steps_per_s_total']:>14.1f}", flush=True)
+            print(
+                f"{n:>8} {r['fps_min']:>10.2f} {r['fps_median']:>13.2f} {r['fps_total']:>10.2f} "
+                f"{r['steps_per_s_total']:>14.1f}",
+                flush=True,
+            )
     finally:
         server.terminate()
         server.wait(10)

@@ -132,12 +132,15 @@ def test_center_digit_places_a_stroke_like_mnist():
     assert center_digit(np.zeros((28, 28))).sum() == 0
 
 
-@pytest.mark.parametrize("body, words", [
-    ({"pixels": [0] * 10}, "must be 784 numbers"),
-    ({"pixels": [300] * 784}, "must be 784 numbers 0..255"),
-    ({"pixels": "abc"}, "got str"),
-    ({"pixels": [0] * 784, "center": "yes"}, "'center' must be true or false"),
-])
+@pytest.mark.parametrize(
+    "body, words",
+    [
+        ({"pixels": [0] * 10}, "must be 784 numbers"),
+        ({"pixels": [300] * 784}, "must be 784 numbers 0..255"),
+        ({"pixels": "abc"}, "got str"),
+        ({"pixels": [0] * 784, "center": "yes"}, "'center' must be true or false"),
+    ],
+)
 def test_bad_images_are_400(client, body, words):
     r = client.post("/api/explorer/cnn/lenet/analyze", json=body)
     assert r.status_code == 400 and words in r.json()["error"]

@@ -80,8 +80,16 @@ def _torch_gradients(state: dict, activation: str):
 @pytest.mark.parametrize("regularization", ["none", "l2", "l1"])
 def test_one_step_is_exactly_one_sgd_update(client, regularization):
     lr, rate = 0.1, 0.01
-    sid = create(client, dataset="circle", hidden=[3], activation="tanh", learning_rate=lr, batch_size=500,
-                 regularization=regularization, regularization_rate=rate)  # batch ≥ training set: full batch
+    sid = create(
+        client,
+        dataset="circle",
+        hidden=[3],
+        activation="tanh",
+        learning_rate=lr,
+        batch_size=500,
+        regularization=regularization,
+        regularization_rate=rate,
+    )  # batch ≥ training set: full batch
     before = client.get(f"/api/playground/{sid}/state").json()
     r = client.post(f"/api/playground/{sid}/step", json={"steps": 1}).json()
     assert r["step"] == 1
@@ -98,16 +106,19 @@ def test_one_step_is_exactly_one_sgd_update(client, regularization):
     client.delete(f"/api/playground/{sid}")
 
 
-@pytest.mark.parametrize("config, words", [
-    ({"hidden": [2] * 9}, "9 hidden layers; at most 6"),
-    ({"learning_rate": -0.1}, "learning_rate: -0.1 is out of range"),
-    ({"dataset": "swiss_roll"}, "dataset: unknown value 'swiss_roll'"),
-    ({"hidden": [9]}, "hidden[0]: 9 is out of range"),
-    ({"features": []}, "features: expected a non-empty list"),
-    ({"batch_size": 0}, "batch_size: 0 is out of range"),
-    ({"learning_rate": "fast"}, "learning_rate: expected a number"),
-    ({"momentum": 0.9}, "unknown field(s) momentum"),
-])
+@pytest.mark.parametrize(
+    "config, words",
+    [
+        ({"hidden": [2] * 9}, "9 hidden layers; at most 6"),
+        ({"learning_rate": -0.1}, "learning_rate: -0.1 is out of range"),
+        ({"dataset": "swiss_roll"}, "dataset: unknown value 'swiss_roll'"),
+        ({"hidden": [9]}, "hidden[0]: 9 is out of range"),
+        ({"features": []}, "features: expected a non-empty list"),
+        ({"batch_size": 0}, "batch_size: 0 is out of range"),
+        ({"learning_rate": "fast"}, "learning_rate: expected a number"),
+        ({"momentum": 0.9}, "unknown field(s) momentum"),
+    ],
+)
 def test_bad_configuration_is_400_with_a_message(client, config, words):
     r = client.post("/api/playground", json=config)
     assert r.status_code == 400
@@ -115,8 +126,12 @@ def test_bad_configuration_is_400_with_a_message(client, config, words):
 
 
 def test_bad_requests_are_4xx_with_a_message(client):
-    r = client.post("/api/playground", content=b"{not json")
+    r = client.post("/api/playground", content=b"{not json", headers={"Content-Type": "application/json"})
     assert r.status_code == 400 and "not valid JSON" in r.json()["error"]
+    r = client.post("/api/playground", content=b"{}", headers={"Content-Type": "text/plain"})  # a cross-site form
+    assert r.status_code == 415 and "Content-Type: application/json" in r.json()["error"]
+    r = client.post("/api/playground", json={}, headers={"Origin": "http://evil.example"})
+    assert r.status_code == 403 and "cross-site" in r.json()["error"]
     assert client.get("/api/playground/nope/state").status_code == 404
     sid = create(client)
     for body, words in (({"steps": 0}, "steps: expected an integer from 1"), ({"steps": "3"}, "steps: expected")):
@@ -189,8 +204,10 @@ def _grad_mode_is_per_thread() -> bool:
 
 def test_concurrent_sessions_step_as_they_do_alone():
     if not _grad_mode_is_per_thread():
-        pytest.xfail("glassnet's grad mode is process-wide here: a session's no_grad() evaluation switches off the "
-                     "graph of another session's step (per-thread grad mode comes with the devices branch)")
+        pytest.xfail(
+            "glassnet's grad mode is process-wide here: a session's no_grad() evaluation switches off the "
+            "graph of another session's step (per-thread grad mode comes with the devices branch)"
+        )
     configs = [dict(SPIRAL, seed=1, optimizer="adam"), dict(SPIRAL, activation="relu", seed=2, batch_size=5)]
 
     def run(config):
@@ -224,8 +241,15 @@ def test_health_strip_finds_vanishing_gradients_with_deep_sigmoid():
 
 
 def test_diverged_network_still_gives_valid_json(client):
-    sid = create(client, dataset="spiral", hidden=[8, 8], activation="relu", learning_rate=10.0,
-                 features=["x1", "x2", "x1_squared", "x2_squared"], optimizer="momentum")
+    sid = create(
+        client,
+        dataset="spiral",
+        hidden=[8, 8],
+        activation="relu",
+        learning_rate=10.0,
+        features=["x1", "x2", "x1_squared", "x2_squared"],
+        optimizer="momentum",
+    )
     r = client.post(f"/api/playground/{sid}/step", json={"steps": 200})
     assert r.status_code == 200
     state = json.loads(client.get(f"/api/playground/{sid}/state").text)  # strict JSON: no NaN tokens

@@ -18,16 +18,25 @@ import pytest
 from needs import need_module, need_program
 
 need_module("starlette", "pip install 'glassnet[serve]'")
-sync_api = need_module("playwright.sync_api", "pip install playwright (never `playwright install`: it uses the "
-                                              "system Chromium)")
+sync_api = need_module(
+    "playwright.sync_api", "pip install playwright (never `playwright install`: it uses the system Chromium)"
+)
 
 from playground_app import make_app, serving  # noqa: E402
 
 import glassnet as gn  # noqa: E402
 from glassnet.serve.playground.explorers import LENET_FILE, train_lenet  # noqa: E402
 
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 SCREENSHOTS = os.environ.get("GLASSNET_SCREENSHOTS")
 console: list[tuple[str, str, str]] = []  # (page, type, text) from every page but the one sent bad values
 
@@ -80,8 +89,12 @@ def session_of(page) -> str:
 
 
 def api(page, server, method: str, path: str, body=None) -> dict:
-    response = page.request.fetch(f"{server}{path}", method=method, data=None if body is None else json.dumps(body),
-                                  headers={"Content-Type": "application/json"})
+    response = page.request.fetch(
+        f"{server}{path}",
+        method=method,
+        data=None if body is None else json.dumps(body),
+        headers={"Content-Type": "application/json"},
+    )
     assert response.ok, response.text()
     return response.json()
 
@@ -108,8 +121,7 @@ def test_play_makes_the_loss_fall(playground):
     page.select_option("#speed", "20")
     start = float(page.inner_text("#train-loss"))
     page.click("#play")
-    page.wait_for_function(f"Number(document.getElementById('train-loss').textContent) < {0.7 * start}",
-                           timeout=20_000)
+    page.wait_for_function(f"Number(document.getElementById('train-loss').textContent) < {0.7 * start}", timeout=20_000)
     page.click("#play")  # pause
     assert page.inner_text("#play") == "Play"
     assert int(page.inner_text("#step-count")) > 0
@@ -151,8 +163,10 @@ def test_trace_panel_gradients_equal_grad(playground, server):
     page.click("#surface", position=position)
     page.wait_for_selector("#trace-panel:not([hidden])")
     assert page.get_attribute("#trace-panel", "data-point") == str(index)
-    shown = {row.get_attribute("data-name"): np.array(json.loads(row.get_attribute("data-values")))
-             for row in page.locator("#trace-grads tr[data-name]").all()}
+    shown = {
+        row.get_attribute("data-name"): np.array(json.loads(row.get_attribute("data-values")))
+        for row in page.locator("#trace-grads tr[data-name]").all()
+    }
     # the same loss in PyTorch, from the page's own weights and point: .grad after backward()
     features = state["config"]["features"]
     x1, x2, label = state["train_points"][index]
@@ -166,8 +180,9 @@ def test_trace_panel_gradients_equal_grad(playground, server):
         h = h @ w.T + b
         if i < n_layers - 1:
             h = torch.tanh(h)
-    torch.nn.functional.binary_cross_entropy_with_logits(h.reshape(-1), torch.tensor([label],
-                                                                                     dtype=torch.float64)).backward()
+    torch.nn.functional.binary_cross_entropy_with_logits(
+        h.reshape(-1), torch.tensor([label], dtype=torch.float64)
+    ).backward()
     assert set(shown) == set(params)
     for name, p in params.items():
         np.testing.assert_allclose(shown[name], p.grad.numpy(), rtol=1e-4, atol=1e-6, err_msg=name)

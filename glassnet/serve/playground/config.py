@@ -79,8 +79,9 @@ def parse_config(data: Any) -> PlaygroundConfig:
     known = set(PlaygroundConfig.__dataclass_fields__)
     unknown = sorted(set(data) - known)
     if unknown:
-        raise ConfigError(f"configuration: unknown field(s) {', '.join(unknown)}; expected some of "
-                          f"{', '.join(sorted(known))}")
+        raise ConfigError(
+            f"configuration: unknown field(s) {', '.join(unknown)}; expected some of {', '.join(sorted(known))}"
+        )
     d = PlaygroundConfig()
     get = data.get
     features = get("features", list(d.features))
@@ -105,8 +106,9 @@ def parse_config(data: Any) -> PlaygroundConfig:
         activation=_choice("activation", get("activation", d.activation), ACTIVATIONS),
         learning_rate=_number("learning_rate", get("learning_rate", d.learning_rate), 0.0, 10.0, low_open=True),
         regularization=_choice("regularization", get("regularization", d.regularization), REGULARIZATIONS),
-        regularization_rate=_number("regularization_rate", get("regularization_rate", d.regularization_rate),
-                                    0.0, 10.0),
+        regularization_rate=_number(
+            "regularization_rate", get("regularization_rate", d.regularization_rate), 0.0, 10.0
+        ),
         batch_size=_integer("batch_size", get("batch_size", d.batch_size), 1, POINTS),
         optimizer=_choice("optimizer", get("optimizer", d.optimizer), OPTIMIZERS),
         seed=_integer("seed", get("seed", d.seed), 0, MAX_SEED),

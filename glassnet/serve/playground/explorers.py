@@ -54,7 +54,7 @@ def train_lenet(epochs: int = LENET_EPOCHS, seed: int = 0, batch_size: int = 64)
     for _ in range(epochs):
         order = rng.permutation(len(x_train))
         for start in range(0, len(order), batch_size):
-            batch = order[start:start + batch_size]
+            batch = order[start : start + batch_size]
             loss = F.cross_entropy(model(gn.Tensor(x_train[batch])), gn.Tensor(y_train[batch]))
             optimizer.zero_grad()
             loss.backward()
@@ -78,14 +78,14 @@ def center_digit(image: numpy.ndarray) -> numpy.ndarray:
     crop = resize_bilinear(crop[None].astype(numpy.float64), size)[0]
     out = numpy.zeros((28, 28))
     r0, c0 = (28 - size[0]) // 2, (28 - size[1]) // 2
-    out[r0:r0 + size[0], c0:c0 + size[1]] = crop
+    out[r0 : r0 + size[0], c0 : c0 + size[1]] = crop
     rows, cols = numpy.indices(out.shape)
     total = out.sum()
     shift_r = int(round(13.5 - (rows * out).sum() / total))
     shift_c = int(round(13.5 - (cols * out).sum() / total))
     shifted = numpy.zeros_like(out)
-    src = out[max(0, -shift_r):28 - max(0, shift_r), max(0, -shift_c):28 - max(0, shift_c)]
-    shifted[max(0, shift_r):max(0, shift_r) + src.shape[0], max(0, shift_c):max(0, shift_c) + src.shape[1]] = src
+    src = out[max(0, -shift_r) : 28 - max(0, shift_r), max(0, -shift_c) : 28 - max(0, shift_c)]
+    shifted[max(0, shift_r) : max(0, shift_r) + src.shape[0], max(0, shift_c) : max(0, shift_c) + src.shape[1]] = src
     return numpy.clip(shifted, 0, 1).astype(numpy.float32)
 
 
@@ -104,8 +104,12 @@ def _signed_maps(a: numpy.ndarray) -> tuple[list[str], float]:
 class CNNExplorer:
     """The CNN explorer's models, loaded (or trained) on first use, each guarded by one lock."""
 
-    def __init__(self, data_dir: str | os.PathLike | None = None, lenet_checkpoint: str | os.PathLike | None = None,
-                 lenet_epochs: int = LENET_EPOCHS) -> None:
+    def __init__(
+        self,
+        data_dir: str | os.PathLike | None = None,
+        lenet_checkpoint: str | os.PathLike | None = None,
+        lenet_epochs: int = LENET_EPOCHS,
+    ) -> None:
         # default: $GLASSNET_DATA/cnn-explainer-tinyvgg, else ../shared/data beside the repository (as load_tinyvgg)
         self.tinyvgg_dir = Path(data_dir) / "cnn-explainer-tinyvgg" if data_dir else Path(default_tinyvgg_dir())
         self.lenet_checkpoint = Path(lenet_checkpoint) if lenet_checkpoint else None
@@ -116,7 +120,7 @@ class CNNExplorer:
 
     # ----- which models ------------------------------------------------------------------------------------------
     def available(self) -> list[str]:
-        """"lenet", and "tinyvgg" when CNN Explainer's files are in the data folder."""
+        """ "lenet", and "tinyvgg" when CNN Explainer's files are in the data folder."""
         names = ["lenet"]
         if all((self.tinyvgg_dir / f).is_file() for f in TINYVGG_FILES):
             names.append("tinyvgg")
@@ -124,10 +128,15 @@ class CNNExplorer:
 
     def _model(self, name: str) -> Any:
         if name not in self.available():
-            hint = " (put CNN Explainer's files in $GLASSNET_DATA/cnn-explainer-tinyvgg or pass --data)" \
-                if name == "tinyvgg" else ""
-            raise SessionError(f"cnn explorer: unknown or unavailable model {name!r}; available: "
-                               f"{', '.join(self.available())}{hint}", status=404)
+            hint = (
+                " (put CNN Explainer's files in $GLASSNET_DATA/cnn-explainer-tinyvgg or pass --data)"
+                if name == "tinyvgg"
+                else ""
+            )
+            raise SessionError(
+                f"cnn explorer: unknown or unavailable model {name!r}; available: {', '.join(self.available())}{hint}",
+                status=404,
+            )
         with self._lock:
             if name not in self._models:
                 self._models[name] = self._load_lenet() if name == "lenet" else load_tinyvgg(self.tinyvgg_dir)
@@ -146,8 +155,10 @@ class CNNExplorer:
         model, accuracy = train_lenet(self.lenet_epochs)
         path.parent.mkdir(parents=True, exist_ok=True)
         gn.save(model.state_dict(), path)
-        self.lenet_note = (f"trained at first launch in {time.perf_counter() - start:.1f} s on the bundled MNIST "
-                           f"subset ({accuracy:.1%} test accuracy), cached in {path}")
+        self.lenet_note = (
+            f"trained at first launch in {time.perf_counter() - start:.1f} s on the bundled MNIST "
+            f"subset ({accuracy:.1%} test accuracy), cached in {path}"
+        )
         return model
 
     # ----- what the page asks for -------------------------------------------------------------------------------
@@ -157,13 +168,21 @@ class CNNExplorer:
         if name == "lenet":
             _, _, x_test, y_test = (t.numpy() for t in load_mnist_small())
             picks = [int(numpy.flatnonzero(y_test == d)[0]) for d in range(10)]
-            samples = [{"name": f"test image {i} (a {int(y_test[i])})",
-                        "pixels": numpy.rint(x_test[i, 0] * 255).astype(int).ravel().tolist()} for i in picks]
+            samples = [
+                {
+                    "name": f"test image {i} (a {int(y_test[i])})",
+                    "pixels": numpy.rint(x_test[i, 0] * 255).astype(int).ravel().tolist(),
+                }
+                for i in picks
+            ]
             classes, size, channels = DIGITS, 28, 1
         else:
             folder = self.tinyvgg_dir / "img"
-            files = sorted(p.name for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) \
-                if folder.is_dir() else []
+            files = (
+                sorted(p.name for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+                if folder.is_dir()
+                else []
+            )
             samples = [{"name": f, "url": f"/api/explorer/cnn/images/{f}"} for f in files]
             classes, size, channels = TINYVGG_CLASSES, 64, 3
         filters = {}
@@ -171,15 +190,28 @@ class CNNExplorer:
             if isinstance(module, gn.nn.Conv2d):
                 w = module.weight.data  # (out, in, kh, kw), all drawn on the layer's one colour scale
                 top = float(numpy.abs(w).max()) or 1.0
-                filters[layer_name] = {"shape": list(w.shape), "scale": top,
-                                       "maps": [[encode_map(k / top) for k in w[o]] for o in range(w.shape[0])]}
-        return {"model": name, "classes": list(classes), "size": size, "channels": channels, "samples": samples,
-                "filters": filters, "note": self.lenet_note if name == "lenet" else "CNN Explainer's TinyVGG"}
+                filters[layer_name] = {
+                    "shape": list(w.shape),
+                    "scale": top,
+                    "maps": [[encode_map(k / top) for k in w[o]] for o in range(w.shape[0])],
+                }
+        return {
+            "model": name,
+            "classes": list(classes),
+            "size": size,
+            "channels": channels,
+            "samples": samples,
+            "filters": filters,
+            "note": self.lenet_note if name == "lenet" else "CNN Explainer's TinyVGG",
+        }
 
     def image_path(self, filename: str) -> Path:
         """A sample image of the TinyVGG folder (a plain name only: no path leaves that folder)."""
-        if "tinyvgg" not in self.available() or os.path.basename(filename) != filename or \
-                not filename.lower().endswith(IMAGE_SUFFIXES):
+        if (
+            "tinyvgg" not in self.available()
+            or os.path.basename(filename) != filename
+            or not filename.lower().endswith(IMAGE_SUFFIXES)
+        ):
             raise SessionError(f"cnn explorer: no sample image {filename!r}", status=404)
         path = self.tinyvgg_dir / "img" / filename
         if not path.is_file():
@@ -195,19 +227,26 @@ class CNNExplorer:
         model = self._model(name)
         size, channels = (28, 1) if name == "lenet" else (64, 3)
         expected = channels * size * size
-        if not isinstance(pixels, list) or len(pixels) != expected or \
-                not all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 255 for v in pixels):
+        if (
+            not isinstance(pixels, list)
+            or len(pixels) != expected
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 255 for v in pixels)
+        ):
             got = f"a list of {len(pixels)} values" if isinstance(pixels, list) else type(pixels).__name__
-            raise SessionError(f"cnn explorer: pixels for {name} must be {expected} numbers 0..255 "
-                               f"({channels}x{size}x{size}); got {got}")
+            raise SessionError(
+                f"cnn explorer: pixels for {name} must be {expected} numbers 0..255 "
+                f"({channels}x{size}x{size}); got {got}"
+            )
         image = numpy.asarray(pixels, dtype=numpy.float32).reshape(channels, size, size) / 255.0
         if center and name == "lenet":
             image = center_digit(image[0])[None]
         x = image[None]
         stages: list[tuple[str, Any]] = []
         layers = self._feature_layers(name, model)
-        handles = [module.register_forward_hook(lambda m, a, out, n=layer_name: stages.append((n, out.numpy())))
-                   for layer_name, module in layers]
+        handles = [
+            module.register_forward_hook(lambda m, a, out, n=layer_name: stages.append((n, out.numpy())))
+            for layer_name, module in layers
+        ]
         with self._lock:  # one image at a time per model: hooks are per module
             try:
                 with gn.no_grad():
@@ -220,28 +259,55 @@ class CNNExplorer:
             cam = grad_cam(model, self._cam_layer(name), x, target=target)[0]
         shifted = logits - logits.max()
         probs = numpy.exp(shifted) / numpy.exp(shifted).sum()
-        out_layers = [{"name": "input", "kind": "input", "shape": list(image.shape),
-                       "maps": [encode_map(c) for c in image], "scale": 1.0}]
+        out_layers = [
+            {
+                "name": "input",
+                "kind": "input",
+                "shape": list(image.shape),
+                "maps": [encode_map(c) for c in image],
+                "scale": 1.0,
+            }
+        ]
         for layer_name, act in stages:
             a = act[0]
             if a.ndim == 3:
                 maps, top = _signed_maps(a)
-                out_layers.append({"name": layer_name, "kind": self._kind(model, layer_name), "shape": list(a.shape),
-                                   "maps": maps, "scale": top})
+                out_layers.append(
+                    {
+                        "name": layer_name,
+                        "kind": self._kind(model, layer_name),
+                        "shape": list(a.shape),
+                        "maps": maps,
+                        "scale": top,
+                    }
+                )
             else:
                 top = float(numpy.abs(a).max()) or 1.0
-                out_layers.append({"name": layer_name, "kind": self._kind(model, layer_name), "shape": list(a.shape),
-                                   "values": (a / top).round(4).tolist(), "scale": top})
-        return {"model": name, "prediction": target, "probabilities": probs.round(6).tolist(),
-                "input": encode_map(image.mean(axis=0) * 2 - 1), "size": size, "layers": out_layers,
-                "saliency": _unit_map(sal), "grad_cam": _unit_map(cam)}
+                out_layers.append(
+                    {
+                        "name": layer_name,
+                        "kind": self._kind(model, layer_name),
+                        "shape": list(a.shape),
+                        "values": (a / top).round(4).tolist(),
+                        "scale": top,
+                    }
+                )
+        return {
+            "model": name,
+            "prediction": target,
+            "probabilities": probs.round(6).tolist(),
+            "input": encode_map(image.mean(axis=0) * 2 - 1),
+            "size": size,
+            "layers": out_layers,
+            "saliency": _unit_map(sal),
+            "grad_cam": _unit_map(cam),
+        }
 
     @staticmethod
     def _feature_layers(name: str, model: Any) -> list[tuple[str, Any]]:
         """The modules whose outputs the page draws, in forward order."""
         if name == "lenet":
-            return [(n, m) for n, m in model.named_modules()
-                    if n.count(".") == 1 and not isinstance(m, gn.nn.Flatten)]
+            return [(n, m) for n, m in model.named_modules() if n.count(".") == 1 and not isinstance(m, gn.nn.Flatten)]
         return [(n, m) for n, m in model.named_modules() if n and n not in ("flatten",)]
 
     @staticmethod
@@ -281,9 +347,13 @@ class AttentionExplorer:
         test = rng.integers(0, 10, (500, LENGTH))
         with gn.no_grad():
             pred = model(gn.Tensor(test)).argmax(-1).numpy()
-        summary = {"steps": steps, "loss": float(loss.item()), "length": LENGTH,
-                   "digit_accuracy": float((pred == test[:, ::-1]).mean()),
-                   "seconds": round(time.perf_counter() - start, 2)}
+        summary = {
+            "steps": steps,
+            "loss": float(loss.item()),
+            "length": LENGTH,
+            "digit_accuracy": float((pred == test[:, ::-1]).mean()),
+            "seconds": round(time.perf_counter() - start, 2),
+        }
         with self._lock:
             self.model, self.summary = model, summary
         return summary
@@ -293,19 +363,26 @@ class AttentionExplorer:
         from glassnet.tour.ch10_attention import LENGTH
 
         if self.model is None:
-            raise SessionError("attention explorer: the model is not trained yet; POST /api/explorer/attention/train",
-                               status=409)
-        if not isinstance(digits, list) or len(digits) != LENGTH or \
-                not all(isinstance(d, int) and not isinstance(d, bool) and 0 <= d <= 9 for d in digits):
+            raise SessionError(
+                "attention explorer: the model is not trained yet; POST /api/explorer/attention/train", status=409
+            )
+        if (
+            not isinstance(digits, list)
+            or len(digits) != LENGTH
+            or not all(isinstance(d, int) and not isinstance(d, bool) and 0 <= d <= 9 for d in digits)
+        ):
             raise SessionError(f"attention explorer: digits must be a list of {LENGTH} integers 0..9, got {digits!r}")
         with self._lock:
             with capture_attention(self.model) as maps, gn.no_grad():
                 logits = self.model(gn.Tensor(numpy.array([digits])))
         probs = F.softmax(logits, dim=-1).numpy()[0]
-        return {"input": digits, "output": probs.argmax(-1).tolist(),
-                "confidence": probs.max(-1).round(4).tolist(),
-                "layers": [{"name": name, "heads": weights[-1][0].round(4).tolist()} for name, weights in maps.items()],
-                "summary": self.summary}
+        return {
+            "input": digits,
+            "output": probs.argmax(-1).tolist(),
+            "confidence": probs.max(-1).round(4).tolist(),
+            "layers": [{"name": name, "heads": weights[-1][0].round(4).tolist()} for name, weights in maps.items()],
+            "summary": self.summary,
+        }
 
 
 __all__ = ["AttentionExplorer", "CNNExplorer", "cache_dir", "center_digit", "train_lenet"]

@@ -26,6 +26,7 @@ import os
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import anyio
 from starlette.concurrency import run_in_threadpool
@@ -83,6 +84,11 @@ def _error(message: str, status: int = 400) -> JSONResponse:
 
 
 async def _body(request: Request) -> dict:
+    """The JSON object a POST carries. Only `application/json` is read: another site's page cannot send that type
+    without the browser's CORS preflight, which this server never grants (so no cross-site requests)."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/json":
+        raise SessionError(f"send the request body as JSON (Content-Type: application/json), not {content_type!r}", 415)
     raw = await request.body()
     if not raw.strip():
         return {}
@@ -97,19 +103,28 @@ async def _body(request: Request) -> dict:
 
 def _handled(handler):
     """Turn the API's own errors into 4xx answers with a message the page shows."""
+
     async def wrapper(request: Request) -> Response:
+        origin = request.headers.get("origin")
+        if request.method not in ("GET", "HEAD") and origin and urlsplit(origin).netloc != request.headers.get("host"):
+            return _error(f"cross-site request from {origin} refused", 403)
         try:
             return await handler(request)
         except ConfigError as e:
             return _error(str(e), 400)
         except SessionError as e:
             return _error(str(e), e.status)
+
     wrapper.__name__ = handler.__name__
     return wrapper
 
 
-def routes(max_sessions: int = 16, idle_timeout: float = 300.0, data_dir: str | os.PathLike | None = None,
-           lenet_checkpoint: str | os.PathLike | None = None) -> list[BaseRoute]:
+def routes(
+    max_sessions: int = 16,
+    idle_timeout: float = 300.0,
+    data_dir: str | os.PathLike | None = None,
+    lenet_checkpoint: str | os.PathLike | None = None,
+) -> list[BaseRoute]:
     """The pages /playground, /explorer/cnn, /explorer/attention and their API, sharing one set of sessions.
 
     `max_sessions` and `idle_timeout` (seconds) bound the playground sessions; `data_dir` (default $GLASSNET_DATA)
@@ -121,12 +136,18 @@ def routes(max_sessions: int = 16, idle_timeout: float = 300.0, data_dir: str | 
 
     # ----- pages -------------------------------------------------------------------------------------------------
     async def playground_page(request: Request) -> Response:
-        controls = {"datasets": DATASETS, "features": FEATURES, "activations": ACTIVATIONS,
-                    "regularizations": REGULARIZATIONS, "optimizers": OPTIMIZERS,
-                    "max_hidden_layers": MAX_HIDDEN_LAYERS, "max_neurons": MAX_NEURONS,
-                    "defaults": PlaygroundConfig().to_dict()}
-        return TEMPLATES.TemplateResponse(request, "playground.html", {"controls": controls,
-                                                                        "controls_json": _dumps(controls).replace("<", "\\u003c")})
+        controls = {
+            "datasets": DATASETS,
+            "features": FEATURES,
+            "activations": ACTIVATIONS,
+            "regularizations": REGULARIZATIONS,
+            "optimizers": OPTIMIZERS,
+            "max_hidden_layers": MAX_HIDDEN_LAYERS,
+            "max_neurons": MAX_NEURONS,
+            "defaults": PlaygroundConfig().to_dict(),
+        }
+        as_json = _dumps(controls).replace("<", "\\u003c")  # safe inside <script>
+        return TEMPLATES.TemplateResponse(request, "playground.html", {"controls": controls, "controls_json": as_json})
 
     async def cnn_page(request: Request) -> Response:
         return TEMPLATES.TemplateResponse(request, "cnn.html", {"models": cnn.available()})
@@ -138,8 +159,9 @@ def routes(max_sessions: int = 16, idle_timeout: float = 300.0, data_dir: str | 
     @_handled
     async def sessions_info(request: Request) -> Response:
         manager.reap()
-        return _json({"sessions": len(manager), "max_sessions": manager.max_sessions,
-                      "idle_timeout": manager.idle_timeout})
+        return _json(
+            {"sessions": len(manager), "max_sessions": manager.max_sessions, "idle_timeout": manager.idle_timeout}
+        )
 
     @_handled
     async def create(request: Request) -> Response:
@@ -212,8 +234,9 @@ def routes(max_sessions: int = 16, idle_timeout: float = 300.0, data_dir: str | 
             finally:  # the page went away (tab closed, navigated, reconfigured): its session ends with it
                 manager.delete(sid)
 
-        return StreamingResponse(stream(), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+        return StreamingResponse(
+            stream(), media_type="text/event-stream", headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+        )
 
     # ----- the explorers -------------------------------------------------------------------------------------------
     @_handled

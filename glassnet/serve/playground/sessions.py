@@ -32,7 +32,10 @@ NEURON_GRID = 24  # resolution of each neuron's map (every other grid point)
 HISTORY_POINTS = 600  # loss points kept for the chart (older ones are thinned)
 DIAGNOSE_EVERY = 20  # steps between two runs of `diagnose`
 _ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
-    "relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "linear": nn.Identity,
+    "relu": nn.ReLU,
+    "tanh": nn.Tanh,
+    "sigmoid": nn.Sigmoid,
+    "linear": nn.Identity,
 }
 
 
@@ -71,8 +74,15 @@ def feature_columns(points: numpy.ndarray, names: tuple[str, ...]) -> numpy.ndar
     whose raw inputs train well at its default learning rate); squares and product are divided by 6 to stay in
     that range."""
     x1, x2 = points[:, 0], points[:, 1]
-    table = {"x1": x1, "x2": x2, "x1_squared": x1 * x1 / PLANE, "x2_squared": x2 * x2 / PLANE,
-             "x1_x2": x1 * x2 / PLANE, "sin_x1": numpy.sin(x1), "sin_x2": numpy.sin(x2)}
+    table = {
+        "x1": x1,
+        "x2": x2,
+        "x1_squared": x1 * x1 / PLANE,
+        "x2_squared": x2 * x2 / PLANE,
+        "x1_x2": x1 * x2 / PLANE,
+        "sin_x1": numpy.sin(x1),
+        "sin_x2": numpy.sin(x2),
+    }
     return numpy.stack([table[n] for n in names], axis=1).astype(numpy.float32)
 
 
@@ -107,8 +117,9 @@ def encode_columns(values: numpy.ndarray) -> list[str]:
 class PlaygroundNet(nn.Module):
     """Features → hidden layers (one activation each) → one logit: P(class 1) = sigmoid(logit)."""
 
-    def __init__(self, n_inputs: int, hidden: tuple[int, ...], activation: str,
-                 generator: gn.Generator | None = None) -> None:
+    def __init__(
+        self, n_inputs: int, hidden: tuple[int, ...], activation: str, generator: gn.Generator | None = None
+    ) -> None:
         super().__init__()
         sizes = [n_inputs, *hidden, 1]
         self.layers = nn.ModuleList([nn.Linear(a, b) for a, b in zip(sizes, sizes[1:])])
@@ -143,8 +154,9 @@ def _json_array(a: Any, limit: int = 64) -> Any:
     arr = numpy.asarray(a, dtype=numpy.float64)
     if arr.size <= limit:
         return arr.tolist()
-    return f"{arr.size} values, shape {tuple(arr.shape)}: mean {arr.mean():.4g}, min {arr.min():.4g}, " \
-           f"max {arr.max():.4g}"
+    return (
+        f"{arr.size} values, shape {tuple(arr.shape)}: mean {arr.mean():.4g}, min {arr.min():.4g}, max {arr.max():.4g}"
+    )
 
 
 # ----- a session --------------------------------------------------------------------------------------------------
@@ -158,8 +170,9 @@ class Session:
         self.last_used = time.monotonic()
         self.playing = False
         self.steps_per_frame = 1
-        data_seed, init_seed, batch_seed = (int(s.generate_state(1)[0]) for s in
-                                            numpy.random.SeedSequence(config.seed).spawn(3))
+        data_seed, init_seed, batch_seed = (
+            int(s.generate_state(1)[0]) for s in numpy.random.SeedSequence(config.seed).spawn(3)
+        )
         points, labels = make_points(config.dataset, config.noise, data_seed)
         order = numpy.random.Generator(numpy.random.PCG64(data_seed)).permutation(len(points))
         points, labels = points[order], labels[order]
@@ -176,10 +189,12 @@ class Session:
         grid = plane_grid(OUTPUT_GRID)
         self._grid_x = gn.Tensor(feature_columns(grid, config.features))
         self._grid_features = feature_columns(grid, config.features) / numpy.array(  # the input column's maps
-            [feature_display_scale(n) for n in config.features], dtype=numpy.float32)
+            [feature_display_scale(n) for n in config.features], dtype=numpy.float32
+        )
 
-        self.model = PlaygroundNet(len(config.features), config.hidden, config.activation,
-                                   generator=gn.Generator(init_seed))
+        self.model = PlaygroundNet(
+            len(config.features), config.hidden, config.activation, generator=gn.Generator(init_seed)
+        )
         params = self.model.parameters()
         if config.optimizer == "adam":
             self.optimizer = gn.optim.Adam(params, lr=config.learning_rate)
@@ -204,7 +219,7 @@ class Session:
         if self._position + size > len(self._order):
             self._order = self._batches.permutation(n)
             self._position = 0
-        batch = self._order[self._position:self._position + size]
+        batch = self._order[self._position : self._position + size]
         self._position += size
         return batch
 
@@ -265,8 +280,9 @@ class Session:
                 found = diagnose(self.recorder)
             except ValueError:  # nothing recorded yet
                 found = []
-            self.findings = [{"kind": f.kind, "severity": f.severity, "message": f.message, "remedy": f.remedy}
-                             for f in found]
+            self.findings = [
+                {"kind": f.kind, "severity": f.severity, "message": f.message, "remedy": f.remedy} for f in found
+            ]
         return self.findings
 
     def frame(self) -> dict[str, Any]:
@@ -290,10 +306,13 @@ class Session:
             "playing": self.playing,
             "weights": [layer.weight.data.tolist() for layer in layers],
             "biases": [layer.bias.data.tolist() for layer in layers],
-            "gradients": [None if layer.weight.grad is None else layer.weight.grad.data.tolist()
-                          for layer in layers],
-            "maps": {"neuron_size": NEURON_GRID, "neurons": neuron_maps,
-                     "output_size": OUTPUT_GRID, "output": encode_map(2 * probability - 1)},
+            "gradients": [None if layer.weight.grad is None else layer.weight.grad.data.tolist() for layer in layers],
+            "maps": {
+                "neuron_size": NEURON_GRID,
+                "neurons": neuron_maps,
+                "output_size": OUTPUT_GRID,
+                "output": encode_map(2 * probability - 1),
+            },
             "findings": self._health(),
         }
 
@@ -302,29 +321,33 @@ class Session:
         with self.lock:
             self.last_used = time.monotonic()
             frame = self._frame()
-            frame.update({
-                "id": self.id,
-                "config": self.config.to_dict(),
-                "plane": PLANE,
-                "train_points": numpy.column_stack([self.train_points, self.train_labels]).tolist(),
-                "test_points": numpy.column_stack([self.test_points, self.test_labels]).tolist(),
-                "history": [list(h) for h in self.history],
-                "parameter_names": [n for n, _ in self.model.named_parameters()],
-            })
+            frame.update(
+                {
+                    "id": self.id,
+                    "config": self.config.to_dict(),
+                    "plane": PLANE,
+                    "train_points": numpy.column_stack([self.train_points, self.train_labels]).tolist(),
+                    "test_points": numpy.column_stack([self.test_points, self.test_labels]).tolist(),
+                    "history": [list(h) for h in self.history],
+                    "parameter_names": [n for n, _ in self.model.named_parameters()],
+                }
+            )
             return frame
 
     # ----- backprop for one point ----------------------------------------------------------------------------------
     def trace_point(self, index: int) -> dict[str, Any]:
         """`glassnet.lens.trace` of the loss on training point `index`: every backward step in the order it runs."""
         if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(self.train_points):
-            raise SessionError(f"trace: point must be an integer index of a training point, 0 to "
-                               f"{len(self.train_points) - 1}; got {index!r}")
+            raise SessionError(
+                f"trace: point must be an integer index of a training point, 0 to "
+                f"{len(self.train_points) - 1}; got {index!r}"
+            )
         with self.lock:
             self.last_used = time.monotonic()
             self.model.eval()  # no dropout here; eval keeps the Recorder from counting this forward as training
             try:
-                logit = self.model(gn.Tensor(self._train_x.data[index:index + 1]))
-                loss = F.binary_cross_entropy_with_logits(logit, gn.Tensor(self._train_y.data[index:index + 1]))
+                logit = self.model(gn.Tensor(self._train_x.data[index : index + 1]))
+                loss = F.binary_cross_entropy_with_logits(logit, gn.Tensor(self._train_y.data[index : index + 1]))
                 tr = trace(loss, model=self.model)
             finally:
                 self.model.train()
@@ -341,16 +364,31 @@ class Session:
             step_layer[step.number] = layer
         steps = []
         for step in tr.steps:
-            steps.append({
-                "number": step.number, "op": step.op, "forward": step.forward_formula,
-                "derivative": step.derivative, "layer": step_layer[step.number],
-                "output": _json_array(step.output_value), "upstream": _json_array(step.upstream),
-                "inputs": [{"label": i.label, "shape": list(i.shape), "value": _json_array(i.value),
-                            "gradient": _json_array(i.grad), "destination": i.destination} for i in step.inputs],
-            })
+            steps.append(
+                {
+                    "number": step.number,
+                    "op": step.op,
+                    "forward": step.forward_formula,
+                    "derivative": step.derivative,
+                    "layer": step_layer[step.number],
+                    "output": _json_array(step.output_value),
+                    "upstream": _json_array(step.upstream),
+                    "inputs": [
+                        {
+                            "label": i.label,
+                            "shape": list(i.shape),
+                            "value": _json_array(i.value),
+                            "gradient": _json_array(i.grad),
+                            "destination": i.destination,
+                        }
+                        for i in step.inputs
+                    ],
+                }
+            )
         return {
             "point": index,
-            "x": self.train_points[index].tolist(), "label": int(self.train_labels[index]),
+            "x": self.train_points[index].tolist(),
+            "label": int(self.train_labels[index]),
             "loss": float(tr.loss_value),
             "steps": steps,
             "gradients": {name: numpy.asarray(g, dtype=numpy.float64).tolist() for name, g in tr.grads.items()},
@@ -361,11 +399,13 @@ class Session:
 class SessionManager:
     """The live sessions of one server: at most `max_sessions`, each dropped after `idle_timeout` idle seconds."""
 
-    def __init__(self, max_sessions: int = 16, idle_timeout: float = 300.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, max_sessions: int = 16, idle_timeout: float = 300.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         if max_sessions < 1 or not idle_timeout > 0:
-            raise ValueError(f"SessionManager: max_sessions must be ≥ 1 and idle_timeout > 0, got {max_sessions} "
-                             f"and {idle_timeout}")
+            raise ValueError(
+                f"SessionManager: max_sessions must be ≥ 1 and idle_timeout > 0, got {max_sessions} and {idle_timeout}"
+            )
         self.max_sessions, self.idle_timeout, self.clock = max_sessions, idle_timeout, clock
         self._sessions: dict[str, Session] = {}
         self._lock = threading.Lock()
@@ -381,8 +421,11 @@ class SessionManager:
         """End sessions idle for longer than the timeout (not those streaming to an open page); their ids."""
         now = self.clock()
         with self._lock:
-            stale = [sid for sid, s in self._sessions.items()
-                     if sid not in self.streaming and now - s.last_used > self.idle_timeout]
+            stale = [
+                sid
+                for sid, s in self._sessions.items()
+                if sid not in self.streaming and now - s.last_used > self.idle_timeout
+            ]
             for sid in stale:
                 self._end(sid)
         return stale
@@ -392,8 +435,11 @@ class SessionManager:
         self.reap()
         with self._lock:
             if len(self._sessions) >= self.max_sessions:
-                raise SessionError(f"the server already runs {self.max_sessions} playground sessions (its limit); "
-                                   "close another tab or try again later", status=429)
+                raise SessionError(
+                    f"the server already runs {self.max_sessions} playground sessions (its limit); "
+                    "close another tab or try again later",
+                    status=429,
+                )
             session = Session(config)
             session.last_used = self.clock()
             self._sessions[session.id] = session
@@ -405,8 +451,11 @@ class SessionManager:
         with self._lock:
             session = self._sessions.get(session_id)
             if session is None:
-                raise SessionError(f"no playground session {session_id!r} (it ended: tab closed, idle for more than "
-                                   f"{self.idle_timeout:g} s, or the server restarted)", status=404)
+                raise SessionError(
+                    f"no playground session {session_id!r} (it ended: tab closed, idle for more than "
+                    f"{self.idle_timeout:g} s, or the server restarted)",
+                    status=404,
+                )
             session.last_used = self.clock()
             return session
 
@@ -432,5 +481,17 @@ def steps_for(value: Any, name: str = "steps", maximum: int = 10_000) -> int:
     return value
 
 
-__all__ = ["PLANE", "PlaygroundNet", "Session", "SessionError", "SessionManager", "encode_map", "feature_columns",
-           "encode_columns", "feature_display_scale", "make_points", "plane_grid", "steps_for"]
+__all__ = [
+    "PLANE",
+    "PlaygroundNet",
+    "Session",
+    "SessionError",
+    "SessionManager",
+    "encode_map",
+    "feature_columns",
+    "encode_columns",
+    "feature_display_scale",
+    "make_points",
+    "plane_grid",
+    "steps_for",
+]
