@@ -92,11 +92,13 @@ async function analyze(pixels, center) {
     bar.style.width = `${Math.max(1, 100 * p)}%`;
     bars.append(gn.el("span", { text: classes[k] }), gn.el("div", {}, bar), gn.el("span", { text: `${(100 * p).toFixed(1)}%` }));
   });
-  const inputLayer = r.layers[0];
-  if (inputLayer.shape[0] === 3) drawRgb($("input-view"), r);
-  else gn.drawMap($("input-view"), r.input, r.size, r.size, gn.grey);
-  gn.drawMap($("saliency"), r.saliency, r.size, r.size, gn.heat);
-  gn.drawMap($("gradcam"), r.grad_cam, r.size, r.size, gn.heat);
+  // the input, then saliency and Grad-CAM laid over it (opaque where the map is strong)
+  for (const [id, overlay] of [["input-view", null], ["saliency", r.saliency], ["gradcam", r.grad_cam]]) {
+    const canvas = $(id);
+    if (r.layers[0].shape[0] === 3) drawRgb(canvas, r);
+    else gn.drawMap(canvas, r.input, r.size, r.size, gn.grey);
+    if (overlay) gn.drawMap(canvas, overlay, r.size, r.size, gn.heat, 0.85);
+  }
   drawLayers(r);
 }
 
@@ -118,10 +120,12 @@ function drawLayers(r) {
     const row = gn.el("div", { class: "layer-row", "data-layer": layer.name },
                       gn.el("span", { class: "name", text: `${layer.name} ${layer.kind} ${layer.shape.join("×")}` }));
     if (layer.maps) {
-      const [, h, w] = layer.shape, scale = Math.max(2, Math.floor(56 / h));
+      const [, h, w] = layer.shape, shown = Math.max(40, Math.min(64, 4 * h));  // CSS pixels on screen
       layer.maps.forEach((m, c) => {
-        const canvas = gn.el("canvas", { class: "fmap", width: w * scale, height: h * scale,
+        const canvas = gn.el("canvas", { class: "fmap", width: w, height: h,
                                          title: `${layer.name} channel ${c}`, "data-channel": c });
+        canvas.style.width = `${shown}px`;
+        canvas.style.height = `${Math.round(shown * h / w)}px`;
         gn.drawMap(canvas, m, w, h);
         canvas.addEventListener("click", () => showFilter(layer.name, c));
         row.append(canvas);

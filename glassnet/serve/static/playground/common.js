@@ -64,7 +64,7 @@ const gn = {
     for (let i = 0; i < width * height; i++) {
       const [r, g, b] = colour(bytes[i]);
       image.data[4 * i] = r; image.data[4 * i + 1] = g; image.data[4 * i + 2] = b;
-      image.data[4 * i + 3] = alpha === undefined ? 255 : Math.round(alpha * bytes[i]);
+      image.data[4 * i + 3] = alpha === undefined ? 255 : Math.round(alpha * bytes[i]);  // alpha: an overlay
     }
     sctx.putImageData(image, 0, 0);
     const ctx = canvas.getContext("2d");
