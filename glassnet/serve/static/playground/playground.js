@@ -76,6 +76,11 @@ async function rebuild() {
   page.source.onmessage = (event) => {
     if (generation === page.generation) drawFrame(JSON.parse(event.data));
   };
+  page.source.onerror = () => {  // the server went away or ended the session: say so (Reset starts a new one)
+    if (generation === page.generation && page.source && page.source.readyState === EventSource.CLOSED) {
+      gn.showError("the connection to this session was lost (server restarted or session ended): press Reset");
+    }
+  };
   page.source.addEventListener("failure", (event) => {
     page.playing = false;
     $("play").textContent = "Play";
