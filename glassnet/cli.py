@@ -98,6 +98,8 @@ def _parser() -> argparse.ArgumentParser:
     sv.add_argument("runs_dir", metavar="RUNS_DIR", nargs="?", default="runs")
     sv.add_argument("--port", type=int, default=6006, help="0 picks a free port (default 6006)")
     sv.add_argument("--host", default="127.0.0.1", help="another address than 127.0.0.1 requires the printed token")
+    sv.add_argument("--data", metavar="DIR", help="CNN Explainer's TinyVGG files for the CNN explorer")
+    sv.add_argument("--lenet", metavar="FILE", help="LeNet-5 weights (.safetensors) for the CNN explorer")
     sub.add_parser("list", help="list the training recipes")
     sub.add_parser("info", help="versions, backend and optional extras")
     d = sub.add_parser("demo", help="train a tiny network and watch its loss fall")
@@ -188,10 +190,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise CliError(f"{args.runs_dir}: no such directory (train something first, e.g. glassnet train mlp-digits)")
     if not 0 <= args.port <= 65535:
         raise CliError(f"--port {args.port}: expected 0 to 65535")
+    if args.data is not None and not os.path.isdir(args.data):
+        raise CliError(f"--data {args.data}: no such directory")
+    if args.lenet is not None and not os.path.isfile(args.lenet):
+        raise CliError(f"--lenet {args.lenet}: no such file")
     from glassnet.serve import serve
 
     try:
-        serve(args.runs_dir, host=args.host, port=args.port, block=True)
+        serve(args.runs_dir, host=args.host, port=args.port, block=True, data_dir=args.data,
+              lenet_checkpoint=args.lenet)
     except OSError as e:
         raise CliError(str(e).removeprefix("glassnet serve: ")) from None
     except KeyboardInterrupt:  # uvicorn shuts down cleanly, then passes Ctrl-C on: it is how serving ends

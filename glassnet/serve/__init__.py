@@ -89,8 +89,13 @@ def serve(
     block: bool = True,
     token: str | None = None,
     quiet: bool = False,
+    data_dir: str | os.PathLike | None = None,
+    lenet_checkpoint: str | os.PathLike | None = None,
 ) -> ServeHandle:
     """Serve the dashboard of `runs_dir` at http://host:port/ (port 0 picks a free one).
+
+    `data_dir` (default $GLASSNET_DATA) holds CNN Explainer's TinyVGG files for the CNN explorer;
+    `lenet_checkpoint` names LeNet-5 weights the explorer uses instead of the ones it trains and caches.
 
     On an address other than localhost a token is required; one is made up when not given, and printed in the
     URL. `block=False` starts the server in a thread and returns once it accepts connections.
@@ -107,7 +112,8 @@ def serve(
         )
     if host not in _LOCAL and token is None:
         token = secrets.token_urlsafe(24)
-    app = create_app(runs_dir, token=token)
+    options = {"data_dir": data_dir, "lenet_checkpoint": lenet_checkpoint}
+    app = create_app(runs_dir, token=token, playground=options)
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:

@@ -49,13 +49,13 @@ CSP = (
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
 
 
-def _playground_routes() -> list | None:
-    """The playground's and explorers' routes, when their subpackage (glassnet.serve.playground) is there."""
+def _playground_routes(options: dict[str, Any] | None) -> list | None:
+    """The playground's and explorers' routes (given `options`, e.g. data_dir), when their subpackage is there."""
     try:
         from glassnet.serve.playground import routes
     except ImportError:
         return None
-    return list(routes())
+    return list(routes(**(options or {})))
 
 
 class SafeJSONResponse(JSONResponse):
@@ -344,11 +344,17 @@ def _histograms_payload(run: Run, max_steps: int = 60) -> dict[str, Any]:
     return json_safe({tag: _evenly(items, max_steps) for tag, items in hist.items()})
 
 
-def create_app(runs_dir: str | Path, token: str | None = None, allowed_hosts: set[str] | None = None) -> Starlette:
+def create_app(
+    runs_dir: str | Path,
+    token: str | None = None,
+    allowed_hosts: set[str] | None = None,
+    playground: dict[str, Any] | None = None,
+) -> Starlette:
     """The Starlette app serving `runs_dir` (read-only). With `token`, every request must carry it;
-    `allowed_hosts` (default: localhost names, when no token is set) limits the Host header."""
+    `allowed_hosts` (default: localhost names, when no token is set) limits the Host header; `playground` holds
+    options for the playground and explorers (`glassnet.serve.playground.routes`: data_dir, lenet_checkpoint)."""
     folder = RunsFolder(runs_dir)
-    extra_routes = _playground_routes()
+    extra_routes = _playground_routes(playground)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     stopping = threading.Event()
     if allowed_hosts is None and token is None:

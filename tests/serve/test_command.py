@@ -71,3 +71,31 @@ def test_importing_glassnet_does_not_load_the_server():
     code = "import sys, glassnet; print('starlette' in sys.modules, 'uvicorn' in sys.modules, callable(glassnet.serve))"
     result = subprocess.run([sys.executable, "-c", code], env=ENV, capture_output=True, text=True, timeout=60)
     assert result.stdout.split() == ["False", "False", "True"]
+
+
+def test_serve_checks_data_and_lenet_before_starting(tmp_path, capsys):
+    from glassnet.cli import main
+
+    assert main(["serve", str(tmp_path), "--data", str(tmp_path / "missing")]) == 2
+    assert main(["serve", str(tmp_path), "--lenet", str(tmp_path / "none.safetensors")]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        f"glassnet serve: error: --data {tmp_path / 'missing'}: no such directory",
+        f"glassnet serve: error: --lenet {tmp_path / 'none.safetensors'}: no such file",
+    ]
+
+
+def test_the_data_folder_reaches_the_cnn_explorer(tmp_path):
+    from starlette.testclient import TestClient
+
+    from glassnet.models.tinyvgg import default_tinyvgg_dir
+    from glassnet.serve.app import create_app
+
+    def models(data_dir):
+        app = create_app(tmp_path, playground={"data_dir": data_dir})
+        with TestClient(app, base_url="http://127.0.0.1") as client:
+            return str(client.get("/api/explorer/cnn/models").json())
+
+    assert "tinyvgg" not in models(tmp_path / "none") and "lenet" in models(tmp_path / "none")
+    if os.path.isdir(default_tinyvgg_dir()):  # CNN Explainer's files, where the data folder is beside the repo
+        assert "tinyvgg" in models(os.path.dirname(default_tinyvgg_dir()))
