@@ -2,16 +2,16 @@
 
     python examples/lenet_mnist.py                       # 12 epochs, Adam 1.5e-3 with cosine decay, batch 128
     python examples/lenet_mnist_torch.py                 # the same recipe in PyTorch, for comparison
-    glassnet train lenet-mnist --data ../shared/data     # the same code as a CLI recipe
+    glassnet train lenet-mnist --data ../shared/data     # the same recipe from the command line
 
-The training loop is `glassnet.recipes.train_lenet_mnist`; the model is `glassnet.models.LeNet5`.
+The recipe is `glassnet/recipes/lenet_mnist.py` (a `Trainer` with callbacks); this script runs it on the full data.
 """
 
 from __future__ import annotations
 
 import argparse
 
-from glassnet.recipes import default_data_dir, train_lenet_mnist
+from glassnet.recipes import RecipeConfig, default_data_dir, read_results, run
 
 
 def main() -> None:
@@ -22,11 +22,13 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=1.5e-3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--limit", type=int, default=None, help="use only the first N training and test images")
-    parser.add_argument("--out", default=None, help="save model and checkpoint here")
+    parser.add_argument("--out", default=None, help="the run folder (default runs/lenet-mnist)")
     args = parser.parse_args()
-    result = train_lenet_mnist(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, seed=args.seed,
-                               data=args.data, out=args.out, limit=args.limit)
-    print(f"final test accuracy {result['history'][-1]['test_accuracy']:.2%}   ({result['seconds']:.0f} s)")
+    folder = run("lenet-mnist", RecipeConfig(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
+                                             seed=args.seed, data=args.data, out=args.out,
+                                             options={"limit": args.limit}))
+    results = read_results(folder)
+    print(f"final test accuracy {results['test_accuracy']:.2%}   ({results['train_seconds']:.0f} s)")
 
 
 if __name__ == "__main__":

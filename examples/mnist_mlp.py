@@ -1,16 +1,16 @@
 """An MLP (784-512-256-10, ReLU, dropout 0.2) learns MNIST (IDX files in ../shared/data): ≥ 98.0% test accuracy.
 
     python examples/mnist_mlp.py                         # 12 epochs, Adam 1e-3 with cosine decay, batch 128
-    glassnet train mnist-mlp --data ../shared/data       # the same code as a CLI recipe
+    glassnet train mnist-mlp --data ../shared/data       # the same recipe from the command line
 
-The training loop is `glassnet.recipes.train_mnist_mlp`; the model is `glassnet.recipes.mnist_mlp_model`.
+The recipe is `glassnet/recipes/mnist_mlp.py` (a `Trainer` with callbacks); this script runs it on the full data.
 """
 
 from __future__ import annotations
 
 import argparse
 
-from glassnet.recipes import default_data_dir, train_mnist_mlp
+from glassnet.recipes import RecipeConfig, default_data_dir, read_results, run
 
 
 def main() -> None:
@@ -21,11 +21,13 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--limit", type=int, default=None, help="use only the first N training and test images")
-    parser.add_argument("--out", default=None, help="save model and checkpoint here")
+    parser.add_argument("--out", default=None, help="the run folder (default runs/mnist-mlp)")
     args = parser.parse_args()
-    result = train_mnist_mlp(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, seed=args.seed,
-                               data=args.data, out=args.out, limit=args.limit)
-    print(f"final test accuracy {result['history'][-1]['test_accuracy']:.2%}   ({result['seconds']:.0f} s)")
+    folder = run("mnist-mlp", RecipeConfig(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
+                                           seed=args.seed, data=args.data, out=args.out,
+                                           options={"limit": args.limit}))
+    results = read_results(folder)
+    print(f"final test accuracy {results['test_accuracy']:.2%}   ({results['train_seconds']:.0f} s)")
 
 
 if __name__ == "__main__":

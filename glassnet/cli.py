@@ -85,9 +85,11 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--lr", type=_positive_float)
     tr.add_argument("--batch-size", type=_positive_int)
     tr.add_argument("--seed", type=int, default=0)
-    tr.add_argument("--out", metavar="DIR")
-    tr.add_argument("--data", metavar="DIR")
-    tr.add_argument("--resume", metavar="PATH")
+    tr.add_argument("--out", metavar="DIR", help="the run folder (default runs/RECIPE)")
+    tr.add_argument("--data", metavar="DIR", help="the full data set's files (default: the subset bundled in glassnet)")
+    tr.add_argument("--resume", metavar="PATH", help="continue a run: its run folder, or a checkpoint file")
+    tr.add_argument("--set", metavar="KEY=VALUE", action="append", default=[],
+                    help="a recipe option, e.g. steps_per_epoch=20 (`glassnet list` shows each recipe's options)")
     tr.add_argument("--ranks", type=_positive_int, default=1, metavar="N",
                     help="data-parallel: run as N MPI ranks under the installed mpiexec (the 'mpi' extra)")
     tr.add_argument("--hostfile", metavar="FILE", help="with --ranks: the machines to run the ranks on (MPI host file)")
@@ -127,30 +129,24 @@ def cmd_tour(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    """`glassnet train RECIPE`: check the options, then run the recipe."""
-    from glassnet.recipes import RecipeError, get_recipe
+    """`glassnet train RECIPE`: check the options, then run the recipe (it prints where its data come from first)."""
+    from glassnet.recipes import RecipeConfig, RecipeError, get_recipe
 
     try:
         recipe = get_recipe(args.recipe)
+        options = dict(recipe.parse_option(text) for text in args.set)
     except RecipeError as e:
         raise CliError(str(e)) from None
-    if not recipe.available:
-        raise CliError(f"recipe {recipe.name!r} is not available yet: it needs {recipe.needs}")
     if args.data is not None and not os.path.isdir(args.data):
         raise CliError(f"--data {args.data}: no such directory")
-    if args.resume is not None and not os.path.isfile(args.resume):
-        raise CliError(f"--resume {args.resume}: no such checkpoint file")
+    if args.resume is not None and not os.path.exists(args.resume):
+        raise CliError(f"--resume {args.resume}: no such run folder or checkpoint file")
     if args.ranks > 1 or args.hostfile is not None:
         return _relaunch_as_ranks(args)
-    options = dict(recipe.defaults)
-    for key in ("epochs", "lr", "batch_size"):
-        if getattr(args, key) is not None:
-            options[key] = getattr(args, key)
-    out = args.out or os.path.join("runs", recipe.name)
-    print(f"glassnet train {recipe.name}: {recipe.description}; " + ", ".join(f"{k}={v}" for k, v in options.items())
-          + f", seed={args.seed}, out={out}")
+    config = RecipeConfig(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, seed=args.seed, out=args.out,
+                          data=args.data, resume=args.resume, options=options)
     try:
-        recipe.train(seed=args.seed, out=out, data=args.data, resume=args.resume, **options)
+        recipe.run(config)
     except RecipeError as e:
         raise CliError(str(e)) from None
     return 0
@@ -208,13 +204,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    """`glassnet list`: the recipes, marking those not yet available."""
+    """`glassnet list`: the recipes and their options with default values."""
     from glassnet.recipes import RECIPES
 
     width = max(len(name) for name in RECIPES)
     for r in RECIPES.values():
-        state = "" if r.available else f"   [not yet available: needs {r.needs}]"
-        print(f"{r.name:{width}s}  {r.description}{state}")
+        print(f"{r.name:{width}s}  {r.description}\n{'':{width}s}  options: "
+              + " ".join(f"{k}={v}" for k, v in r.defaults.items()))
     return 0
 
 

@@ -7,6 +7,7 @@ Call `optimizer.step()` before `scheduler.step()`.
 
 from __future__ import annotations
 
+import bisect
 import math
 import warnings
 from collections import Counter
@@ -405,6 +406,91 @@ class ReduceLROnPlateau(LRScheduler):
 
     def get_lr(self) -> list[float]:
         return self._last_lr
+
+
+class SequentialLR(LRScheduler):
+    """Run `schedulers` one after another, switching at the step counts in `milestones` (PyTorch's SequentialLR).
+
+    Warm-up then cosine decay, stepped once per batch::
+
+        warmup = LinearLR(opt, start_factor=1 / 100, total_iters=99)         # (k + 1) / 100 · lr for k < 100
+        decay = CosineAnnealingLR(opt, T_max=total - 100, eta_min=0.1 * lr)
+        schedule = SequentialLR(opt, [warmup, decay], milestones=[100])
+
+    At a milestone the next scheduler starts from the beginning, at its own value for epoch 0 computed from the
+    groups' initial lr (as PyTorch's closed forms do), whatever lr the previous one ended on.
+    """
+
+    def __init__(self, optimizer: Optimizer, schedulers: list[LRScheduler], milestones: list[int],
+                 last_epoch: int = -1):
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"SequentialLR: {type(optimizer).__name__} is not an Optimizer")
+        schedulers, milestones = list(schedulers), [int(m) for m in milestones]
+        if not schedulers:
+            raise ValueError("SequentialLR: expected at least one scheduler, got none")
+        for i, s in enumerate(schedulers):
+            if not isinstance(s, LRScheduler) or isinstance(s, (ReduceLROnPlateau, SequentialLR)):
+                raise TypeError(f"SequentialLR: schedulers[{i}] is a {type(s).__name__}; expected a step-driven "
+                                "LRScheduler (not ReduceLROnPlateau or another SequentialLR)")
+            if s.optimizer is not optimizer:
+                raise ValueError(f"SequentialLR: schedulers[{i}] ({type(s).__name__}) belongs to another optimizer")
+        if len(milestones) != len(schedulers) - 1:
+            raise ValueError(f"SequentialLR: {len(schedulers)} schedulers need {len(schedulers) - 1} milestones, "
+                             f"got {len(milestones)}")
+        if milestones != sorted(milestones) or (milestones and milestones[0] < 1):
+            raise ValueError(f"SequentialLR: milestones must be positive and increasing, got {milestones}")
+        self.optimizer = optimizer
+        self._schedulers = schedulers
+        self._milestones = milestones
+        self.last_epoch = last_epoch + 1
+        self._step_count = 1
+        self._restart(schedulers[bisect.bisect_right(milestones, self.last_epoch)])
+
+    def _restart(self, scheduler: LRScheduler) -> None:
+        """Put `scheduler` at its epoch 0, from the groups' initial learning rates."""
+        for group in self.optimizer.param_groups:
+            group["lr"] = group["initial_lr"]
+        scheduler.last_epoch = -1
+        scheduler._step_count = 0
+        scheduler._is_initial = True
+        try:
+            scheduler.step()
+        finally:
+            scheduler._is_initial = False
+        self._last_lr = scheduler.get_last_lr()
+
+    def step(self) -> None:
+        """Advance one step in whichever scheduler owns it (starting the next one at a milestone)."""
+        self._step_count += 1
+        self.last_epoch += 1
+        index = bisect.bisect_right(self._milestones, self.last_epoch)
+        scheduler = self._schedulers[index]
+        if index > 0 and self._milestones[index - 1] == self.last_epoch:
+            self._restart(scheduler)
+        else:
+            scheduler.step()
+            self._last_lr = scheduler.get_last_lr()
+
+    def get_lr(self) -> list[float]:
+        return self._last_lr
+
+    def state_dict(self) -> dict[str, Any]:
+        """Its own counters and each scheduler's state_dict, as plain data."""
+        state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_schedulers")}
+        state["_schedulers"] = [s.state_dict() for s in self._schedulers]
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore a `state_dict()`, the inner schedulers' included."""
+        state = dict(state_dict)
+        inner = state.pop("_schedulers")
+        if len(inner) != len(self._schedulers):
+            raise ValueError(f"SequentialLR.load_state_dict: the state holds {len(inner)} schedulers, this one has "
+                             f"{len(self._schedulers)}")
+        self.__dict__.update(state)
+        self._milestones = [int(m) for m in self._milestones]
+        for s, st in zip(self._schedulers, inner):
+            s.load_state_dict(st)
 
 
 def _per_group(name: str, groups: list, value) -> list:

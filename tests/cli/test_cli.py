@@ -44,7 +44,7 @@ def test_demo_still_works(capsys):
         (["train", "no-such-recipe"], "unknown recipe"),
         (["train", "lenet-mnist", "--data", ROOT], "cannot find train-images-idx3-ubyte"),
         (["train", "mlp-digits", "--data", "/no/such/dir"], "no such directory"),
-        (["train", "mlp-digits", "--resume", "/no/such/file.safetensors"], "no such checkpoint"),
+        (["train", "mlp-digits", "--resume", "/no/such/file.safetensors"], "no such run folder or checkpoint file"),
         (["tour", "--chapter", "13"], "unknown chapter 13"),
     ],
 )
