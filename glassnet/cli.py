@@ -84,7 +84,7 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--epochs", type=_positive_int)
     tr.add_argument("--lr", type=_positive_float)
     tr.add_argument("--batch-size", type=_positive_int)
-    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--seed", type=int, help="seeds weights, shuffles and dropout (default: the recipe's)")
     tr.add_argument("--out", metavar="DIR", help="the run folder (default runs/RECIPE)")
     tr.add_argument("--data", metavar="DIR", help="the full data set's files (default: the subset bundled in glassnet)")
     tr.add_argument("--resume", metavar="PATH", help="continue a run: its run folder, or a checkpoint file")

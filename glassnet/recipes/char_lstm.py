@@ -36,7 +36,7 @@ def run(config: RecipeConfig) -> Path:
     o = RECIPE.resolve(config)
     vocab, train_ids, _, note = load_text(config.data, NAME)
     config.say(f"{NAME}: {note}")
-    manual_seed(config.seed)  # weights, dropout and the training windows
+    manual_seed(o["seed"])  # weights, dropout and the training windows
     model = CharRNN(vocab.vocab_size, o["embed_dim"], o["hidden_size"], o["num_layers"])
     optimizer = optim.Adam(model.parameters(), lr=o["lr"])
     return train_text_model(

@@ -42,11 +42,11 @@ def train_mnist_classifier(
     config.say(f"{name}: {note}")
     if flatten:
         x_train, x_test = x_train.reshape(len(x_train), -1), x_test.reshape(len(x_test), -1)
-    manual_seed(config.seed)
+    manual_seed(o["seed"])
     model = build()
     optimizer = optim.Adam(model.parameters(), lr=o["lr"])
     scheduler = optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=o["epochs"])
-    order = EpochOrderSampler(len(x_train), config.seed)
+    order = EpochOrderSampler(len(x_train), o["seed"])
     loader = DataLoader(TensorDataset(Tensor(x_train), Tensor(y_train)), batch_size=o["batch_size"], sampler=order)
     test = DataLoader(TensorDataset(Tensor(x_test), Tensor(y_test)), batch_size=1000)
     run_dir = open_run(config, name)
@@ -56,9 +56,9 @@ def train_mnist_classifier(
         optimizer,
         metrics=["accuracy"],
         scheduler=scheduler,
-        callbacks=[SetEpoch(order), ReseedEachEpoch(config.seed), *progress()],
+        callbacks=[SetEpoch(order), ReseedEachEpoch(o["seed"]), *progress()],
         run_dir=run_dir,
-        config={"recipe": name, "data": note, "seed": config.seed, **o},
+        config={"recipe": name, "data": note, **o},
     )
     config.say(
         f"{name}: {count_parameters(model):,} parameters; epochs={o['epochs']} lr={o['lr']} "

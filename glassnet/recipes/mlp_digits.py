@@ -64,9 +64,9 @@ def load(data: str | os.PathLike | None, seed: int) -> tuple[Tensor, Tensor, Ten
 def run(config: RecipeConfig) -> Path:
     """Train; the run folder gets the Trainer's files, model.safetensors and results.json (test accuracy)."""
     o = RECIPE.resolve(config)
-    x_train, y_train, x_test, y_test, note = load(config.data, config.seed)
+    x_train, y_train, x_test, y_test, note = load(config.data, o["seed"])
     config.say(f"{NAME}: {note}")
-    manual_seed(config.seed)
+    manual_seed(o["seed"])
     net = model()
     optimizer = optim.Adam(net.parameters(), lr=o["lr"], weight_decay=1e-4)
     loader = DataLoader(TensorDataset(x_train, y_train), batch_size=o["batch_size"], shuffle=True)
@@ -77,9 +77,9 @@ def run(config: RecipeConfig) -> Path:
         nn.CrossEntropyLoss(),
         optimizer,
         metrics=["accuracy"],
-        callbacks=[ReseedEachEpoch(config.seed), *progress()],
+        callbacks=[ReseedEachEpoch(o["seed"]), *progress()],
         run_dir=run_dir,
-        config={"recipe": NAME, "data": note, "seed": config.seed, **o},
+        config={"recipe": NAME, "data": note, **o},
     )
     config.say(
         f"{NAME}: {count_parameters(net):,} parameters, {len(y_train):,} training and {len(y_test):,} test "

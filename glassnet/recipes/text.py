@@ -132,7 +132,7 @@ def train_text_model(
         carry_state=carry_state,
         callbacks=callbacks,
         run_dir=run_dir,
-        config={"recipe": name, "data": note, "seed": config.seed, **o},
+        config={"recipe": name, "data": note, **o},
     )
     config.say(
         f"{name}: {count_parameters(model):,} parameters, {total} steps ({o['epochs']} epochs of {steps})"

@@ -38,7 +38,7 @@ def run(config: RecipeConfig) -> Path:
     o = RECIPE.resolve(config)
     vocab, train_ids, _, note = load_text(config.data, NAME)
     config.say(f"{NAME}: {note}")
-    manual_seed(config.seed)  # weights, dropout and the training windows
+    manual_seed(o["seed"])  # weights, dropout and the training windows
     model = GPT(vocab.vocab_size, o["block_size"], o["n_layer"], o["n_head"], o["d_model"], o["dropout"])
     decay = [p for _, p in model.named_parameters() if p.ndim >= 2]
     no_decay = [p for _, p in model.named_parameters() if p.ndim < 2]
