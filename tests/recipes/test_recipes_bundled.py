@@ -13,15 +13,21 @@ from glassnet.cli import main
 from glassnet.recipes import RECIPES, read_results
 from glassnet.recipes import common as recipes_common
 
+
+def sets(**options) -> list[str]:
+    """Recipe options as `glassnet train` arguments: --set KEY=VALUE for each."""
+    return [arg for key, value in options.items() for arg in ("--set", f"{key}={value}")]
+
+
+LSTM = sets(steps_per_epoch=3, seq_len=16, hidden_size=16, embed_dim=8, eval_chars=1000, sample_chars=20)
+GPT = sets(steps_per_epoch=2, block_size=16, n_layer=1, n_head=2, d_model=16, eval_chars=1000, sample_chars=20)
 TINY = {
     "mlp-digits": [],
-    "mnist-mlp": ["--set", "limit=300"],
-    "lenet-mnist": ["--set", "limit=200"],
-    "char-lstm": ["--batch-size", "8", "--set", "steps_per_epoch=3", "--set", "seq_len=16", "--set", "hidden_size=16",
-                  "--set", "embed_dim=8", "--set", "eval_chars=1000", "--set", "sample_chars=20"],
-    "tiny-gpt": ["--batch-size", "8", "--set", "steps_per_epoch=2", "--set", "block_size=16", "--set", "n_layer=1",
-                 "--set", "n_head=2", "--set", "d_model=16", "--set", "eval_chars=1000", "--set", "sample_chars=20"],
-    "gan-ring": ["--set", "steps_per_epoch=10"],
+    "mnist-mlp": sets(limit=300),
+    "lenet-mnist": sets(limit=200),
+    "char-lstm": ["--batch-size", "8", *LSTM],
+    "tiny-gpt": ["--batch-size", "8", *GPT],
+    "gan-ring": sets(steps_per_epoch=10),
 }
 FIRST_LINE = {
     "mlp-digits": "using the bundled 1,797 8x8 digits",
@@ -47,8 +53,8 @@ def test_recipe_runs_on_bundled_data_and_says_so_first(name, tmp_path, capsys, m
     assert main(["train", name, "--epochs", "1", "--out", str(out), *TINY[name]]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith(f"{name}: {FIRST_LINE[name]}"), lines[0]
-    for path in ("config.json", "history.json", "history.csv", "checkpoints/last.safetensors", "model.safetensors",
-                 "results.json"):
+    written = ["config.json", "history.json", "history.csv", "checkpoints/last.safetensors", "model.safetensors"]
+    for path in [*written, "results.json"]:
         assert (out / path).is_file(), path
     config = json.loads((out / "config.json").read_text())
     assert config["recipe"] == name and config["epochs"] == 1
@@ -79,8 +85,10 @@ def test_mlp_digits_weights_load_and_report_reads_the_run_folder(tmp_path, capsy
 
 def test_text_recipe_writes_its_sample_and_validation_loss(tmp_path, capsys):
     out = tmp_path / "lstm"
-    assert main(["train", "char-lstm", "--epochs", "2", "--lr", "0.01", "--batch-size", "16", "--out", str(out),
-                 *TINY["char-lstm"][2:]]) == 0
+    status = main(
+        ["train", "char-lstm", "--epochs", "2", "--lr", "0.01", "--batch-size", "16", "--out", str(out), *LSTM]
+    )
+    assert status == 0
     text = capsys.readouterr().out
     results = read_results(out)
     sample = (out / "artefacts" / "sample.txt").read_text(encoding="utf-8")
@@ -96,3 +104,12 @@ def test_list_shows_options_with_defaults(capsys):
     for name in RECIPES:
         assert name in text
     assert "steps_per_epoch=100" in text and "limit=None" in text and "loss=non_saturating" in text
+
+
+def test_time_budget_stops_a_text_recipe_after_the_batch_that_spends_it(tmp_path, capsys):
+    out = tmp_path / "lstm"
+    status = main(["train", "char-lstm", "--epochs", "3", "--out", str(out), *TINY["char-lstm"], *sets(minutes=0)])
+    assert status == 0
+    assert "time budget of 0 minutes reached after 1 steps" in capsys.readouterr().out
+    results = read_results(out)
+    assert results["steps"] == 1 and results["epochs"] == 1

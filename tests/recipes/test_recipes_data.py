@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from mnist_files import write_mnist
+from test_recipes_bundled import sets
 
 from glassnet.cli import main
 from glassnet.recipes import RecipeConfig, RecipeError, read_results, run
@@ -13,8 +14,12 @@ from glassnet.recipes import RecipeConfig, RecipeError, read_results, run
 def test_data_switches_mnist_recipes_to_idx_files(tmp_path, capsys):
     write_mnist(tmp_path, 256, 64)
     out = tmp_path / "run"
-    assert main(["train", "lenet-mnist", "--epochs", "1", "--batch-size", "64", "--data", str(tmp_path),
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            ["train", "lenet-mnist", "--epochs", "1", "--batch-size", "64", "--data", str(tmp_path), "--out", str(out)]
+        )
+        == 0
+    )
     first = capsys.readouterr().out.splitlines()[0]
     assert first == f"lenet-mnist: using the MNIST IDX files in {tmp_path} (256 training, 64 test images)"
     import glassnet as gn
@@ -25,33 +30,52 @@ def test_data_switches_mnist_recipes_to_idx_files(tmp_path, capsys):
 
 def test_data_switches_text_recipes_to_the_full_file(tmp_path, capsys):
     (tmp_path / "tinyshakespeare.txt").write_text("To be, or not to be: that is the question.\n" * 40)
-    assert main(["train", "tiny-gpt", "--epochs", "1", "--batch-size", "4", "--data", str(tmp_path), "--out",
-                 str(tmp_path / "o"), "--set", "steps_per_epoch=1", "--set", "n_layer=1", "--set", "d_model=8",
-                 "--set", "n_head=2", "--set", "block_size=8", "--set", "sample_chars=3"]) == 0
-    assert capsys.readouterr().out.splitlines()[0].startswith(
-        f"tiny-gpt: using {tmp_path / 'tinyshakespeare.txt'} (1,720 characters)")
+    tiny = sets(steps_per_epoch=1, n_layer=1, d_model=8, n_head=2, block_size=8, sample_chars=3)
+    args = [
+        "train",
+        "tiny-gpt",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "4",
+        "--data",
+        str(tmp_path),
+        "--out",
+        str(tmp_path / "o"),
+    ]
+    assert main([*args, *tiny]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first == f"tiny-gpt: using {tmp_path / 'tinyshakespeare.txt'} (1,720 characters)"
     assert read_results(tmp_path / "o")["sample"].startswith("T")  # no "ROMEO:" letters here: it starts at "T"
 
 
-@pytest.mark.parametrize("recipe, fragment", [("lenet-mnist", "train-images-idx3-ubyte"),
-                                              ("mnist-mlp", "train-images-idx3-ubyte"),
-                                              ("char-lstm", "no tinyshakespeare.txt"),
-                                              ("tiny-gpt", "no tinyshakespeare.txt"),
-                                              ("mlp-digits", "has no digits.npz"),
-                                              ("gan-ring", "generates its own 2-D data; --data does not apply")])
+@pytest.mark.parametrize(
+    "recipe, fragment",
+    [
+        ("lenet-mnist", "train-images-idx3-ubyte"),
+        ("mnist-mlp", "train-images-idx3-ubyte"),
+        ("char-lstm", "no tinyshakespeare.txt"),
+        ("tiny-gpt", "no tinyshakespeare.txt"),
+        ("mlp-digits", "has no digits.npz"),
+        ("gan-ring", "generates its own 2-D data; --data does not apply"),
+    ],
+)
 def test_missing_data_is_one_line(recipe, fragment, tmp_path, capsys):
     assert main(["train", recipe, "--data", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and fragment in err[0] and recipe in err[0]
 
 
-@pytest.mark.parametrize("args, fragment", [
-    (["train", "nope"], "unknown recipe 'nope'; known recipes: mlp-digits"),
-    (["train", "mlp-digits", "--set", "hidden=3"], "--set expects KEY=VALUE with KEY one of epochs, lr, batch_size"),
-    (["train", "mnist-mlp", "--set", "limit=many"], "--set limit=many: expected a number"),
-    (["train", "gan-ring", "--set", "loss=hinge"], "loss must be non_saturating or wgan-gp, got 'hinge'"),
-    (["train", "mlp-digits", "--resume", "/nonexistent/run"], "no such run folder or checkpoint file"),
-])
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["train", "nope"], "unknown recipe 'nope'; known recipes: mlp-digits"),
+        (["train", "mlp-digits", "--set", "hidden=3"], "--set expects KEY=VALUE with KEY one of epochs, lr"),
+        (["train", "mnist-mlp", "--set", "limit=many"], "--set limit=many: expected a number"),
+        (["train", "gan-ring", "--set", "loss=hinge"], "loss must be non_saturating or wgan-gp, got 'hinge'"),
+        (["train", "mlp-digits", "--resume", "/nonexistent/run"], "no such run folder or checkpoint file"),
+    ],
+)
 def test_user_mistakes_are_one_line(args, fragment, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert main(args) == 2
@@ -63,8 +87,8 @@ def test_resuming_from_a_file_that_is_not_a_checkpoint_is_one_line(tmp_path, cap
     import glassnet as gn
 
     gn.save({"w": gn.zeros(2)}, tmp_path / "weights.safetensors")
-    assert main(["train", "mlp-digits", "--out", str(tmp_path / "o"), "--resume",
-                 str(tmp_path / "weights.safetensors")]) == 2
+    weights = str(tmp_path / "weights.safetensors")
+    assert main(["train", "mlp-digits", "--out", str(tmp_path / "o"), "--resume", weights]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "cannot resume from" in err[0] and "not a glassnet checkpoint" in err[0]
 

@@ -62,9 +62,10 @@ def _interrupted(monkeypatch, module, after, fn):
 
 def test_mnist_mlp_interrupted_then_resumed_from_the_checkpoint_file(tmp_path, monkeypatch):
     write_mnist(tmp_path, 200, 50)
-    quiet = lambda s: None  # noqa: E731
-    config = lambda out, resume=None: RecipeConfig(epochs=3, data=tmp_path, out=tmp_path / out, resume=resume,  # noqa: E731
-                                                   say=quiet)
+
+    def config(out, resume=None):
+        return RecipeConfig(epochs=3, data=tmp_path, out=tmp_path / out, resume=resume, say=lambda s: None)
+
     run("mnist-mlp", config("full"))
     _interrupted(monkeypatch, classifier_module, 2, lambda: run("mnist-mlp", config("part")))
     run("mnist-mlp", config("part", resume=tmp_path / "part" / "checkpoints" / "last.safetensors"))
@@ -73,10 +74,13 @@ def test_mnist_mlp_interrupted_then_resumed_from_the_checkpoint_file(tmp_path, m
 
 
 def test_char_lstm_resumes_its_per_batch_schedule_and_windows(tmp_path, monkeypatch):
-    options = {"steps_per_epoch": 4, "seq_len": 12, "hidden_size": 16, "embed_dim": 8, "eval_chars": 600,
-               "sample_chars": 5}
-    config = lambda out, resume=None: RecipeConfig(epochs=2, batch_size=4, out=tmp_path / out, resume=resume,  # noqa: E731
-                                                   options=options, say=lambda s: None)
+    options = dict(steps_per_epoch=4, seq_len=12, hidden_size=16, embed_dim=8, eval_chars=600, sample_chars=5)
+
+    def config(out, resume=None):
+        return RecipeConfig(
+            epochs=2, batch_size=4, out=tmp_path / out, resume=resume, options=options, say=lambda s: None
+        )
+
     run("char-lstm", config("full"))
     _interrupted(monkeypatch, text_module, 1, lambda: run("char-lstm", config("part")))
     run("char-lstm", config("part", resume=tmp_path / "part"))
