@@ -8,6 +8,7 @@ artefacts/), plus model.safetensors and results.json, and `glassnet report` read
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from glassnet.recipes import char_lstm, gan_ring, lenet_mnist, mlp_digits, mnist_mlp, tiny_gpt
@@ -37,7 +38,7 @@ def run(name: str, config: RecipeConfig | None = None, **options) -> Path:
     """Run recipe `name` (`options` are recipe options such as steps_per_epoch=20); return its run folder."""
     config = config or RecipeConfig()
     if options:
-        config.options = {**config.options, **options}
+        config = replace(config, options={**config.options, **options})
     return get_recipe(name).run(config)
 
 

@@ -55,6 +55,7 @@ class Recipe:
     description: str
     run: Callable[[RecipeConfig], Path]
     defaults: dict[str, Any]
+    extras: tuple[str, ...] = ()  # optional extras it needs (none today), for the CLI to check before training
 
     def resolve(self, config: RecipeConfig) -> dict[str, Any]:
         """The recipe's defaults (seed 0 unless it names one), overridden by `config.options`, then by
