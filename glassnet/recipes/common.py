@@ -249,6 +249,9 @@ def fit(trainer: Trainer, loader: Any, epochs: int, config: RecipeConfig, name: 
     """`trainer.fit`, after restoring `config.resume` (a run folder or checkpoint file) if given."""
     initial_epoch = 0
     if config.resume is not None:
+        other = _recipe_of(config.resume)
+        if other is not None and other != name:
+            raise RecipeError(f"{name}: cannot resume from {config.resume}: it is a run of {other}")
         try:
             initial_epoch = trainer.load_checkpoint(config.resume)
         except FileNotFoundError:
@@ -256,13 +259,25 @@ def fit(trainer: Trainer, loader: Any, epochs: int, config: RecipeConfig, name: 
                 f"{name}: --resume {config.resume}: no checkpoint there (expected a run folder "
                 "with checkpoints/last.safetensors, or a checkpoint file)"
             ) from None
-        except (ValueError, KeyError, TypeError) as e:
-            raise RecipeError(f"{name}: cannot resume from {config.resume}: {e}") from None
+        except (ValueError, KeyError, TypeError, RuntimeError) as e:  # not a checkpoint, or not of this model
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise RecipeError(f"{name}: cannot resume from {config.resume}: {first}") from None
         config.say(
             f"resumed from {config.resume} after epoch {initial_epoch}"
             + (f" (nothing left to train for {epochs} epochs)" if initial_epoch >= epochs else "")
         )
     return trainer.fit(loader, epochs=epochs, val_loader=val_loader, initial_epoch=initial_epoch)
+
+
+def _recipe_of(path: str | os.PathLike) -> str | None:
+    """The recipe a run folder (or the folder of its checkpoints/last.safetensors) was made by, if it says."""
+    folder = Path(path)
+    if folder.is_file():
+        folder = folder.parent.parent if folder.parent.name == "checkpoints" else folder.parent
+    try:
+        return RunDir.open(folder).read_config().get("recipe") if (folder / "config.json").is_file() else None
+    except (OSError, ValueError, AttributeError):  # an unreadable config says nothing about the recipe
+        return None
 
 
 def finish(run_dir: RunDir, model: Any, results: dict[str, Any], say: Callable[[str], None]) -> Path:

@@ -129,3 +129,21 @@ class _Trap:
 
     def __reduce__(self):
         return (open, (self.path, "w"))
+
+
+def test_resuming_another_recipes_run_is_one_line(tmp_path, capsys):
+    assert main(["train", "mlp-digits", "--epochs", "1", "--out", str(tmp_path / "digits")]) == 0
+    capsys.readouterr()
+    for resume in (tmp_path / "digits", tmp_path / "digits" / "checkpoints" / "last.safetensors"):
+        assert main(["train", "mnist-mlp", "--out", str(tmp_path / "o"), "--resume", str(resume)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err == [f"glassnet train: error: mnist-mlp: cannot resume from {resume}: it is a run of mlp-digits"]
+
+
+def test_a_checkpoint_of_another_model_is_one_line(tmp_path, capsys):
+    assert main(["train", "mlp-digits", "--epochs", "1", "--out", str(tmp_path / "digits")]) == 0
+    (tmp_path / "digits" / "config.json").unlink()  # nothing says which recipe wrote it: loading finds out
+    capsys.readouterr()
+    assert main(["train", "mnist-mlp", "--out", str(tmp_path / "o"), "--resume", str(tmp_path / "digits")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cannot resume from" in err[0] and "state_dict" in err[0], err
