@@ -236,8 +236,20 @@ class KeepGeneratorState(Callback):
 
 
 def open_run(config: RecipeConfig, name: str) -> RunDir:
-    """The run folder: config.out, else runs/NAME (an existing folder is reused, as resuming needs)."""
-    return RunDir.open(config.out if config.out is not None else Path("runs") / name)
+    """The run folder: config.out, else the run being resumed, else runs/NAME (an existing folder is reused)."""
+    if config.out is not None:
+        return RunDir.open(config.out)
+    if config.resume is not None:
+        return RunDir.open(_run_folder_of(config.resume))
+    return RunDir.open(Path("runs") / name)
+
+
+def _run_folder_of(path: str | os.PathLike) -> Path:
+    """The run folder of a run folder, or of a checkpoint file (in its checkpoints/ or beside config.json)."""
+    folder = Path(path)
+    if folder.is_file():
+        folder = folder.parent.parent if folder.parent.name == "checkpoints" else folder.parent
+    return folder
 
 
 def progress() -> list[Callback]:
@@ -271,9 +283,7 @@ def fit(trainer: Trainer, loader: Any, epochs: int, config: RecipeConfig, name: 
 
 def _recipe_of(path: str | os.PathLike) -> str | None:
     """The recipe a run folder (or the folder of its checkpoints/last.safetensors) was made by, if it says."""
-    folder = Path(path)
-    if folder.is_file():
-        folder = folder.parent.parent if folder.parent.name == "checkpoints" else folder.parent
+    folder = _run_folder_of(path)
     try:
         return RunDir.open(folder).read_config().get("recipe") if (folder / "config.json").is_file() else None
     except (OSError, ValueError, AttributeError):  # an unreadable config says nothing about the recipe

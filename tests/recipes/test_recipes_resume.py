@@ -33,8 +33,8 @@ def test_cli_resume_from_a_run_folder_equals_uninterrupted(tmp_path, capsys):
     assert main(["train", "mlp-digits", "--epochs", "3", "--out", str(full)]) == 0
     assert main(["train", "mlp-digits", "--epochs", "2", "--out", str(part)]) == 0
     capsys.readouterr()
-    assert main(["train", "mlp-digits", "--epochs", "3", "--out", str(part), "--resume", str(part)]) == 0
-    assert "resumed from" in capsys.readouterr().out
+    assert main(["train", "mlp-digits", "--epochs", "3", "--resume", str(part)]) == 0  # --out: the resumed run
+    assert f"resumed from {part} after epoch 2" in capsys.readouterr().out
     assert _losses(part) == _losses(full) and len(_losses(full)) == 3
     _assert_same_weights(full, part)
 
