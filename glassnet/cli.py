@@ -142,6 +142,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.resume is not None and not os.path.exists(args.resume):
         raise CliError(f"--resume {args.resume}: no such run folder or checkpoint file")
     if args.ranks > 1 or args.hostfile is not None:
+        if not recipe.data_parallel:
+            raise CliError(f"recipe {recipe.name} does not train data-parallel; run it without --ranks")
         return _relaunch_as_ranks(args)
     config = RecipeConfig(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, seed=args.seed, out=args.out,
                           data=args.data, resume=args.resume, options=options)

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from glassnet.data import MNIST, CharDataset, Sampler, load_mnist_small, load_text_small
+from glassnet.distributed import get_rank, in_parallel_job
 from glassnet.io.weights import save
 from glassnet.train import Callback, ProgressBar, RunDir, Trainer
 from glassnet.train.history import _atomic_text, _plain
@@ -56,6 +57,7 @@ class Recipe:
     run: Callable[[RecipeConfig], Path]
     defaults: dict[str, Any]
     extras: tuple[str, ...] = ()  # optional extras it needs (none today), for the CLI to check before training
+    data_parallel: bool = True  # whether it can run as several MPI ranks (`glassnet train --ranks N`)
 
     def resolve(self, config: RecipeConfig) -> dict[str, Any]:
         """The recipe's defaults (seed 0 unless it names one), overridden by `config.options`, then by
@@ -291,8 +293,12 @@ def _recipe_of(path: str | os.PathLike) -> str | None:
 
 
 def finish(run_dir: RunDir, model: Any, results: dict[str, Any], say: Callable[[str], None]) -> Path:
-    """Write model.safetensors (the weights alone) and results.json (the final figures); return the run folder."""
+    """Write model.safetensors (the weights alone) and results.json (the final figures); return the run folder.
+
+    In a data-parallel run (`--ranks N`) only rank 0 writes, as the Trainer does."""
     path = Path(run_dir.path)
+    if in_parallel_job() and get_rank() != 0:
+        return path
     save(model.state_dict(), path / "model.safetensors")
     _atomic_text(path / "results.json", json.dumps(_plain(results), indent=1))
     say(f"saved {path / 'model.safetensors'}; run folder {path} (see `glassnet report {path}`)")

@@ -16,6 +16,7 @@ import numpy as np
 
 from glassnet import optim
 from glassnet.data import DataLoader, TensorDataset, mode_coverage, ring_centers, ring_of_gaussians
+from glassnet.distributed import in_parallel_job
 from glassnet.models import GAN, MLPDiscriminator, MLPGenerator
 from glassnet.random import Generator, manual_seed
 from glassnet.recipes.common import (
@@ -55,6 +56,8 @@ def run(config: RecipeConfig) -> Path:
     o = RECIPE.resolve(config)
     if config.data is not None:
         raise RecipeError(f"{NAME}: generates its own 2-D data; --data does not apply")
+    if in_parallel_job():  # GANTrainer's two players are not wrapped in DistributedDataParallel
+        raise RecipeError(f"{NAME}: GANTrainer does not train data-parallel; run it without --ranks")
     if o["loss"] not in ("non_saturating", "wgan-gp"):
         raise RecipeError(f"{NAME}: loss must be non_saturating or wgan-gp, got {o['loss']!r}")
     config.say(
@@ -103,4 +106,6 @@ def run(config: RecipeConfig) -> Path:
     )
 
 
-RECIPE = Recipe(NAME, "MLP GAN learning a ring of 8 2-D gaussians (GANTrainer; generated data)", run, DEFAULTS)
+RECIPE = Recipe(
+    NAME, "MLP GAN learning a ring of 8 2-D gaussians (GANTrainer; generated data)", run, DEFAULTS, data_parallel=False
+)

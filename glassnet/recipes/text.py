@@ -37,10 +37,11 @@ class TextTrainer(Trainer):
         self._evaluating = False
 
     def forward(self, inputs: Any) -> Tensor:
+        # through Trainer.forward, which calls the DistributedDataParallel wrapper in a data-parallel run
         if self._evaluating and self.carry_state:
-            logits, self._state = self.model(inputs, self._state)
+            logits, self._state = super().forward((inputs, self._state))
             return logits
-        return self.model(inputs)[0]
+        return super().forward(inputs)[0]
 
     def eval_step(self, batch: Any) -> dict[str, Any]:
         inputs, targets = batch
@@ -55,12 +56,26 @@ class TextTrainer(Trainer):
             self._evaluating, self._state = False, None
 
 
-def stream_chunks(ids: np.ndarray, streams: int = 32, length: int = 200) -> list[tuple[Tensor, Tensor]]:
+class InOrder:
+    """Batches that must be read in order, all of them, by whoever evaluates: a recurrent state flows from one to
+    the next. (A data-parallel fit splits a plain list of batches among its ranks; it leaves this whole.)"""
+
+    def __init__(self, batches: list[tuple[Tensor, Tensor]]):
+        self.batches = batches
+
+    def __iter__(self):
+        return iter(self.batches)
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+
+def stream_chunks(ids: np.ndarray, streams: int = 32, length: int = 200) -> InOrder:
     """`ids` cut into `streams` contiguous streams, read `length` characters at a time: (x, y) batches in order."""
     per = (len(ids) - 1) // streams
     x = ids[: streams * per].reshape(streams, per)
     y = ids[1 : streams * per + 1].reshape(streams, per)
-    return [(Tensor(x[:, i : i + length]), Tensor(y[:, i : i + length])) for i in range(0, per, length)]
+    return InOrder([(Tensor(x[:, i : i + length]), Tensor(y[:, i : i + length])) for i in range(0, per, length)])
 
 
 def windows(ids: np.ndarray, block_size: int, batch_size: int = 64) -> list[tuple[Tensor, Tensor]]:

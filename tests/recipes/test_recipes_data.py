@@ -74,6 +74,7 @@ def test_missing_data_is_one_line(recipe, fragment, tmp_path, capsys):
         (["train", "mnist-mlp", "--set", "limit=many"], "--set limit=many: expected a number"),
         (["train", "gan-ring", "--set", "loss=hinge"], "loss must be non_saturating or wgan-gp, got 'hinge'"),
         (["train", "mlp-digits", "--resume", "/nonexistent/run"], "no such run folder or checkpoint file"),
+        (["train", "gan-ring", "--ranks", "2"], "recipe gan-ring does not train data-parallel; run it without --ranks"),
     ],
 )
 def test_user_mistakes_are_one_line(args, fragment, tmp_path, capsys, monkeypatch):
