@@ -48,6 +48,9 @@ half = float16
 
 def _method(name):
     def fn(input, *args, **kwargs):  # noqa: A002
+        if not isinstance(input, Tensor):  # as torch: a list or number is not silently converted
+            raise TypeError(f"gn.{name}: expected a Tensor as input, got {type(input).__name__}; wrap it: "
+                            f"gn.{name}(gn.tensor(...))")
         return getattr(input, name)(*args, **kwargs)
 
     fn.__name__ = name
@@ -62,6 +65,44 @@ for _name in (
 ).split():
     globals()[_name] = _method(_name)
 del _name
+
+
+def add(input: Tensor, other, *, alpha=1) -> Tensor:  # noqa: A002
+    """input + alpha · other (as `torch.add`)."""
+    _check_input("add", input)
+    return input + (other if alpha == 1 else other * alpha)
+
+
+def sub(input: Tensor, other, *, alpha=1) -> Tensor:  # noqa: A002
+    """input − alpha · other (as `torch.sub`)."""
+    _check_input("sub", input)
+    return input - (other if alpha == 1 else other * alpha)
+
+
+def mul(input: Tensor, other) -> Tensor:  # noqa: A002
+    """input · other (as `torch.mul`)."""
+    _check_input("mul", input)
+    return input * other
+
+
+def div(input: Tensor, other) -> Tensor:  # noqa: A002
+    """input / other (as `torch.div`)."""
+    _check_input("div", input)
+    return input / other
+
+
+def neg(input: Tensor) -> Tensor:  # noqa: A002
+    """−input (as `torch.neg`)."""
+    _check_input("neg", input)
+    return -input
+
+
+def _check_input(name: str, value) -> None:
+    if not isinstance(value, Tensor):
+        raise TypeError(f"gn.{name}: expected a Tensor as input, got {type(value).__name__}")
+
+
+subtract, multiply, divide, true_divide, negative = sub, mul, div, div, neg
 
 __version__ = "0.1.0"
 from glassnet import (

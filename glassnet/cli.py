@@ -12,6 +12,7 @@ import importlib.util
 import os
 import platform
 import sys
+import traceback
 
 
 def demo(steps: int = 300, seed: int = 0) -> list[float]:
@@ -59,6 +60,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 0 to 2**32 - 1, got {text!r}") from None
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 0 to 2**32 - 1, got {text!r}")
+    return value
+
+
 def _positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -84,7 +95,7 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--epochs", type=_positive_int)
     tr.add_argument("--lr", type=_positive_float)
     tr.add_argument("--batch-size", type=_positive_int)
-    tr.add_argument("--seed", type=int, help="seeds weights, shuffles and dropout (default: the recipe's)")
+    tr.add_argument("--seed", type=_seed, help="seeds weights, shuffles and dropout (default: the recipe's)")
     tr.add_argument("--out", metavar="DIR", help="the run folder (default runs/RECIPE)")
     tr.add_argument("--data", metavar="DIR", help="the full data set's files (default: the subset bundled in glassnet)")
     tr.add_argument("--resume", metavar="PATH", help="continue a run: its run folder, or a checkpoint file")
@@ -106,7 +117,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("info", help="versions, backend and optional extras")
     d = sub.add_parser("demo", help="train a tiny network and watch its loss fall")
     d.add_argument("--steps", type=_positive_int, default=300)
-    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--seed", type=_seed, default=0)
     return parser
 
 
@@ -141,6 +152,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise CliError(f"--data {args.data}: no such directory")
     if args.resume is not None and not os.path.exists(args.resume):
         raise CliError(f"--resume {args.resume}: no such run folder or checkpoint file")
+    if args.out is not None and os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise CliError(f"--out {args.out}: is a file; give a folder for the run (it is created if missing)")
     if args.ranks > 1 or args.hostfile is not None:
         if not recipe.data_parallel:
             raise CliError(f"recipe {recipe.name} does not train data-parallel; run it without --ranks")
@@ -257,18 +270,41 @@ def main(argv: list[str] | None = None) -> int:
                "demo": cmd_demo, "serve": cmd_serve}
     try:
         status = handler[args.command](args)
-    except CliError as e:
-        print(f"glassnet {args.command}: error: {e}", file=sys.stderr)
+    except _user_errors() as e:
+        print(f"glassnet {args.command}: error: {_one_line(e)}", file=sys.stderr)
         status = 2
     except KeyboardInterrupt:
         print("glassnet: interrupted", file=sys.stderr)
         status = 130
+    except Exception:
+        traceback.print_exc()
+        print(
+            f"glassnet {args.command}: this is a bug in glassnet, not a mistake of yours; please report it with the "
+            "traceback above and the command you ran",
+            file=sys.stderr,
+        )
+        status = 1
     if status:  # one rank of several ending early would leave the others waiting: end them all
         from glassnet import distributed
 
         if distributed.in_parallel_job():
             distributed.abort(f"glassnet {args.command} ended with status {status}", status)
     return status
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """What a user's input or machine can cause (bad files, full disks, refused paths): one line, never a traceback."""
+    from glassnet.files import FileRefused
+    from glassnet.io.weights import WeightsFileError
+    from glassnet.train.checkpoint import CheckpointError
+
+    return CliError, FileRefused, WeightsFileError, CheckpointError, OSError
+
+
+def _one_line(error: BaseException) -> str:
+    if isinstance(error, OSError) and error.filename and error.strerror and str(error.filename) not in error.strerror:
+        return f"{error.filename}: {error.strerror}"
+    return " ".join(str(error).split()) or type(error).__name__
 
 
 if __name__ == "__main__":

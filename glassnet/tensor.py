@@ -441,11 +441,11 @@ class Tensor:
 
     def softmax(self, dim: int) -> Tensor:
         """Softmax along `dim`."""
-        return act.Softmax.apply(_floating(self), axis=dim)
+        return act.Softmax.apply(_floating(self), axis=_axis(dim, self.ndim, "softmax"))
 
     def log_softmax(self, dim: int) -> Tensor:
         """Log-softmax along `dim` (numerically stable)."""
-        return act.LogSoftmax.apply(_floating(self), axis=dim)
+        return act.LogSoftmax.apply(_floating(self), axis=_axis(dim, self.ndim, "log_softmax"))
 
     # ----- reductions ------------------------------------------------------------------------------
     def sum(self, dim=None, keepdim: bool = False, dtype=None, *, axis=None, keepdims=None) -> Tensor:
@@ -469,7 +469,9 @@ class Tensor:
 
     def amin(self, dim=None, keepdim: bool = False) -> Tensor:
         """Minimum over `dim`; ties share the gradient equally."""
-        return -((-self).amax(dim, keepdim))
+        dim, keepdim = _dims(self, dim, None, keepdim, None, "amin")
+        _nonempty(self, dim, "amin")
+        return rd.AMin.apply(self, axis=dim, keepdims=keepdim)
 
     def max(self, dim=None, keepdim: bool = False):
         """max() → the largest value; max(dim) → (values, indices); max(other) → elementwise maximum."""
@@ -495,20 +497,20 @@ class Tensor:
         """Index of the smallest value (over the flattened tensor if dim is None)."""
         return _arg(numpy.argmin, self, dim, keepdim)
 
-    def var(self, dim=None, keepdim: bool = False, *, correction: int = 1, unbiased=None) -> Tensor:
+    def var(self, dim=None, keepdim: bool = False, *, correction: int = 1, unbiased=None, _name="var") -> Tensor:
         """Variance over `dim`, dividing by n − correction (Bessel's correction by default, as PyTorch)."""
         if unbiased is not None:
             correction = 1 if unbiased else 0
-        dim, keepdim = _dims(self, dim, None, keepdim, None, "var")
+        dim, keepdim = _dims(self, dim, None, keepdim, None, _name)
         if self.dtype.kind != "f":
-            raise TypeError(f"var/std: expected a floating tensor, got {self.dtype} (convert with .float())")
+            raise TypeError(f"{_name}: expected a floating tensor, got {self.dtype} (convert with .float())")
         n = self.data.size // builtins.max(numpy.prod(rd.reduced_shape(self.shape, dim), dtype=int), 1)
         centred = self - self.mean(dim, keepdim=True)
         return (centred * centred).sum(dim, keepdim=keepdim) / builtins.max(n - correction, 0)
 
     def std(self, dim=None, keepdim: bool = False, *, correction: int = 1, unbiased=None) -> Tensor:
         """Standard deviation over `dim` (√var)."""
-        return rd.StdFromVar.apply(self.var(dim, keepdim, correction=correction, unbiased=unbiased))
+        return rd.StdFromVar.apply(self.var(dim, keepdim, correction=correction, unbiased=unbiased, _name="std"))
 
     def prod(self, dim=None, keepdim: bool = False) -> Tensor:
         """Product over `dim`."""
@@ -559,17 +561,18 @@ class Tensor:
 
     def permute(self, *dims) -> Tensor:
         """Reorder the dimensions."""
-        dims = tuple(_axis(d, self.ndim, "permute") for d in _shape_arg(dims)) if self.ndim else _shape_arg(dims)
+        dims = _shape_arg(dims, "permute")
+        dims = tuple(_axis(d, self.ndim, "permute") for d in dims) if self.ndim else dims
         if sorted(dims) != list(range(self.ndim)):
             raise ValueError(f"permute: {dims} is not a permutation of the {self.ndim} dims of shape {self.shape}")
         return sh.Permute.apply(self, axes=dims)
 
     def transpose(self, dim0: int, dim1: int) -> Tensor:
         """Swap two dimensions."""
+        d0, d1 = _axis(dim0, self.ndim, "transpose"), _axis(dim1, self.ndim, "transpose")
         if self.ndim == 0:
             return self
         axes = list(range(self.ndim))
-        d0, d1 = _axis(dim0, self.ndim, "transpose"), _axis(dim1, self.ndim, "transpose")
         axes[d0], axes[d1] = axes[d1], axes[d0]
         return sh.Permute.apply(self, axes=tuple(axes))
 
@@ -583,7 +586,7 @@ class Tensor:
 
     def expand(self, *shape) -> Tensor:
         """Broadcast to a larger shape without copying (-1 keeps a dimension)."""
-        shape = _shape_arg(shape)
+        shape = _shape_arg(shape, "expand")
         lead = len(shape) - self.ndim
         if lead < 0:
             raise ValueError(f"expand: cannot expand shape {self.shape} to fewer dims {shape}")
@@ -630,14 +633,14 @@ class Tensor:
 
     def repeat(self, *repeats) -> Tensor:
         """Tile the tensor: repeat(2, 3) copies it twice along dim -2 and three times along dim -1."""
-        repeats = _shape_arg(repeats)
+        repeats = _shape_arg(repeats, "repeat")
         if len(repeats) < self.ndim:
             raise ValueError(f"repeat: {len(repeats)} repeat counts for a tensor of {self.ndim} dims")
         return sh.Tile.apply(self, reps=repeats)
 
     def tile(self, *dims) -> Tensor:
         """Like repeat, but fewer counts than dims are padded with ones in front."""
-        dims = _shape_arg(dims)
+        dims = _shape_arg(dims, "tile")
         return sh.Tile.apply(self, reps=(1,) * (self.ndim - len(dims)) + dims)
 
     def split(self, split_size_or_sections, dim: int = 0) -> tuple:
@@ -899,9 +902,11 @@ def _values_indices(t: Tensor, idx: Tensor, dim: int, keepdim: bool) -> ValuesIn
     return ValuesIndices(values, idx)
 
 
-def _shape_arg(shape) -> tuple:
+def _shape_arg(shape, name: str = "reshape") -> tuple:
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
+    if not all(isinstance(s, (int, numpy.integer)) and not isinstance(s, bool) for s in shape):
+        raise TypeError(f"{name}: expected whole numbers for the sizes or dims, got {shape}")
     return tuple(int(s) for s in shape)
 
 

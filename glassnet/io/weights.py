@@ -14,14 +14,13 @@ lists are plain JSON.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import secrets
 import struct
 from typing import Any
 
 from glassnet.backend import np
+from glassnet.files import FileRefused, atomic_write, check_regular
 from glassnet.tensor import Tensor
 
 _FORMAT_KEY = "glassnet.format"
@@ -55,7 +54,7 @@ def save(obj: Any, path: str | os.PathLike) -> None:
     structure = _encode(obj, "", tensors, names_by_id)
     metadata = {_FORMAT_KEY: _FORMAT_VERSION, _STRUCTURE_KEY: json.dumps(structure, allow_nan=True)}
     data = stnp.save(tensors, metadata=metadata)
-    _atomic_write(os.fspath(path), data)
+    atomic_write(path, data)
 
 
 def _encode(obj: Any, where: str, tensors: dict, names_by_id: dict):
@@ -95,37 +94,6 @@ def _plain_scalar(value):
     return value.item() if isinstance(value, np.generic) else value
 
 
-def _write_fully(f, data: bytes) -> None:
-    f.write(data)
-
-
-def _atomic_write(path: str, data: bytes) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    while True:  # like tempfile.mkstemp, but with the permissions an ordinary new file gets (0o666 less umask)
-        tmp = os.path.join(folder, f".{os.path.basename(path)}.{secrets.token_hex(4)}.tmp")
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-            break
-        except FileExistsError:
-            continue
-    try:
-        with os.fdopen(fd, "wb") as f:
-            _write_fully(f, data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    with contextlib.suppress(OSError, AttributeError):  # make the rename itself durable (POSIX)
-        dir_fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-
-
 # ----- loading ---------------------------------------------------------------------------------------------
 def load(path: str | os.PathLike) -> Any:
     """Read a file written by `gn.save` (or any safetensors file) back as Tensors in the saved structure.
@@ -135,6 +103,10 @@ def load(path: str | os.PathLike) -> Any:
     """
     stnp = _safetensors()
     path = os.fspath(path)
+    try:
+        check_regular(path)  # a FIFO would block forever, a device never ends
+    except FileRefused as e:
+        raise WeightsFileError(f"gn.load: {e}") from None
     header = _read_header(path)
     try:
         arrays = stnp.load_file(path)
@@ -145,10 +117,27 @@ def load(path: str | os.PathLike) -> Any:
     if _STRUCTURE_KEY not in metadata:
         return tensors
     try:
-        structure = json.loads(metadata[_STRUCTURE_KEY])
-    except ValueError as e:
-        raise WeightsFileError(f"gn.load: {path} has a corrupt structure description in its metadata: {e}") from e
-    return _decode(structure, tensors, path)
+        structure = _parse_json(metadata[_STRUCTURE_KEY])
+    except (ValueError, RecursionError) as e:
+        raise WeightsFileError(f"gn.load: {path} has a corrupt structure description in its metadata: {e}") from None
+    return _decode(structure, tensors, path, depth=0)
+
+
+_MAX_DEPTH = 64  # a state dict nests a few levels; a deeper structure is corrupt or hostile
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object's pairs as a dict, refusing a key that appears twice (JSON readers disagree on which wins)."""
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"the key {key!r} appears twice")
+        result[key] = value
+    return result
+
+
+def _parse_json(text: str | bytes) -> Any:
+    return json.loads(text, object_pairs_hook=_unique_keys)
 
 
 _PICKLE_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt", ".pkl", ".pickle")
@@ -231,11 +220,11 @@ def _read_header(path: str) -> dict:
             )
         raw = f.read(n)
     try:
-        header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as e:
+        header = _parse_json(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
         raise WeightsFileError(
             f"gn.load: {path} is corrupt or not a safetensors file: its header is not valid JSON ({e})"
-        ) from e
+        ) from None
     if not isinstance(header, dict):
         raise WeightsFileError(f"gn.load: {path} is corrupt: its header is not a JSON object")
     available = size - 8 - n
@@ -244,7 +233,7 @@ def _read_header(path: str) -> dict:
             continue
         try:
             begin, end = (int(x) for x in info["data_offsets"])
-        except (TypeError, KeyError, ValueError) as e:
+        except (TypeError, KeyError, ValueError, IndexError) as e:
             raise WeightsFileError(
                 f"gn.load: {path} is corrupt: the header entry for {name!r} has no valid data_offsets"
             ) from e
@@ -256,20 +245,40 @@ def _read_header(path: str) -> dict:
     return header
 
 
-def _decode(node: Any, tensors: dict[str, Tensor], path: str):
+def _decode(node: Any, tensors: dict[str, Tensor], path: str, depth: int):
+    """Rebuild the saved structure; anything that is not a structure gn.save writes is a WeightsFileError."""
+    if depth > _MAX_DEPTH:
+        raise WeightsFileError(f"gn.load: {path} is corrupt: its structure nests deeper than {_MAX_DEPTH} levels")
     if isinstance(node, list):
-        return [_decode(v, tensors, path) for v in node]
-    if isinstance(node, dict):
-        if "tensor" in node:
-            name = node["tensor"]
-            if name not in tensors:
-                raise WeightsFileError(
-                    f"gn.load: {path} is corrupt: its structure names a tensor {name!r} the file does not hold"
-                )
-            return tensors[name]
-        if "dict" in node:
-            return {k: _decode(v, tensors, path) for k, v in node["dict"]}
-        if "tuple" in node:
-            return tuple(_decode(v, tensors, path) for v in node["tuple"])
-        raise WeightsFileError(f"gn.load: {path} is corrupt: unexpected entry {node!r} in its structure description")
-    return node
+        return [_decode(v, tensors, path, depth + 1) for v in node]
+    if not isinstance(node, dict):
+        return node
+    if len(node) != 1 or not {"tensor", "dict", "tuple"} >= set(node):
+        raise WeightsFileError(f"gn.load: {path} is corrupt: unexpected entry {_short(node)} in its structure")
+    (kind, value), = node.items()
+    if kind == "tensor":
+        if not isinstance(value, str) or value not in tensors:
+            raise WeightsFileError(
+                f"gn.load: {path} is corrupt: its structure names a tensor {_short(value)} the file does not hold"
+            )
+        return tensors[value]
+    if not isinstance(value, list):
+        raise WeightsFileError(f"gn.load: {path} is corrupt: a {kind!r} entry holds {_short(value)}, not a list")
+    if kind == "tuple":
+        return tuple(_decode(v, tensors, path, depth + 1) for v in value)
+    result = {}
+    for pair in value:
+        key_types = (str, int, float, bool, type(None))
+        if not (isinstance(pair, list) and len(pair) == 2) or not isinstance(pair[0], key_types):
+            raise WeightsFileError(
+                f"gn.load: {path} is corrupt: a 'dict' entry holds {_short(pair)}, not a [key, value] pair"
+            )
+        if pair[0] in result:
+            raise WeightsFileError(f"gn.load: {path} is corrupt: the key {pair[0]!r} appears twice in one dict")
+        result[pair[0]] = _decode(pair[1], tensors, path, depth + 1)
+    return result
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."

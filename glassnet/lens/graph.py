@@ -17,6 +17,7 @@ from typing import Any
 import numpy
 
 from glassnet.autograd import Function
+from glassnet.files import atomic_write
 from glassnet.tensor import Tensor
 
 __all__ = ["draw_graph"]
@@ -157,14 +158,7 @@ def _render(graph: Any, path: str | os.PathLike, fmt: str) -> None:
         raise RuntimeError("draw_graph needs the Graphviz program `dot`: install the Debian/Ubuntu package graphviz "
                            "(apt-get install graphviz)") from e
     path = os.fspath(path)
-    tmp = f"{path}.tmp{os.getpid()}"
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    atomic_write(path, data)
 
 
 def _format_for(path: str | os.PathLike | None, format: str | None) -> str:

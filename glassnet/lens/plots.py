@@ -20,6 +20,7 @@ from typing import Any
 import numpy
 
 from glassnet.autograd import no_grad
+from glassnet.files import atomic_write
 from glassnet.tensor import Tensor
 
 __all__ = [
@@ -85,14 +86,10 @@ def save_figure(fig: Any, path: str | os.PathLike, dpi: int = 90) -> str:
     suffix = os.path.splitext(path)[1].lower()
     if suffix not in (".png", ".svg"):
         raise ValueError(f"save_figure: {path!r} should end in .png or .svg")
-    tmp = f"{path}.tmp{os.getpid()}"
-    try:
-        _canvas(fig)
-        fig.savefig(tmp, format=suffix[1:], dpi=dpi)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    _canvas(fig)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format=suffix[1:], dpi=dpi)
+    atomic_write(path, buffer.getvalue())
     return path
 
 

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy
 
+from glassnet.files import atomic_write
 from glassnet.lens.diagnose import Finding, diagnose
 from glassnet.lens.recorder import Recorder, Recording
 
@@ -69,19 +70,6 @@ def _decode(value: Any) -> Any:
     return value
 
 
-def _atomic_write(path: Path, data: str | bytes) -> None:
-    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
-    try:
-        if isinstance(data, bytes):
-            tmp.write_bytes(data)
-        else:
-            tmp.write_text(data, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
 def save_recording(recording: Recording | Recorder, path: str | os.PathLike) -> Path:
     """Write a Recorder's recording as JSON (to `path`, or to `path/recording.json` when it is a folder)."""
     if isinstance(recording, Recorder):
@@ -99,7 +87,7 @@ def save_recording(recording: Recording | Recorder, path: str | os.PathLike) -> 
         "epochs": _encode(list(recording.epochs)), "layer_kinds": recording.layer_kinds,
         "param_order": recording.param_order,
     }
-    _atomic_write(target, json.dumps(data))
+    atomic_write(target, json.dumps(data))
     return target
 
 
@@ -620,5 +608,5 @@ def report(run_dir: str | os.PathLike, out: str | os.PathLike | None = None) -> 
     if target.is_dir():
         raise ReportError(f"report: {target} is a directory; expected the path of the HTML file to write")
     target.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_write(target, _render(run))
+    atomic_write(target, _render(run))
     return target

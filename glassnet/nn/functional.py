@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
+
 from glassnet.ops import activation as act
 from glassnet.ops import linalg as la
 from glassnet.ops import shape as sh
@@ -75,6 +78,9 @@ def log_softmax(input: Tensor, dim: int) -> Tensor:
 
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """x Wᵀ + b over the last dimension, as one op (W: (out, in)); the op checks the shapes and dtypes."""
+    for what, value in (("weight", weight), ("bias", bias)):
+        if value is not None and not isinstance(value, Tensor):
+            raise TypeError(f"F.linear: expected a Tensor as {what}, got {type(value).__name__}")
     return la.Linear.apply(input, weight, bias) if bias is not None else la.Linear.apply(input, weight)
 
 
@@ -93,3 +99,29 @@ def pad(input: Tensor, pad: tuple, mode: str = "constant", value: float = 0.0) -
 from glassnet.nn._functional_conv import *  # noqa: E402,F401,F403
 from glassnet.nn._functional_layers import *  # noqa: E402,F401,F403
 from glassnet.nn.attention import scaled_dot_product_attention  # noqa: E402,F401
+
+
+def _refuse_non_tensors(fn):
+    """`fn`, refusing a first argument that is not a Tensor with a TypeError naming `fn` (as torch.nn.functional
+    does) instead of an AttributeError from deep inside."""
+
+    @functools.wraps(fn)
+    def checked(input, *args, **kwargs):  # noqa: A002
+        if not isinstance(input, Tensor):
+            raise TypeError(f"F.{fn.__name__}: expected a Tensor as input, got {type(input).__name__}")
+        return fn(input, *args, **kwargs)
+
+    return checked
+
+
+# Every public function whose first parameter is a tensor called `input` gets the check (one place, not one line
+# in each function).
+for _name, _fn in list(globals().items()):
+    if (
+        not _name.startswith("_")
+        and inspect.isfunction(_fn)
+        and _fn.__module__.startswith("glassnet")
+        and next(iter(inspect.signature(_fn).parameters), None) == "input"
+    ):
+        globals()[_name] = _refuse_non_tensors(_fn)
+del _name, _fn

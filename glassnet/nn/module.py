@@ -256,37 +256,41 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} has no forward(); define forward(self, ...) in the class")
 
     def __call__(self, *args, **kwargs):
-        if _no_hook_yet and self._initialised:  # no hook exists anywhere: just the forward (the common case)
-            return self.forward(*args, **kwargs) if kwargs else self.forward(*args)
-        self._check_initialised()
-        state = self.__dict__
-        hooked = state["_forward_hooks"] or state["_forward_pre_hooks"] or state["_backward_hooks"]
-        if not (hooked or _global_forward_pre_hooks or _global_forward_hooks or _global_backward_hooks):
-            return self.forward(*args, **kwargs) if kwargs else self.forward(*args)
-        for hook, with_kwargs in itertools.chain(
-            ((h, False) for h in _global_forward_pre_hooks.values()), self._forward_pre_hooks.values()
-        ):
-            result = hook(self, args, kwargs) if with_kwargs else hook(self, args)
-            if result is not None:
-                if with_kwargs:
-                    args, kwargs = result
-                else:
-                    args = result if isinstance(result, tuple) else (result,)
-        backward_hook = None
-        hooks = [*_global_backward_hooks.values(), *self._backward_hooks.values()]
-        if hooks and is_grad_enabled():
-            backward_hook = _BackwardHook(self, hooks)
-            args = backward_hook.setup_inputs(args)
-        output = self.forward(*args, **kwargs)
-        for hook, with_kwargs in itertools.chain(
-            ((h, False) for h in _global_forward_hooks.values()), self._forward_hooks.values()
-        ):
-            result = hook(self, args, kwargs, output) if with_kwargs else hook(self, args, output)
-            if result is not None:
-                output = result
-        if backward_hook is not None:
-            output = backward_hook.setup_outputs(output)
-        return output
+        try:
+            if _no_hook_yet and self._initialised:  # no hook exists anywhere: just the forward (the common case)
+                return self.forward(*args, **kwargs) if kwargs else self.forward(*args)
+            self._check_initialised()
+            state = self.__dict__
+            hooked = state["_forward_hooks"] or state["_forward_pre_hooks"] or state["_backward_hooks"]
+            if not (hooked or _global_forward_pre_hooks or _global_forward_hooks or _global_backward_hooks):
+                return self.forward(*args, **kwargs) if kwargs else self.forward(*args)
+            for hook, with_kwargs in itertools.chain(
+                ((h, False) for h in _global_forward_pre_hooks.values()), self._forward_pre_hooks.values()
+            ):
+                result = hook(self, args, kwargs) if with_kwargs else hook(self, args)
+                if result is not None:
+                    if with_kwargs:
+                        args, kwargs = result
+                    else:
+                        args = result if isinstance(result, tuple) else (result,)
+            backward_hook = None
+            hooks = [*_global_backward_hooks.values(), *self._backward_hooks.values()]
+            if hooks and is_grad_enabled():
+                backward_hook = _BackwardHook(self, hooks)
+                args = backward_hook.setup_inputs(args)
+            output = self.forward(*args, **kwargs)
+            for hook, with_kwargs in itertools.chain(
+                ((h, False) for h in _global_forward_hooks.values()), self._forward_hooks.values()
+            ):
+                result = hook(self, args, kwargs, output) if with_kwargs else hook(self, args, output)
+                if result is not None:
+                    output = result
+            if backward_hook is not None:
+                output = backward_hook.setup_outputs(output)
+            return output
+        except (ValueError, TypeError, IndexError, RuntimeError) as error:
+            _name_the_layer(error, self)
+            raise
 
     # ----- hooks ----------------------------------------------------------------------------------------
     def register_forward_pre_hook(self, hook: Callable, *, with_kwargs: bool = False) -> RemovableHandle:
@@ -678,3 +682,18 @@ def _is_dtype_name(name: str) -> bool:
     except TypeError:
         return False
     return True
+
+
+def _name_the_layer(error: BaseException, module: Module) -> None:
+    """Start `error`'s message with the innermost layer it came from ("BatchNorm1d(3): ..."), once, keeping its
+    type and traceback, so a user sees which layer refused the input even when a shared op raised the error."""
+    if getattr(error, "_glassnet_layer", False) or len(error.args) != 1 or not isinstance(error.args[0], str):
+        return
+    if str(error) != error.args[0]:  # an exception that formats itself differently: leave it whole
+        return
+    name = type(module).__name__
+    extra = module.extra_repr() if hasattr(module, "extra_repr") else ""
+    label = f"{name}({extra})" if extra and len(extra) <= 60 else name
+    if not error.args[0].startswith(name):
+        error.args = (f"{label}: {error.args[0]}",)
+    error._glassnet_layer = True

@@ -200,12 +200,17 @@ class Erf(Function):
         return gy * (2 / math.sqrt(math.pi)) * np.exp(-x * x)
 
 
+def _max_or_zero(x, axis):
+    """The max along `axis` (kept), the shift that keeps exp from overflowing; 0 for an empty tensor (no max)."""
+    return np.max(x, axis=axis, keepdims=True) if x.size else x.sum(axis=axis, keepdims=True)
+
+
 class Softmax(Function):
     """yᵢ = e^{xᵢ} / Σⱼ e^{xⱼ} along `axis`;   dL/dx = y ⊙ (dL/dy − Σ(dL/dy ⊙ y))"""
 
     def forward(self, x, axis=-1):
         self.axis = axis
-        e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+        e = np.exp(x - _max_or_zero(x, axis))
         y = e / np.sum(e, axis=axis, keepdims=True)
         self.save_for_backward(y)
         return y
@@ -220,7 +225,7 @@ class LogSoftmax(Function):
 
     def forward(self, x, axis=-1):
         self.axis = axis
-        shifted = x - np.max(x, axis=axis, keepdims=True)
+        shifted = x - _max_or_zero(x, axis)
         y = shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
         self.save_for_backward(y)
         return y

@@ -51,13 +51,14 @@ class Mean(Function):
 
 
 class AMax(Function):
-    """y = max of x over `axis`;   dL/dxᵢ = dL/dy / k for each of the k elements equal to the max, else 0
-    (amin uses the same op on −x)."""
+    """y = max of x over `axis`;   dL/dxᵢ = dL/dy / k for each of the k elements equal to the max, else 0"""
+
+    extreme = staticmethod(np.max)
 
     def forward(self, x, axis=None, keepdims=False):
         self.kept = kept_shape(x.shape, axis)
         self.axis = axis
-        y = np.max(x, axis=axis, keepdims=True)
+        y = self.extreme(x, axis=axis, keepdims=True)
         self.save_for_backward(x)
         self.ymax = y
         return y if keepdims else y.reshape(reduced_shape(x.shape, axis))
@@ -67,6 +68,13 @@ class AMax(Function):
         is_max = x == self.ymax
         count = np.sum(is_max, axis=self.axis, keepdims=True)
         return gy.reshape(self.kept) * is_max / count
+
+
+class AMin(AMax):
+    """y = min of x over `axis`;   dL/dxᵢ = dL/dy / k for each of the k elements equal to the min, else 0
+    (computed directly, not as −max(−x): negation overflows int32's minimum and is undefined for bool)."""
+
+    extreme = staticmethod(np.min)
 
 
 class StdFromVar(Function):

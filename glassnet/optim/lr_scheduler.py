@@ -75,11 +75,38 @@ class LRScheduler:
         return {k: (dict(v) if isinstance(v, Counter) else v) for k, v in self.__dict__.items() if k != "optimizer"}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Restore a `state_dict()`."""
+        """Restore a `state_dict()`; entries this scheduler does not have, or of another kind, are refused first."""
+        name = type(self).__name__
+        if not isinstance(state_dict, dict):
+            raise ValueError(f"{name}.load_state_dict: expected a dict, got {type(state_dict).__name__}")
+        own = self.state_dict()
+        unknown = sorted(set(state_dict) - set(own))
+        if unknown:
+            raise ValueError(f"{name}.load_state_dict: unexpected entries {unknown}")
+        for key, value in state_dict.items():
+            if not _same_kind(own[key], value):
+                raise ValueError(
+                    f"{name}.load_state_dict: entry {key!r} should be like {own[key]!r:.60}, got {value!r:.60}"
+                )
         self.__dict__.update(state_dict)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(last_epoch={self.last_epoch}, last_lr={self._last_lr})"
+
+
+def _same_kind(current: Any, loaded: Any) -> bool:
+    """Whether a loaded state entry can stand where `current` stands (None is allowed to change on either side)."""
+    if current is None or loaded is None:
+        return True
+    if isinstance(current, bool) or isinstance(loaded, bool):
+        return isinstance(current, bool) == isinstance(loaded, bool)
+    if isinstance(current, (int, float)):
+        return isinstance(loaded, (int, float))
+    if isinstance(current, (list, tuple)):
+        return isinstance(loaded, (list, tuple)) and len(loaded) == len(current)
+    if isinstance(current, dict):
+        return isinstance(loaded, dict)
+    return isinstance(loaded, type(current))
 
 
 class StepLR(LRScheduler):

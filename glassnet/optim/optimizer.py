@@ -250,6 +250,10 @@ class Optimizer:
             if p is None:
                 state[key] = copy.deepcopy(value)
                 continue
+            if not isinstance(value, dict):
+                raise ValueError(f"{name}.load_state_dict: the state of parameter {key} is not a dict: {value!r:.80}")
+            for k, v in value.items():
+                _check_state_shape(name, key, k, v, p)
             state[p] = {k: _cast_state(k, v, p) for k, v in value.items()}
         new_groups = []
         for group, saved in zip(self.param_groups, saved_groups):
@@ -277,6 +281,24 @@ def _copy_value(value):
     if isinstance(value, Tensor):
         return Tensor._make(value.data.copy(), None)
     return copy.deepcopy(value)
+
+
+def _check_state_shape(who: str, index: Any, key: str, value: Any, param: Tensor) -> None:
+    """A per-element buffer (exp_avg, momentum_buffer, ...) must have its parameter's shape and hold numbers."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _check_state_shape(who, index, f"{key}.{k}", v, param)
+        return
+    if not isinstance(value, (Tensor, np.ndarray)) or key == "step":
+        return
+    arr = value.data if isinstance(value, Tensor) else value
+    if arr.dtype.kind not in "biuf":
+        raise ValueError(f"{who}.load_state_dict: state[{index}][{key!r}] holds {arr.dtype} values, not numbers")
+    if arr.ndim > 0 and tuple(arr.shape) != tuple(param.shape):
+        raise ValueError(
+            f"{who}.load_state_dict: state[{index}][{key!r}] has shape {tuple(arr.shape)}, but its parameter has "
+            f"shape {tuple(param.shape)}"
+        )
 
 
 def _cast_state(key, value, param: Tensor):

@@ -19,9 +19,10 @@ import numpy as np
 
 from glassnet.data import MNIST, CharDataset, Sampler, load_mnist_small, load_text_small
 from glassnet.distributed import get_rank, in_parallel_job
+from glassnet.files import atomic_write
 from glassnet.io.weights import save
 from glassnet.train import Callback, ProgressBar, RunDir, Trainer
-from glassnet.train.history import _atomic_text, _plain
+from glassnet.train.history import _plain
 
 
 class RecipeError(ValueError):
@@ -300,7 +301,7 @@ def finish(run_dir: RunDir, model: Any, results: dict[str, Any], say: Callable[[
     if in_parallel_job() and get_rank() != 0:
         return path
     save(model.state_dict(), path / "model.safetensors")
-    _atomic_text(path / "results.json", json.dumps(_plain(results), indent=1))
+    atomic_write(path / "results.json", json.dumps(_plain(results), indent=1))
     say(f"saved {path / 'model.safetensors'}; run folder {path} (see `glassnet report {path}`)")
     return path
 

@@ -10,6 +10,8 @@ import os
 from collections import deque
 from typing import Any
 
+from glassnet.files import atomic_write
+
 
 def _plain(value: Any) -> Any:
     """A JSON-friendly copy: numbers as Python floats/ints, arrays and Tensors as lists."""
@@ -20,14 +22,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
     return value
-
-
-def _atomic_text(path: str | os.PathLike, text: str) -> None:
-    path = os.fspath(path)
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8", newline="") as f:
-        f.write(text)
-    os.replace(tmp, path)
 
 
 class History:
@@ -102,7 +96,7 @@ class History:
 
     def to_json(self, path: str | os.PathLike, batches: bool = True) -> None:
         """Write `to_dict()` as JSON (atomically; NaN and infinities as JSON's NaN/Infinity)."""
-        _atomic_text(path, json.dumps(self.to_dict(batches), indent=1))
+        atomic_write(path, json.dumps(self.to_dict(batches), indent=1))
 
     @classmethod
     def from_json(cls, path: str | os.PathLike) -> History:
@@ -118,7 +112,7 @@ class History:
         writer.writerow(["epoch", *keys])
         for i, e in enumerate(self.epoch):
             writer.writerow([e, *(_cell(self.history[k][i]) for k in keys)])
-        _atomic_text(path, buf.getvalue())
+        atomic_write(path, buf.getvalue())
 
 
 def _cell(value: Any) -> str:

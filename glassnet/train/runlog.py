@@ -32,8 +32,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from glassnet.files import atomic_write
 from glassnet.train.callbacks import Callback
-from glassnet.train.history import _atomic_text, _plain
+from glassnet.train.history import _plain
 
 __all__ = [
     "HISTOGRAMS_FILE",
@@ -181,9 +182,7 @@ class RunLog:
         folder.mkdir(exist_ok=True)
         safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", str(tag)).strip("._") or "image"
         target = folder / f"{safe}_{int(step):06d}.png"
-        tmp = target.with_name(f"{target.name}.tmp{os.getpid()}")
-        tmp.write_bytes(png)
-        os.replace(tmp, target)
+        atomic_write(target, png)
         self._maybe_heartbeat()
         return target
 
@@ -198,7 +197,7 @@ class RunLog:
             self.status.update(fields)
             self.status["heartbeat"] = time.time()
             self._last_status = self.status["heartbeat"]
-            _atomic_text(self.path / STATUS_FILE, json.dumps(_plain(self.status)))
+            atomic_write(self.path / STATUS_FILE, json.dumps(_plain(self.status)))
 
     def flush(self) -> None:
         """Flush the files and refresh the heartbeat."""
@@ -349,7 +348,7 @@ class SummaryWriter:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         config_path = self.log_dir / "config.json"
         if not config_path.exists():
-            _atomic_text(
+            atomic_write(
                 config_path, json.dumps(_plain({"writer": "SummaryWriter", **(config or {})}), indent=1, default=repr)
             )
         self.run_log: RunLog | None = RunLog.open(self.log_dir)

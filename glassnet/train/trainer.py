@@ -32,7 +32,14 @@ from glassnet.distributed import in_parallel_job
 from glassnet.optim import lr_scheduler as _lrs
 from glassnet.tensor import Tensor, cat
 from glassnet.train.callbacks import Callback, CallbackList
-from glassnet.train.checkpoint import RunDir, load_checkpoint, save_checkpoint
+from glassnet.train.checkpoint import (
+    CheckpointError,
+    RunDir,
+    all_or_nothing,
+    apply_checkpoint,
+    read_checkpoint,
+    save_checkpoint,
+)
 from glassnet.train.history import History
 from glassnet.train.metrics import Mean, Metric, get_metric
 from glassnet.train.runlog import RunLogger
@@ -324,13 +331,18 @@ class Trainer:
             path = path.last_checkpoint
         elif Path(path).is_dir():
             path = RunDir.open(path).last_checkpoint
-        ckpt = load_checkpoint(path, self.model, self.optimizer, self.scheduler)
+        ckpt = read_checkpoint(path)
+        extra = ckpt.get("extra") or {}
+        step = extra.get("global_step", 0)
+        if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+            raise CheckpointError(f"load_checkpoint: {path}: entry 'extra.global_step' should be a count, got {step!r}")
+        with all_or_nothing(path, self.model, self.optimizer, self.scheduler, self.callbacks):
+            apply_checkpoint(ckpt, self.model, self.optimizer, self.scheduler, restore_rng=True)
+            self.callbacks.load_state_dict(extra.get("callbacks") or {})
         if ckpt.get("history") is not None:
             self.history = ckpt["history"]
-        extra = ckpt.get("extra") or {}
-        self.callbacks.load_state_dict(extra.get("callbacks") or {})
-        self.global_step = int(extra.get("global_step", 0))
-        self.epochs_done = int(ckpt["epoch"])
+        self.global_step = step
+        self.epochs_done = ckpt["epoch"]
         return self.epochs_done
 
     def describe(self, **fields: Any) -> dict[str, Any]:

@@ -1,7 +1,9 @@
 """gn.save / gn.load: safetensors round trips, optimiser checkpoints, clear errors for bad files, atomic writes."""
 
+import errno
 import json
 import os
+import re
 import struct
 import sys
 
@@ -9,7 +11,7 @@ import numpy as np
 import pytest
 
 import glassnet as gn
-from glassnet.io import weights
+from glassnet import files
 from glassnet.io.weights import WeightsFileError
 
 safetensors_numpy = pytest.importorskip("safetensors.numpy")
@@ -213,12 +215,24 @@ def test_missing_file(tmp_path):
 def test_failure_mid_write_leaves_the_old_file_intact(saved, monkeypatch):
     before = saved.read_bytes()
 
-    def write_half_then_fail(f, data):
-        f.write(data[: len(data) // 2])
-        raise OSError("disk full")
+    real_fdopen = os.fdopen
 
-    monkeypatch.setattr(weights, "_write_fully", write_half_then_fail)
-    with pytest.raises(OSError, match="disk full"):
+    class HalfThenFull:
+        def __init__(self, f):
+            self.f = f
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.f.close()
+
+        def write(self, data):
+            self.f.write(data[: len(data) // 2])
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(files.os, "fdopen", lambda fd, mode: HalfThenFull(real_fdopen(fd, mode)))
+    with pytest.raises(OSError, match=f"could not write {re.escape(str(saved))}: no space left"):
         gn.save({"other": gn.Tensor(np.ones(1000))}, saved)
     assert saved.read_bytes() == before
     assert os.listdir(saved.parent) == [saved.name]  # no temporary file left behind
@@ -233,7 +247,7 @@ def test_failure_at_fsync_or_rename_leaves_the_old_file_intact(saved, monkeypatc
 
     for target in ("fsync", "replace"):
         with monkeypatch.context() as m:
-            m.setattr(weights.os, target, fail)
+            m.setattr(files.os, target, fail)
             with pytest.raises(OSError):
                 gn.save({"other": gn.Tensor(np.ones(3))}, saved)
         assert saved.read_bytes() == before

@@ -130,7 +130,7 @@ def test_reducing_an_empty_dim_without_identity_raises():
 def test_mean_and_var_of_integers_raise_type_error():
     with pytest.raises(TypeError, match="mean.*int64"):
         gn.tensor([1, 2]).mean()
-    with pytest.raises(TypeError, match="var/std.*int64"):
+    with pytest.raises(TypeError, match="^std: .*int64"):  # names the op the user called
         gn.tensor([1, 2]).std()
 
 

@@ -11,11 +11,11 @@ Python (a GRU's time steps) are unrolled: the sequence length of such models is 
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy
 
+from glassnet.files import atomic_write
 from glassnet.io.onnx.convert_layers import CONVERTERS as LAYER_CONVERTERS
 from glassnet.io.onnx.convert_math import CONVERTERS as MATH_CONVERTERS
 from glassnet.io.onnx.graph import GraphBuilder
@@ -62,7 +62,7 @@ def export(model, example_input, path, dynamic_batch: bool = True, opset: int = 
                                    producer_name="glassnet")
     proto.ir_version = min(proto.ir_version, 8 if opset < 19 else 9)  # readable by onnxruntime releases of the opset
     onnx.checker.check_model(proto, full_check=True)
-    _write_atomically(proto.SerializeToString(), path)
+    atomic_write(path, proto.SerializeToString())
     return path
 
 
@@ -76,19 +76,6 @@ def _check_path(path) -> Path:
     if not path.parent.is_dir():
         raise FileNotFoundError(f"gn.onnx.export: the folder {str(path.parent)!r} of {str(path)!r} does not exist")
     return path
-
-
-def _write_atomically(data: bytes, path: Path) -> None:
-    """Write to a temporary file beside `path`, then rename it over: readers never see half a file."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def _as_inputs(example_input) -> list:
