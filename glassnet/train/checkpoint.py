@@ -98,7 +98,7 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     """Read and check a checkpoint without loading it into anything: format, epoch, RNG state and history."""
     try:
         ckpt = load(path)
-    except (OSError, ValueError) as e:
+    except ValueError as e:  # corrupt, refused or not safetensors (a missing file stays a FileNotFoundError)
         raise CheckpointError(f"load_checkpoint: cannot read {path}: {e}") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise CheckpointError(
