@@ -10,7 +10,6 @@ from glassnet.train.callbacks import (
     LambdaCallback,
     LearningRateScheduler,
     ModelCheckpoint,
-    ProgressBar,
     ReduceLROnPlateau,
     TerminateOnNaN,
 )
@@ -18,6 +17,7 @@ from glassnet.train.checkpoint import RunDir, load_checkpoint, save_checkpoint
 from glassnet.train.gan import GANSampleGrid, GANTrainer, GeneratorEMA, gradient_penalty
 from glassnet.train.history import History
 from glassnet.train.metrics import Metric
+from glassnet.train.progress import ProgressBar
 from glassnet.train.runlog import RunLog, RunLogger, SummaryWriter
 from glassnet.train.trainer import Trainer
 

@@ -15,7 +15,6 @@ import csv
 import json
 import math
 import os
-import sys
 import time
 import warnings
 from collections.abc import Callable, Iterable
@@ -34,7 +33,6 @@ __all__ = [
     "LambdaCallback",
     "LearningRateScheduler",
     "ModelCheckpoint",
-    "ProgressBar",
     "ReduceLROnPlateau",
     "TerminateOnNaN",
 ]
@@ -176,82 +174,6 @@ def _number(value: Any) -> float | None:
         return float(value)
     except (TypeError, ValueError):
         return None
-
-
-def _format_logs(logs: dict[str, Any]) -> str:
-    parts = []
-    for k, v in logs.items():
-        x = _number(v)
-        if x is not None:
-            parts.append(f"{k}={x:.4g}")
-    return " ".join(parts)
-
-
-class ProgressBar(Callback):
-    """A progress bar per epoch (tqdm, if installed; otherwise one printed line per epoch).
-
-    `disable=None` (the default) shows it only when `file` (stdout by default) is a terminal, like tqdm.
-    """
-
-    rank_zero_only = True
-
-    def __init__(self, disable: bool | None = None, file: Any = None, leave: bool = True):
-        self.file = file
-        self.disable = disable
-        self.leave = leave
-        self._bar = None
-
-    def _quiet(self) -> bool:
-        if self.disable is not None:
-            return self.disable
-        f = self.file or sys.stdout
-        return not (hasattr(f, "isatty") and f.isatty())
-
-    def on_fit_begin(self, logs=None):
-        self._tqdm = None
-        if self._quiet():
-            return
-        try:
-            from tqdm.auto import tqdm  # optional dependency: imported only when a bar is shown
-        except ImportError:
-            tqdm = None
-        self._tqdm = tqdm
-
-    def on_epoch_begin(self, epoch, logs=None):
-        if self._quiet() or self._tqdm is None:
-            return
-        total = getattr(self.trainer, "steps_per_epoch", None)
-        epochs = getattr(self.trainer, "epochs", None)
-        self._bar = self._tqdm(
-            total=total,
-            desc=f"epoch {epoch + 1}/{epochs}",
-            file=self.file or sys.stdout,
-            leave=self.leave,
-            dynamic_ncols=True,
-        )
-
-    def on_batch_end(self, batch, logs=None):
-        if self._bar is not None:
-            self._bar.update(1)
-            if logs and "loss" in logs:
-                self._bar.set_postfix(loss=f"{float(logs['loss']):.4g}", refresh=False)
-
-    def on_epoch_end(self, epoch, logs=None):
-        if self._quiet():
-            return
-        text = _format_logs(logs or {})
-        if self._bar is not None:
-            self._bar.set_postfix_str(text, refresh=True)
-            self._bar.close()
-            self._bar = None
-        else:
-            epochs = getattr(self.trainer, "epochs", "?")
-            print(f"epoch {epoch + 1}/{epochs} {text}", file=self.file or sys.stdout, flush=True)
-
-    def on_fit_end(self, logs=None):
-        if self._bar is not None:
-            self._bar.close()
-            self._bar = None
 
 
 def _resolve_mode(mode: str, monitor: str, who: str) -> str:

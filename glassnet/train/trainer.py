@@ -42,6 +42,7 @@ from glassnet.train.checkpoint import (
 )
 from glassnet.train.history import History
 from glassnet.train.metrics import Mean, Metric, get_metric
+from glassnet.train.progress import ProgressBar
 from glassnet.train.runlog import RunLogger
 
 _NOT_LOGGED = ("output", "target")
@@ -200,17 +201,33 @@ class Trainer:
         val_loader: Iterable[Any] | None = None,
         initial_epoch: int = 0,
         resume_from: str | os.PathLike | RunDir | None = None,
+        verbose: int = 1,
     ) -> History:
         """Train epochs `initial_epoch` … `epochs - 1` (0-based; `epochs` is the total) and return the History.
 
         `resume_from` (a checkpoint file or a RunDir/run folder holding checkpoints/last.safetensors) restores
         model, optimiser, scheduler, callback states, history and RNG state, and continues after the epochs it
         had completed.
-        """
-        if self._distributed is None and in_parallel_job():  # launched as one of several MPI ranks: data parallel
-            from glassnet.distributed.training import DistributedFit
 
-            return DistributedFit(self).fit(train_loader, epochs, val_loader, initial_epoch, resume_from)
+        `verbose` as in Keras: 1 shows a progress bar per epoch when the output is interactive (a terminal or
+        Jupyter) and one line per epoch otherwise, 2 always lines, 0 nothing (see `glassnet.train.progress`).
+        A `ProgressBar` among the callbacks takes the place of the one `verbose` would add.
+        """
+        progress = None
+        if verbose and self._distributed is None and not any(isinstance(cb, ProgressBar) for cb in self.callbacks):
+            progress = ProgressBar(verbose)  # rank_zero_only: under MPI, rank 0 shows it (the inner fit adds none)
+            self.callbacks.append(progress)
+        try:
+            if self._distributed is None and in_parallel_job():  # launched as one of several MPI ranks
+                from glassnet.distributed.training import DistributedFit
+
+                return DistributedFit(self).fit(train_loader, epochs, val_loader, initial_epoch, resume_from)
+            return self._fit(train_loader, epochs, val_loader, initial_epoch, resume_from)
+        finally:
+            if progress is not None:
+                self.callbacks.callbacks.remove(progress)
+
+    def _fit(self, train_loader, epochs, val_loader, initial_epoch, resume_from) -> History:
         if resume_from is not None:
             initial_epoch = self.load_checkpoint(resume_from)
         self.epochs = int(epochs)

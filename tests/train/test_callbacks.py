@@ -1,9 +1,7 @@
-"""Callbacks: progress bar, early stopping, checkpoints, lr schedules, NaN guard, loggers, lambdas."""
+"""Callbacks: early stopping, checkpoints, lr schedules, NaN guard, loggers, lambdas."""
 
 import csv
-import io
 import json
-import sys
 
 import numpy as np
 import pytest
@@ -21,7 +19,6 @@ from glassnet.train import (
     LambdaCallback,
     LearningRateScheduler,
     ModelCheckpoint,
-    ProgressBar,
     ReduceLROnPlateau,
     TerminateOnNaN,
     Trainer,
@@ -207,23 +204,3 @@ def test_lambda_callback_and_callback_list(data):
         LambdaCallback(on_epoch_finish=print)
     with pytest.raises(TypeError, match="not a Callback"):
         CallbackList([print])
-
-
-def test_progress_bar_quiet_when_not_a_terminal(data, capsys):
-    train, _ = data
-    _trainer([ProgressBar()]).fit(train, 2)  # pytest's captured stdout is not a tty
-    out = capsys.readouterr()
-    assert out.out == "" and out.err == ""
-
-
-def test_progress_bar_with_tqdm_and_fallback(data, monkeypatch):
-    train, _ = data
-    buf = io.StringIO()
-    _trainer([ProgressBar(disable=False, file=buf)]).fit(train, 2)
-    assert "epoch 2/2" in buf.getvalue() and "loss=" in buf.getvalue()
-    monkeypatch.setitem(sys.modules, "tqdm", None)  # as if tqdm were not installed
-    monkeypatch.setitem(sys.modules, "tqdm.auto", None)
-    buf = io.StringIO()
-    _trainer([ProgressBar(disable=False, file=buf)]).fit(train, 2)
-    lines = buf.getvalue().splitlines()
-    assert len(lines) == 2 and lines[1].startswith("epoch 2/2 loss=")

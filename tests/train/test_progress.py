@@ -1,0 +1,72 @@
+"""Progress of a fit: bars where someone watches, one line per epoch in logs, nothing with verbose=0."""
+
+import io
+import sys
+import types
+
+import pytest
+from train_helpers import mlp
+
+from glassnet import nn, optim
+from glassnet.train import ProgressBar, Trainer
+from glassnet.train.progress import format_logs, in_notebook
+
+
+def _trainer(callbacks=()):
+    model = mlp()
+    return Trainer(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1), metrics=["accuracy"],
+                   callbacks=callbacks)
+
+
+def test_default_fit_prints_one_line_per_epoch_when_not_interactive(data, capsys):
+    train, val = data
+    history = _trainer().fit(train, 3, val_loader=val)  # pytest's captured stdout is not a terminal
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split("  ")[0] for line in lines] == ["epoch 1/3", "epoch 2/3", "epoch 3/3"]
+    assert f"loss {history['loss'][2]:.4g}" in lines[2]
+    assert f"val_accuracy {history['val_accuracy'][2]:.4g}" in lines[2]
+    assert lines[2].endswith(" s)") and "time" not in lines[2]
+
+
+def test_verbose_0_is_silent_and_verbose_2_prints_lines(data, capsys):
+    train, _ = data
+    _trainer().fit(train, 2, verbose=0)
+    assert capsys.readouterr() == ("", "")
+    buf = io.StringIO()
+    _trainer([ProgressBar(verbose=2, file=buf, interactive=True)]).fit(train, 2)  # lines even when interactive
+    assert len(buf.getvalue().splitlines()) == 2
+    assert capsys.readouterr() == ("", "")  # the given ProgressBar replaced the default one
+    with pytest.raises(ValueError, match="verbose must be 0"):
+        ProgressBar(verbose=3)
+
+
+def test_interactive_output_gets_a_bar_per_epoch(data, capsys):
+    train, val = data
+    buf = io.StringIO()
+    trainer = _trainer([ProgressBar(file=buf, interactive=True)])
+    history = trainer.fit(train, 2, val_loader=val)
+    text = buf.getvalue()
+    assert "\r" in text  # a bar redrawn in place
+    assert "epoch 1/2" in text and "epoch 2/2" in text
+    assert f"{len(train)}/{len(train)}" in text  # counted every batch
+    assert f"val_loss={history['val_loss'][1]:.4g}" in text  # the epoch's numbers on its finished bar
+    assert capsys.readouterr() == ("", "")
+    assert len(trainer.callbacks) == 1  # fit added nothing and left nothing behind
+
+
+def test_jupyter_counts_as_interactive(monkeypatch):
+    kernel_shell = types.SimpleNamespace(config={"IPKernelApp": {}})
+    fake_ipython = types.ModuleType("IPython")
+    fake_ipython.get_ipython = lambda: kernel_shell
+    monkeypatch.setitem(sys.modules, "IPython", fake_ipython)
+    assert in_notebook()
+    assert ProgressBar().uses_bars()  # stdout in a kernel is no terminal, but someone watches
+    assert not ProgressBar(file=io.StringIO()).uses_bars()  # a file is a log
+    fake_ipython.get_ipython = lambda: types.SimpleNamespace(config={})  # a terminal IPython
+    assert not in_notebook()
+
+
+def test_format_logs_keeps_numbers_and_leaves_out_time():
+    logs = {"loss": 0.123456, "accuracy": 0.5, "time": 3.0, "note": "x"}
+    assert format_logs(logs) == "loss 0.1235  accuracy 0.5"
+    assert format_logs(logs, sep=", ", eq="=") == "loss=0.1235, accuracy=0.5"
