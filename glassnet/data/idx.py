@@ -77,11 +77,14 @@ class _IDXDataset(Dataset):
     prefixes = ("", "mnist-")
     subdirs = ("", "mnist", "MNIST", "MNIST/raw")
     classes: list[str] = [str(i) for i in range(10)]
+    bundled = ("glassnet.data.load_mnist_small() (3,000 train + 1,000 test images shipped in the package, "
+               "as_dataset=True for TensorDatasets)")
 
     def __init__(self, root: str | os.PathLike | None = None, train: bool = True,
                  transform: Callable[[Any], Any] | None = None,
-                 target_transform: Callable[[Any], Any] | None = None):
+                 target_transform: Callable[[Any], Any] | None = None, download: bool = False):
         self.root = data_root(root)
+        self.download = download  # accepted for PyTorch's sake; nothing is ever downloaded (see _find)
         self.train = train
         self.transform = transform
         self.target_transform = target_transform
@@ -101,11 +104,14 @@ class _IDXDataset(Dataset):
             if os.path.isfile(c):
                 return c
         names = " or ".join(f"{p}{base}[.gz]" for p in self.prefixes if p) or f"{base}[.gz]"
+        why = ("download=True was given, but glassnet downloads nothing: "
+               if self.download else "nothing is downloaded: ")
+        bundled = f" Without the files, use {self.bundled}." if self.bundled else ""
         raise FileNotFoundError(
-            f"{self.name}: cannot find {base}[.gz] (also tried {names}) in {os.path.abspath(self.root)}. "
-            f"Put the {self.name} IDX files train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, "
+            f"{self.name}: cannot find {base}[.gz] (also tried {names}) in {os.path.abspath(self.root)}; {why}"
+            f"put the {self.name} IDX files train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, "
             f"t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz in that directory "
-            "(or pass root= / set GLASSNET_DATA); nothing is downloaded."
+            f"(or pass root= / set GLASSNET_DATA).{bundled}"
         )
 
     def __len__(self) -> int:
@@ -135,5 +141,6 @@ class FashionMNIST(_IDXDataset):
     name = "FashionMNIST"
     prefixes = ("", "fashion-", "fashion-mnist-")
     subdirs = ("", "fashion-mnist", "fashion", "FashionMNIST", "FashionMNIST/raw")
+    bundled = None
     classes = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
                "Ankle boot"]

@@ -34,11 +34,22 @@ class WeightsFileError(ValueError):
 
 
 def _safetensors():
-    try:
-        import safetensors.numpy as stnp
-    except ImportError as e:
-        raise ImportError("gn.save and gn.load need the safetensors package: pip install glassnet[weights]") from e
+    import safetensors.numpy as stnp  # a core dependency, imported when first needed to keep `import glassnet` light
+
     return stnp
+
+
+def check_weights_path(path: str | os.PathLike, who: str = "gn.save") -> None:
+    """Refuse to write safetensors under a pickle checkpoint's name (.pt, .pth, .bin, …): a name must not lie about
+    its format, or torch.load and other tools would be handed a file they cannot read."""
+    name = os.fspath(path)
+    suffix = os.path.splitext(name)[1].lower()
+    if suffix in _PICKLE_SUFFIXES:
+        suggestion = name[: len(name) - len(suffix)] + ".safetensors"
+        raise ValueError(
+            f"{who}: {name!r} has the suffix {suffix} of a pickle checkpoint (PyTorch's torch.save format), but "
+            f"glassnet writes safetensors; name the file {suggestion!r} (torch reads it with safetensors.torch.load_file)"
+        )
 
 
 # ----- saving ----------------------------------------------------------------------------------------------
@@ -46,8 +57,10 @@ def save(obj: Any, path: str | os.PathLike) -> None:
     """Write a state dict (or any nesting of dicts, lists and tuples of Tensors and numbers) to a safetensors file.
 
     The write is atomic: the data goes to a temporary file in the same folder, is flushed to disk, and then
-    replaces `path` in one step, so `path` is never left half-written.
+    replaces `path` in one step, so `path` is never left half-written. A name ending in .pt, .pth, .bin, .ckpt
+    or .pkl is refused (ValueError): those suffixes promise a pickle.
     """
+    check_weights_path(path)
     stnp = _safetensors()
     tensors: dict[str, np.ndarray] = {}
     names_by_id: dict[int, str] = {}

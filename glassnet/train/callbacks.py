@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from glassnet.io.weights import save
+from glassnet.io.weights import check_weights_path, save
 from glassnet.optim import lr_scheduler as _lrs
 
 __all__ = [
@@ -287,6 +287,7 @@ class ModelCheckpoint(Callback):
         if os.path.isdir(path) or path.endswith(("/", os.sep)) or not os.path.splitext(path)[1]:
             name = "best.safetensors" if save_best_only else "epoch{epoch:03d}.safetensors"
             path = os.path.join(path, name)
+        check_weights_path(path, "ModelCheckpoint")  # before training, not after the first epoch
         self.path = path
         self.monitor = monitor
         self.mode = _resolve_mode(mode, monitor, "ModelCheckpoint")

@@ -108,6 +108,25 @@ def test_missing_files_name_expected_files_and_directory(tmp_path):
         MNIST(root=tmp_path / "nowhere", train=False)
 
 
+def test_download_true_downloads_nothing_and_says_what_to_do(tmp_path, monkeypatch):
+    import socket
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("MNIST(download=True) tried to open a network connection")
+
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    with pytest.raises(FileNotFoundError) as e:
+        MNIST(root=tmp_path, download=True)
+    msg = str(e.value)
+    assert "download=True" in msg and "downloads nothing" in msg
+    assert "train-images-idx3-ubyte.gz" in msg and str(tmp_path) in msg  # the files and where to put them
+    assert "load_mnist_small()" in msg  # the bundled alternative
+    assert list(tmp_path.iterdir()) == []  # nothing written either
+    _tiny_mnist(tmp_path, n_train=3)
+    assert len(MNIST(root=tmp_path, download=True)) == 3  # files present: download=True is harmless, as in PyTorch
+
+
 def test_corrupt_file_in_dataset(tmp_path):
     _tiny_mnist(tmp_path)
     (tmp_path / "t10k-images-idx3-ubyte.gz").write_bytes(gzip.compress(b"\x00\x00\x08\x03" + b"\x00" * 8))

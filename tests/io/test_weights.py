@@ -5,7 +5,6 @@ import json
 import os
 import re
 import struct
-import sys
 
 import numpy as np
 import pytest
@@ -263,10 +262,17 @@ def test_save_replaces_an_existing_file_with_ordinary_permissions(saved):
         assert os.stat(saved).st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's 0o600
 
 
-def test_missing_safetensors_says_how_to_install(tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "safetensors", None)
-    monkeypatch.setitem(sys.modules, "safetensors.numpy", None)
-    with pytest.raises(ImportError, match=r"pip install glassnet\[weights\]"):
-        gn.save({}, tmp_path / "x.safetensors")
-    with pytest.raises(ImportError, match=r"pip install glassnet\[weights\]"):
-        gn.load(tmp_path / "x.safetensors")
+@pytest.mark.parametrize("suffix", [".pt", ".pth", ".bin", ".PT"])
+def test_saving_under_a_pickle_name_is_refused(tmp_path, suffix):
+    path = tmp_path / f"model{suffix}"
+    with pytest.raises(ValueError, match=r"model\.safetensors") as err:
+        gn.save({"w": gn.ones(2)}, path)
+    assert suffix.lower() in str(err.value) and "pickle" in str(err.value)
+    assert list(tmp_path.iterdir()) == []  # nothing written under the lying name
+
+
+def test_model_checkpoint_refuses_a_pickle_name_before_training(tmp_path):
+    from glassnet.train import ModelCheckpoint
+
+    with pytest.raises(ValueError, match="ModelCheckpoint.*safetensors"):
+        ModelCheckpoint(tmp_path / "best.pth")
