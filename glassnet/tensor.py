@@ -207,6 +207,13 @@ class Tensor:
             extras.append("requires_grad=True")
         return "tensor(" + body + "".join(", " + e for e in extras) + ")"
 
+    def _repr_html_(self) -> str:
+        """Jupyter's view: shape, dtype, grad_fn, the value range and a small table of values."""
+        from glassnet.display import tensor_html
+
+        grad_fn = f"<{self.grad_fn.name}Backward>" if self.grad_fn is not None else None
+        return tensor_html(self.data, self.dtype, grad_fn, self._requires_grad)
+
     __hash__ = object.__hash__  # by identity, as in PyTorch (a C-level hash: tensors key the optimiser's state)
 
     # ----- autograd -------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import numpy
 
 from glassnet.lens.recorder import Recorder, Recording
 
-__all__ = ["Finding", "diagnose"]
+__all__ = ["Finding", "Findings", "diagnose"]
 
 WARNING, CRITICAL, INFO = "warning", "critical", "info"
 
@@ -32,6 +32,36 @@ class Finding:
 
     def __str__(self) -> str:
         return f"[{self.severity}] {self.message} Remedy: {self.remedy}"
+
+    def _repr_html_(self) -> str:
+        return Findings([self])._repr_html_()
+
+
+class Findings(list):
+    """What `diagnose` returns: a list of Findings, most severe first, shown in Jupyter as a table."""
+
+    def __str__(self) -> str:
+        return "\n".join(str(f) for f in self) if self else "no findings: nothing the checks look for was seen"
+
+    def _repr_html_(self) -> str:
+        from glassnet.display import table_html
+
+        if not self:
+            return "<div><b>diagnose</b>: no findings (none of the checks in glassnet.lens.diagnose fired)</div>"
+        rows = []
+        for f in self:
+            evidence = ", ".join(f"{k}={_evidence_text(v)}" for k, v in f.evidence.items())
+            rows.append((f.severity, f.kind, f.message, evidence, f.remedy))
+        return table_html(("severity", "finding", "what was seen", "numbers", "what usually helps"), rows,
+                          caption=f"diagnose: {len(self)} finding{'s' if len(self) != 1 else ''}")
+
+
+def _evidence_text(value: Any) -> str:
+    from glassnet.display import number_text
+
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(number_text(v) for v in value[:6]) + (", …" if len(value) > 6 else "") + "]"
+    return number_text(value)
 
 
 def _finite(values: list) -> list[float]:
@@ -134,7 +164,7 @@ def _history_dict(history: Any) -> dict:
 
 def diagnose(recording: Recording | Recorder | dict | Any, vanishing_ratio: float = 1e-2,
              exploding_ratio: float = 1e2, dead_fraction: float = 0.5, saturated_fraction: float = 0.5,
-             high_update: float = 0.05, low_update: float = 1e-5) -> list[Finding]:
+             high_update: float = 0.05, low_update: float = 1e-5) -> Findings:
     """Findings (most severe first) from a Recorder's recording or a history {"loss": [...], "val_loss": [...]}.
 
     Thresholds: vanishing when the first layer's gradient norm is under `vanishing_ratio` × the last layer's
@@ -180,7 +210,7 @@ def diagnose(recording: Recording | Recorder | dict | Any, vanishing_ratio: floa
             findings += _update_findings(rec, high_update, low_update)
     order = {CRITICAL: 0, WARNING: 1, INFO: 2}
     findings.sort(key=lambda f: order.get(f.severity, 3))
-    return findings
+    return Findings(findings)
 
 
 def _gradient_findings(rec: Recording, vanishing_ratio: float, exploding_ratio: float, diverged: bool) -> list:

@@ -50,12 +50,12 @@ _PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#
 
 # ----- matplotlib, figures and files -----------------------------------------------------------------------------
 def _figure(width: float, height: float, **kw: Any):
-    """A new Figure that belongs to no pyplot state (so it needs no closing and no display)."""
+    """A new Figure that belongs to no pyplot state (so it needs no closing) and shows itself inline in Jupyter."""
     try:
-        from matplotlib.figure import Figure
+        from glassnet.lens._figure import GlassnetFigure
     except ImportError as e:
         raise ImportError("glassnet.lens.plots needs matplotlib: pip install 'glassnet[plots]'") from e
-    return Figure(figsize=(width, height), layout="constrained", **kw)
+    return GlassnetFigure(figsize=(width, height), layout="constrained", **kw)
 
 
 def _own_axes(ax: Any, width: float, height: float):

@@ -91,6 +91,26 @@ class Recording:
                 values.append(stats[key])
         return steps, values
 
+    def _repr_html_(self) -> str:
+        """Jupyter's view: what was recorded, and each parameter's and layer's numbers at the last recorded step."""
+        from glassnet.display import curves_svg, table_html
+
+        head = (f"<div><b>Recording</b>: {len(self.records)} recorded steps, {len(self.losses)} losses, "
+                f"{len(self.epochs)} epochs, {len(self.layer_kinds)} layers</div>")
+        parts = [head]
+        if self.epochs:
+            keys = [k for k in ("loss", "val_loss") if any(e.get(k) is not None for e in self.epochs)]
+            parts.append(curves_svg({k: self.epoch_series(k) for k in keys}, "loss per epoch"))
+        if self.records:
+            last = self.records[-1]
+            for kind, label in (("params", "parameter"), ("activations", "layer")):
+                stats = last.get(kind) or {}
+                keys = sorted({k for v in stats.values() for k, x in v.items() if isinstance(x, (int, float))})
+                if stats and keys:
+                    rows = [(name, *(v.get(k) for k in keys)) for name, v in stats.items()]
+                    parts.append(table_html((label, *keys), rows, caption=f"{kind} at step {last['step']}"))
+        return "<div>" + "".join(parts) + "</div>"
+
     def epoch_series(self, key: str) -> list[float]:
         """One epoch-level quantity (e.g. "loss", "val_loss") over epochs; None where an epoch lacked it."""
         return [e.get(key) for e in self.epochs]

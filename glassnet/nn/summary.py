@@ -27,7 +27,28 @@ from glassnet.autograd import no_grad
 from glassnet.nn.module import Module
 from glassnet.tensor import Tensor
 
-__all__ = ["summary"]
+__all__ = ["Summary", "summary"]
+
+
+class Summary(str):
+    """The text of `summary(...)` (a str: print it, write it, search it) that also knows its rows and totals.
+
+    Jupyter shows it as an HTML table; the Python prompt shows a one-line repr, since `summary` has printed it.
+    """
+
+    rows: list[tuple[str, str, str, str]]
+    model_name: str
+    totals: dict[str, int]
+
+    def __repr__(self) -> str:
+        return f"<Summary of {self.model_name}: {self.totals['total']:,} parameters>"
+
+    def _repr_html_(self) -> str:
+        from glassnet.display import table_html
+
+        caption = (f"{self.model_name}: {self.totals['total']:,} parameters "
+                   f"({self.totals['trainable']:,} trainable), {self.totals['buffers']:,} buffer values")
+        return table_html(("Layer (type)", "Output Shape", "Param #", "Trainable"), self.rows, caption)
 
 
 def _shape_text(output, batch_size: int) -> str:
@@ -57,14 +78,17 @@ def _count(params: list) -> int:
 
 def summary(
     model: Module, input_shape: Sequence[int] | Sequence[Sequence[int]], batch_size: int = 1, dtype=None,
-    depth: int | None = None,
-) -> str:
+    depth: int | None = None, verbose: int | None = None,
+) -> Summary:
     """A table of every layer the forward pass visits: name (type), output shape, parameter count, trainable.
 
     input_shape leaves out the batch dimension, like Keras: summary(mlp, (784,)), summary(cnn, (1, 28, 28));
     give a list of shapes for a model with several inputs. Leaf layers count all their parameters; a
     container's row counts only the parameters it holds directly, so the column adds up to the total.
     depth limits how deeply nested layers are listed (None: all). The totals cover the whole model.
+
+    The table is printed (verbose=1) and returned as a `Summary` (a str). verbose=None, the default, prints except
+    in Jupyter, where the returned Summary displays itself as an HTML table (so it does not show twice); 0: silent.
     """
     if not isinstance(model, Module):
         raise TypeError(f"summary: expected a Module, got {type(model).__name__}")
@@ -140,4 +164,14 @@ def summary(
         f"Parameters and buffers size: {size_mb:.2f} MB",
         "─" * total_width,
     ]
-    return "\n".join(out)
+    result = Summary("\n".join(out))
+    result.rows = table
+    result.model_name = type(model).__name__
+    result.totals = {"total": total, "trainable": trainable, "buffers": _count(buffers)}
+    if verbose is None:
+        from glassnet.display import in_notebook
+
+        verbose = 0 if in_notebook() else 1
+    if verbose:
+        print(result)
+    return result

@@ -73,6 +73,12 @@ class History:
     def __repr__(self) -> str:
         return f"History(epochs={len(self.epoch)}, keys={self.keys()}, batch_records={len(self.batches)})"
 
+    def _repr_html_(self) -> str:
+        """Jupyter's view: the curves (inline SVG, no matplotlib needed) and each quantity's last and best value."""
+        from glassnet.display import history_html
+
+        return history_html(self.epoch, self.history)
+
     # ----- saving --------------------------------------------------------------------------------------------
     def to_dict(self, batches: bool = True) -> dict[str, Any]:
         """Plain data: {"epoch": [...], "history": {...}, "batches": [...], "max_batch_records": N}."""

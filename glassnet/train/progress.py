@@ -12,23 +12,12 @@ import sys
 import warnings
 from typing import Any
 
+from glassnet.display import in_notebook
 from glassnet.train.callbacks import Callback
 
 __all__ = ["ProgressBar", "format_logs", "in_notebook"]
 
 _BOOKKEEPING = ("time",)  # shown as the epoch's duration, not as a metric
-
-
-def in_notebook() -> bool:
-    """True inside a Jupyter kernel (IPython's ZMQ shell), where stdout is not a terminal but someone watches."""
-    ipython = sys.modules.get("IPython")
-    if ipython is None:
-        return False
-    try:
-        shell = ipython.get_ipython()
-    except Exception:  # an IPython too old or half-imported: not a notebook we can talk to
-        return False
-    return shell is not None and "IPKernelApp" in getattr(shell, "config", {})
 
 
 def _is_terminal(stream: Any) -> bool:

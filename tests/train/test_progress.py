@@ -14,8 +14,9 @@ from glassnet.train.progress import format_logs, in_notebook
 
 def _trainer(callbacks=()):
     model = mlp()
-    return Trainer(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1), metrics=["accuracy"],
-                   callbacks=callbacks)
+    return Trainer(
+        model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1), metrics=["accuracy"], callbacks=callbacks
+    )
 
 
 def test_default_fit_prints_one_line_per_epoch_when_not_interactive(data, capsys):
