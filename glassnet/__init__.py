@@ -1,6 +1,6 @@
 """glassnet: a deep-learning library you can see through.  `import glassnet as gn`."""
 
-from glassnet import autograd
+from glassnet import autograd, threads
 from glassnet.autograd import detect_anomaly, enable_grad, grad, is_grad_enabled, no_grad, set_grad_enabled
 from glassnet.backend import (
     bool_,
@@ -114,6 +114,9 @@ from glassnet import (
     train,  # noqa: E402
 )
 from glassnet.io.weights import load, save  # noqa: E402
+from glassnet.threads import get_num_threads, set_num_threads  # noqa: E402
+
+threads.apply_default()  # one BLAS thread unless the user chose (see glassnet/threads.py and bench/threads.py)
 
 
 def __getattr__(name: str):
