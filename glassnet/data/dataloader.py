@@ -15,6 +15,7 @@ from typing import Any
 import numpy
 
 from glassnet.data.dataset import Dataset
+from glassnet.data.workers import Fetcher
 from glassnet.random import Generator, default_generator
 from glassnet.tensor import Tensor
 
@@ -158,18 +159,34 @@ def _stack_arrays(arrays: list) -> numpy.ndarray:
 
 # ----- loader --------------------------------------------------------------------------------------------------
 class DataLoader:
-    """Iterate over `dataset` in batches (PyTorch's DataLoader, single process).
+    """Iterate over `dataset` in batches (PyTorch's DataLoader).
 
     `shuffle=True` draws a fresh permutation each epoch from `generator` (or gn's default generator).
     When the dataset has a `get_batch(indices)` method (TensorDataset, a Subset of one, CharDataset) and no
     `collate_fn` is given, each batch is one fancy index per tensor instead of a Python loop over samples
     (the fast path; same result, 7-20x faster on MNIST-sized data).
+
+    `num_workers=N` loads batches in N worker processes (glassnet/data/workers.py): the same batches in the same
+    order as `num_workers=0`, worth it when preparing a sample costs more than moving it between processes
+    (decoding, augmenting; see bench/dataloader.py), not for tensors already in memory. `worker_init_fn`,
+    `prefetch_factor`, `timeout` and `multiprocessing_context` are PyTorch's. `pin_memory` is accepted and does
+    nothing: pinned (page-locked) memory speeds copies to a GPU, and on the CPU there is no copy to speed.
     """
 
     def __init__(self, dataset: Dataset, batch_size: int | None = 1, shuffle: bool = False,
                  sampler: Sampler | Sequence[int] | None = None, batch_sampler: Sampler | None = None,
-                 drop_last: bool = False, collate_fn: Callable[[list], Any] | None = None,
-                 generator: Generator | None = None):
+                 num_workers: int = 0, collate_fn: Callable[[list], Any] | None = None, pin_memory: bool = False,
+                 drop_last: bool = False, timeout: float = 0, worker_init_fn: Callable[[int], None] | None = None,
+                 multiprocessing_context: str | None = None, generator: Generator | None = None, *,
+                 prefetch_factor: int | None = None):
+        if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
+            raise ValueError(f"DataLoader: num_workers must be an int >= 0, got {num_workers!r}")
+        if prefetch_factor is not None and num_workers == 0:
+            raise ValueError("DataLoader: prefetch_factor is for worker processes; it needs num_workers > 0")
+        if prefetch_factor is not None and (not isinstance(prefetch_factor, int) or prefetch_factor < 1):
+            raise ValueError(f"DataLoader: prefetch_factor must be a positive int, got {prefetch_factor!r}")
+        if timeout < 0:
+            raise ValueError(f"DataLoader: timeout must be >= 0 seconds, got {timeout!r}")
         if batch_sampler is not None:
             if batch_size != 1 or shuffle or sampler is not None or drop_last:
                 raise ValueError("DataLoader: batch_sampler option is mutually exclusive with batch_size, shuffle, "
@@ -194,6 +211,14 @@ class DataLoader:
         # Fast path: datasets that can hand over a whole collated batch (TensorDataset, subsets of one,
         # CharDataset) skip the per-sample loop when collation is the default.
         self._fast = collate_fn is None and callable(getattr(dataset, "get_batch", None))
+        self.fetcher = Fetcher(dataset, self.collate_fn, self._fast, batched=self.batch_sampler is not None,
+                               collate_samples=self.collate_fn is not default_collate)
+        self.num_workers = num_workers
+        self.pin_memory = bool(pin_memory)  # accepted for PyTorch's sake: nothing to pin on the CPU
+        self.timeout = timeout
+        self.worker_init_fn = worker_init_fn
+        self.multiprocessing_context = multiprocessing_context
+        self.prefetch_factor = 2 if prefetch_factor is None else prefetch_factor
         self._epoch_start_state: dict | None = None
         self._batches_done = 0
         self._skip = 0
@@ -207,27 +232,32 @@ class DataLoader:
         return len(self.sampler)
 
     def _fetch(self, indices: list[int]) -> Any:
-        if self._fast:
-            return self.dataset.get_batch(indices)
-        return self.collate_fn([self.dataset[i] for i in indices])
+        return self.fetcher(indices)
 
     def __iter__(self) -> Iterator[Any]:
         # Remember where the generator stood before this epoch drew its order: that is the resume point.
         self._epoch_start_state = self._generator_obj().get_state()
         skip, self._skip = self._skip, 0
         self._batches_done = 0
-        if self.batch_sampler is None:  # batch_size=None: samples one by one, no collation of a batch
-            for k, i in enumerate(self.sampler):
+        tasks = self.batch_sampler if self.batch_sampler is not None else self.sampler
+        if self.num_workers == 0:
+            for k, task in enumerate(tasks):
                 self._batches_done = k + 1
                 if k < skip:
                     continue
-                yield self.dataset[i] if self.collate_fn is default_collate else self.collate_fn(self.dataset[i])
+                yield self.fetcher(list(task) if self.batch_sampler is not None else task)
             return
-        for k, indices in enumerate(self.batch_sampler):
-            self._batches_done = k + 1
-            if k < skip:
-                continue
-            yield self._fetch(list(indices))
+        from glassnet.data.workers import epoch_seed, iterate
+
+        def numbered():  # the order is drawn here, in the main process, exactly as with num_workers=0
+            for k, task in enumerate(tasks):
+                if k >= skip:
+                    yield k, (list(task) if self.batch_sampler is not None else task)
+
+        self._batches_done = skip
+        for batch in iterate(self, numbered(), epoch_seed(self._epoch_start_state)):
+            self._batches_done += 1
+            yield batch
 
     # ----- resume ----------------------------------------------------------------------------------------------
     @property

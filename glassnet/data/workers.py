@@ -1,0 +1,193 @@
+"""Worker processes for `DataLoader(num_workers=N)`, as in PyTorch: the main process draws the batches' indices (so the
+order is that of `num_workers=0`), N processes load and collate them, and the main process yields the batches in
+order.
+
+Each worker gets the dataset (inherited by fork, or pickled with spawn/forkserver: then the dataset and
+`collate_fn` must be picklable and the script guarded by `if __name__ == "__main__":`, as with PyTorch), a queue of
+(batch number, indices) tasks and a shared queue for results. At most `prefetch_factor` tasks per worker are in
+flight. A worker seeds NumPy's global generator and glassnet's default generator with `seed + worker_id`, where
+`seed` is derived from the loader's generator state at the start of the epoch *without drawing from it* (so a
+shuffled epoch's order, and every later epoch's, is the same as with `num_workers=0`). An exception in a worker is
+raised again in the main process with the worker's traceback; a worker that dies is reported by its exit code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import queue
+import traceback
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy
+
+__all__ = ["Fetcher", "WorkerError", "WorkerInfo", "get_worker_info"]
+
+
+@dataclass(frozen=True)
+class WorkerInfo:
+    """What `get_worker_info()` returns inside a worker: its id, how many there are, its seed and its dataset copy."""
+
+    id: int
+    num_workers: int
+    seed: int
+    dataset: Any
+
+
+_worker_info: WorkerInfo | None = None
+
+
+def get_worker_info() -> WorkerInfo | None:
+    """Inside a DataLoader worker process: its WorkerInfo (e.g. to shard an iterable source); None elsewhere."""
+    return _worker_info
+
+
+class Fetcher:
+    """Turns one task into what the loader yields: a list of indices into a collated batch (one `get_batch` call
+    on datasets that have it, else `collate_fn` over the samples), or with `batched=False` one index into a sample.
+    The same object serves the main process (num_workers=0) and the workers."""
+
+    def __init__(
+        self, dataset: Any, collate_fn: Callable[[list], Any], fast: bool, batched: bool, collate_samples: bool
+    ):
+        self.dataset, self.collate_fn, self.fast = dataset, collate_fn, fast
+        self.batched, self.collate_samples = batched, collate_samples
+
+    def __call__(self, task: Any) -> Any:
+        if not self.batched:
+            sample = self.dataset[task]
+            return self.collate_fn(sample) if self.collate_samples else sample
+        if self.fast:
+            return self.dataset.get_batch(task)
+        return self.collate_fn([self.dataset[i] for i in task])
+
+
+def epoch_seed(generator_state: Any) -> int:
+    """A 63-bit seed that depends only on the generator's state at the start of the epoch (nothing is drawn)."""
+    text = json.dumps(generator_state, sort_keys=True, default=str)
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little") >> 1
+
+
+def _worker_loop(
+    worker_id: int,
+    num_workers: int,
+    seed: int,
+    dataset: Any,
+    fetch: Callable[[Any], Any],
+    init_fn: Callable[[int], None] | None,
+    tasks: Any,
+    results: Any,
+) -> None:
+    global _worker_info
+    from glassnet import random as gn_random
+
+    _worker_info = WorkerInfo(worker_id, num_workers, seed + worker_id, dataset)
+    numpy.random.seed((seed + worker_id) % 2**32)
+    gn_random.manual_seed(seed + worker_id)
+    try:
+        if init_fn is not None:
+            init_fn(worker_id)
+    except Exception:  # reported on the first task, where the main process is listening
+        failure = traceback.format_exc()
+    else:
+        failure = None
+    while True:
+        task = tasks.get()
+        if task is None:  # the main process is done with this epoch
+            break
+        number, indices = task
+        if failure is not None:
+            results.put((number, False, f"worker_init_fn failed:\n{failure}"))
+            continue
+        try:
+            results.put((number, True, fetch(indices)))
+        except Exception:
+            results.put((number, False, traceback.format_exc()))
+
+
+class WorkerError(RuntimeError):
+    """A DataLoader worker failed (its traceback is in the message) or died."""
+
+
+def iterate(loader: Any, tasks_in_order: Iterable[tuple[int, Any]], seed: int) -> Iterator[Any]:
+    """Yield `loader.fetcher(task)` for each (batch number, task), computed by `loader.num_workers` processes, in the
+    order of `tasks_in_order`."""
+    context = multiprocessing.get_context(loader.multiprocessing_context)
+    n = loader.num_workers
+    results = context.Queue()
+    task_queues = [context.Queue() for _ in range(n)]
+    workers = [
+        context.Process(
+            target=_worker_loop,
+            daemon=True,
+            args=(i, n, seed, loader.dataset, loader.fetcher, loader.worker_init_fn, task_queues[i], results),
+        )
+        for i in range(n)
+    ]
+    for w in workers:
+        w.start()
+    pending = iter(tasks_in_order)
+    in_flight: dict[int, int] = {}  # batch number -> worker
+    done: dict[int, Any] = {}
+    order: list[int] = []
+    next_worker = 0
+    exhausted = False
+
+    def dispatch() -> None:
+        nonlocal next_worker, exhausted
+        while not exhausted and len(in_flight) < n * loader.prefetch_factor:
+            try:
+                number, task = next(pending)
+            except StopIteration:
+                exhausted = True
+                return
+            task_queues[next_worker].put((number, task))
+            in_flight[number] = next_worker
+            order.append(number)
+            next_worker = (next_worker + 1) % n
+
+    try:
+        dispatch()
+        position = 0
+        while position < len(order):
+            wanted = order[position]
+            while wanted not in done:
+                try:
+                    number, ok, value = results.get(timeout=loader.timeout or 1.0)
+                except queue.Empty:
+                    dead = [(i, w.exitcode) for i, w in enumerate(workers) if not w.is_alive()]
+                    if dead:
+                        i, code = dead[0]
+                        raise WorkerError(
+                            f"DataLoader worker {i} (pid {workers[i].pid}) exited unexpectedly with "
+                            f"exit code {code} while loading batch {wanted}"
+                        ) from None
+                    if loader.timeout:
+                        raise WorkerError(
+                            f"DataLoader: timed out after {loader.timeout} s waiting for batch "
+                            f"{wanted} from worker {in_flight[wanted]}"
+                        ) from None
+                    continue
+                if not ok:
+                    raise WorkerError(
+                        f"DataLoader worker {in_flight[number]} failed on batch {number}; its traceback:\n{value}"
+                    )
+                done[number] = value
+            del in_flight[wanted]
+            position += 1
+            dispatch()
+            yield done.pop(wanted)
+    finally:
+        for q in task_queues:
+            q.put(None)
+        for w in workers:
+            w.join(timeout=5)
+            if w.is_alive():
+                w.terminate()
+                w.join()
+        for q in (*task_queues, results):
+            q.cancel_join_thread()  # unread results must not keep this process from exiting
+            q.close()
