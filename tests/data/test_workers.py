@@ -55,9 +55,10 @@ def test_the_work_happens_in_other_processes_and_workers_stop():
     import multiprocessing
 
     assert multiprocessing.active_children() == []  # joined at the end of the epoch
-    for batch in DataLoader(Squares(), batch_size=4, num_workers=2):
-        break  # leaving early stops the workers too
-    del batch
+    batches = iter(DataLoader(Squares(), batch_size=4, num_workers=2))
+    next(batches)
+    assert len(multiprocessing.active_children()) == 2
+    del batches  # leaving early stops the workers too
     assert multiprocessing.active_children() == []
 
 
