@@ -8,11 +8,12 @@ stderr and a non-zero exit status, never a traceback.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import platform
 import sys
 import traceback
+
+from glassnet.extras import EXTRAS, MissingExtra, available, missing_modules, require
 
 
 def demo(steps: int = 300, seed: int = 0) -> list[float]:
@@ -132,6 +133,7 @@ def cmd_tour(args: argparse.Namespace) -> int:
     print("glassnet tour: contents\n" + table_of_contents())
     if args.contents:
         return 0
+    _note_without("plots", "tour", "the tour runs and writes its pages, without pictures")
     try:
         run_tour(chapters=args.chapter, quick=args.quick, out=args.out)
     except TourError as e:
@@ -154,9 +156,12 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise CliError(f"--resume {args.resume}: no such run folder or checkpoint file")
     if args.out is not None and os.path.exists(args.out) and not os.path.isdir(args.out):
         raise CliError(f"--out {args.out}: is a file; give a folder for the run (it is created if missing)")
+    for extra in getattr(recipe, "extras", ()):  # checked before training, not after an epoch
+        require(extra, f"recipe {recipe.name}")
     if args.ranks > 1 or args.hostfile is not None:
         if not recipe.data_parallel:
             raise CliError(f"recipe {recipe.name} does not train data-parallel; run it without --ranks")
+        require("mpi", "glassnet train --ranks")
         return _relaunch_as_ranks(args)
     config = RecipeConfig(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, seed=args.seed, out=args.out,
                           data=args.data, resume=args.resume, options=options)
@@ -185,6 +190,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     """`glassnet report RUN_DIR`: write the run's HTML report and print its path."""
     from glassnet.lens.report import ReportError, report
 
+    _note_without("plots", "report", "the report has its tables and text, without figures")
     try:
         path = report(args.run_dir, out=args.out)
     except ReportError as e:
@@ -229,11 +235,16 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-_EXTRAS = ["safetensors", "tqdm", "matplotlib", "scipy", "torch", "onnx", "mpi4py", "cupy", "hypothesis"]
+def _note_without(extra: str, command: str, what_still_works: str) -> None:
+    """Before a command's work starts, one line on stderr when an extra that would add to its output is missing."""
+    missing = missing_modules(extra)
+    if missing:
+        print(f"glassnet {command}: {' and '.join(missing)} not installed, so {what_still_works}; "
+              f"pip install 'glassnet[{extra}]' adds them", file=sys.stderr, flush=True)
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    """`glassnet info`: glassnet, NumPy and Python versions, the backend and which optional extras import."""
+    """`glassnet info`: versions of glassnet, NumPy and Python, the backend, BLAS threads, the extras installed."""
     import numpy
 
     import glassnet as gn
@@ -242,9 +253,10 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"numpy    {numpy.__version__}")
     print(f"python   {platform.python_version()} ({platform.python_implementation()}, {sys.platform})")
     print("backend  numpy, device cpu")
-    found = [name for name in _EXTRAS if importlib.util.find_spec(name) is not None]
-    missing = [name for name in _EXTRAS if name not in found]
-    print(f"extras   importable: {', '.join(found) or '-'};  not installed: {', '.join(missing) or '-'}")
+    print(f"threads  {gn.get_num_threads()} BLAS thread(s) (gn.set_num_threads, GLASSNET_NUM_THREADS)")
+    installed = [name for name in EXTRAS if available(name)]
+    missing = [name for name in EXTRAS if name not in installed]
+    print(f"extras   installed: {', '.join(installed) or '-'};  not installed: {', '.join(missing) or '-'}")
     return 0
 
 
@@ -298,7 +310,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from glassnet.io.weights import WeightsFileError
     from glassnet.train.checkpoint import CheckpointError
 
-    return CliError, FileRefused, WeightsFileError, CheckpointError, OSError
+    return CliError, MissingExtra, FileRefused, WeightsFileError, CheckpointError, OSError
 
 
 def _one_line(error: BaseException) -> str:

@@ -48,7 +48,8 @@ def check_weights_path(path: str | os.PathLike, who: str = "gn.save") -> None:
         suggestion = name[: len(name) - len(suffix)] + ".safetensors"
         raise ValueError(
             f"{who}: {name!r} has the suffix {suffix} of a pickle checkpoint (PyTorch's torch.save format), but "
-            f"glassnet writes safetensors; name the file {suggestion!r} (torch reads it with safetensors.torch.load_file)"
+            f"glassnet writes safetensors; name the file {suggestion!r} "
+            "(PyTorch reads it with safetensors.torch.load_file)"
         )
 
 

@@ -31,10 +31,11 @@ _CONST_STYLE = {"shape": "plaintext", "fontcolor": "#777777"}
 
 
 def _graphviz():
-    try:
-        import graphviz
-    except ImportError as e:
-        raise ImportError("glassnet.lens.draw_graph needs the graphviz package: pip install 'glassnet[graph]'") from e
+    from glassnet.extras import require
+
+    require("graph", "glassnet.lens.draw_graph")
+    import graphviz
+
     return graphviz
 
 

@@ -51,10 +51,11 @@ _PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#
 # ----- matplotlib, figures and files -----------------------------------------------------------------------------
 def _figure(width: float, height: float, **kw: Any):
     """A new Figure that belongs to no pyplot state (so it needs no closing) and shows itself inline in Jupyter."""
-    try:
-        from glassnet.lens._figure import GlassnetFigure
-    except ImportError as e:
-        raise ImportError("glassnet.lens.plots needs matplotlib: pip install 'glassnet[plots]'") from e
+    from glassnet.extras import require
+
+    require("plots", "glassnet.lens.plots")
+    from glassnet.lens._figure import GlassnetFigure
+
     return GlassnetFigure(figsize=(width, height), layout="constrained", **kw)
 
 

@@ -225,10 +225,11 @@ class SentenceEncoder:
     """
 
     def __init__(self, path: str | os.PathLike | None = None, max_seq_length: int | None = None) -> None:
-        try:
-            from tokenizers import Tokenizer
-        except ImportError as e:
-            raise ImportError("SentenceEncoder needs Hugging Face tokenizers: pip install 'glassnet[bert]'") from e
+        from glassnet.extras import require
+
+        require("bert", "SentenceEncoder")
+        from tokenizers import Tokenizer
+
         folder = resolve_model_dir(path)
         self.model = BertModel.from_pretrained(folder)
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))

@@ -149,10 +149,11 @@ def load_tinyvgg(path: str | os.PathLike | None = None) -> TinyVGG:
 def preprocess_image(image: Any, size: int = 64) -> numpy.ndarray:
     """An image file path (or a PIL image) as TinyVGG's input: RGB, centre-cropped to a square, resized bilinearly
     to size x size, scaled to [0, 1]; a float32 array (3, size, size)."""
-    try:
-        from PIL import Image
-    except ImportError as e:
-        raise ImportError("preprocess_image needs Pillow: pip install 'glassnet[images]'") from e
+    from glassnet.extras import require
+
+    require("images", "preprocess_image")
+    from PIL import Image
+
     if isinstance(image, (str, os.PathLike)):
         with Image.open(image) as opened:
             image = opened.convert("RGB")

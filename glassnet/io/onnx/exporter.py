@@ -28,10 +28,12 @@ SUPPORTED_OPSETS = range(17, 21)
 
 
 def _require_onnx():
-    try:
-        import onnx
-    except ImportError:
-        raise ImportError("gn.onnx.export needs onnx: pip install 'glassnet[onnx]'") from None
+    from glassnet.extras import missing_modules, require
+
+    if "onnx" in missing_modules("onnx"):  # onnxruntime, the other half of the extra, is only for checking exports
+        require("onnx", "gn.onnx.export")
+    import onnx
+
     return onnx
 
 
