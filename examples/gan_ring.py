@@ -50,7 +50,7 @@ def train(epochs: int = 12, steps_per_epoch: int = 500, batch_size: int = 128, l
     trainer = GANTrainer(gan, opt_g, opt_d, loss=loss, d_steps=1 if loss == "non_saturating" else 5,
                          callbacks=callbacks, run_dir=None if out is None else RunDir.open(out))
     start = time.perf_counter()
-    history = trainer.fit(loader, epochs=epochs)
+    history = trainer.fit(loader, epochs=epochs, verbose=0)  # report() prints each epoch, with mode coverage
     seconds = time.perf_counter() - start
     modes, frac, per_mode = coverage()
     return {"modes": modes, "fraction_within_3std": frac, "per_mode": per_mode, "seconds": seconds,
