@@ -7,6 +7,8 @@ For each load -- "quiet" (nothing started by the bench) and "busy" (one other CP
 that the bench starts and stops) -- it measures, with one BLAS thread and with one per core:
 
 - small: the tour's GAN chapter (`glassnet tour --quick --chapter 9`), wall time of a fresh process;
+- a yardstick: a pure-Python loop, which no thread setting touches: its slowdown is the share of a core the
+  machine gives this process;
 - large: the reference workloads W1-W4 of bench/workloads.py (and W0, the tiny MLP), training steps per second,
   the two thread settings alternating window by window in one process, median of the rounds.
 
@@ -18,6 +20,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -47,11 +50,12 @@ def load(kind: str):
         hog.wait()
 
 
-def tour_seconds(threads: int, timeout: float) -> float:
-    """Wall time of `glassnet tour --quick --chapter 9` in a fresh process with `threads` BLAS threads (inf if it
-    ran past `timeout`)."""
+def tour_seconds(threads: int, timeout: float) -> tuple[float, float]:
+    """Wall and CPU seconds of `glassnet tour --quick --chapter 9` in a fresh process with `threads` BLAS threads
+    (wall inf if it ran past `timeout`). CPU time above wall time is threads spinning while they wait."""
     env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
     env.update(GLASSNET_NUM_THREADS=str(threads), PYTHONPATH=ROOT + os.pathsep + env.get("PYTHONPATH", ""))
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with tempfile.TemporaryDirectory() as out:
         start = time.perf_counter()
         try:
@@ -63,15 +67,17 @@ def tour_seconds(threads: int, timeout: float) -> float:
                 timeout=timeout,
             )
         except subprocess.TimeoutExpired:
-            return float("inf")
-        return time.perf_counter() - start
+            return float("inf"), float("nan")
+        wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def steps_per_second(workload: str, settings: tuple[int, ...], rounds: int, window: float) -> dict[int, float]:
     """Median steps/s of `workload` under each thread count, the settings alternating window by window."""
     import glassnet as gn
 
-    step = glassnet_step(workload)
+    step = glassnet_step(workload) if workload != "py" else (lambda: sum(range(100_000)))
     rates: dict[int, list[float]] = {n: [] for n in settings}
     for n in settings:  # warm up under each setting (thread pools started, caches filled)
         gn.set_num_threads(n)
@@ -95,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     settings = (1, cores) if cores > 1 else (1,)
-    workloads = ("W0", "W1-b16") if args.quick else ("W0", "W1", "W2", "W3", "W4")
+    # "py": a pure-Python loop, no BLAS: how much of a core this process gets, the yardstick for the others
+    workloads = ("py", "W0", "W1-b16") if args.quick else ("py", "W0", "W1", "W2", "W3", "W4")
     rounds, window = (1, 0.05) if args.quick else (3, 0.7)
     print(
         f"bench.threads: {cores} cores, thread settings {settings}; load average before: "
@@ -108,11 +115,13 @@ def main(argv: list[str] | None = None) -> int:
             if not args.quick:
                 # one busy-core run with every core's thread took 65 s in the issue: bounded, reported as such
                 seconds = {n: tour_seconds(n, timeout=40.0) for n in settings}
-                rows.append((kind, "tour --quick --chapter 9 (wall)", *(_fmt(seconds[n], "s") for n in settings)))
+                cells = [f"{_fmt(seconds[n][0], 's')} (CPU {seconds[n][1]:.1f} s)" for n in settings]
+                rows.append((kind, "tour --quick --chapter 9, wall (CPU)", *cells))
                 print(rows[-1], flush=True)
             for w in workloads:
                 rates = steps_per_second(w, settings, rounds, window)
-                rows.append((kind, f"{w} steps/s", *(_fmt(rates[n], "/s") for n in settings)))
+                name = "Python loop (no BLAS) calls/s" if w == "py" else f"{w} steps/s"
+                rows.append((kind, name, *(_fmt(rates[n], "/s") for n in settings)))
                 print(rows[-1], flush=True)
     header = ("load", "workload", *(f"{n} thread{'s' if n > 1 else ''}" for n in settings))
     print("\n| " + " | ".join(header) + " |\n|" + "---|" * len(header))
