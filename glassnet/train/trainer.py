@@ -225,6 +225,7 @@ class Trainer:
             return self._fit(train_loader, epochs, val_loader, initial_epoch, resume_from)
         finally:
             if progress is not None:
+                progress.on_fit_end()  # closes a bar left open by an exception (a no-op after a normal end)
                 self.callbacks.callbacks.remove(progress)
 
     def _fit(self, train_loader, epochs, val_loader, initial_epoch, resume_from) -> History:

@@ -71,3 +71,26 @@ def test_format_logs_keeps_numbers_and_leaves_out_time():
     logs = {"loss": 0.123456, "accuracy": 0.5, "time": 3.0, "note": "x"}
     assert format_logs(logs) == "loss 0.1235  accuracy 0.5"
     assert format_logs(logs, sep=", ", eq="=") == "loss=0.1235, accuracy=0.5"
+
+
+def test_an_exception_mid_fit_closes_the_bar_and_removes_the_default_progress(data, monkeypatch, capsys):
+    train, _ = data
+    trainer = _trainer()
+    calls = []
+
+    def failing_step(batch):
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("boom")
+        return Trainer.train_step(trainer, batch)
+
+    monkeypatch.setattr(trainer, "train_step", failing_step)
+    monkeypatch.setattr(ProgressBar, "uses_bars", lambda self: True)
+    bars = []
+    new_bar = ProgressBar._new_bar
+    monkeypatch.setattr(ProgressBar, "_new_bar", lambda self, **kw: bars.append(new_bar(self, **kw)) or bars[-1])
+    with pytest.raises(RuntimeError, match="boom"):
+        trainer.fit(train, 2)
+    assert len(trainer.callbacks) == 0
+    assert len(bars) == 1 and bars[0].n == 2 and bars[0].disable  # tqdm.close() sets disable
+    assert "2/4" in capsys.readouterr().out
