@@ -137,3 +137,12 @@ def test_resume_mid_epoch_with_workers():
     resumed = DataLoader(Squares(), batch_size=5, shuffle=True, num_workers=2)
     resumed.load_state_dict(state)
     assert [b[1].numpy().tolist() for b in resumed] == rest and len(first + rest) == 8
+
+
+def test_spawned_workers_give_the_same_batches():
+    """spawn (macOS and Windows' default; forkserver is Linux's from Python 3.14) pickles the dataset and fetcher."""
+    gn.manual_seed(5)
+    expected = _epochs(DataLoader(Squares(12), batch_size=4, shuffle=True), epochs=1)
+    gn.manual_seed(5)
+    loader = DataLoader(Squares(12), batch_size=4, shuffle=True, num_workers=1, multiprocessing_context="spawn")
+    assert _epochs(loader, epochs=1) == expected
