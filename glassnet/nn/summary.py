@@ -48,7 +48,8 @@ class Summary(str):
 
         caption = (f"{self.model_name}: {self.totals['total']:,} parameters "
                    f"({self.totals['trainable']:,} trainable), {self.totals['buffers']:,} buffer values")
-        return table_html(("Layer (type)", "Output Shape", "Param #", "Trainable"), self.rows, caption)
+        indented = [(name.replace("  ", "\u00a0\u00a0"), *rest) for name, *rest in self.rows]  # HTML collapses spaces
+        return table_html(("Layer (type)", "Output Shape", "Param #", "Trainable"), indented, caption)
 
 
 def _shape_text(output, batch_size: int) -> str:
