@@ -8,7 +8,9 @@ is not (CI logs, a file, a pipe) each epoch prints one line. `verbose=2` always 
 
 from __future__ import annotations
 
+import math
 import sys
+import time
 import warnings
 from typing import Any
 
@@ -18,6 +20,7 @@ from glassnet.train.callbacks import Callback
 __all__ = ["ProgressBar", "format_logs", "in_notebook"]
 
 _BOOKKEEPING = ("time",)  # shown as the epoch's duration, not as a metric
+_METRICS_EVERY = 0.5  # seconds between two computations of the running metrics on a bar
 
 
 def _is_terminal(stream: Any) -> bool:
@@ -68,6 +71,8 @@ class ProgressBar(Callback):
         self._bar: Any = None
         self._sums: dict[str, float] = {}
         self._count = 0
+        self._metrics: dict[str, str] = {}
+        self._metrics_shown = -math.inf
 
     def _stream(self) -> Any:
         return self.file if self.file is not None else sys.stdout
@@ -87,6 +92,7 @@ class ProgressBar(Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         self._sums, self._count = {}, 0
+        self._metrics, self._metrics_shown = {}, -math.inf
         if self.verbose == 0 or not self.uses_bars():
             return
         total = getattr(self.trainer, "steps_per_epoch", None)
@@ -115,7 +121,15 @@ class ProgressBar(Callback):
             if x is not None:
                 self._sums[key] = self._sums.get(key, 0.0) + x
         running = {k: f"{s / self._count:.4g}" for k, s in list(self._sums.items())[:4]}
-        self._bar.set_postfix(running, refresh=False)
+        now = time.monotonic()
+        if now - self._metrics_shown >= _METRICS_EVERY:  # the metrics so far (Keras shows them too), not every batch
+            self._metrics_shown = now
+            self._metrics = {}
+            for metric in getattr(self.trainer, "metrics", ())[:4]:
+                x = _value(metric.compute())
+                if x is not None:
+                    self._metrics[metric.name] = f"{x:.4g}"
+        self._bar.set_postfix({**running, **self._metrics}, refresh=False)
         self._bar.update(1)
 
     def on_epoch_end(self, epoch, logs=None):

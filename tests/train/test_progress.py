@@ -94,3 +94,15 @@ def test_an_exception_mid_fit_closes_the_bar_and_removes_the_default_progress(da
     assert len(trainer.callbacks) == 0
     assert len(bars) == 1 and bars[0].n == 2 and bars[0].disable  # tqdm.close() sets disable
     assert "2/4" in capsys.readouterr().out
+
+
+def test_the_bar_shows_the_running_loss_and_metrics_during_the_epoch():
+    metric = types.SimpleNamespace(name="accuracy", compute=lambda: 0.625)
+    progress = ProgressBar(file=io.StringIO(), interactive=True)
+    progress.set_trainer(types.SimpleNamespace(metrics=[metric], epochs=3, steps_per_epoch=10))
+    progress.on_epoch_begin(0)
+    progress.on_batch_end(0, {"loss": 1.0})
+    progress.on_batch_end(1, {"loss": 0.5})
+    assert progress._bar.postfix == "loss=0.75, accuracy=0.625" and progress._bar.n == 2
+    progress.on_epoch_end(0, {"loss": 0.7, "accuracy": 0.6, "time": 1.0})
+    assert progress._bar is None
