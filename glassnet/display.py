@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy
 
-__all__ = ["curves_svg", "in_notebook", "table_html", "tensor_html"]
+__all__ = ["curves_svg", "history_html", "in_notebook", "number_text", "table_html", "tensor_html"]
 
 _STYLE = "font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px"
 _CELL = "padding:1px 6px;text-align:right;border:1px solid #ddd"
