@@ -2,6 +2,7 @@
 
     python -m bench.threads            # about 3 minutes on a 2-core machine
     python -m bench.threads --quick    # a smoke test (CI)
+    python -m bench.threads --whole-tour   # the whole `glassnet tour --quick`, default threads, quiet and busy
 
 For each load -- "quiet" (nothing started by the bench) and "busy" (one other CPU-bound process, a Python busy loop
 that the bench starts and stops) -- it measures, with one BLAS thread and with one per core:
@@ -49,9 +50,10 @@ def load(kind: str):
         hog.wait()
 
 
-def tour_seconds(threads: int, timeout: float) -> tuple[float, float]:
-    """Wall and CPU seconds of `glassnet tour --quick --chapter 9` in a fresh process with `threads` BLAS threads
-    (wall inf if it ran past `timeout`). CPU time above wall time is threads spinning while they wait."""
+def tour_seconds(threads: int, timeout: float, chapters: tuple[str, ...] = ("--chapter", "9")) -> tuple[float, float]:
+    """Wall and CPU seconds of `glassnet tour --quick --chapter 9` (or other `chapters` options; () for the whole
+    tour) in a fresh process with `threads` BLAS threads (wall inf if it ran past `timeout`). CPU time above wall
+    time is threads spinning while they wait."""
     env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
     env.update(GLASSNET_NUM_THREADS=str(threads), PYTHONPATH=ROOT + os.pathsep + env.get("PYTHONPATH", ""))
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -59,7 +61,7 @@ def tour_seconds(threads: int, timeout: float) -> tuple[float, float]:
         start = time.perf_counter()
         try:
             subprocess.run(
-                [sys.executable, "-m", "glassnet", "tour", "--quick", "--chapter", "9", "--out", out],
+                [sys.executable, "-m", "glassnet", "tour", "--quick", *chapters, "--out", out],
                 env=env,
                 stdout=subprocess.DEVNULL,
                 check=True,
@@ -104,7 +106,22 @@ def _fmt(x: float) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smoke test: W0 and a small W1, short windows, no tour")
+    parser.add_argument(
+        "--whole-tour",
+        action="store_true",
+        help="only the whole `glassnet tour --quick` with the default thread setting, quiet and busy",
+    )
     args = parser.parse_args(argv)
+    if args.whole_tour:
+        import glassnet as gn
+
+        n = gn.threads.DEFAULT_NUM_THREADS
+        for kind in ("quiet", "busy"):
+            with load(kind):
+                wall, cpu = tour_seconds(n, timeout=600.0, chapters=())
+            print(f"| {kind} | glassnet tour --quick, {n} thread(s) | {wall:.1f} s (CPU {cpu:.1f} s) |", flush=True)
+        print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        return 0
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     settings = (1, cores) if cores > 1 else (1,)
     # "py": a pure-Python loop, no BLAS: how much of a core this process gets, the yardstick for the others
