@@ -169,7 +169,8 @@ class DataLoader:
     `num_workers=N` loads batches in N worker processes (glassnet/data/workers.py): the same batches in the same
     order as `num_workers=0`, worth it when preparing a sample costs more than moving it between processes
     (decoding, augmenting; see bench/dataloader.py), not for tensors already in memory. `worker_init_fn`,
-    `prefetch_factor`, `timeout` and `multiprocessing_context` are PyTorch's. `pin_memory` is accepted and does
+    `prefetch_factor`, `timeout`, `multiprocessing_context` and `persistent_workers` (keep the processes between
+    epochs) are PyTorch's. `pin_memory` is accepted and does
     nothing: pinned (page-locked) memory speeds copies to a GPU, and on the CPU there is no copy to speed.
     """
 
@@ -178,13 +179,15 @@ class DataLoader:
                  num_workers: int = 0, collate_fn: Callable[[list], Any] | None = None, pin_memory: bool = False,
                  drop_last: bool = False, timeout: float = 0, worker_init_fn: Callable[[int], None] | None = None,
                  multiprocessing_context: str | None = None, generator: Generator | None = None, *,
-                 prefetch_factor: int | None = None):
+                 prefetch_factor: int | None = None, persistent_workers: bool = False):
         if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
             raise ValueError(f"DataLoader: num_workers must be an int >= 0, got {num_workers!r}")
         if prefetch_factor is not None and num_workers == 0:
             raise ValueError("DataLoader: prefetch_factor is for worker processes; it needs num_workers > 0")
         if prefetch_factor is not None and (not isinstance(prefetch_factor, int) or prefetch_factor < 1):
             raise ValueError(f"DataLoader: prefetch_factor must be a positive int, got {prefetch_factor!r}")
+        if persistent_workers and num_workers == 0:
+            raise ValueError("DataLoader: persistent_workers=True needs num_workers > 0")
         if timeout < 0:
             raise ValueError(f"DataLoader: timeout must be >= 0 seconds, got {timeout!r}")
         if batch_sampler is not None:
@@ -219,6 +222,8 @@ class DataLoader:
         self.worker_init_fn = worker_init_fn
         self.multiprocessing_context = multiprocessing_context
         self.prefetch_factor = 2 if prefetch_factor is None else prefetch_factor
+        self.persistent_workers = bool(persistent_workers)
+        self._pool: Any = None  # the worker processes kept between epochs when persistent_workers=True
         self._epoch_start_state: dict | None = None
         self._batches_done = 0
         self._skip = 0
@@ -247,7 +252,7 @@ class DataLoader:
                     continue
                 yield self.fetcher(list(task) if self.batch_sampler is not None else task)
             return
-        from glassnet.data.workers import epoch_seed, iterate
+        from glassnet.data.workers import WorkerPool, epoch_seed
 
         def numbered():  # the order is drawn here, in the main process, exactly as with num_workers=0
             for k, task in enumerate(tasks):
@@ -255,9 +260,23 @@ class DataLoader:
                     yield k, (list(task) if self.batch_sampler is not None else task)
 
         self._batches_done = skip
-        for batch in iterate(self, numbered(), epoch_seed(self._epoch_start_state)):
-            self._batches_done += 1
-            yield batch
+        pool = self._pool if self._pool is not None else WorkerPool(self, epoch_seed(self._epoch_start_state))
+        if self.persistent_workers:
+            self._pool = pool
+        try:
+            for batch in pool.run(numbered()):
+                self._batches_done += 1
+                yield batch
+        except GeneratorExit:  # the epoch was left early: a persistent pool stays (it drops that epoch's results)
+            if not self.persistent_workers:
+                pool.close()
+            raise
+        except BaseException:  # a failed pool is not reused
+            pool.close()
+            self._pool = None
+            raise
+        if not self.persistent_workers:
+            pool.close()
 
     # ----- resume ----------------------------------------------------------------------------------------------
     @property

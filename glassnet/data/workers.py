@@ -9,6 +9,8 @@ flight. A worker seeds NumPy's global generator and glassnet's default generator
 `seed` is derived from the loader's generator state at the start of the epoch *without drawing from it* (so a
 shuffled epoch's order, and every later epoch's, is the same as with `num_workers=0`). An exception in a worker is
 raised again in the main process with the worker's traceback; a worker that dies is reported by its exit code.
+With `persistent_workers=True` the loader keeps its `WorkerPool` between epochs (the workers keep their seeds, as
+in PyTorch).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import Any
 
 import numpy
 
-__all__ = ["Fetcher", "WorkerError", "WorkerInfo", "get_worker_info"]
+__all__ = ["Fetcher", "WorkerError", "WorkerInfo", "WorkerPool", "get_worker_info"]
 
 
 @dataclass(frozen=True)
@@ -96,98 +98,130 @@ def _worker_loop(
         failure = None
     while True:
         task = tasks.get()
-        if task is None:  # the main process is done with this epoch
+        if task is None:  # the loader is done with this worker
             break
-        number, indices = task
+        epoch, number, indices = task
         if failure is not None:
-            results.put((number, False, f"worker_init_fn failed:\n{failure}"))
+            results.put((epoch, number, False, f"worker_init_fn failed:\n{failure}"))
             continue
         try:
-            results.put((number, True, fetch(indices)))
+            results.put((epoch, number, True, fetch(indices)))
         except Exception:
-            results.put((number, False, traceback.format_exc()))
+            results.put((epoch, number, False, traceback.format_exc()))
 
 
 class WorkerError(RuntimeError):
     """A DataLoader worker failed (its traceback is in the message) or died."""
 
 
-def iterate(loader: Any, tasks_in_order: Iterable[tuple[int, Any]], seed: int) -> Iterator[Any]:
-    """Yield `loader.fetcher(task)` for each (batch number, task), computed by `loader.num_workers` processes, in the
-    order of `tasks_in_order`."""
-    context = multiprocessing.get_context(loader.multiprocessing_context)
-    n = loader.num_workers
-    results = context.Queue()
-    task_queues = [context.Queue() for _ in range(n)]
-    workers = [
-        context.Process(
-            target=_worker_loop,
-            daemon=True,
-            args=(i, n, seed, loader.dataset, loader.fetcher, loader.worker_init_fn, task_queues[i], results),
+class WorkerPool:
+    """`loader.num_workers` processes serving `loader.fetcher`; `run(tasks)` is one epoch. A persistent loader keeps
+    one pool across epochs (tasks and results carry the epoch, so results of an epoch left early are dropped)."""
+
+    def __init__(self, loader: Any, seed: int):
+        context = multiprocessing.get_context(loader.multiprocessing_context)
+        self.num_workers, self.prefetch_factor, self.timeout = (
+            loader.num_workers,
+            loader.prefetch_factor,
+            loader.timeout,
         )
-        for i in range(n)
-    ]
-    for w in workers:
-        w.start()
-    pending = iter(tasks_in_order)
-    in_flight: dict[int, int] = {}  # batch number -> worker
-    done: dict[int, Any] = {}
-    order: list[int] = []
-    next_worker = 0
-    exhausted = False
+        self.results = context.Queue()
+        self.task_queues = [context.Queue() for _ in range(self.num_workers)]
+        self.workers = [
+            context.Process(
+                target=_worker_loop,
+                daemon=True,
+                args=(
+                    i,
+                    self.num_workers,
+                    seed,
+                    loader.dataset,
+                    loader.fetcher,
+                    loader.worker_init_fn,
+                    self.task_queues[i],
+                    self.results,
+                ),
+            )
+            for i in range(self.num_workers)
+        ]
+        for w in self.workers:
+            w.start()
+        self.epoch = 0
+        self.closed = False
 
-    def dispatch() -> None:
-        nonlocal next_worker, exhausted
-        while not exhausted and len(in_flight) < n * loader.prefetch_factor:
+    def _get(self, wanted: int, worker: int) -> tuple[int, int, bool, Any]:
+        """The next result, or WorkerError when a worker died or `timeout` passed."""
+        while True:
             try:
-                number, task = next(pending)
-            except StopIteration:
-                exhausted = True
-                return
-            task_queues[next_worker].put((number, task))
-            in_flight[number] = next_worker
-            order.append(number)
-            next_worker = (next_worker + 1) % n
+                return self.results.get(timeout=self.timeout or 1.0)
+            except queue.Empty:
+                dead = [(i, w.exitcode) for i, w in enumerate(self.workers) if not w.is_alive()]
+                if dead:
+                    i, code = dead[0]
+                    raise WorkerError(
+                        f"DataLoader worker {i} (pid {self.workers[i].pid}) exited unexpectedly with exit code "
+                        f"{code} while loading batch {wanted}"
+                    ) from None
+                if self.timeout:
+                    raise WorkerError(
+                        f"DataLoader: timed out after {self.timeout} s waiting for batch {wanted} from worker {worker}"
+                    ) from None
 
-    try:
-        dispatch()
-        position = 0
-        while position < len(order):
-            wanted = order[position]
-            while wanted not in done:
+    def run(self, tasks_in_order: Iterable[tuple[int, Any]]) -> Iterator[Any]:
+        """Yield the fetched result of each (batch number, task), in the order given; one epoch."""
+        self.epoch += 1
+        epoch, n = self.epoch, self.num_workers
+        pending = iter(tasks_in_order)
+        in_flight: dict[int, int] = {}  # batch number -> worker
+        done: dict[int, Any] = {}
+        order: list[int] = []
+        next_worker = 0
+        exhausted = False
+
+        def dispatch() -> None:
+            nonlocal next_worker, exhausted
+            while not exhausted and len(in_flight) < n * self.prefetch_factor:
                 try:
-                    number, ok, value = results.get(timeout=loader.timeout or 1.0)
-                except queue.Empty:
-                    dead = [(i, w.exitcode) for i, w in enumerate(workers) if not w.is_alive()]
-                    if dead:
-                        i, code = dead[0]
-                        raise WorkerError(
-                            f"DataLoader worker {i} (pid {workers[i].pid}) exited unexpectedly with "
-                            f"exit code {code} while loading batch {wanted}"
-                        ) from None
-                    if loader.timeout:
-                        raise WorkerError(
-                            f"DataLoader: timed out after {loader.timeout} s waiting for batch "
-                            f"{wanted} from worker {in_flight[wanted]}"
-                        ) from None
-                    continue
+                    number, task = next(pending)
+                except StopIteration:
+                    exhausted = True
+                    return
+                self.task_queues[next_worker].put((epoch, number, task))
+                in_flight[number] = next_worker
+                order.append(number)
+                next_worker = (next_worker + 1) % n
+
+        dispatch()
+        for wanted in order:  # `order` grows as dispatch() adds tasks
+            while wanted not in done:
+                result_epoch, number, ok, value = self._get(wanted, in_flight[wanted])
+                if result_epoch != epoch:
+                    continue  # from an epoch that was left early
                 if not ok:
                     raise WorkerError(
                         f"DataLoader worker {in_flight[number]} failed on batch {number}; its traceback:\n{value}"
                     )
                 done[number] = value
             del in_flight[wanted]
-            position += 1
             dispatch()
             yield done.pop(wanted)
-    finally:
-        for q in task_queues:
+
+    def close(self) -> None:
+        """Stop the workers (each finishes its current task) and release the queues."""
+        if self.closed:
+            return
+        self.closed = True
+        for q in self.task_queues:
             q.put(None)
-        for w in workers:
+        for w in self.workers:
             w.join(timeout=5)
             if w.is_alive():
                 w.terminate()
                 w.join()
-        for q in (*task_queues, results):
+        for q in (*self.task_queues, self.results):
             q.cancel_join_thread()  # unread results must not keep this process from exiting
             q.close()
+
+    def __del__(self) -> None:
+        if not getattr(self, "closed", True):
+            self.close()

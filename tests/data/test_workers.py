@@ -146,3 +146,31 @@ def test_spawned_workers_give_the_same_batches():
     gn.manual_seed(5)
     loader = DataLoader(Squares(12), batch_size=4, shuffle=True, num_workers=1, multiprocessing_context="spawn")
     assert _epochs(loader, epochs=1) == expected
+
+
+def test_persistent_workers_serve_every_epoch_with_the_same_processes():
+    gn.manual_seed(3)
+    expected = _epochs(DataLoader(Squares(), batch_size=5, shuffle=True), epochs=3)
+    gn.manual_seed(3)
+    loader = DataLoader(Squares(), batch_size=5, shuffle=True, num_workers=2, persistent_workers=True)
+    epochs, pids = [], []
+    for _ in range(3):
+        batches = list(loader)
+        epochs.append([tuple(np.asarray(t.numpy()).tolist() for t in b[:2]) for b in batches])
+        pids.append({int(p) for b in batches for p in b[2].numpy()})
+    assert epochs == expected
+    assert pids[0] == pids[1] == pids[2] and len(pids[0]) == 2  # the same two processes throughout
+    early = iter(loader)
+    next(early)
+    del early  # leaving an epoch early keeps the pool; that epoch's late results must not leak into the next
+    state = gn.random.default_generator.get_state()
+    after = _epochs(loader, epochs=1)
+    gn.random.default_generator.set_state(state)
+    assert after == _epochs(DataLoader(Squares(), batch_size=5, shuffle=True), epochs=1)
+    import multiprocessing
+
+    assert len(multiprocessing.active_children()) == 2
+    loader._pool.close()
+    assert multiprocessing.active_children() == []
+    with pytest.raises(ValueError, match="persistent_workers=True needs num_workers > 0"):
+        DataLoader(Squares(), persistent_workers=True)
