@@ -5,6 +5,7 @@ import re
 import xml.etree.ElementTree as ET
 
 import numpy as np
+import pytest
 from needs import need_module
 
 import glassnet as gn
@@ -116,21 +117,34 @@ NOTEBOOK_CELLS = [
 ]
 
 
-def test_a_jupyter_kernel_shows_rich_output_bars_and_inline_figures():
-    """In a real kernel, with no %matplotlib inline: HTML for a Tensor, a PNG for a figure, a bar per epoch,
-    the History's curves, and summary's table shown once."""
+@pytest.mark.parametrize("ipywidgets", ["hidden", "as installed"])
+def test_a_jupyter_kernel_shows_rich_output_bars_and_inline_figures(ipywidgets):
+    """In a real kernel, with no %matplotlib inline: HTML for a Tensor, a PNG for a figure, a bar per epoch (a text
+    bar on stdout without ipywidgets, a widget with it), the History's curves, and summary's table shown once."""
     nbformat = need_module("nbformat", "pip install 'glassnet[notebooks]'")
     nbclient = need_module("nbclient", "pip install 'glassnet[notebooks]'")
     need_module("ipykernel", "pip install 'glassnet[notebooks]'")
     need_module("matplotlib", "pip install 'glassnet[plots]'")
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in NOTEBOOK_CELLS])
+    hide = "import sys\nsys.modules['ipywidgets'] = None  # as if not installed\n" if ipywidgets == "hidden" else ""
+    cells = [hide + NOTEBOOK_CELLS[0], *NOTEBOOK_CELLS[1:]]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
     nbclient.NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": root}}).execute()
     tensor, figure, fit, summary = (cell.outputs for cell in nb.cells)
     assert "MulBackward" in tensor[-1]["data"]["text/html"]
     assert "image/png" in figure[-1]["data"]
-    bars = "".join(o.get("text", "") for o in fit if o["output_type"] == "stream")
-    assert "epoch 1/2" in bars and "epoch 2/2" in bars and "5/5" in bars and "\r" in bars
+    widgets = [o for o in fit if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    if widgets:  # ipywidgets installed: tqdm.auto draws a widget per epoch, updated through the kernel's comms
+        state = nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+        models = [m for m in state.values() if m["model_name"] in ("FloatProgressModel", "HTMLModel")]
+        progress = [(m["state"]["value"], m["state"]["max"]) for m in models if m["model_name"] == "FloatProgressModel"]
+        labels = " ".join(m["state"]["value"] for m in models if m["model_name"] == "HTMLModel").replace("\u2007", " ")
+        assert len(widgets) == 2 and progress == [(5, 5), (5, 5)]
+        assert "epoch 1/2" in labels and "epoch 2/2" in labels and "loss=" in labels
+    else:  # a text bar on stdout (stderr would show as an error), redrawn with carriage returns
+        assert {o.get("name") for o in fit if o["output_type"] == "stream"} == {"stdout"}
+        bars = "".join(o.get("text", "") for o in fit if o["output_type"] == "stream")
+        assert "epoch 1/2" in bars and "epoch 2/2" in bars and "5/5" in bars and "\r" in bars
     assert "<svg" in fit[-1]["data"]["text/html"]  # the History's curves
     assert [o["output_type"] for o in summary] == ["execute_result"]  # not printed as well
     assert "Total params" not in summary[0]["data"]["text/plain"] and "<table" in summary[0]["data"]["text/html"]

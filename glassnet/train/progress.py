@@ -105,7 +105,8 @@ class ProgressBar(Callback):
             with warnings.catch_warnings():  # without ipywidgets tqdm.auto falls back to a text bar, and says so
                 warnings.simplefilter("ignore")
                 from tqdm.auto import tqdm as auto_bar
-            if auto_bar is not text_bar:  # the widget
+                from tqdm.notebook import tqdm as widget_bar
+            if issubclass(auto_bar, widget_bar):  # ipywidgets is there: a widget
                 try:
                     return auto_bar(leave=self.leave, **kwargs)
                 except ImportError:  # a front end that cannot show widgets: the text bar below
