@@ -126,7 +126,7 @@ def init_process_group(
 def _set_blas_threads(group: _Group, blas_threads: int | str) -> int | None:
     """Limit this rank's BLAS threads so that the ranks sharing a machine do not oversubscribe its cores."""
     if blas_threads == "auto":
-        if any(os.environ.get(name) for name in _BLAS_VARIABLES):
+        if any(os.environ.get(name) for name in (*_BLAS_VARIABLES, "GLASSNET_NUM_THREADS")):
             return None  # the user (or `glassnet train --ranks`) chose already
         local = group.comm.Split_type(group.MPI.COMM_TYPE_SHARED)
         on_this_machine = local.Get_size()
@@ -137,9 +137,9 @@ def _set_blas_threads(group: _Group, blas_threads: int | str) -> int | None:
         raise ValueError(
             f"init_process_group: blas_threads must be 'auto', a positive int or None, got {blas_threads!r}"
         )
-    from threadpoolctl import threadpool_limits
+    from glassnet.threads import set_num_threads  # the one place that sets thread counts
 
-    threadpool_limits(limits=blas_threads, user_api="blas")
+    set_num_threads(blas_threads)
     return blas_threads
 
 

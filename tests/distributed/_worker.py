@@ -254,7 +254,7 @@ def case_trainer(out: str, epochs: int, resume: str | None = None) -> None:
         gn.optim.Adam(model.parameters(), lr=0.01),
         metrics=["accuracy"],
         run_dir=out,
-        callbacks=[gn.train.ProgressBar(disable=False), Output(), Everywhere()],
+        callbacks=[gn.train.ProgressBar(interactive=True), Output(), Everywhere()],
     )
     print(f"stdout of rank {dist.get_rank() if dist.is_initialized() else '?'}", flush=True)
     history = trainer.fit(train_loader, epochs=epochs, val_loader=val_loader, resume_from=resume)
