@@ -201,8 +201,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """`glassnet serve [RUNS_DIR]`: serve the live dashboard until Ctrl-C."""
-    if importlib.util.find_spec("starlette") is None or importlib.util.find_spec("uvicorn") is None:
-        raise CliError("needs Starlette and uvicorn: pip install 'glassnet[serve]'")
+    require("serve", "glassnet serve")
     if not os.path.isdir(args.runs_dir):
         raise CliError(f"{args.runs_dir}: no such directory (train something first, e.g. glassnet train mlp-digits)")
     if not 0 <= args.port <= 65535:

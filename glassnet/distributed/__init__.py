@@ -65,10 +65,11 @@ _group: _Group | None = None
 
 
 def _import_mpi() -> Any:
-    try:
-        from mpi4py import MPI
-    except ImportError as e:
-        raise ImportError(f"glassnet.distributed needs mpi4py and an MPI library: {MPI_EXTRA}") from e
+    from glassnet.extras import require
+
+    require("mpi", "glassnet.distributed")
+    from mpi4py import MPI
+
     return MPI
 
 

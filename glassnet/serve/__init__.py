@@ -25,11 +25,9 @@ _LOCAL = ("127.0.0.1", "localhost", "::1")
 
 
 def _require() -> None:
-    try:
-        import starlette  # noqa: F401
-        import uvicorn  # noqa: F401
-    except ImportError as e:
-        raise ImportError(f"glassnet serve needs Starlette and uvicorn: {SERVE_EXTRA} (missing: {e.name})") from None
+    from glassnet.extras import require
+
+    require("serve", "glassnet serve")
 
 
 def create_app(runs_dir: str | os.PathLike, token: str | None = None) -> Any:

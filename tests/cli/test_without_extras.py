@@ -78,3 +78,12 @@ def require_missing():
         require("fake", "the test feature")
     finally:
         del EXTRAS["fake"]
+
+
+def test_a_command_whose_extra_is_missing_says_so_in_one_line(bare, tmp_path):
+    (tmp_path / "runs").mkdir()
+    run = bare("-m", "glassnet", "serve", "runs")
+    assert run.returncode == 2 and run.stdout == ""
+    assert run.stderr.strip().splitlines() == [
+        "glassnet serve: error: glassnet serve needs starlette and uvicorn: pip install 'glassnet[serve]'"
+    ]
