@@ -66,6 +66,8 @@ for _name in (
     globals()[_name] = _method(_name)
 del _name
 
+from glassnet.functions import *  # noqa: E402, F403 - comparisons, rounding, maths, scans, sorting, indexing
+
 
 def add(input: Tensor, other, *, alpha=1) -> Tensor:  # noqa: A002
     """input + alpha · other (as `torch.add`)."""
@@ -85,10 +87,10 @@ def mul(input: Tensor, other) -> Tensor:  # noqa: A002
     return input * other
 
 
-def div(input: Tensor, other) -> Tensor:  # noqa: A002
-    """input / other (as `torch.div`)."""
+def div(input: Tensor, other, *, rounding_mode: str | None = None) -> Tensor:  # noqa: A002
+    """input / other; rounding_mode "trunc" or "floor" rounds the quotient (as `torch.div`)."""
     _check_input("div", input)
-    return input / other
+    return input / other if rounding_mode is None else input.div(other, rounding_mode=rounding_mode)
 
 
 def neg(input: Tensor) -> Tensor:  # noqa: A002

@@ -17,6 +17,7 @@ from glassnet.ops import reduction as rd
 from glassnet.ops import shape as sh
 
 _SCALARS = (int, float, bool, numpy.bool_, numpy.number)
+PRINT_OPTIONS = {"precision": 4}  # how __repr__ prints values (gn.set_printoptions changes it)
 
 
 class Tensor:
@@ -140,8 +141,8 @@ class Tensor:
         """The same values, cut from the graph (no grad_fn, requires_grad=False)."""
         return Tensor._make(self.data, None)
 
-    def clone(self) -> Tensor:
-        """A copy of the values that stays on the graph."""
+    def clone(self, *, memory_format=None) -> Tensor:
+        """A copy of the values that stays on the graph (memory_format is accepted; arrays here are always dense)."""
         return self + 0 if self.dtype.kind != "b" else Tensor._make(self.data.copy(), None)
 
     def to(self, dtype=None, *args, **kwargs) -> Tensor:
@@ -197,7 +198,7 @@ class Tensor:
         return int(self.data)
 
     def __repr__(self) -> str:
-        body = numpy.array2string(self.data, separator=", ", precision=4, prefix="tensor(")
+        body = numpy.array2string(self.data, separator=", ", prefix="tensor(", **PRINT_OPTIONS)
         extras = []
         if self.dtype not in (backend.get_default_dtype(), backend.int64, backend.bool_):
             extras.append(f"dtype={self.dtype}")
@@ -519,10 +520,11 @@ class Tensor:
         """Standard deviation over `dim` (√var)."""
         return rd.StdFromVar.apply(self.var(dim, keepdim, correction=correction, unbiased=unbiased, _name="std"))
 
-    def prod(self, dim=None, keepdim: bool = False) -> Tensor:
-        """Product over `dim`."""
+    def prod(self, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+        """Product over `dim` (integers and bools multiply as int64, or in `dtype`)."""
         dim, keepdim = _dims(self, dim, None, keepdim, None, "prod")
-        return rd.Prod.apply(self, axis=dim, keepdims=keepdim)
+        x = self if dtype is None and self.dtype.kind == "f" else self.to(dtype or backend.int64)
+        return rd.Prod.apply(x, axis=dim, keepdims=keepdim)
 
     def logsumexp(self, dim=None, keepdim: bool = False) -> Tensor:
         """log Σ exp(x) over `dim`, computed stably."""

@@ -28,7 +28,10 @@ import torch
 import glassnet as gn
 import glassnet.nn.functional  # noqa: F401 - makes gn.nn.functional reachable as L.nn.functional
 
-TOL = {np.float64: dict(rtol=1e-10, atol=1e-12), np.float32: dict(rtol=1e-5, atol=1e-6)}
+TOL = {np.float64: dict(rtol=1e-10, atol=1e-12), np.float32: dict(rtol=1e-5, atol=1e-6),
+       np.int64: dict(rtol=0, atol=0), np.int32: dict(rtol=0, atol=0), np.bool_: dict(rtol=0, atol=0)}
+FLOATS = (np.float64, np.float32)
+ALL_DTYPES = (np.float64, np.float32, np.int64, np.int32, np.bool_)
 TORCH_DTYPE = {
     np.dtype("float64"): torch.float64,
     np.dtype("float32"): torch.float32,
@@ -107,6 +110,7 @@ class OpInfo:
     grad: bool = True  # False: not differentiable (argmax); forward only
     gradgrad: bool = True
     tol: dict = field(default_factory=dict)  # dtype -> overriding tolerances
+    dtypes: tuple = FLOATS  # the dtypes the forward check runs in (ints and bools: values sampled then cast)
 
     def call(self, lib, *xs, **kw):
         fn = self.torch_fn if (lib is torch and self.torch_fn is not None) else self.fn
@@ -119,6 +123,15 @@ class OpInfo:
 def cases(ops: list) -> list:
     """pytest params (op, sample) with readable ids."""
     return [pytest.param(op, s, id=f"{op.name}-{s}") for op in ops for s in op.samples]
+
+
+DTYPE_IDS = {np.float64: "f64", np.float32: "f32", np.int64: "i64", np.int32: "i32", np.bool_: "bool"}
+
+
+def dtype_cases(ops: list) -> list:
+    """pytest params (op, sample, dtype) over each op's own dtypes."""
+    return [pytest.param(op, s, d, id=f"{op.name}-{s}-{DTYPE_IDS[d]}") for op in ops for s in op.samples
+            for d in op.dtypes]
 
 
 def grad_cases(ops: list, second: bool = False) -> list:
@@ -177,7 +190,8 @@ def check_forward(op: OpInfo, sample: Sample, dtype) -> None:
     for k, (o, t) in enumerate(zip(ours, theirs)):
         assert isinstance(o, gn.Tensor), f"{op.name}: output {k} is a {type(o).__name__}, not a Tensor"
         assert TORCH_DTYPE[o.dtype] == t.dtype, f"{op.name}: output {k} has dtype {o.dtype}, torch {t.dtype}"
-        assert_close(to_numpy(o), t, dtype, f"{op.name} output {k}", _tol(op, dtype))
+        out_dtype = o.dtype.type if o.dtype.type in TOL else dtype
+        assert_close(to_numpy(o), t, out_dtype, f"{op.name} output {k}", _tol(op, out_dtype))
 
 
 def check_grad_vs_torch(op: OpInfo, sample: Sample, dtype) -> None:
@@ -269,8 +283,7 @@ def check_against_torch(fn: Callable, *arrays, second: bool = False, tol: dict |
 def generated_tests(ops: list) -> tuple:
     """The five generated tests for a list of ops (assign them to test_* names in a test module)."""
 
-    @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
-    @pytest.mark.parametrize("op,sample", cases(ops))
+    @pytest.mark.parametrize("op,sample,dtype", dtype_cases(ops))
     def test_forward_matches_torch(op, sample, dtype):
         check_forward(op, sample, dtype)
 
@@ -518,4 +531,220 @@ ACTIVATION = [
 
 REGISTRY = {"arithmetic": ARITHMETIC, "reduction": REDUCTION, "shape": SHAPE, "linalg": LINALG,
             "activation": ACTIVATION}
+ALL_OPS = [op for ops in REGISTRY.values() for op in ops]
+
+
+# ----- the second round of PyTorch parity (glassnet/functions.py over ops/maths.py, scan.py, indexing.py) -----------
+def integers(lo: int, hi: int):
+    """Whole numbers in [lo, hi] (as floats; cast to each dtype of the op)."""
+
+    def sample(rng, shape):
+        return rng.integers(lo, hi + 1, shape).astype(np.float64)
+
+    sample.__name__ = f"integers({lo},{hi})"
+    return sample
+
+
+def _distinct(rng, shape):
+    """A random permutation of well-separated values (no ties, so orderings and their gradients are unique)."""
+    n = int(np.prod(shape))
+    return (rng.permutation(n) * 0.37 + rng.uniform(0, 0.1, n) - n * 0.15).reshape(shape)
+
+
+def _ix(L, values):
+    return L.tensor(np.array(values))
+
+
+def away_from_integers(rng, shape):
+    """Values at least 0.1 from every integer (so floor, round and % are smooth there)."""
+    x = rng.standard_normal(shape) * 2.5
+    return np.floor(x) + 0.1 + 0.8 * rng.uniform(0, 1, shape)
+
+
+def _nonzero(lo, hi):
+    def sample(rng, shape):
+        return rng.choice([-1.0, 1.0], shape) * rng.uniform(lo, hi, shape)
+
+    return sample
+
+
+ALL = ALL_DTYPES
+INTS = (np.float64, np.float32, np.int64, np.int32)
+MATHS = [
+    OpInfo("floor", lambda L, a: L.floor(a), UNARY, domain=away_from_integers, dtypes=INTS),
+    OpInfo("ceil", lambda L, a: a.ceil(), UNARY, domain=away_from_integers, dtypes=INTS),
+    OpInfo("trunc", lambda L, a: a.trunc(), UNARY, domain=away_from_integers, dtypes=INTS),
+    OpInfo("round", lambda L, a: a.round(), UNARY, domain=away_from_integers, dtypes=INTS),
+    OpInfo("round_decimals", lambda L, a, **kw: L.round(a, **kw), [S((2, 3), decimals=1), S((4,), decimals=-1)],
+           domain=avoiding(-0.15, -0.05, 0.05, 0.15, gap=0.01)),
+    OpInfo("frac", lambda L, a: a.frac(), UNARY, domain=away_from_integers),
+    OpInfo("sign", lambda L, a: L.sign(a), UNARY, domain=away_from_zero, dtypes=INTS),
+    OpInfo("floor_divide", lambda L, a, b: a // b, BINARY[:4], domain=(real, _nonzero(0.5, 2.0)), grad=False,
+           dtypes=FLOATS),
+    OpInfo("floor_divide_int", lambda L, a, b: L.floor_divide(a, b), [S((2, 3), (2, 3)), S((3,), ())],
+           domain=(integers(-9, 9), integers(1, 4)), grad=False, dtypes=(np.int64, np.int32)),
+    OpInfo("div_trunc", lambda L, a, b: L.div(a, b, rounding_mode="trunc"), BINARY[:4],
+           domain=(away_from_integers, _nonzero(1.0, 1.0)), dtypes=INTS),
+    OpInfo("div_floor", lambda L, a, b: a.div(b, rounding_mode="floor"), BINARY[:4],
+           domain=(away_from_integers, _nonzero(1.0, 1.0)), dtypes=INTS),
+    OpInfo("remainder", lambda L, a, b: a % b, BINARY, domain=(away_from_integers, uniform(2.05, 2.95))),
+    OpInfo("remainder_int", lambda L, a: a % 3, SCALAR_SAMPLES, domain=integers(-9, 9), dtypes=(np.int64, np.int32),
+           grad=False),
+    OpInfo("rmod_scalar", lambda L, a: 5.5 % a, SCALAR_SAMPLES, domain=uniform(1.1, 1.3), grad=False),  # torch: none
+    OpInfo("div_trunc_int", lambda L, a, b: a.div(b, rounding_mode="trunc"), [S((2, 3), (2, 3)), S((3,), ())],
+           domain=(integers(-9, 9), _nonzero(1.0, 4.0)), grad=False, dtypes=(np.int64, np.int32)),
+    OpInfo("fmod", lambda L, a, b: L.fmod(a, b), BINARY, domain=(away_from_integers, uniform(2.05, 2.95))),
+    OpInfo("erf", lambda L, a: L.erf(a), UNARY),
+    OpInfo("erfc", lambda L, a: L.erfc(a), UNARY),
+    OpInfo("erfinv", lambda L, a: L.erfinv(a), UNARY, domain=uniform(-0.9, 0.9)),
+    OpInfo("log2", lambda L, a: a.log2(), UNARY, domain=positive),
+    OpInfo("log10", lambda L, a: a.log10(), UNARY, domain=positive),
+    OpInfo("exp2", lambda L, a: L.exp2(a), UNARY),
+    OpInfo("expm1", lambda L, a: a.expm1(), UNARY),
+    OpInfo("tan", lambda L, a: a.tan(), UNARY, domain=uniform(-1.2, 1.2)),
+    OpInfo("asin", lambda L, a: a.asin(), UNARY, domain=uniform(-0.9, 0.9)),
+    OpInfo("acos", lambda L, a: L.acos(a), UNARY, domain=uniform(-0.9, 0.9)),
+    OpInfo("atan", lambda L, a: a.atan(), UNARY),
+    OpInfo("atan2", lambda L, a, b: L.atan2(a, b), BINARY, domain=_nonzero(0.3, 2.0)),
+    OpInfo("sinh", lambda L, a: a.sinh(), UNARY),
+    OpInfo("cosh", lambda L, a: a.cosh(), UNARY),
+    OpInfo("asinh", lambda L, a: a.asinh(), UNARY),
+    OpInfo("acosh", lambda L, a: a.acosh(), UNARY, domain=uniform(1.2, 3.0)),
+    OpInfo("atanh", lambda L, a: a.atanh(), UNARY, domain=uniform(-0.9, 0.9)),
+    OpInfo("hypot", lambda L, a, b: L.hypot(a, b), BINARY),
+    OpInfo("lerp", lambda L, a, b, w: L.lerp(a, b, w), [S((2, 3), (2, 3), (2, 3)), S((3,), (2, 3), ()),
+                                                      S((), (), ())]),
+    OpInfo("lerp_scalar", lambda L, a, b: a.lerp(b, 0.3), BINARY[:3]),
+    OpInfo("logaddexp", lambda L, a, b: L.logaddexp(a, b), BINARY),
+    OpInfo("copysign", lambda L, a, b: L.copysign(a, b), BINARY, domain=away_from_zero),
+    OpInfo("xlogy", lambda L, a, b: L.xlogy(a, b), BINARY, domain=(real, positive)),
+    OpInfo("var_mean", lambda L, a, **kw: L.var_mean(a, **kw),
+           [S((2, 3, 4)), S((2, 3, 4), dim=1), S((3, 4), dim=-1, keepdim=True), S((5,), correction=0)]),
+    OpInfo("std_mean", lambda L, a, **kw: L.std_mean(a, **kw), [S((2, 3, 4), dim=1), S((5,))]),
+    OpInfo("prod_dtype", lambda L, a, **kw: a.prod(dtype=L.float64, **kw), [S((2, 3), dim=1), S((4,))],
+           domain=integers(-3, 3), dtypes=(np.int64, np.int32, np.float32), grad=False),
+]
+
+SCAN = [
+    OpInfo("cumsum", lambda L, a, dim: a.cumsum(dim),
+           [S((2, 3), dim=1), S((2, 3, 4), dim=0), S((5,), dim=-1), S((), dim=0), S((0, 3), dim=1)], dtypes=ALL),
+    OpInfo("cumprod", lambda L, a, dim: L.cumprod(a, dim),
+           [S((2, 3), dim=1), S((2, 3, 4), dim=0), S((5,), dim=-1), S((), dim=0), S((0, 3), dim=1)],
+           domain=_nonzero(0.5, 1.5), dtypes=INTS),
+    OpInfo("cummax", lambda L, a, dim: a.cummax(dim), [S((2, 5), dim=1), S((3, 2), dim=0), S((), dim=0)],
+           domain=_distinct, dtypes=INTS),
+    OpInfo("cummin", lambda L, a, dim: L.cummin(a, dim), [S((2, 5), dim=1), S((4,), dim=0)], domain=_distinct,
+           dtypes=INTS),
+    OpInfo("logcumsumexp", lambda L, a, dim: a.logcumsumexp(dim),
+           [S((2, 3), dim=1), S((2, 3, 4), dim=0), S((5,), dim=-1), S((), dim=0), S((0, 3), dim=1)]),
+]
+
+ORDERING = [
+    OpInfo("sort", lambda L, a, **kw: a.sort(**kw),
+           [S((2, 5)), S((3, 4), dim=0), S((2, 3, 4), dim=1, descending=True), S((5,), descending=True), S(()),
+            S((0, 3))], domain=_distinct, dtypes=INTS),
+    OpInfo("sort_ties", lambda L, a, **kw: L.sort(a, stable=True, **kw), [S((3, 6)), S((8,), descending=True)],
+           domain=integers(0, 3), grad=False, dtypes=INTS),
+    OpInfo("argsort", lambda L, a, **kw: a.argsort(**kw), [S((2, 5)), S((3, 4), dim=0, descending=True)],
+           domain=_distinct, grad=False, dtypes=INTS),
+    OpInfo("topk", lambda L, a, k, **kw: a.topk(k, **kw),
+           [S((2, 5), k=2), S((3, 4), k=3, dim=0), S((6,), k=2, largest=False), S((4, 3), k=0)],
+           domain=_distinct),  # (integers would tie, and torch leaves the order of ties open)
+    OpInfo("kthvalue", lambda L, a, k, **kw: a.kthvalue(k, **kw),
+           [S((2, 5), k=2), S((3, 4), k=1, dim=0, keepdim=True), S((6,), k=6)], domain=_distinct),
+    OpInfo("median_all", lambda L, a: a.median(), [S((2, 5)), S((4,)), S(())], domain=_distinct, dtypes=INTS),
+    OpInfo("median_dim", lambda L, a, **kw: L.median(a, **kw), [S((2, 5), dim=1), S((4, 3), dim=0, keepdim=True)],
+           domain=_distinct, dtypes=INTS),
+    OpInfo("mode", lambda L, a, **kw: a.mode(**kw), [S((3, 7)), S((6, 2), dim=0)], domain=integers(0, 2),
+           grad=False, dtypes=INTS),
+    OpInfo("unique", lambda L, a: L.unique(a, return_inverse=True, return_counts=True), [S((3, 5)), S((7,))],
+           domain=integers(0, 4), grad=False, dtypes=INTS),
+    OpInfo("searchsorted", lambda L, a, b: L.searchsorted(a.sort().values, b), [S((6,), (2, 3)), S((2, 5), (2, 3))],
+           grad=False, dtypes=INTS),
+    OpInfo("bucketize", lambda L, a, b: L.bucketize(a, b.sort().values, right=True), [S((2, 3), (4,))],
+           domain=integers(-3, 3), grad=False, dtypes=INTS),
+]
+
+INDEXING = [
+    OpInfo("flip", lambda L, a, dims: a.flip(dims), [S((2, 3), dims=(0,)), S((2, 3, 4), dims=(0, 2)),
+                                                     S((3,), dims=-1), S((), dims=()), S((0, 2), dims=(1,))],
+           dtypes=ALL),
+    OpInfo("fliplr", lambda L, a: L.fliplr(a), [S((2, 3))]),
+    OpInfo("flipud", lambda L, a: a.flipud(), [S((2, 3)), S((4,))]),
+    OpInfo("roll", lambda L, a, **kw: a.roll(**kw),
+           [S((5,), shifts=2), S((2, 3), shifts=1, dims=1), S((2, 3), shifts=(1, -4), dims=(0, 1)),
+            S((3, 2), shifts=-1), S((0, 3), shifts=1, dims=0)], dtypes=ALL),
+    OpInfo("rot90", lambda L, a, **kw: a.rot90(**kw),
+           [S((2, 3)), S((2, 3), k=2), S((2, 3, 4), k=3, dims=(1, 2)), S((2, 3), k=-1)]),
+    OpInfo("repeat_interleave", lambda L, a, **kw: a.repeat_interleave(**kw),
+           [S((2, 3), repeats=2), S((2, 3), repeats=2, dim=1), S((3,), repeats=3, dim=0), S((0, 2), repeats=2, dim=1)],
+           dtypes=ALL),
+    OpInfo("repeat_interleave_counts", lambda L, a: a.repeat_interleave(_ix(L, [1, 0, 3]), dim=0), [S((3, 2))]),
+    OpInfo("meshgrid", lambda L, a, b, **kw: L.meshgrid(a, b, **kw),
+           [S((3,), (4,), indexing="ij"), S((3,), (2,), indexing="xy"), S((0,), (2,), indexing="ij")]),
+    OpInfo("unfold", lambda L, a, d, n, step: a.unfold(d, n, step),
+           [S((7,), d=0, n=2, step=2), S((2, 5, 3), d=1, n=3, step=1), S((4, 2), d=-2, n=4, step=3)], dtypes=ALL),
+    OpInfo("movedim", lambda L, a, s, d: a.movedim(s, d),
+           [S((2, 3, 4), s=0, d=2), S((2, 3, 4), s=(0, 1), d=(2, 0)), S((), s=(), d=())]),
+    OpInfo("narrow", lambda L, a, **kw: a.narrow(**kw), [S((4, 3), dim=0, start=1, length=2),
+                                                         S((4, 3), dim=1, start=-2, length=2)]),
+    OpInfo("index_select", lambda L, a, dim: a.index_select(dim, _ix(L, [2, 0, 2])),
+           [S((3, 4), dim=0), S((2, 3), dim=1), S((3,), dim=0)], dtypes=ALL),
+    OpInfo("take", lambda L, a: a.take(_ix(L, [[0, 5], [2, 2]])), [S((2, 3))]),
+    OpInfo("take_along_dim", lambda L, a, **kw: L.take_along_dim(a, _ix(L, [[0, 2], [1, 1]]), **kw),
+           [S((2, 3), dim=1), S((3, 2), dim=0), S((2, 3))]),
+    OpInfo("take_along_dim_broadcast", lambda L, a: L.take_along_dim(a, _ix(L, [[[1], [0]]]), dim=2), [S((3, 2, 4))]),
+    OpInfo("masked_fill", lambda L, a, **kw: a.masked_fill(_ix(L, [True, False, True]), **kw),
+           [S((2, 3), value=0.5), S((3,), value=-1.0), S((0, 3), value=2.0)], dtypes=ALL),
+    OpInfo("masked_fill_inf", lambda L, a: a.masked_fill(a > 0, float("-inf")).softmax(-1), [S((2, 4))],
+           domain=away_from_zero),
+    OpInfo("masked_fill_tensor_value", lambda L, a, v: a.masked_fill(_ix(L, [[True], [False]]), v), [S((2, 3), ())]),
+    OpInfo("masked_select", lambda L, a: a.masked_select(_ix(L, [True, False, True])), [S((2, 3)), S((3,))],
+           dtypes=ALL),
+    OpInfo("masked_scatter", lambda L, a, s: a.masked_scatter(_ix(L, [[True, False, True], [False, True, True]]), s),
+           [S((2, 3), (5,)), S((2, 3), (2, 4))]),
+    OpInfo("scatter", lambda L, a, s: a.scatter(1, _ix(L, [[0, 2], [1, 0]]), s), [S((2, 3), (2, 2)),
+                                                                                 S((3, 4), (2, 2))]),
+    OpInfo("scatter_value", lambda L, a: a.scatter(0, _ix(L, [[1, 0, 1]]), 2.5), [S((2, 3))], dtypes=ALL),
+    OpInfo("scatter_add", lambda L, a, s: a.scatter_add(0, _ix(L, [[1, 0, 1], [1, 1, 0]]), s),
+           [S((2, 3), (2, 3)), S((3, 4), (2, 3))]),
+    OpInfo("scatter_reduce", lambda L, a, s, **kw: a.scatter_reduce(0, _ix(L, [[1, 0, 1], [1, 1, 0], [0, 1, 1]]), s,
+                                                                    **kw),
+           [S((2, 3), (3, 3), reduce=r, include_self=i) for r in ("sum", "prod", "mean", "amax", "amin")
+            for i in (True, False)], domain=_nonzero(0.5, 2.0)),
+    OpInfo("index_add", lambda L, a, s, **kw: a.index_add(0, _ix(L, [2, 0, 2]), s, **kw),
+           [S((3, 2), (3, 2)), S((4,), (3,), alpha=2.0)]),
+    OpInfo("index_copy", lambda L, a, s: a.index_copy(1, _ix(L, [2, 0]), s), [S((3, 4), (3, 2))]),
+    OpInfo("index_fill", lambda L, a, **kw: a.index_fill(1, _ix(L, [2, 0]), **kw), [S((3, 4), value=-2.0)],
+           dtypes=ALL),
+]
+
+PREDICATE = [
+    OpInfo(name, (lambda n: lambda L, a, b: getattr(a, n)(b))(name), BINARY[:4] + [S((2, 3), (2, 1))],
+           domain=integers(-2, 2), grad=False, dtypes=ALL)
+    for name in ("eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_xor")
+] + [
+    OpInfo("eq_scalar", lambda L, a: a.eq(1), [S((2, 3)), S(())], domain=integers(-2, 2), grad=False, dtypes=ALL),
+    OpInfo("logical_not", lambda L, a: L.logical_not(a), UNARY, domain=integers(-1, 1), grad=False, dtypes=ALL),
+    OpInfo("any", lambda L, a, **kw: a.any(**kw), [S((2, 3)), S((2, 3), dim=1), S((3, 4), dim=0, keepdim=True), S(()),
+                                                  S((0, 3))], domain=integers(0, 1), grad=False, dtypes=ALL),
+    OpInfo("all", lambda L, a, **kw: L.all(a, **kw), [S((2, 3)), S((2, 3), dim=1), S(()), S((0, 3), dim=0)],
+           domain=integers(0, 1), grad=False, dtypes=ALL),
+    OpInfo("isnan", lambda L, a: L.isnan(a / a), [S((2, 3)), S(())], domain=integers(-1, 1), grad=False),
+    OpInfo("isinf", lambda L, a: (1 / a).isinf(), [S((2, 3))], domain=integers(-1, 1), grad=False),
+    OpInfo("isfinite", lambda L, a: L.isfinite(1 / a), [S((2, 3)), S((0,))], domain=integers(-1, 1), grad=False),
+    OpInfo("isclose", lambda L, a, b: L.isclose(a, a + b * 1e-6), BINARY[:3], grad=False),
+    OpInfo("bitwise_and", lambda L, a, b: a & b, BINARY[:4], domain=integers(-5, 5), grad=False,
+           dtypes=(np.int64, np.int32, np.bool_)),
+    OpInfo("bitwise_xor_scalar", lambda L, a: 6 ^ (a ^ 3), SCALAR_SAMPLES, domain=integers(-5, 5), grad=False,
+           dtypes=(np.int64, np.int32)),
+    OpInfo("bitwise_or_scalar", lambda L, a: (5 | a) | 8, SCALAR_SAMPLES, domain=integers(-5, 5), grad=False,
+           dtypes=(np.int64, np.int32)),
+    OpInfo("shift", lambda L, a: (a << 2) >> 1, SCALAR_SAMPLES, domain=integers(0, 9), grad=False,
+           dtypes=(np.int64, np.int32)),
+    OpInfo("rshift_scalar", lambda L, a: 64 >> a, SCALAR_SAMPLES, domain=integers(0, 5), grad=False,
+           dtypes=(np.int64, np.int32)),
+]
+
+REGISTRY.update(maths=MATHS, scan=SCAN, ordering=ORDERING, indexing=INDEXING, predicate=PREDICATE)
 ALL_OPS = [op for ops in REGISTRY.values() for op in ops]

@@ -13,6 +13,16 @@ REQUIRED = {
              "getitem_int getitem_slice getitem_none_ellipsis getitem_bool_mask getitem_int_array_repeated cat stack "
              "split chunk pad",
     "linalg": "matmul einsum",
+    "maths": "floor ceil trunc round round_decimals frac sign floor_divide div_trunc div_floor remainder fmod erf erfc "
+    "erfinv log2 log10 exp2 expm1 tan asin acos atan atan2 sinh cosh asinh acosh atanh hypot lerp logaddexp copysign "
+    "xlogy var_mean std_mean prod_dtype",
+    "scan": "cumsum cumprod cummax cummin logcumsumexp",
+    "ordering": "sort argsort topk kthvalue median_all median_dim mode unique searchsorted bucketize",
+    "indexing": "flip fliplr flipud roll rot90 repeat_interleave meshgrid unfold movedim narrow index_select take "
+    "take_along_dim masked_fill masked_select masked_scatter scatter scatter_add scatter_reduce index_add index_copy "
+    "index_fill",
+    "predicate": "eq ne lt le gt ge logical_and logical_or logical_xor logical_not any all isnan isinf isfinite isclose "
+    "bitwise_and shift",
 }
 
 

@@ -1,0 +1,86 @@
+"""Scans (running reductions along one axis): cumsum, cumprod and logcumsumexp with their derivatives.
+
+cummax/cummin need no op of their own: their values are a gather of x at the running arg-max (see
+`glassnet/functions.py`), and Gather's backward sends each gradient to the element that was picked.
+"""
+
+from __future__ import annotations
+
+from glassnet.autograd import Function
+from glassnet.backend import np
+
+
+def _raw(value):
+    return value.data if hasattr(value, "grad_fn") else value
+
+
+class Cumsum(Function):
+    """yᵢ = Σ_{j≤i} xⱼ along `axis` (reverse=True: Σ_{j≥i});   dL/dxⱼ = Σ_{i≥j} dL/dyᵢ — the reverse scan of dL/dy
+    (and the forward scan for reverse=True)"""
+
+    def forward(self, x, axis=0, reverse=False):
+        self.axis, self.reverse = axis, reverse
+        if reverse:
+            return np.flip(np.cumsum(np.flip(x, axis), axis=axis), axis)
+        return np.cumsum(x, axis=axis)
+
+    def backward(self, gy):
+        return Cumsum.call(gy, axis=self.axis, reverse=not self.reverse)
+
+
+class Cumprod(Function):
+    """yᵢ = Π_{j≤i} xⱼ along `axis`;   dL/dxⱼ = Σ_{i≥j} dL/dyᵢ · Π_{k≤i, k≠j} xₖ
+    = (Σ_{i≥j} dL/dyᵢ · yᵢ) / xⱼ when no x is 0 (otherwise the products are formed without dividing)"""
+
+    def forward(self, x, axis=0):
+        self.axis = axis
+        y = np.cumprod(x, axis=axis)
+        self.save_for_backward(x, y)
+        return y
+
+    def backward(self, gy):
+        x, y = self.saved_tensors
+        if np.all(_raw(x) != 0):
+            return Cumsum.call(gy * y, axis=self.axis, reverse=True) / x
+        if hasattr(x, "grad_fn"):
+            raise NotImplementedError("cumprod: the second derivative at inputs containing 0 is not implemented")
+        return np.swapaxes(
+            _cumprod_grad_with_zeros(np.swapaxes(x, self.axis, -1), np.swapaxes(gy, self.axis, -1)), self.axis, -1
+        )
+
+
+def _cumprod_grad_with_zeros(x, gy):
+    """Σ_{i≥j} gyᵢ · Π_{k≤i, k≠j} xₖ along the last axis, one j at a time (O(n²), no division)."""
+    n = x.shape[-1]
+    gx = np.zeros_like(np.broadcast_to(x, np.broadcast_shapes(x.shape, gy.shape)))
+    left = np.ones_like(x[..., 0])  # Π_{k<j} xₖ
+    for j in range(n):
+        after = np.cumprod(x[..., j + 1 :], axis=-1)  # Π_{j<k≤i} xₖ for i = j+1 … n−1
+        gx[..., j] = left * (gy[..., j] + np.sum(gy[..., j + 1 :] * after, axis=-1))
+        left = left * x[..., j]
+    return gx
+
+
+class LogCumSumExp(Function):
+    """yᵢ = log Σ_{j≤i} e^{xⱼ} along `axis` (stably);   dL/dxⱼ = Σ_{i≥j} dL/dyᵢ · e^{xⱼ − yᵢ}
+    (each factor ≤ 1, since yᵢ ≥ xⱼ for i ≥ j)"""
+
+    def forward(self, x, axis=0):
+        self.axis = axis
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            y = np.logaddexp.accumulate(x, axis=axis) if x.size else x.copy()
+        self.save_for_backward(x, y)
+        return y
+
+    def backward(self, gy):
+        x, y = self.saved_tensors
+        n = _raw(x).shape[self.axis] if _raw(x).ndim else 1
+        xs = np.swapaxes(x, self.axis, -1) if _raw(x).ndim else x.reshape((1,))
+        ys = np.swapaxes(y, self.axis, -1) if _raw(x).ndim else y.reshape((1,))
+        gs = np.swapaxes(gy, self.axis, -1) if _raw(x).ndim else gy.reshape((1,))
+        later = np.triu(np.ones_like(_raw(x), shape=(n, n), dtype=bool))  # later[j, i]: i ≥ j
+        with np.errstate(over="ignore", invalid="ignore"):
+            # e^{xⱼ − yᵢ} for every pair (j, i), masked to i ≥ j, weighted by dL/dyᵢ and summed over i
+            pair = np.where(later, np.exp(xs[..., :, None] - ys[..., None, :]), 0.0)
+        gx = np.sum(pair * gs[..., None, :], axis=-1)
+        return np.swapaxes(gx, self.axis, -1) if _raw(x).ndim else gx.reshape(())
