@@ -1,8 +1,9 @@
-"""Optimisers (SGD, Adam, AdamW, RMSprop, Adagrad), learning-rate schedules, gradient clipping and penalties."""
+"""Optimisers (SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta, Adamax, NAdam, RAdam, ASGD, LBFGS), learning-rate schedules, gradient clipping and penalties."""
 
 from glassnet.optim import lr_scheduler
 from glassnet.optim.adagrad import Adagrad
 from glassnet.optim.adam import Adam, AdamW
+from glassnet.optim.adaptive import ASGD, Adadelta, Adamax, NAdam, RAdam
 from glassnet.optim.clip import clip_grad_norm_, clip_grad_value_
 from glassnet.optim.optimizer import Optimizer
 from glassnet.optim.regularization import l1_penalty, l2_penalty
@@ -10,6 +11,11 @@ from glassnet.optim.rmsprop import RMSprop
 from glassnet.optim.sgd import SGD
 
 __all__ = [
+    "ASGD",
+    "Adadelta",
+    "Adamax",
+    "NAdam",
+    "RAdam",
     "SGD",
     "Adagrad",
     "Adam",
