@@ -520,9 +520,249 @@ class SequentialLR(LRScheduler):
             s.load_state_dict(st)
 
 
-def _per_group(name: str, groups: list, value) -> list:
+def _per_group(name: str, groups: list, value, owner: str = "OneCycleLR") -> list:
+    """A setting given once or once per parameter group, as one value per group."""
     if isinstance(value, (list, tuple)):
         if len(value) != len(groups):
-            raise ValueError(f"OneCycleLR: {name} has {len(value)} values but the optimizer has {len(groups)} groups")
+            raise ValueError(f"{owner}: {name} has {len(value)} values but the optimizer has {len(groups)} groups")
         return list(value)
     return [value] * len(groups)
+
+
+# ----- more of PyTorch's schedules ----------------------------------------------------------------------------------
+class LambdaLR(LRScheduler):
+    """lr = base_lr · λ(epoch), with one function for every group or one per group."""
+
+    def __init__(self, optimizer: Optimizer, lr_lambda, last_epoch: int = -1):
+        self.lr_lambdas = _lambdas_per_group("LambdaLR", optimizer, lr_lambda)
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        return [base * fn(self.last_epoch) for fn, base in zip(self.lr_lambdas, self.base_lrs)]
+
+    def state_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in super().state_dict().items() if k != "lr_lambdas"}  # functions are not state
+
+
+class MultiplicativeLR(LRScheduler):
+    """lr ← lr · λ(epoch) every epoch (λ: one function for every group or one per group)."""
+
+    def __init__(self, optimizer: Optimizer, lr_lambda, last_epoch: int = -1):
+        self.lr_lambdas = _lambdas_per_group("MultiplicativeLR", optimizer, lr_lambda)
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        if self._is_initial:
+            return self._group_lrs()
+        return [lr * fn(self.last_epoch) for fn, lr in zip(self.lr_lambdas, self._group_lrs())]
+
+    def state_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in super().state_dict().items() if k != "lr_lambdas"}
+
+
+def _lambdas_per_group(name: str, optimizer: Optimizer, fns) -> list:
+    fns = list(fns) if isinstance(fns, (list, tuple)) else [fns] * len(optimizer.param_groups)
+    if len(fns) != len(optimizer.param_groups):
+        raise ValueError(f"{name}: {len(fns)} lr_lambdas for {len(optimizer.param_groups)} parameter groups")
+    for fn in fns:
+        if not callable(fn):
+            raise TypeError(f"{name}: lr_lambda must be a function, got {type(fn).__name__}")
+    return fns
+
+
+class ConstantLR(LRScheduler):
+    """lr = base_lr · factor for the first `total_iters` epochs, then base_lr."""
+
+    def __init__(self, optimizer: Optimizer, factor: float = 1.0 / 3, total_iters: int = 5, last_epoch: int = -1):
+        if not 0 <= factor <= 1:
+            raise ValueError(f"ConstantLR: factor must be in [0, 1], got {factor}")
+        self.factor, self.total_iters = factor, total_iters
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        if self.last_epoch == 0:
+            return [lr * self.factor for lr in self._group_lrs()]
+        if self.last_epoch != self.total_iters:
+            return self._group_lrs()
+        return [lr / self.factor for lr in self._group_lrs()]
+
+
+class PolynomialLR(LRScheduler):
+    """lr = base_lr · (1 − epoch / total_iters)^power, then constant after `total_iters` epochs."""
+
+    def __init__(self, optimizer: Optimizer, total_iters: int = 5, power: float = 1.0, last_epoch: int = -1):
+        self.total_iters, self.power = total_iters, power
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        if self._is_initial or self.last_epoch > self.total_iters:
+            return self._group_lrs()
+        t, n = self.last_epoch, self.total_iters
+        factor = ((1.0 - t / n) / (1.0 - (t - 1) / n)) ** self.power
+        return [lr * factor for lr in self._group_lrs()]
+
+
+class CosineAnnealingWarmRestarts(LRScheduler):
+    """Cosine annealing from base_lr to `eta_min` over T_i epochs, then a restart; T_i grows by T_mult each time::
+
+    lr = η_min + (base_lr − η_min) · (1 + cos(π · T_cur / T_i)) / 2
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        T_0: int,
+        T_mult: int = 1,
+        eta_min: float = 0.0,  # noqa: N803
+        last_epoch: int = -1,
+    ):
+        if not isinstance(T_0, int) or T_0 <= 0:
+            raise ValueError(f"CosineAnnealingWarmRestarts: T_0 must be a positive integer, got {T_0}")
+        if not isinstance(T_mult, int) or T_mult < 1:
+            raise ValueError(f"CosineAnnealingWarmRestarts: T_mult must be an integer >= 1, got {T_mult}")
+        self.T_0 = self.T_i = T_0
+        self.T_mult, self.eta_min, self.T_cur = T_mult, eta_min, last_epoch
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        cos = (1 + math.cos(math.pi * self.T_cur / self.T_i)) / 2
+        return [self.eta_min + (base - self.eta_min) * cos for base in self.base_lrs]
+
+    def step(self, epoch: float | None = None) -> None:
+        """Advance one epoch (or jump to a fractional `epoch`, e.g. epoch + batch / batches_per_epoch)."""
+        if epoch is None and self.last_epoch < 0:
+            epoch = 0
+        if epoch is None:
+            epoch = self.last_epoch + 1
+            self.T_cur += 1
+            if self.T_cur >= self.T_i:
+                self.T_cur %= self.T_i
+                self.T_i *= self.T_mult
+        else:
+            if epoch < 0:
+                raise ValueError(f"CosineAnnealingWarmRestarts: epoch must be non-negative, got {epoch}")
+            if epoch >= self.T_0:
+                if self.T_mult == 1:
+                    self.T_cur = epoch % self.T_0
+                else:
+                    n = int(math.log(epoch / self.T_0 * (self.T_mult - 1) + 1, self.T_mult))
+                    self.T_cur = epoch - self.T_0 * (self.T_mult**n - 1) / (self.T_mult - 1)
+                    self.T_i = self.T_0 * self.T_mult**n
+            else:
+                self.T_i, self.T_cur = self.T_0, epoch
+        self._step_count += 1
+        self.last_epoch = math.floor(epoch)
+        for group, lr in zip(self.optimizer.param_groups, self.get_lr()):
+            group["lr"] = lr
+        self._last_lr = self._group_lrs()
+
+
+class CyclicLR(LRScheduler):
+    """Cycle the lr between base_lr and max_lr (Smith, 2017), per batch; momentum (or Adam's β₁) cycles inversely.
+
+    mode "triangular": constant amplitude; "triangular2": halved every cycle; "exp_range": scaled by γ^iteration.
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        base_lr,
+        max_lr,
+        step_size_up: int = 2000,
+        step_size_down=None,
+        mode: str = "triangular",
+        gamma: float = 1.0,
+        scale_fn=None,
+        scale_mode: str = "cycle",
+        cycle_momentum: bool = True,
+        base_momentum=0.8,
+        max_momentum=0.9,
+        last_epoch: int = -1,
+    ):
+        groups = optimizer.param_groups
+        base_lrs = _per_group("base_lr", groups, base_lr, "CyclicLR")
+        if last_epoch == -1:
+            for lr, group in zip(base_lrs, groups):
+                group["lr"] = lr
+        self.max_lrs = _per_group("max_lr", groups, max_lr, "CyclicLR")
+        up = float(step_size_up)
+        down = float(step_size_down) if step_size_down is not None else up
+        self.total_size, self.step_ratio = up + down, up / (up + down)
+        if mode not in ("triangular", "triangular2", "exp_range") and scale_fn is None:
+            raise ValueError(f"CyclicLR: mode must be triangular, triangular2 or exp_range, got {mode!r}")
+        self.mode, self.gamma, self._scale_fn_custom = mode, gamma, scale_fn
+        self.scale_mode = scale_mode if scale_fn is not None else ("iterations" if mode == "exp_range" else "cycle")
+        self.cycle_momentum = cycle_momentum
+        if cycle_momentum:
+            defaults = getattr(optimizer, "defaults", {})
+            if "momentum" not in defaults and "betas" not in defaults:
+                raise ValueError("CyclicLR: cycle_momentum needs an optimizer with momentum or betas")
+            self.use_beta1 = "betas" in defaults
+            self.base_momentums = _per_group("base_momentum", groups, base_momentum, "CyclicLR")
+            self.max_momentums = _per_group("max_momentum", groups, max_momentum, "CyclicLR")
+            if last_epoch == -1:
+                for m, b, group in zip(self.max_momentums, self.base_momentums, groups):
+                    if self.use_beta1:
+                        group["betas"] = (m, *group["betas"][1:])
+                    else:
+                        group["momentum"] = m
+                    group["max_momentum"], group["base_momentum"] = m, b
+        super().__init__(optimizer, last_epoch)
+        self.base_lrs = base_lrs
+
+    def scale_fn(self, x: float) -> float:
+        if self._scale_fn_custom is not None:
+            return self._scale_fn_custom(x)
+        if self.mode == "triangular":
+            return 1.0
+        if self.mode == "triangular2":
+            return 1 / (2.0 ** (x - 1))
+        return self.gamma**x
+
+    def get_lr(self) -> list[float]:
+        cycle = math.floor(1 + self.last_epoch / self.total_size)
+        x = 1.0 + self.last_epoch / self.total_size - cycle
+        scale = x / self.step_ratio if x <= self.step_ratio else (x - 1) / (self.step_ratio - 1)
+        at = self.scale_fn(cycle if self.scale_mode == "cycle" else self.last_epoch)
+        lrs = [base + (top - base) * scale * at for base, top in zip(self.base_lrs, self.max_lrs)]
+        if self.cycle_momentum:
+            for group, b, m in zip(self.optimizer.param_groups, self.base_momentums, self.max_momentums):
+                momentum = m - (m - b) * scale * at
+                if self.use_beta1:
+                    group["betas"] = (momentum, *group["betas"][1:])
+                else:
+                    group["momentum"] = momentum
+        return lrs
+
+    def state_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in super().state_dict().items() if k != "_scale_fn_custom"}
+
+
+class ChainedScheduler(LRScheduler):
+    """Step several schedulers together each epoch, so their factors multiply (e.g. ConstantLR × ExponentialLR)."""
+
+    def __init__(self, schedulers: list, optimizer: Optimizer | None = None):
+        if not schedulers:
+            raise ValueError("ChainedScheduler: expects at least one scheduler")
+        optimizer = optimizer or schedulers[0].optimizer
+        _check_schedulers("ChainedScheduler", optimizer, schedulers)
+        self._schedulers, self.optimizer = list(schedulers), optimizer
+        self._last_lr = self._schedulers[-1]._group_lrs()
+
+    def step(self) -> None:
+        for scheduler in self._schedulers:
+            scheduler.step()
+        self._last_lr = self._schedulers[-1]._group_lrs()
+
+    state_dict = SequentialLR.state_dict  # its own counters and each scheduler's state, as plain data
+    load_state_dict = SequentialLR.load_state_dict
+
+
+def _check_schedulers(name: str, optimizer: Optimizer, schedulers: list) -> None:
+    if not schedulers:
+        raise ValueError(f"{name}: expects at least one scheduler")
+    for i, s in enumerate(schedulers):
+        if isinstance(s, ReduceLROnPlateau):
+            raise ValueError(f"{name}: ReduceLROnPlateau (at index {i}) needs a metric and cannot be combined")
+        if getattr(s, "optimizer", None) is not optimizer:
+            raise ValueError(f"{name}: scheduler {i} ({type(s).__name__}) belongs to another optimizer")

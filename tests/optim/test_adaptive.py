@@ -77,3 +77,49 @@ def test_mnist_example_training_loop_with_adadelta_and_steplr():
     correct = pred.eq(target.view_as(pred)).sum().item()
     assert isinstance(correct, int) and correct == int((pred.numpy()[:, 0] == target.numpy()).sum())
     assert optimizer.param_groups[0]["lr"] == pytest.approx(0.7**3)
+
+
+def _lbfgs_run(lib, line_search_fn, steps=20, **kwargs):
+    """LBFGS fitting a small logistic regression (a well-conditioned problem, so rounding does not grow), driven by a
+    closure as in PyTorch; returns the loss of every step and the final parameters."""
+    rng = np.random.default_rng(0)
+    data, labels = rng.standard_normal((40, 3)), (rng.uniform(size=40) > 0.5).astype(np.float64)
+    x, y = lib.tensor(data), lib.tensor(labels)
+    w = lib.tensor(np.array([0.5, -0.3, 0.1]), requires_grad=True)
+    b = lib.tensor(np.array(0.2), requires_grad=True)
+    opt = lib.optim.LBFGS([w, b], line_search_fn=line_search_fn, **kwargs)
+
+    def closure():
+        opt.zero_grad()
+        p = (x @ w + b).sigmoid()
+        loss = -(y * p.log() + (1 - y) * (1 - p).log()).mean() + 0.01 * (w * w).sum()
+        loss.backward()
+        return loss
+
+    losses = [float(opt.step(closure).detach()) for _ in range(steps)]
+    return losses, w.detach().numpy(), b.detach().numpy()
+
+
+@pytest.mark.parametrize(
+    "line_search_fn,kwargs",
+    [
+        (None, dict(lr=0.1, max_iter=4)),
+        (None, dict(lr=0.5)),
+        ("strong_wolfe", dict(max_iter=3)),
+        ("strong_wolfe", dict(history_size=2, max_iter=2)),
+    ],
+)
+def test_lbfgs_matches_torch_over_20_steps(line_search_fn, kwargs):
+    ours = _lbfgs_run(gn, line_search_fn, **kwargs)
+    theirs = _lbfgs_run(torch, line_search_fn, **kwargs)
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-10)
+    assert ours[0][-1] < ours[0][0]
+
+
+def test_lbfgs_needs_a_closure_and_one_group():
+    p = gn.tensor([1.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="closure"):
+        gn.optim.LBFGS([p]).step()
+    with pytest.raises(ValueError, match="LBFGS: .*groups"):
+        gn.optim.LBFGS([{"params": [p]}, {"params": [gn.tensor([2.0], requires_grad=True)]}])
