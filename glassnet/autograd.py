@@ -19,6 +19,7 @@ import traceback
 import weakref
 
 from glassnet.backend import np
+from glassnet.errors import OpValueError
 
 Tensor = None  # glassnet.tensor assigns the class here (it imports this module first)
 ndarray = np.ndarray
@@ -63,7 +64,7 @@ def _watch(fn, cls, args, options, out) -> None:
     """The slow path of Function.apply: anomaly checks on recorded nodes, then the observers."""
     if _state.anomaly and out.grad_fn is fn:
         fn._trace = _user_frame()
-        _check_finite(out.data, "forward output", fn)
+        _check_finite(out.data, "forward output", fn, nan_only=True)  # −∞ in a mask is intended; NaN never is
     for observer in _state.observers:
         observer(cls, args, options, out)
 
@@ -137,9 +138,14 @@ def _user_frame() -> str:
     return "<unknown>"
 
 
-def _check_finite(value, what: str, node: Function) -> None:
+def _check_finite(value, what: str, node: Function, nan_only: bool = False) -> None:
+    """Raise if `value` holds NaN (or, unless nan_only, ±Inf), naming the op and where it was created."""
     arr = value.data if hasattr(value, "grad_fn") else value
-    if hasattr(arr, "dtype") and arr.dtype.kind == "f" and not np.isfinite(arr).all():
+    if not (hasattr(arr, "dtype") and arr.dtype.kind == "f"):
+        return
+    if nan_only and not np.isnan(arr).any():
+        return
+    if not np.isfinite(arr).all():
         kind = "NaN" if np.isnan(arr).any() else "Inf"
         raise RuntimeError(
             f"detect_anomaly: {node.name} produced {kind} in its {what}; "
@@ -269,7 +275,8 @@ class Function:
                 out = fn.forward(*arrays, **options)
         except (ValueError, TypeError, IndexError) as e:
             shapes = ", ".join(str(tuple(a.shape)) for a in args if hasattr(a, "shape"))
-            raise type(e)(f"{cls.__name__}: {e} (input shapes {shapes})") from None
+            kind = OpValueError if type(e) is ValueError else type(e)  # catchable as RuntimeError, as in PyTorch
+            raise kind(f"{cls.__name__}: {e} (input shapes {shapes})") from None
         if type(out) is not ndarray:  # NumPy returns scalars from 0-d math; keep every result an array
             raw, out = out, np.asarray(out)
             fn._saved = tuple(out if v is raw else v for v in fn._saved)

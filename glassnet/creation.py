@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import math
+import sys
+
 import numpy
 
 from glassnet import backend
+from glassnet.errors import OpValueError
 from glassnet.random import Generator, get_rng
 from glassnet.tensor import Tensor
 
@@ -19,7 +23,9 @@ def _shape(size) -> tuple:
         size = tuple(size[0])
     for n in size:
         if not isinstance(n, (int, numpy.integer)) or n < 0:
-            raise ValueError(f"invalid shape {tuple(size)}: sizes must be non-negative integers")
+            raise OpValueError(f"invalid shape {tuple(size)}: sizes must be non-negative integers")
+    if math.prod(int(n) for n in size) * 8 > sys.maxsize:  # NumPy's own error says only "array is too big"
+        raise OpValueError(f"invalid shape {tuple(size)}: {math.prod(size)} elements are more than memory can address")
     return tuple(int(n) for n in size)
 
 
@@ -78,7 +84,9 @@ def arange(start, end=None, step=1, dtype=None, requires_grad: bool = False) -> 
     if end is None:
         start, end = 0, start
     if step == 0:
-        raise ValueError("arange: step must be non-zero")
+        raise OpValueError("arange: step must be non-zero")
+    if (end - start) * step < 0:
+        raise OpValueError(f"arange: the step {step} points away from end {end} (start {start})")
     if dtype is None:
         dtype = backend.result_dtype(start, end, step)
     return _make(numpy.arange(start, end, step).astype(backend.to_dtype(dtype)), requires_grad)
@@ -87,12 +95,15 @@ def arange(start, end=None, step=1, dtype=None, requires_grad: bool = False) -> 
 def linspace(start, end, steps: int, dtype=None, requires_grad: bool = False) -> Tensor:
     """`steps` evenly spaced values from start to end inclusive."""
     if steps < 0:
-        raise ValueError(f"linspace: steps must be non-negative, got {steps}")
+        raise OpValueError(f"linspace: steps must be non-negative, got {steps}")
+    if backend.to_dtype(dtype) == numpy.bool_:
+        raise TypeError("linspace: dtype bool is not supported (as in PyTorch); use a floating or integer dtype")
     return _make(numpy.linspace(start, end, steps).astype(_float(dtype)), requires_grad)
 
 
 def eye(n: int, m: int | None = None, dtype=None, requires_grad: bool = False) -> Tensor:
     """The identity matrix (n × m)."""
+    _shape((n,) if m is None else (n, m))
     return _make(numpy.eye(n, m, dtype=_float(dtype)), requires_grad)
 
 
@@ -136,4 +147,6 @@ def randint_like(t: Tensor, low, high=None, generator: Generator | None = None, 
 
 def randperm(n: int, generator: Generator | None = None) -> Tensor:
     """A random permutation of 0..n-1 (int64)."""
+    if not isinstance(n, (int, numpy.integer)) or n < 0:
+        raise OpValueError(f"randperm: n must be a non-negative integer, got {n!r}")
     return _make(get_rng(generator).permutation(n).astype(numpy.int64), False)

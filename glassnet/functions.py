@@ -15,12 +15,14 @@ from typing import NamedTuple
 import numpy
 
 from glassnet import backend
+from glassnet.errors import ShapeError
 from glassnet.ops import indexing as ix
 from glassnet.ops import maths as mt
 from glassnet.ops import reduction as rd
 from glassnet.ops import scan as sc
 from glassnet.ops.activation import Erf
 from glassnet.tensor import (
+    PRINT_OPTIONS,
     Tensor,
     _as_tensor,
     _axis,
@@ -32,6 +34,7 @@ from glassnet.tensor import (
     _operand_info,
     where,
 )
+from glassnet.tensor import einsum as einsum_fn
 
 _METHODS: list = []  # names installed as Tensor methods
 
@@ -1132,9 +1135,7 @@ def set_printoptions(
     sci_mode: bool | None = None,
 ) -> None:
     """How tensors print (as torch.set_printoptions): digits after the point, when to summarise, line width."""
-    from glassnet import tensor as _tensor
-
-    options = _tensor.PRINT_OPTIONS
+    options = PRINT_OPTIONS
     for key, value in (
         ("precision", precision),
         ("threshold", threshold),
@@ -1208,3 +1209,81 @@ __all__ = sorted(
         "true_divide",
     }
 )
+
+
+# ----- triangles and diagonals (compositions: a where with a constant mask, an indexing, an einsum) -------------------
+def _triangle_mask(shape: tuple, diagonal: int, lower: bool):
+    rows, cols = shape[-2], shape[-1]
+    keep = numpy.tri(rows, cols, diagonal, dtype=bool) if lower else ~numpy.tri(rows, cols, diagonal - 1, dtype=bool)
+    return _const(keep)
+
+
+@method
+def tril(input: Tensor, diagonal: int = 0) -> Tensor:  # noqa: A002
+    """The lower triangle (j ≤ i + diagonal) of the last two dims; zeros above."""
+    _check_tensor("tril", input)
+    if input.ndim < 2:
+        raise ShapeError(f"tril: expected at least 2 dims, got shape {input.shape}")
+    return where(_triangle_mask(input.shape, diagonal, True), input, _const(numpy.zeros((), input.dtype)))
+
+
+@method
+def triu(input: Tensor, diagonal: int = 0) -> Tensor:  # noqa: A002
+    """The upper triangle (j ≥ i + diagonal) of the last two dims; zeros below."""
+    _check_tensor("triu", input)
+    if input.ndim < 2:
+        raise ShapeError(f"triu: expected at least 2 dims, got shape {input.shape}")
+    return where(_triangle_mask(input.shape, diagonal, False), input, _const(numpy.zeros((), input.dtype)))
+
+
+@method
+def diagonal(input: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:  # noqa: A002
+    """The diagonal of the planes (dim1, dim2), moved to a new last dim (offset > 0: above the main diagonal)."""
+    _check_tensor("diagonal", input)
+    if input.ndim < 2:
+        raise ShapeError(f"diagonal: expected at least 2 dims, got shape {input.shape}")
+    d1, d2 = _dim_tuple((dim1, dim2), input.ndim, "diagonal")
+    moved = movedim(input, (d1, d2), (-2, -1))
+    rows, cols = moved.shape[-2], moved.shape[-1]
+    n = builtins.max(0, builtins.min(rows + builtins.min(offset, 0), cols - builtins.max(offset, 0)))
+    i = numpy.arange(n)
+    return moved[..., i - builtins.min(offset, 0), i + builtins.max(offset, 0)]
+
+
+@method
+def trace(input: Tensor) -> Tensor:  # noqa: A002
+    """The sum of the main diagonal of a matrix."""
+    _check_tensor("trace", input)
+    if input.ndim != 2:
+        raise ShapeError(f"trace: expected a 2-D tensor, got shape {input.shape}")
+    return diagonal(input).sum()
+
+
+def diag_embed(input: Tensor, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:  # noqa: A002
+    """Matrices (in dims dim1, dim2 of the result) with the last dim of input on their diagonal `offset`."""
+    _check_tensor("diag_embed", input)
+    x = input if input.ndim else input.reshape(1)
+    n = x.shape[-1]
+    m = n + abs(offset)
+    place = numpy.zeros((n, m, m), dtype=x.dtype)  # place[t] puts element t at (t + rows_shift, t + cols_shift)
+    t = numpy.arange(n)
+    place[t, t + builtins.max(0, -offset), t + builtins.max(0, offset)] = 1
+    out = einsum_fn("...t,tij->...ij", x, _const(place))
+    d1, d2 = _dim_tuple((dim1, dim2), out.ndim, "diag_embed")
+    return movedim(out, (out.ndim - 2, out.ndim - 1), (d1, d2))
+
+
+@method
+def diag(input: Tensor, diagonal: int = 0) -> Tensor:  # noqa: A002
+    """A 1-D input: the square matrix with it on diagonal `diagonal`; a 2-D input: that diagonal of it."""
+    _check_tensor("diag", input)
+    if input.ndim == 1:
+        return diag_embed(input, diagonal)
+    if input.ndim == 2:
+        return globals()["diagonal"](input, diagonal)
+    raise ShapeError(f"diag: expected a 1-D or 2-D tensor, got shape {input.shape}")
+
+
+for _name in ("tril", "triu", "diagonal", "trace", "diag"):
+    setattr(Tensor, _name, globals()[_name])
+__all__ += ["tril", "triu", "diagonal", "trace", "diag_embed", "diag"]

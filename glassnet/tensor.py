@@ -10,6 +10,7 @@ import numpy
 
 from glassnet import autograd, backend
 from glassnet.autograd import _state, run_backward
+from glassnet.errors import OpValueError, ShapeError
 from glassnet.ops import activation as act
 from glassnet.ops import arithmetic as ar
 from glassnet.ops import linalg as la
@@ -294,6 +295,9 @@ class Tensor:
                 base = self.to(backend.get_default_dtype())
             elif self.dtype.kind == "b":
                 base = self.to(backend.int64)  # bool ** int is int64 in PyTorch (NumPy would give int8)
+            if base.dtype.kind in "iu" and not isinstance(other, float) and other < 0:
+                raise OpValueError(f"pow: integers to negative integer powers are not allowed (exponent {other}); "
+                                   "convert the base with .float()")
             return ar.Pow.apply(base, other if type(other) in (int, float, bool) else other.item())  # np.float64
         return _binary(ar.Pow, self, other, "pow")
 
@@ -537,14 +541,14 @@ class Tensor:
         if idx.dtype.kind not in "iu":
             raise TypeError(f"gather: index must be an integer tensor, got {idx.dtype}")
         if idx.ndim != self.ndim:
-            raise ValueError(f"gather: index has {idx.ndim} dims but the input of shape {self.shape} has {self.ndim}")
+            raise ShapeError(f"gather: index has {idx.ndim} dims but the input of shape {self.shape} has {self.ndim}")
         dim = _axis(dim, self.ndim, "gather")
         if idx.size and (idx.max() >= self.shape[dim] or idx.min() < -self.shape[dim]):
             raise IndexError(f"gather: index out of range for dim {dim} of size {self.shape[dim]}")
         src = self
         if any(n != m for d, (n, m) in enumerate(zip(idx.shape, self.shape)) if d != dim):
             if any(n > m for d, (n, m) in enumerate(zip(idx.shape, self.shape)) if d != dim):
-                raise ValueError(f"gather: index of shape {idx.shape} is larger than the input {self.shape} "
+                raise ShapeError(f"gather: index of shape {idx.shape} is larger than the input {self.shape} "
                                  f"outside dim {dim}")
             # PyTorch reads only the leading part of the other dims (NumPy would broadcast the index)
             src = self[tuple(slice(0, n) if d != dim else slice(None) for d, n in enumerate(idx.shape))]
@@ -557,7 +561,7 @@ class Tensor:
         try:
             target = _check_reshape(self.shape, shape)
         except ValueError as e:
-            raise ValueError(f"reshape: cannot reshape a tensor of shape {self.shape} to {shape}: {e}") from None
+            raise ShapeError(f"reshape: cannot reshape a tensor of shape {self.shape} to {shape}: {e}") from None
         if target == self.shape:
             return self
         return sh.Reshape.apply(self, shape=target)
@@ -573,7 +577,7 @@ class Tensor:
         dims = _shape_arg(dims, "permute")
         dims = tuple(_axis(d, self.ndim, "permute") for d in dims) if self.ndim else dims
         if sorted(dims) != list(range(self.ndim)):
-            raise ValueError(f"permute: {dims} is not a permutation of the {self.ndim} dims of shape {self.shape}")
+            raise ShapeError(f"permute: {dims} is not a permutation of the {self.ndim} dims of shape {self.shape}")
         return sh.Permute.apply(self, axes=dims)
 
     def transpose(self, dim0: int, dim1: int) -> Tensor:
@@ -607,7 +611,7 @@ class Tensor:
             if numpy.broadcast_shapes(self.shape, target) != target:
                 raise ValueError
         except ValueError:
-            raise ValueError(f"expand: cannot expand shape {self.shape} to {shape}") from None
+            raise ShapeError(f"expand: cannot expand shape {self.shape} to {shape}") from None
         return sh.Expand.apply(self, shape=target)
 
     broadcast_to = expand
@@ -633,6 +637,8 @@ class Tensor:
         if self.ndim == 0:
             return self.reshape(1)
         s, e = _axis(start_dim, self.ndim, "flatten"), _axis(end_dim, self.ndim, "flatten")
+        if s > e:
+            raise ShapeError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} (shape {self.shape})")
         return self.reshape(self.shape[:s] + (int(numpy.prod(self.shape[s : e + 1])),) + self.shape[e + 1 :])
 
     def unflatten(self, dim: int, sizes) -> Tensor:
@@ -818,7 +824,7 @@ def _check_broadcast(a, b, name: str) -> None:
         try:
             numpy.broadcast_shapes(a.shape, b.shape)
         except ValueError:
-            raise ValueError(f"{name}: shapes {a.shape} and {b.shape} cannot be broadcast together") from None
+            raise ShapeError(f"{name}: shapes {a.shape} and {b.shape} cannot be broadcast together") from None
 
 
 def _floating(x: Tensor) -> Tensor:
@@ -940,7 +946,7 @@ def _convert_index(index, shape: tuple):
     for item in items:
         if isinstance(item, Tensor):
             item = item.data
-        elif isinstance(item, list):
+        elif isinstance(item, (list, tuple)):  # a sequence inside an index tuple selects like a list, as in PyTorch
             item = numpy.asarray(item)
         out.append(item)
     _check_index(out, shape)
@@ -1005,16 +1011,16 @@ def matmul(a, b) -> Tensor:
             return la.MatMul.apply(a, b)
     a, b = _as_tensor(a), _as_tensor(b)
     if a.ndim == 0 or b.ndim == 0:
-        raise ValueError(f"matmul: both operands must have at least 1 dim, got shapes {a.shape} and {b.shape}")
+        raise ShapeError(f"matmul: both operands must have at least 1 dim, got shapes {a.shape} and {b.shape}")
     k_a = a.shape[-1]
     k_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
     if k_a != k_b:
-        raise ValueError(f"matmul: shapes {a.shape} and {b.shape} do not align (inner dims {k_a} != {k_b})")
+        raise ShapeError(f"matmul: shapes {a.shape} and {b.shape} do not align (inner dims {k_a} != {k_b})")
     if a.ndim > 2 or b.ndim > 2:
         try:
             numpy.broadcast_shapes(a.shape[:-2], b.shape[:-2])
         except ValueError:
-            raise ValueError(f"matmul: batch dims of {a.shape} and {b.shape} cannot be broadcast") from None
+            raise ShapeError(f"matmul: batch dims of {a.shape} and {b.shape} cannot be broadcast") from None
     if a.dtype != b.dtype:
         dtype = backend.result_dtype(_operand_info(a), _operand_info(b))
         a, b = a.to(dtype), b.to(dtype)
@@ -1042,7 +1048,7 @@ def where(condition, input, other) -> Tensor:  # noqa: A002 - PyTorch's name
     try:
         numpy.broadcast_shapes(cond.shape, a.shape, b.shape)
     except ValueError:
-        raise ValueError(f"where: shapes {cond.shape}, {a.shape} and {b.shape} cannot be broadcast together") from None
+        raise ShapeError(f"where: shapes {cond.shape}, {a.shape} and {b.shape} cannot be broadcast together") from None
     dtype = backend.result_dtype(_operand_info(a), _operand_info(b))
     return ar.Where.apply(cond, a.to(dtype), b.to(dtype))
 
@@ -1055,7 +1061,7 @@ def cat(tensors, dim: int = 0) -> Tensor:
     d = _axis(dim, tensors[0].ndim, "cat")
     for t in tensors[1:]:
         if t.ndim != tensors[0].ndim or any(t.shape[i] != tensors[0].shape[i] for i in range(t.ndim) if i != d):
-            raise ValueError(f"cat: shapes {[x.shape for x in tensors]} differ outside dim {dim}")
+            raise ShapeError(f"cat: shapes {[x.shape for x in tensors]} differ outside dim {dim}")
     dtype = backend.result_dtype(*[_operand_info(t) for t in tensors])
     return sh.Concat.apply(*[t.to(dtype) for t in tensors], axis=d)
 
@@ -1066,7 +1072,7 @@ def stack(tensors, dim: int = 0) -> Tensor:
     if not tensors:
         raise ValueError("stack: expected a non-empty list of tensors")
     if any(t.shape != tensors[0].shape for t in tensors):
-        raise ValueError(f"stack: all tensors must have the same shape, got {[t.shape for t in tensors]}")
+        raise ShapeError(f"stack: all tensors must have the same shape, got {[t.shape for t in tensors]}")
     d = _axis(dim, tensors[0].ndim + 1, "stack")
     dtype = backend.result_dtype(*[_operand_info(t) for t in tensors])
     return sh.Stack.apply(*[t.to(dtype) for t in tensors], axis=d)
@@ -1109,12 +1115,40 @@ def einsum(equation: str, *operands) -> Tensor:
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = operands[0]
     tensors = [_as_tensor(t) for t in operands]
+    equation, tensors = _einsum_diagonals(equation.replace(" ", ""), tensors)
     la.parse_einsum(equation, [t.shape for t in tensors])
     dtype = backend.result_dtype(*[_operand_info(t) for t in tensors])
     try:
         return la.Einsum.apply(*[t.to(dtype) for t in tensors], equation=equation)
     except ValueError as e:
         raise ValueError(f"einsum: '{equation}' with shapes {[t.shape for t in tensors]}: {e}") from None
+
+
+def _einsum_diagonals(equation: str, tensors: list) -> tuple:
+    """Take the diagonal of every operand whose subscripts repeat a letter ('ii->i', 'bii->bi', 'ii'), so that the
+    einsum op sees distinct subscripts; the implicit output is fixed first from the original equation."""
+    lhs, arrow, rhs = equation.partition("->")
+    subs = lhs.split(",")
+    if all(len(set(s.replace("...", ""))) == len(s.replace("...", "")) for s in subs) or len(subs) != len(tensors):
+        return equation, tensors
+    if not arrow:
+        letters = "".join(subs).replace(".", "")
+        rhs = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+        rhs = ("..." if "..." in lhs else "") + rhs
+    new_subs, new_tensors = [], []
+    for sub, t in zip(subs, tensors):
+        while "..." not in sub and len(set(sub)) != len(sub):
+            c = next(c for c in sub if sub.count(c) > 1)
+            p, q = sub.index(c), sub.index(c, sub.index(c) + 1)
+            if t.shape[p] != t.shape[q]:
+                raise ShapeError(f"einsum: repeated subscript '{c}' in '{sub}' needs equal sizes, got shape {t.shape}")
+            rest = [d for d in range(t.ndim) if d not in (p, q)]
+            ar_n = numpy.arange(t.shape[p])
+            t = t.permute(*rest, p, q)[(Ellipsis, ar_n, ar_n)]  # the diagonal becomes the last dim
+            sub = "".join(sub[d] for d in rest) + c
+        new_subs.append(sub)
+        new_tensors.append(t)
+    return ",".join(new_subs) + "->" + rhs, new_tensors
 
 
 def _unit_gradient(value) -> numpy.ndarray:

@@ -10,6 +10,7 @@ import math
 
 import numpy
 
+from glassnet.errors import ShapeError
 from glassnet.ops import conv as cv
 from glassnet.ops import pooling as pl
 from glassnet.tensor import Tensor, _as_tensor
@@ -140,7 +141,7 @@ def _conv(op: str, nd: int, input, weight, bias, stride, padding, dilation, grou
     span = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
     if any(k > n for k, n in zip(span, padded)) or 0 in kernel:
         dil = f" with dilation {dilation} spans {_size(span)}" if any(d > 1 for d in dilation) else ""
-        raise ValueError(
+        raise ShapeError(
             f"{op}: kernel {_size(kernel)}{dil} is bigger than the padded input {_size(padded)} "
             f"(input {_shape(x.shape)}, padding {padding!r})"
         )
@@ -224,21 +225,22 @@ def _pool_args(op: str, nd: int, x: Tensor, kernel_size, stride, padding, dilati
         raise ValueError(f"{op}: padding {padding} should be at most half of the {what} {_size(limit)}")
     out_size, _ = pl.pool_geometry(x.shape[2:], kernel, stride, padding, dilation, ceil_mode)
     if any(n < 1 for n in out_size):
-        raise ValueError(f"{op}: input of shape {_shape(x.shape)} is too small for kernel {_size(kernel)} "
+        raise ShapeError(f"{op}: input of shape {_shape(x.shape)} is too small for kernel {_size(kernel)} "
                          f"(padding {padding}, dilation {dilation}): the output would be {_size(out_size)}")
     return kernel, stride, padding, dilation
 
 
 def _max_pool(op, nd, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
     x, unbatched = _batched(op, _as_tensor(input), nd, allow_unbatched=True)
-    _floating(op, input=x)
+    if x.dtype.kind not in "iu":  # integers are pooled too, as in PyTorch (no gradient flows through them)
+        _floating(op, input=x)
     kernel, stride, padding, dilation = _pool_args(op, nd, x, kernel_size, stride, padding, dilation, ceil_mode,
                                                    "effective")
     y = pl.MaxPool.apply(x, kernel=kernel, stride=stride, padding=padding, dilation=dilation, ceil_mode=ceil_mode)
     indices = None
     if return_indices:
         _, pads = pl.pool_geometry(x.shape[2:], kernel, stride, padding, dilation, ceil_mode)
-        xp = cv.pad(x.data, pads, -numpy.inf)
+        xp = cv.pad(x.data, pads, pl._lowest(x.dtype))
         hits = pl.window_argmax(xp, y.data, kernel, stride, dilation)
         indices = Tensor._make(pl.flat_indices(hits, x.shape[2:], kernel, stride, padding, dilation), None)
     if unbatched:
@@ -326,7 +328,7 @@ def unfold(input: Tensor, kernel_size, dilation=1, padding=0, stride=1) -> Tenso
     pads = tuple((p, p) for p in _ints(padding, 2, "padding", op))
     blocks = cv.conv_output_size(x.shape[2:], kernel, stride, pads, dilation)
     if any(n < 1 for n in blocks):
-        raise ValueError(f"{op}: kernel {_size(kernel)} (dilation {dilation}) does not fit in the padded input "
+        raise ShapeError(f"{op}: kernel {_size(kernel)} (dilation {dilation}) does not fit in the padded input "
                          f"(input {_shape(x.shape)}, padding {padding!r})")
     y = cv.Unfold.apply(x, kernel=kernel, stride=stride, padding=pads, dilation=dilation)
     return y.squeeze(0) if unbatched else y

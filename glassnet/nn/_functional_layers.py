@@ -14,6 +14,7 @@ import numpy
 
 from glassnet import backend
 from glassnet.autograd import no_grad
+from glassnet.errors import ShapeError
 from glassnet.ops import dropout as _dropout
 from glassnet.ops import embedding as _embedding
 from glassnet.ops import loss as _loss
@@ -73,7 +74,7 @@ def _affine_param(value, name: str, what: str, x: Tensor, shape: tuple):
     if not isinstance(value, Tensor):
         value = Tensor(numpy.asarray(value, dtype=x.dtype))
     if tuple(value.shape) != tuple(shape):
-        raise ValueError(f"{name}: {what} of shape {tuple(value.shape)} does not match; expected shape {tuple(shape)} "
+        raise ShapeError(f"{name}: {what} of shape {tuple(value.shape)} does not match; expected shape {tuple(shape)} "
                          f"for input of shape {x.shape}")
     if value.dtype != x.dtype:
         raise TypeError(f"{name}: {what} is {value.dtype} but the input is {x.dtype}; convert one of them")
@@ -103,11 +104,11 @@ def _pair(name: str, input, target, same_shape: bool = False, floating_target: b
                         "(convert with .float())")
     if t.shape != x.shape:
         if same_shape:
-            raise ValueError(f"{name}: target of shape {t.shape} must have the same shape as input of shape {x.shape}")
+            raise ShapeError(f"{name}: target of shape {t.shape} must have the same shape as input of shape {x.shape}")
         try:
             numpy.broadcast_shapes(x.shape, t.shape)
         except ValueError:
-            raise ValueError(f"{name}: input of shape {x.shape} and target of shape {t.shape} cannot be broadcast "
+            raise ShapeError(f"{name}: input of shape {x.shape} and target of shape {t.shape} cannot be broadcast "
                              "together; expected the same shape") from None
         warnings.warn(f"{name}: using a target of shape {t.shape} that differs from the input's shape {x.shape}; "
                       "they will be broadcast, which is likely not intended", UserWarning, stacklevel=3)
@@ -302,7 +303,7 @@ def _class_indices(name: str, x: Tensor, t: Tensor, classes: int, ignore_index: 
         raise TypeError(f"{name}: target must hold integer class indices (int64), got {t.dtype}; expected class "
                         f"indices of shape {expected}{also}")
     if t.shape != expected:
-        raise ValueError(f"{name}: target of shape {t.shape} does not match input of shape {x.shape}; expected "
+        raise ShapeError(f"{name}: target of shape {t.shape} does not match input of shape {x.shape}; expected "
                          f"class indices of shape {expected}{also}")
     target = t.data
     bad = (target != ignore_index) & ((target < 0) | (target >= classes))

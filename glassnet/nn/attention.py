@@ -6,6 +6,7 @@ import math
 
 import numpy
 
+from glassnet.errors import OpValueError
 from glassnet.nn import functional as F
 from glassnet.nn import init
 from glassnet.nn._layer_utils import check_tensor, empty_parameter, factory_dtype, shape_str
@@ -60,13 +61,15 @@ def scaled_dot_product_attention(
     """softmax(Q Kᵀ · scale + mask) V over (..., L, E), (..., S, E), (..., S, Ev) → (..., L, Ev).
 
     attn_mask broadcasts to (..., L, S): boolean (True = take part, as in PyTorch) or an additive float mask.
-    is_causal lets query i see keys 0..i only (combined with attn_mask if both are given). scale defaults to
+    is_causal lets query i see keys 0..i only (not together with attn_mask, as in PyTorch). scale defaults to
     1/√E. dropout_p > 0 drops attention weights (always, as in PyTorch's functional form). With
     return_weights=True, returns (output, weights) where weights (..., L, S) are the (dropped-out) probabilities.
     """
     name = "scaled_dot_product_attention"
     for t in (query, key, value):
         check_tensor(t, name)
+    if is_causal and attn_mask is not None:
+        raise OpValueError(f"{name}: pass either attn_mask or is_causal=True, not both (as in PyTorch)")
     if (
         query.ndim < 2 or key.ndim < 2 or value.ndim < 2
         or query.shape[-1] != key.shape[-1] or key.shape[-2] != value.shape[-2]

@@ -6,6 +6,7 @@ import warnings
 
 import numpy
 
+from glassnet.errors import ShapeError
 from glassnet.nn import functional as F
 from glassnet.nn._layer_utils import check_tensor, shape_str
 from glassnet.nn.module import Module
@@ -57,7 +58,7 @@ class _Loss(Module):
         try:
             numpy.broadcast_shapes(input.shape, target.shape)
         except ValueError:
-            raise ValueError(
+            raise ShapeError(
                 f"{type(self).__name__} got input of shape {shape_str(input.shape)} and target of shape "
                 f"{shape_str(target.shape)}; they must have the same shape"
             ) from None
@@ -65,7 +66,7 @@ class _Loss(Module):
     def _same_shape(self, input: Tensor, target: Tensor) -> None:
         self._inputs(input, target)
         if input.shape != target.shape:
-            raise ValueError(
+            raise ShapeError(
                 f"{type(self).__name__} got input of shape {shape_str(input.shape)} and target of shape "
                 f"{shape_str(target.shape)}; they must have the same shape"
             )
@@ -83,14 +84,14 @@ def _check_class_targets(
     """Check (C)/(N, C, d…) inputs against class-index (or probability) targets; return True for probabilities."""
     name = type(loss).__name__
     if input.ndim == 0:
-        raise ValueError(f"{name} got a 0-d input; expected scores of shape (C,), (N, C) or (N, C, d1, ...)")
+        raise ShapeError(f"{name} got a 0-d input; expected scores of shape (C,), (N, C) or (N, C, d1, ...)")
     classes = input.shape[0] if input.ndim == 1 else input.shape[1]
     index_shape = () if input.ndim == 1 else (input.shape[0],) + tuple(input.shape[2:])
     if weight is not None and tuple(weight.shape) != (classes,):
-        raise ValueError(f"{name}: weight of shape {shape_str(weight.shape)} does not match {classes} classes")
+        raise ShapeError(f"{name}: weight of shape {shape_str(weight.shape)} does not match {classes} classes")
     if target.dtype.kind == "f" and allow_probs:
         if target.shape != input.shape:
-            raise ValueError(
+            raise ShapeError(
                 f"{name} got input of shape {shape_str(input.shape)} and probability target of shape "
                 f"{shape_str(target.shape)}; class probabilities must have the input's shape "
                 f"(or pass class indices of shape {shape_str(index_shape)})"
@@ -100,7 +101,7 @@ def _check_class_targets(
         raise TypeError(f"{name}: target must hold integer class indices (int64), got dtype {target.dtype}")
     if tuple(target.shape) != index_shape:
         also = f" or class probabilities of shape {shape_str(input.shape)}" if allow_probs else ""
-        raise ValueError(
+        raise ShapeError(
             f"{name} got input of shape {shape_str(input.shape)} and target of shape {shape_str(target.shape)}; "
             f"expected class indices of shape {shape_str(index_shape)}{also}"
         )

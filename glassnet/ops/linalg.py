@@ -6,6 +6,7 @@ import string
 
 from glassnet.autograd import Function, unbroadcast
 from glassnet.backend import np
+from glassnet.errors import OpValueError, ShapeError
 
 
 class MatMul(Function):
@@ -107,7 +108,7 @@ def parse_einsum(equation: str, shapes: list) -> tuple[list[str], str]:
     lhs, _, rhs = equation.partition("->")
     inputs = lhs.split(",")
     if len(inputs) != len(shapes):
-        raise ValueError(f"einsum: '{equation}' names {len(inputs)} operands but {len(shapes)} were given")
+        raise OpValueError(f"einsum: '{equation}' names {len(inputs)} operands but {len(shapes)} were given")
     used = set(equation) - set(",.->")
     spare = [c for c in string.ascii_letters if c not in used]
     n_ellipsis = max(
@@ -120,10 +121,17 @@ def parse_einsum(equation: str, shapes: list) -> tuple[list[str], str]:
             k = len(shape) - len(sub.replace("...", ""))
             sub = sub.replace("...", ell[n_ellipsis - k:])
         if len(sub) != len(shape):
-            raise ValueError(f"einsum: subscripts '{sub}' do not fit an operand of shape {tuple(shape)}")
+            raise ShapeError(f"einsum: subscripts '{sub}' do not fit an operand of shape {tuple(shape)}")
         if len(set(sub)) != len(sub):
-            raise ValueError(f"einsum: repeated subscript in '{sub}' (diagonals) is not supported")
+            raise OpValueError(f"einsum: repeated subscript in '{sub}' (diagonals are taken by gn.einsum first)")
         expanded.append(sub)
+    sizes: dict = {}
+    for k, (sub, shape) in enumerate(zip(expanded, shapes)):
+        for c, n in zip(sub, shape):
+            seen = sizes.setdefault(c, (n, k))
+            if seen[0] != n and 1 not in (seen[0], n):
+                raise ShapeError(f"einsum: subscript '{c}' of '{equation}' has size {seen[0]} in operand {seen[1]} "
+                                 f"but {n} in operand {k} (shapes {[tuple(s) for s in shapes]})")
     if "->" in equation:
         out = rhs.replace("...", ell)
     else:

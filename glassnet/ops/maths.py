@@ -3,8 +3,8 @@ hyperbolic functions and their inverses, erf and friends, two-argument functions
 copysign, xlogy), each with its derivative.
 
 A step function (floor, ceil, round, trunc, sign) is flat almost everywhere: its gradient is 0, as in PyTorch.
-Values where a function is undefined (log2 of a negative number, asin outside [−1, 1]) give NaN without a
-NumPy warning, as PyTorch does.
+Values where a function is undefined (log2 of a negative number, asin outside [−1, 1]) give NaN, as in PyTorch
+(NumPy's warnings about them are silenced for the engine's modules: see `glassnet/ops/__init__.py`).
 """
 
 from __future__ import annotations
@@ -14,12 +14,6 @@ import math
 from glassnet.autograd import Function
 from glassnet.backend import np
 from glassnet.ops.activation import erf
-
-
-def _quiet(fn, *args, **kwargs):
-    """fn(*args) with NumPy's divide/overflow/invalid warnings off (inf and NaN are results, not errors)."""
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        return fn(*args, **kwargs)
 
 
 def _raw(value):
@@ -98,12 +92,11 @@ class Remainder(Function):
 
     def forward(self, a, b):
         self.save_for_backward(a, b)
-        return _quiet(np.remainder, a, b)
+        return np.remainder(a, b)
 
     def backward(self, gy):
         a, b = self.saved_tensors
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return gy, -gy * Floor.call(a / b)
+        return gy, -gy * Floor.call(a / b)
 
 
 class Fmod(Function):
@@ -111,12 +104,11 @@ class Fmod(Function):
 
     def forward(self, a, b):
         self.save_for_backward(a, b)
-        return _quiet(np.fmod, a, b)
+        return np.fmod(a, b)
 
     def backward(self, gy):
         a, b = self.saved_tensors
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return gy, -gy * Trunc.call(a / b)
+        return gy, -gy * Trunc.call(a / b)
 
 
 # ----- exponentials and logarithms --------------------------------------------------------------------------
@@ -125,7 +117,7 @@ class Log2(Function):
 
     def forward(self, x):
         self.save_for_backward(x)
-        return _quiet(np.log2, x)
+        return np.log2(x)
 
     def backward(self, gy):
         (x,) = self.saved_tensors
@@ -137,7 +129,7 @@ class Log10(Function):
 
     def forward(self, x):
         self.save_for_backward(x)
-        return _quiet(np.log10, x)
+        return np.log10(x)
 
     def backward(self, gy):
         (x,) = self.saved_tensors
@@ -148,7 +140,7 @@ class Exp2(Function):
     """y = 2ˣ;   dL/dx = dL/dy · y ln 2"""
 
     def forward(self, x):
-        y = _quiet(np.exp2, x)
+        y = np.exp2(x)
         self.save_for_backward(y)
         return y
 
@@ -161,7 +153,7 @@ class Expm1(Function):
     """y = eˣ − 1 (accurate near 0);   dL/dx = dL/dy · (y + 1)"""
 
     def forward(self, x):
-        y = _quiet(np.expm1, x)
+        y = np.expm1(x)
         self.save_for_backward(y)
         return y
 
@@ -174,7 +166,7 @@ class LogAddExp(Function):
     """y = ln(eᵃ + eᵇ) (stably);   dL/da = dL/dy · σ(a − b),   dL/db = dL/dy · σ(b − a)"""
 
     def forward(self, a, b):
-        y = _quiet(np.logaddexp, a, b)
+        y = np.logaddexp(a, b)
         self.save_for_backward(a, b, y)
         return y
 
@@ -188,16 +180,14 @@ class Xlogy(Function):
 
     def forward(self, a, b):
         self.save_for_backward(a, b)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            y = a * np.log(b)
+        y = a * np.log(b)
         y = np.where(np.asarray(a) == 0, 0, y)
         return np.where(np.isnan(b), b, y).astype(y.dtype)
 
     def backward(self, gy):
         a, b = self.saved_tensors
         nonzero = (np.asarray(_raw(a)) != 0).astype(_raw(gy).dtype)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return gy * Xlogy.call(nonzero, b), gy * a / b
+        return gy * Xlogy.call(nonzero, b), gy * a / b
 
 
 # ----- trigonometric and hyperbolic --------------------------------------------------------------------------
@@ -219,7 +209,7 @@ class Asin(Function):
 
     def forward(self, x):
         self.save_for_backward(x)
-        return _quiet(np.arcsin, x)
+        return np.arcsin(x)
 
     def backward(self, gy):
         (x,) = self.saved_tensors
@@ -231,7 +221,7 @@ class Acos(Function):
 
     def forward(self, x):
         self.save_for_backward(x)
-        return _quiet(np.arccos, x)
+        return np.arccos(x)
 
     def backward(self, gy):
         (x,) = self.saved_tensors
@@ -269,7 +259,7 @@ class Sinh(Function):
 
     def forward(self, x):
         self.save_for_backward(x)
-        return _quiet(np.sinh, x)
+        return np.sinh(x)
 
     def backward(self, gy):
         (x,) = self.saved_tensors
@@ -281,7 +271,7 @@ class Cosh(Function):
 
     def forward(self, x):
         self.save_for_backward(x)
-        return _quiet(np.cosh, x)
+        return np.cosh(x)
 
     def backward(self, gy):
         (x,) = self.saved_tensors
@@ -305,7 +295,7 @@ class Acosh(Function):
 
     def forward(self, x):
         self.save_for_backward(x)
-        return _quiet(np.arccosh, x)
+        return np.arccosh(x)
 
     def backward(self, gy):
         (x,) = self.saved_tensors
@@ -317,7 +307,7 @@ class Atanh(Function):
 
     def forward(self, x):
         self.save_for_backward(x)
-        return _quiet(np.arctanh, x)
+        return np.arctanh(x)
 
     def backward(self, gy):
         (x,) = self.saved_tensors
@@ -426,13 +416,12 @@ class RoundedDivide(Function):
     (a step function of a and b, as in PyTorch)"""
 
     def forward(self, a, b, rounding="floor"):
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            if rounding == "floor":
-                return np.floor_divide(a, b)
-            if np.result_type(a, b).kind in "iu":  # integer division toward 0: floor, then step back where signs differ
-                q = np.floor_divide(a, b)
-                return q + ((np.remainder(a, b) != 0) & ((np.asarray(a) < 0) != (np.asarray(b) < 0)))
-            return np.trunc(np.true_divide(a, b))
+        if rounding == "floor":
+            return np.floor_divide(a, b)
+        if np.result_type(a, b).kind in "iu":  # integer division toward 0: floor, then step back where signs differ
+            q = np.floor_divide(a, b)
+            return q + ((np.remainder(a, b) != 0) & ((np.asarray(a) < 0) != (np.asarray(b) < 0)))
+        return np.trunc(np.true_divide(a, b))
 
     def backward(self, gy):
         return _zero_like(gy), _zero_like(gy)

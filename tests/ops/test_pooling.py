@@ -167,6 +167,7 @@ def test_bad_input_names_the_op_and_shapes(call, pieces):
         assert piece in str(info.value), f"{piece!r} not in: {info.value}"
 
 
-def test_integer_input_is_refused():
+def test_bool_input_is_refused_and_integers_are_pooled_as_in_pytorch():
     with pytest.raises(TypeError, match="max_pool2d: input must be a floating tensor"):
-        F.max_pool2d(gn.tensor(np.zeros((1, 1, 4, 4), np.int64)), 2)
+        F.max_pool2d(gn.tensor(np.zeros((1, 1, 4, 4), bool)), 2)
+    assert F.max_pool2d(gn.tensor(np.arange(16).reshape(1, 1, 4, 4)), 2).tolist() == [[[[5, 7], [13, 15]]]]

@@ -19,10 +19,10 @@ REQUIRED = {
     "scan": "cumsum cumprod cummax cummin logcumsumexp",
     "ordering": "sort argsort topk kthvalue median_all median_dim mode unique searchsorted bucketize",
     "indexing": "flip fliplr flipud roll rot90 repeat_interleave meshgrid unfold movedim narrow index_select take "
-    "take_along_dim masked_fill masked_select masked_scatter scatter scatter_add scatter_reduce index_add index_copy "
-    "index_fill",
-    "predicate": "eq ne lt le gt ge logical_and logical_or logical_xor logical_not any all isnan isinf isfinite isclose "
-    "bitwise_and shift",
+    "take_along_dim tril triu diagonal trace diag_embed diag masked_fill masked_select masked_scatter scatter "
+    "scatter_add scatter_reduce index_add index_copy index_fill",
+    "predicate": "eq ne lt le gt ge logical_and logical_or logical_xor logical_not any all isnan isinf isfinite "
+    "isclose bitwise_and shift",
 }
 
 
