@@ -758,5 +758,25 @@ PREDICATE = [
            dtypes=(np.int64, np.int32)),
 ]
 
+ACTIVATION += [
+    OpInfo("F.relu6", _F("relu6"), ACT_SAMPLES, domain=avoiding(0.0, 6.0, scale=4.0)),
+    # torch's backward multiplies by 1/6 rounded to float32 even in float64, and has no double backward
+    OpInfo("F.hardsigmoid", _F("hardsigmoid"), ACT_SAMPLES, domain=avoiding(-3.0, 3.0, scale=3.0), gradgrad=False,
+           tol={np.float64: dict(rtol=1e-7, atol=1e-12)}),
+    OpInfo("F.hardswish", _F("hardswish"), ACT_SAMPLES, domain=avoiding(-3.0, 3.0, scale=3.0)),
+    OpInfo("F.mish", _F("mish"), ACT_SAMPLES),
+    OpInfo("F.logsigmoid", _F("logsigmoid"), ACT_SAMPLES),
+    OpInfo("F.softsign", _F("softsign"), ACT_SAMPLES, domain=away_from_zero),
+    OpInfo("F.celu", _F("celu"), ACT_SAMPLES + [S((2, 3), alpha=0.5)], domain=away_from_zero),
+    OpInfo("F.glu", _F("glu"), [S((2, 4)), S((4, 3), dim=0), S((2, 6, 1), dim=1)]),
+    OpInfo("F.softmin", _F("softmin"), [S((2, 3), dim=-1), S((2, 3, 4), dim=1), S((), dim=0)]),
+    OpInfo("F.threshold", _F("threshold"), [S((2, 3), threshold=0.1, value=-2.0), S((4,), threshold=-0.5, value=0.0)],
+           domain=avoiding(0.1, -0.5)),
+    OpInfo("F.hardshrink", _F("hardshrink"), ACT_SAMPLES + [S((2, 3), lambd=1.0)], domain=avoiding(-1, -0.5, 0.5, 1)),
+    OpInfo("F.softshrink", _F("softshrink"), ACT_SAMPLES + [S((2, 3), lambd=1.0)], domain=avoiding(-1, -0.5, 0.5, 1)),
+    OpInfo("F.tanhshrink", _F("tanhshrink"), ACT_SAMPLES),
+    OpInfo("F.rrelu_eval", _F("rrelu"), ACT_SAMPLES + [S((2, 3), lower=0.2, upper=0.4)], domain=away_from_zero),
+]
+
 REGISTRY.update(maths=MATHS, scan=SCAN, ordering=ORDERING, indexing=INDEXING, predicate=PREDICATE)
 ALL_OPS = [op for ops in REGISTRY.values() for op in ops]

@@ -1,19 +1,33 @@
 """Neural-network building blocks: Module and Parameter, containers, layers, losses, `init` and `functional`."""
 
 from glassnet.nn import functional, init, parallel, utils
-from glassnet.nn.activation import (
+from glassnet.nn.activation import (  # noqa: I001 - the second round of PyTorch's activations
+    CELU,
     ELU,
     GELU,
+    GLU,
     SELU,
+    Hardshrink,
+    Hardsigmoid,
+    Hardswish,
     Hardtanh,
     LeakyReLU,
+    LogSigmoid,
     LogSoftmax,
+    Mish,
     ReLU,
+    ReLU6,
+    RReLU,
     Sigmoid,
     SiLU,
     Softmax,
+    Softmin,
     Softplus,
+    Softshrink,
+    Softsign,
     Tanh,
+    Tanhshrink,
+    Threshold,
 )
 from glassnet.nn.attention import MultiheadAttention
 from glassnet.nn.containers import ModuleDict, ModuleList, Sequential

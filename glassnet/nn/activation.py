@@ -208,3 +208,129 @@ class LogSoftmax(Module):
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
+
+
+# ----- more activations (each the module of the function of the same name in glassnet.nn.functional) ----------------
+def _simple(name: str, fn, doc: str):
+    """A parameter-free activation module whose forward is `fn` (PyTorch's `inplace` accepted and ignored)."""
+
+    def __init__(self, inplace: bool = False) -> None:
+        Module.__init__(self)
+        self.inplace = inplace
+
+    def forward(self, input: Tensor) -> Tensor:
+        return fn(input)
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
+
+    return type(name, (Module,), {"__init__": __init__, "forward": forward, "extra_repr": extra_repr, "__doc__": doc,
+                                  "__module__": __name__})
+
+
+ReLU6 = _simple("ReLU6", F.relu6, "min(max(x, 0), 6)")
+Hardsigmoid = _simple("Hardsigmoid", F.hardsigmoid, "relu6(x + 3) / 6")
+Hardswish = _simple("Hardswish", F.hardswish, "x · relu6(x + 3) / 6")
+Mish = _simple("Mish", F.mish, "x · tanh(softplus(x))")
+LogSigmoid = _simple("LogSigmoid", F.logsigmoid, "log σ(x)")
+Softsign = _simple("Softsign", F.softsign, "x / (1 + |x|)")
+Tanhshrink = _simple("Tanhshrink", F.tanhshrink, "x − tanh x")
+
+
+class CELU(Module):
+    """max(0, x) + min(0, α(e^{x/α} − 1))"""
+
+    def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
+        super().__init__()
+        self.alpha, self.inplace = alpha, inplace
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.celu(input, self.alpha)
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}"
+
+
+class GLU(Module):
+    """a · σ(b) for the two halves a, b of the input along `dim`."""
+
+    def __init__(self, dim: int = -1) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.glu(input, self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class Softmin(Module):
+    """softmax(−x) along `dim`."""
+
+    def __init__(self, dim: int | None = None) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, input: Tensor) -> Tensor:
+        dim = self.dim if self.dim is not None else _softmax_dim("softmin", input.ndim)
+        return F.softmin(input, dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class Threshold(Module):
+    """x where x > threshold, else value."""
+
+    def __init__(self, threshold: float, value: float, inplace: bool = False) -> None:
+        super().__init__()
+        self.threshold, self.value, self.inplace = threshold, value, inplace
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.threshold(input, self.threshold, self.value)
+
+    def extra_repr(self) -> str:
+        return f"threshold={self.threshold}, value={self.value}"
+
+
+class _Shrink(Module):
+    def __init__(self, lambd: float = 0.5) -> None:
+        super().__init__()
+        self.lambd = lambd
+
+    def extra_repr(self) -> str:
+        return f"{self.lambd}"
+
+
+class Hardshrink(_Shrink):
+    """x where |x| > λ, else 0."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.hardshrink(input, self.lambd)
+
+
+class Softshrink(_Shrink):
+    """x ∓ λ outside [−λ, λ], 0 inside."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.softshrink(input, self.lambd)
+
+
+class RReLU(Module):
+    """Randomized leaky ReLU: slopes for negative inputs drawn from U(lower, upper) while training, their mean in
+    evaluation."""
+
+    def __init__(self, lower: float = 1.0 / 8, upper: float = 1.0 / 3, inplace: bool = False) -> None:
+        super().__init__()
+        self.lower, self.upper, self.inplace = lower, upper, inplace
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.rrelu(input, self.lower, self.upper, self.training)
+
+    def extra_repr(self) -> str:
+        return f"lower={self.lower}, upper={self.upper}"
+
+
+__all__ += ["ReLU6", "Hardsigmoid", "Hardswish", "Mish", "LogSigmoid", "Softsign", "Tanhshrink", "CELU", "GLU",
+            "Softmin", "Threshold", "Hardshrink", "Softshrink", "RReLU"]

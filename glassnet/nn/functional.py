@@ -5,10 +5,11 @@ from __future__ import annotations
 import functools
 import inspect
 
+from glassnet.creation import rand
 from glassnet.ops import activation as act
 from glassnet.ops import linalg as la
 from glassnet.ops import shape as sh
-from glassnet.tensor import Tensor, _floating
+from glassnet.tensor import Tensor, _floating, where
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
@@ -99,6 +100,91 @@ def pad(input: Tensor, pad: tuple, mode: str = "constant", value: float = 0.0) -
 from glassnet.nn._functional_conv import *  # noqa: E402,F401,F403
 from glassnet.nn._functional_layers import *  # noqa: E402,F401,F403
 from glassnet.nn.attention import scaled_dot_product_attention  # noqa: E402,F401
+
+
+# ----- more activations: compositions of the ops above, so their derivatives follow from those ops' -------------------
+def relu6(input: Tensor) -> Tensor:
+    """min(max(x, 0), 6)"""
+    return hardtanh(input, 0.0, 6.0)
+
+
+def hardsigmoid(input: Tensor) -> Tensor:
+    """relu6(x + 3) / 6: 0 below −3, 1 above 3, linear between"""
+    return hardtanh(_floating(input) + 3.0, 0.0, 6.0) / 6.0
+
+
+def hardswish(input: Tensor) -> Tensor:
+    """x · relu6(x + 3) / 6 (MobileNetV3)"""
+    return input * hardsigmoid(input)
+
+
+def mish(input: Tensor) -> Tensor:
+    """x · tanh(softplus(x)) (Misra, 2019)"""
+    return input * softplus(input).tanh()
+
+
+def logsigmoid(input: Tensor) -> Tensor:
+    """log σ(x) = −softplus(−x), computed stably"""
+    return -softplus(-_floating(input))
+
+
+def softsign(input: Tensor) -> Tensor:
+    """x / (1 + |x|)"""
+    return input / (input.abs() + 1)
+
+
+def celu(input: Tensor, alpha: float = 1.0) -> Tensor:
+    """max(0, x) + min(0, α(e^{x/α} − 1)) = α · elu(x / α)"""
+    if alpha == 0:
+        raise ValueError("celu: alpha must not be 0")
+    return elu(_floating(input) / alpha) * alpha
+
+
+def glu(input: Tensor, dim: int = -1) -> Tensor:
+    """a · σ(b), where a and b are the two halves of x along `dim` (a gated linear unit)"""
+    n = input.shape[dim] if input.ndim else 0
+    if n % 2:
+        raise ValueError(f"glu: dim {dim} of shape {input.shape} must have an even size to split in halves")
+    a, b = input.chunk(2, dim)
+    return a * b.sigmoid()
+
+
+def softmin(input: Tensor, dim: int) -> Tensor:
+    """softmax(−x) along `dim`"""
+    return softmax(-_floating(input), dim)
+
+
+def threshold(input: Tensor, threshold: float, value: float) -> Tensor:
+    """x where x > threshold, else `value`"""
+    return where(input > threshold, input, value)
+
+
+def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
+    """x where |x| > λ, else 0"""
+    return where(input.abs() > lambd, input, 0.0)
+
+
+def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
+    """x − λ above λ, x + λ below −λ, 0 between"""
+    return where(input > lambd, input - lambd, where(input < -lambd, input + lambd, 0.0))
+
+
+def tanhshrink(input: Tensor) -> Tensor:
+    """x − tanh x"""
+    return input - input.tanh()
+
+
+def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False,
+          generator=None) -> Tensor:
+    """Randomized leaky ReLU: negative inputs are scaled by a slope drawn from U(lower, upper) for each element
+    while training, and by the mean slope (lower + upper) / 2 in evaluation."""
+    if not 0 <= lower <= upper:
+        raise ValueError(f"rrelu: expected 0 <= lower <= upper, got lower={lower}, upper={upper}")
+    x = _floating(input)
+    if not training:
+        return leaky_relu(x, (lower + upper) / 2)
+    slope = rand(*x.shape, generator=generator, dtype=x.dtype) * (upper - lower) + lower
+    return where(x >= 0, x, x * slope)
 
 
 def _refuse_non_tensors(fn):

@@ -7,7 +7,8 @@ from opinfo import ALL_OPS, REGISTRY
 REQUIRED = {
     "arithmetic": "add sub mul div pow neg abs exp log log1p sqrt rsqrt sin cos clamp clip maximum minimum where",
     "activation": "tanh sigmoid relu F.relu F.leaky_relu F.elu F.selu F.gelu F.gelu_tanh F.silu F.softplus F.sigmoid "
-                  "F.tanh F.softmax F.log_softmax F.hardtanh",
+                  "F.tanh F.softmax F.log_softmax F.hardtanh F.relu6 F.hardsigmoid F.hardswish F.mish F.logsigmoid "
+    "F.softsign F.celu F.glu F.softmin F.threshold F.hardshrink F.softshrink F.tanhshrink F.rrelu_eval",
     "reduction": "sum mean max_all min_all max_dim min_dim amax amin var std prod logsumexp argmax argmin",
     "shape": "reshape view transpose permute T mT expand expand_as squeeze unsqueeze flatten unflatten repeat tile "
              "getitem_int getitem_slice getitem_none_ellipsis getitem_bool_mask getitem_int_array_repeated cat stack "
