@@ -778,5 +778,26 @@ ACTIVATION += [
     OpInfo("F.rrelu_eval", _F("rrelu"), ACT_SAMPLES + [S((2, 3), lower=0.2, upper=0.4)], domain=away_from_zero),
 ]
 
-REGISTRY.update(maths=MATHS, scan=SCAN, ordering=ORDERING, indexing=INDEXING, predicate=PREDICATE)
+RESAMPLE = [
+    OpInfo("F.interpolate", lambda L, a, **kw: L.nn.functional.interpolate(a, **kw),
+           [S((1, 2, 4), size=7, mode="linear"), S((1, 2, 4), scale_factor=1.5, mode="linear", align_corners=True),
+            S((2, 1, 3, 4), size=(5, 3)), S((2, 1, 3, 4), scale_factor=2),
+            S((1, 2, 3, 4), size=(2, 7), mode="nearest-exact"),
+            S((2, 1, 3, 4), size=(5, 6), mode="bilinear"), S((1, 2, 4, 3), scale_factor=0.7, mode="bilinear"),
+            S((1, 1, 3, 4), size=(6, 5), mode="bilinear", align_corners=True),
+            S((1, 2, 4, 5), size=(7, 3), mode="bicubic"), S((1, 1, 4, 4), scale_factor=1.5, mode="bicubic",
+                                                             align_corners=True),
+            S((1, 1, 2, 3, 2), size=(3, 2, 4), mode="trilinear"), S((1, 1, 2, 2, 2), scale_factor=2, mode="nearest")]),
+    OpInfo("F.pad_modes", lambda L, a, pad, mode: L.nn.functional.pad(a, pad, mode=mode),
+           [S((1, 2, 5), pad=(2, 3), mode="reflect"), S((1, 2, 4, 5), pad=(1, 2, 3, 0), mode="reflect"),
+            S((1, 2, 4), pad=(3, 1), mode="replicate"), S((2, 3, 4), pad=(1, 2, 2, 1), mode="replicate"),
+            S((1, 2, 4), pad=(2, 4), mode="circular"), S((1, 1, 3, 4), pad=(1, 1, 3, 2), mode="circular"),
+            S((1, 1, 2, 3, 4), pad=(1, 1, 1, 1, 1, 1), mode="replicate")]),
+    OpInfo("F.pad_negative", lambda L, a, pad: L.nn.functional.pad(a, pad),
+           [S((3, 5), pad=(-1, 2, 1, -2)), S((4,), pad=(-2, -1)), S((0, 3), pad=(-1, 1))]),
+    OpInfo("F.one_hot", lambda L, a: L.nn.functional.one_hot(a.long() % 4, 4), [S((5,)), S((2, 3)), S(())],
+           grad=False, dtypes=INTS),
+]
+
+REGISTRY.update(resample=RESAMPLE, maths=MATHS, scan=SCAN, ordering=ORDERING, indexing=INDEXING, predicate=PREDICATE)
 ALL_OPS = [op for ops in REGISTRY.values() for op in ops]

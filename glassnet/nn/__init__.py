@@ -69,3 +69,4 @@ from glassnet.nn.transformer import (
     TransformerEncoder,
     TransformerEncoderLayer,
 )
+from glassnet.nn.upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d

@@ -6,6 +6,7 @@ import functools
 import inspect
 
 from glassnet.creation import rand
+from glassnet.nn import _functional_resample as _resample
 from glassnet.ops import activation as act
 from glassnet.ops import linalg as la
 from glassnet.ops import shape as sh
@@ -85,20 +86,34 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     return la.Linear.apply(input, weight, bias) if bias is not None else la.Linear.apply(input, weight)
 
 
-def pad(input: Tensor, pad: tuple, mode: str = "constant", value: float = 0.0) -> Tensor:
-    """Pad the last len(pad)/2 dims: pad=(left, right, top, bottom, ...) starting from the last dim."""
-    if mode != "constant":
-        raise NotImplementedError(f"pad: mode {mode!r} is not supported yet (only 'constant')")
+def pad(input: Tensor, pad: tuple, mode: str = "constant", value: float | None = None) -> Tensor:
+    """Pad the last len(pad)/2 dims: pad=(left, right, top, bottom, ...) starting from the last dim. mode "constant"
+    fills with `value`; "reflect", "replicate" and "circular" read the border from the input. Negative widths crop."""
+    if mode not in ("constant", "reflect", "replicate", "circular"):
+        raise ValueError(f"pad: mode must be 'constant', 'reflect', 'replicate' or 'circular', got {mode!r}")
     if len(pad) % 2 or len(pad) // 2 > input.ndim:
         raise ValueError(f"pad: {pad} must hold a (before, after) pair for each of at most {input.ndim} dims")
     widths = [(0, 0)] * input.ndim
     for i in range(len(pad) // 2):
         widths[input.ndim - 1 - i] = (int(pad[2 * i]), int(pad[2 * i + 1]))
-    if any(lo < 0 or hi < 0 for lo, hi in widths):
-        raise NotImplementedError(f"pad: negative padding {pad} (cropping) is not supported")
-    return sh.Pad.apply(input, widths=tuple(widths), value=value)
+    if any(lo < 0 or hi < 0 for lo, hi in widths):  # cropping: slice off the negative widths first
+        crop = tuple(slice(max(-lo, 0), n - max(-hi, 0)) for (lo, hi), n in zip(widths, input.shape))
+        if any(c.start > c.stop for c in crop):
+            raise ValueError(f"pad: negative padding {pad} removes more than the input of shape {input.shape} has")
+        input = input[crop]
+        widths = [(max(lo, 0), max(hi, 0)) for lo, hi in widths]
+    if mode != "constant":
+        if value not in (None, 0, 0.0):
+            raise ValueError(f"pad: value applies to mode 'constant' only, not {mode!r}")
+        return _resample.pad_indexed(input, widths, mode)
+    if not any(lo or hi for lo, hi in widths):
+        return input
+    return sh.Pad.apply(input, widths=tuple(widths), value=0.0 if value is None else value)
+
+
 from glassnet.nn._functional_conv import *  # noqa: E402,F401,F403
 from glassnet.nn._functional_layers import *  # noqa: E402,F401,F403
+from glassnet.nn._functional_resample import interpolate, one_hot  # noqa: E402,F401
 from glassnet.nn.attention import scaled_dot_product_attention  # noqa: E402,F401
 
 

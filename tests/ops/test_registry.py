@@ -17,6 +17,7 @@ REQUIRED = {
     "maths": "floor ceil trunc round round_decimals frac sign floor_divide div_trunc div_floor remainder fmod erf erfc "
     "erfinv log2 log10 exp2 expm1 tan asin acos atan atan2 sinh cosh asinh acosh atanh hypot lerp logaddexp copysign "
     "xlogy var_mean std_mean prod_dtype",
+    "resample": "F.interpolate F.pad_modes F.pad_negative F.one_hot",
     "scan": "cumsum cumprod cummax cummin logcumsumexp",
     "ordering": "sort argsort topk kthvalue median_all median_dim mode unique searchsorted bucketize",
     "indexing": "flip fliplr flipud roll rot90 repeat_interleave meshgrid unfold movedim narrow index_select take "

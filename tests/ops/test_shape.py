@@ -155,7 +155,8 @@ def test_shape_methods_and_aliases():
     (lambda x: x.chunk(0), ValueError, "chunk"),
     (lambda x: F.pad(x, (1,)), ValueError, "pad"),
     (lambda x: F.pad(x, (1, 1, 1, 1, 1, 1)), ValueError, "pad"),
-    (lambda x: F.pad(x, (1, 1), mode="reflect"), NotImplementedError, "reflect"),
+    (lambda x: F.pad(x, (1, 1), mode="wrap"), ValueError, "pad: mode must be"),
+    (lambda x: F.pad(x, (3, 0), mode="reflect"), ValueError, r"pad: reflect padding \(3, 0\) must be smaller"),
 ])
 def test_bad_shapes_raise_errors_naming_op_and_shapes(call, error, pattern):
     with pytest.raises(error, match=pattern):

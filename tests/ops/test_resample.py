@@ -1,0 +1,41 @@
+"""Generated OpInfo checks for interpolate, the pad modes and one_hot (glassnet/nn/_functional_resample.py)."""
+
+import numpy as np
+import pytest
+import torch
+from opinfo import RESAMPLE, generated_tests
+
+import glassnet as gn
+
+(
+    test_forward_matches_torch,
+    test_grad_matches_torch,
+    test_gradcheck,
+    test_gradgradcheck,
+    test_gradgrad_matches_torch,
+) = generated_tests(RESAMPLE)
+
+
+def test_upsample_modules_match_torch():
+    x = np.random.default_rng(0).standard_normal((1, 2, 3, 4))
+    for ours, theirs in [
+        (gn.nn.Upsample(scale_factor=2, mode="bilinear"), torch.nn.Upsample(scale_factor=2, mode="bilinear")),
+        (gn.nn.UpsamplingBilinear2d((5, 7)), torch.nn.UpsamplingBilinear2d((5, 7))),
+        (gn.nn.UpsamplingNearest2d(scale_factor=3), torch.nn.UpsamplingNearest2d(scale_factor=3)),
+    ]:
+        assert repr(ours) == repr(theirs)
+        np.testing.assert_allclose(ours(gn.tensor(x)).numpy(), theirs(torch.tensor(x)).numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "call,pattern",
+    [
+        (lambda: gn.nn.functional.interpolate(gn.ones(1, 1, 4), size=3, mode="bilinear"), "bilinear.*2 spatial dims"),
+        (lambda: gn.nn.functional.interpolate(gn.ones(1, 1, 4, 4), size=3, scale_factor=2), "exactly one of"),
+        (lambda: gn.nn.functional.pad(gn.ones(1, 3), (3, 0), mode="reflect"), "reflect padding \\(3, 0\\) must be"),
+        (lambda: gn.nn.functional.one_hot(gn.tensor([0, 5]), 3), "one_hot: class values must be in \\[0, 3\\)"),
+    ],
+)
+def test_bad_arguments_are_explained(call, pattern):
+    with pytest.raises(RuntimeError, match=pattern):
+        call()
