@@ -1,6 +1,6 @@
 """glassnet: a deep-learning library you can see through.  `import glassnet as gn`."""
 
-from glassnet import autograd, threads
+from glassnet import autograd, linalg, threads
 from glassnet.autograd import detect_anomaly, enable_grad, grad, is_grad_enabled, no_grad, set_grad_enabled
 from glassnet.backend import (
     bool_,

@@ -1287,3 +1287,18 @@ def diag(input: Tensor, diagonal: int = 0) -> Tensor:  # noqa: A002
 for _name in ("tril", "triu", "diagonal", "trace", "diag"):
     setattr(Tensor, _name, globals()[_name])
 __all__ += ["tril", "triu", "diagonal", "trace", "diag_embed", "diag"]
+
+
+@method
+def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None) -> Tensor:  # noqa: A002
+    """torch.norm: the p-norm of the elements (over `dim`), "fro" the 2-norm, "nuc" the nuclear norm of matrices."""
+    from glassnet import linalg
+
+    _check_tensor("norm", input)
+    if p == "nuc":
+        return linalg.matrix_norm(input, "nuc", (-2, -1) if dim is None else dim, keepdim)
+    return linalg.vector_norm(input, 2 if p == "fro" else p, dim, keepdim, dtype=dtype)
+
+
+Tensor.norm = norm
+__all__ += ["norm"]

@@ -778,6 +778,32 @@ ACTIVATION += [
     OpInfo("F.rrelu_eval", _F("rrelu"), ACT_SAMPLES + [S((2, 3), lower=0.2, upper=0.4)], domain=away_from_zero),
 ]
 
+def _well_conditioned(rng, shape):
+    """Square matrices near the identity (invertible, with distinct singular values)."""
+    m, n = shape[-2], shape[-1]
+    return rng.standard_normal(shape) * 0.3 + np.eye(m, n) * np.arange(1, n + 1)
+
+
+LINALG += [
+    OpInfo("linalg.inv", lambda L, a: L.linalg.inv(a), [S((3, 3)), S((2, 4, 4)), S((1, 1))], domain=_well_conditioned),
+    OpInfo("linalg.det", lambda L, a: L.linalg.det(a), [S((3, 3)), S((2, 2, 2))], domain=_well_conditioned),
+    OpInfo("linalg.solve", lambda L, a, b: L.linalg.solve(a, b), [S((3, 3), (3, 2)), S((2, 3, 3), (2, 3, 1)),
+                                                                  S((3, 3), (3,))], domain=(_well_conditioned, real)),
+    OpInfo("linalg.svdvals", lambda L, a: L.linalg.svdvals(a), [S((3, 3)), S((2, 4, 3)), S((2, 5))],
+           domain=_well_conditioned, gradgrad=False),
+    OpInfo("linalg.vector_norm", lambda L, a, **kw: L.linalg.vector_norm(a, **kw),
+           [S((2, 3)), S((2, 3), ord=1, dim=1), S((2, 3, 4), ord=3, dim=(0, 2), keepdim=True),
+            S((5,), ord=float("inf")), S((2, 3), ord=-float("inf"), dim=0), S(()), S((0, 3), dim=1)],
+           domain=away_from_zero),
+    OpInfo("linalg.matrix_norm", lambda L, a, **kw: L.linalg.matrix_norm(a, **kw),
+           [S((3, 4)), S((2, 3, 3), ord=1), S((3, 4), ord=float("inf")), S((2, 3, 4), ord=-1, keepdim=True)],
+           domain=away_from_zero),
+    OpInfo("linalg.matrix_norm_svd", lambda L, a, **kw: L.linalg.matrix_norm(a, **kw),
+           [S((3, 3), ord="nuc"), S((2, 3, 4), ord=2)], domain=_well_conditioned, gradgrad=False),
+    OpInfo("norm", lambda L, a, **kw: a.norm(**kw), [S((2, 3)), S((2, 3), p=1, dim=1), S((4,), p=3)],
+           domain=away_from_zero),
+]
+
 RESAMPLE = [
     OpInfo("F.interpolate", lambda L, a, **kw: L.nn.functional.interpolate(a, **kw),
            [S((1, 2, 4), size=7, mode="linear"), S((1, 2, 4), scale_factor=1.5, mode="linear", align_corners=True),

@@ -169,3 +169,62 @@ def _insert_axes(g, kept: str, full: str) -> tuple:
     """Shape of `g` (subscripts `kept`) with size-1 axes where `full` has indices that `kept` lacks."""
     sizes = dict(zip(kept, g.shape))
     return tuple(sizes.get(c, 1) for c in full)
+
+
+# ----- inverse, solve, determinant, singular values -----------------------------------------------------------------
+def _mT(a):  # noqa: N802 - the matrix transpose of the last two dims (arrays and Tensors alike)
+    return np.swapaxes(a, -1, -2)
+
+
+class Inv(Function):
+    """Y = A⁻¹ (batched);   dL/dA = −Yᵀ · dL/dY · Yᵀ"""
+
+    def forward(self, a):
+        y = np.linalg.inv(a)
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, gy):
+        (y,) = self.saved_tensors
+        return -(_mT(y) @ gy @ _mT(y))
+
+
+class Solve(Function):
+    """X = A⁻¹B for square A (batched; B of shape (…, n, k));   dL/dB = A⁻ᵀ · dL/dX,   dL/dA = −dL/dB · Xᵀ"""
+
+    def forward(self, a, b):
+        x = np.linalg.solve(a, b)
+        self.save_for_backward(a, x)
+        return x
+
+    def backward(self, gx):
+        a, x = self.saved_tensors
+        gb = Solve.call(_mT(a), gx)
+        return -(gb @ _mT(x)), gb
+
+
+class Det(Function):
+    """d = det A (batched);   dL/dA = dL/dd · d · A⁻ᵀ"""
+
+    def forward(self, a):
+        d = np.linalg.det(a)
+        self.save_for_backward(a, d)
+        return d
+
+    def backward(self, gd):
+        a, d = self.saved_tensors
+        return (gd * d)[..., None, None] * _mT(Inv.call(a))
+
+
+class SvdVals(Function):
+    """s = the singular values of A (descending, batched);   dL/dA = U · diag(dL/ds) · Vᴴ
+    (U, Vᴴ: the singular vectors of A; the singular values must be distinct for the derivative to exist)"""
+
+    def forward(self, a):
+        u, s, vh = np.linalg.svd(a, full_matrices=False)
+        self.u, self.vh = u, vh
+        self.save_for_backward(a)
+        return s
+
+    def backward(self, gs):
+        return (self.u * gs[..., None, :]) @ self.vh
