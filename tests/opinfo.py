@@ -804,6 +804,42 @@ LINALG += [
            domain=away_from_zero),
 ]
 
+def _labels(L, like, kind: str):
+    """Fixed targets shaped like `like` (constants of the loss, not inputs): ±1, 0/1 or counts in [0, 3]."""
+    rng = np.random.default_rng(7)
+    shape = tuple(like.shape)
+    values = {"sign": lambda: rng.choice([-1.0, 1.0], shape), "binary": lambda: rng.choice([0.0, 1.0], shape),
+              "count": lambda: rng.integers(0, 4, shape).astype(np.float64)}[kind]()
+    return L.tensor(values.astype(np.float32 if like.dtype in (np.float32, torch.float32) else np.float64))
+
+
+LOSSES_MORE = [
+    OpInfo("F.margin_ranking_loss",
+           lambda L, a, b, **kw: L.nn.functional.margin_ranking_loss(a, b, _labels(L, a, "sign"), **kw),
+           [S((5,), (5,)), S((4,), (4,), margin=0.3, reduction="sum"), S((3,), (3,), reduction="none"), S((), ())]),
+    OpInfo("F.hinge_embedding_loss",
+           lambda L, a, **kw: L.nn.functional.hinge_embedding_loss(a, _labels(L, a, "sign"), **kw),
+           [S((2, 3)), S((5,), margin=0.5, reduction="none"), S((0, 2), reduction="sum")], domain=avoiding(0.5, 1.0)),
+    OpInfo("F.soft_margin_loss", lambda L, a: L.nn.functional.soft_margin_loss(a, _labels(L, a, "sign")),
+           [S((2, 3))]),
+    OpInfo("F.triplet_margin_loss", lambda L, a, pos, neg, **kw: L.nn.functional.triplet_margin_loss(a, pos, neg, **kw),
+           [S((4, 3), (4, 3), (4, 3), margin=2.0), S((3, 5), (3, 5), (3, 5), p=1, swap=True, reduction="none")]),
+    OpInfo("F.pairwise_distance", lambda L, a, b, **kw: L.nn.functional.pairwise_distance(a, b, **kw),
+           [S((4, 3), (4, 3)), S((2, 5), (5,), p=3.0, keepdim=True)]),
+    OpInfo("F.poisson_nll_loss", lambda L, a, **kw: L.nn.functional.poisson_nll_loss(a, _labels(L, a, "count"), **kw),
+           [S((2, 3)), S((4,), log_input=False, full=True, reduction="sum")], domain=positive),
+    OpInfo("F.gaussian_nll_loss", lambda L, a, y, v, **kw: L.nn.functional.gaussian_nll_loss(a, y, v, **kw),
+           [S((3, 2), (3, 2), (3, 2)), S((4, 3), (4, 3), (4,), full=True, reduction="none")],
+           domain=(real, real, positive)),
+    OpInfo("F.multilabel_soft_margin_loss",
+           lambda L, a: L.nn.functional.multilabel_soft_margin_loss(a, _labels(L, a, "binary")), [S((3, 4))]),
+    OpInfo("F.normalize", lambda L, a, **kw: L.nn.functional.normalize(a, **kw), [S((3, 4)), S((2, 3, 4), p=1, dim=-1)],
+           domain=away_from_zero),
+    OpInfo("F.pixel_shuffle", lambda L, a: L.nn.functional.pixel_shuffle(a, 2), [S((2, 8, 2, 3)), S((4, 1, 2))],
+           dtypes=ALL),
+    OpInfo("F.pixel_unshuffle", lambda L, a: L.nn.functional.pixel_unshuffle(a, 2), [S((2, 1, 4, 6)), S((3, 2, 6))]),
+]
+
 RESAMPLE = [
     OpInfo("F.interpolate", lambda L, a, **kw: L.nn.functional.interpolate(a, **kw),
            [S((1, 2, 4), size=7, mode="linear"), S((1, 2, 4), scale_factor=1.5, mode="linear", align_corners=True),
@@ -825,5 +861,6 @@ RESAMPLE = [
            grad=False, dtypes=INTS),
 ]
 
-REGISTRY.update(resample=RESAMPLE, maths=MATHS, scan=SCAN, ordering=ORDERING, indexing=INDEXING, predicate=PREDICATE)
+REGISTRY.update(losses_more=LOSSES_MORE, resample=RESAMPLE, maths=MATHS, scan=SCAN, ordering=ORDERING,
+                indexing=INDEXING, predicate=PREDICATE)
 ALL_OPS = [op for ops in REGISTRY.values() for op in ops]

@@ -34,17 +34,24 @@ from glassnet.nn.containers import ModuleDict, ModuleList, Sequential
 from glassnet.nn.conv import Conv1d, Conv2d, ConvTranspose2d
 from glassnet.nn.dropout import Dropout, Dropout2d
 from glassnet.nn.linear import Bilinear, Flatten, Identity, Linear, Unflatten
-from glassnet.nn.loss import (
+from glassnet.nn.loss import (  # noqa: I001
     BCELoss,
     BCEWithLogitsLoss,
     CosineSimilarity,
     CrossEntropyLoss,
+    GaussianNLLLoss,
+    HingeEmbeddingLoss,
     HuberLoss,
     KLDivLoss,
     L1Loss,
+    MarginRankingLoss,
     MSELoss,
+    MultiLabelSoftMarginLoss,
     NLLLoss,
+    PoissonNLLLoss,
     SmoothL1Loss,
+    SoftMarginLoss,
+    TripletMarginLoss,
 )
 from glassnet.nn.module import (
     Module,
@@ -69,4 +76,10 @@ from glassnet.nn.transformer import (
     TransformerEncoder,
     TransformerEncoderLayer,
 )
-from glassnet.nn.upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
+from glassnet.nn.upsampling import (
+    PixelShuffle,
+    PixelUnshuffle,
+    Upsample,
+    UpsamplingBilinear2d,
+    UpsamplingNearest2d,
+)

@@ -18,6 +18,9 @@ REQUIRED = {
     "maths": "floor ceil trunc round round_decimals frac sign floor_divide div_trunc div_floor remainder fmod erf erfc "
     "erfinv log2 log10 exp2 expm1 tan asin acos atan atan2 sinh cosh asinh acosh atanh hypot lerp logaddexp copysign "
     "xlogy var_mean std_mean prod_dtype",
+    "losses_more": "F.margin_ranking_loss F.hinge_embedding_loss F.soft_margin_loss F.triplet_margin_loss "
+    "F.pairwise_distance F.poisson_nll_loss F.gaussian_nll_loss F.multilabel_soft_margin_loss F.normalize "
+    "F.pixel_shuffle F.pixel_unshuffle",
     "resample": "F.interpolate F.pad_modes F.pad_negative F.one_hot",
     "scan": "cumsum cumprod cummax cummin logcumsumexp",
     "ordering": "sort argsort topk kthvalue median_all median_dim mode unique searchsorted bucketize",
