@@ -171,3 +171,14 @@ def test_comparison_methods_and_predicates_return_bools_like_torch():
     assert gn.equal(gn.tensor([1, 2]), gn.tensor([1, 2])) and not gn.equal(gn.tensor([1, 2]), gn.tensor([1, 2, 3]))
     assert gn.allclose(gn.tensor([1.0]), gn.tensor([1.0 + 1e-9])) and not gn.tensor([1.0]).allclose(gn.tensor([1.1]))
     np.testing.assert_array_equal(gn.isposinf(gn.tensor(x)).numpy(), [False, False, True, False])
+
+
+def test_sdpa_grouped_query_attention_matches_torch():
+    rng = np.random.default_rng(0)
+    q, k, v = rng.standard_normal((2, 4, 3, 5)), rng.standard_normal((2, 2, 6, 5)), rng.standard_normal((2, 2, 6, 5))
+    ours = F.scaled_dot_product_attention(*[gn.tensor(x) for x in (q, k, v)], enable_gqa=True, is_causal=True)
+    theirs = torch.nn.functional.scaled_dot_product_attention(*[torch.tensor(x) for x in (q, k, v)], enable_gqa=True,
+                                                              is_causal=True)
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-10)
+    with pytest.raises(ValueError, match="enable_gqa"):
+        F.scaled_dot_product_attention(gn.ones(1, 3, 2, 4), gn.ones(1, 2, 2, 4), gn.ones(1, 2, 2, 4), enable_gqa=True)

@@ -56,7 +56,7 @@ def _broadcasts(shape: tuple, target: tuple) -> bool:
 
 def scaled_dot_product_attention(
     query: Tensor, key: Tensor, value: Tensor, attn_mask=None, dropout_p: float = 0.0, is_causal: bool = False,
-    scale: float | None = None, return_weights: bool = False,
+    scale: float | None = None, return_weights: bool = False, enable_gqa: bool = False,
 ):
     """softmax(Q Kᵀ · scale + mask) V over (..., L, E), (..., S, E), (..., S, Ev) → (..., L, Ev).
 
@@ -64,10 +64,19 @@ def scaled_dot_product_attention(
     is_causal lets query i see keys 0..i only (not together with attn_mask, as in PyTorch). scale defaults to
     1/√E. dropout_p > 0 drops attention weights (always, as in PyTorch's functional form). With
     return_weights=True, returns (output, weights) where weights (..., L, S) are the (dropped-out) probabilities.
+    enable_gqa=True (grouped-query attention): key and value may have fewer heads (dim −3) than query, each shared
+    by a group of query heads.
     """
     name = "scaled_dot_product_attention"
     for t in (query, key, value):
         check_tensor(t, name)
+    if enable_gqa and query.ndim >= 3 and key.ndim >= 3 and key.shape[-3] != query.shape[-3]:
+        heads, kv_heads = query.shape[-3], key.shape[-3]
+        if heads % kv_heads or value.shape[-3] != kv_heads:
+            raise ValueError(f"{name}: with enable_gqa, query's {heads} heads must be a multiple of key's and "
+                             f"value's heads, got key {shape_str(key.shape)}, value {shape_str(value.shape)}")
+        key = key.repeat_interleave(heads // kv_heads, dim=-3)
+        value = value.repeat_interleave(heads // kv_heads, dim=-3)
     if is_causal and attn_mask is not None:
         raise OpValueError(f"{name}: pass either attn_mask or is_causal=True, not both (as in PyTorch)")
     if (

@@ -55,6 +55,8 @@ class Linear(Module):
         if isinstance(input, Tensor):
             try:
                 return _linear_op(input, params["weight"], params["bias"])  # F.linear's op, bound once
+            except KeyError:  # a reparametrised weight (weight_norm, spectral_norm) is an attribute, not a parameter
+                return _linear_op(input, self.weight, self.bias)
             except (ValueError, TypeError):
                 self._explain_bad_input(input)
                 raise
