@@ -96,7 +96,7 @@ def test_python_scalars_do_not_change_the_result():
 
 
 def test_negative_integer_power_of_integers_raises():
-    with pytest.raises((ValueError, RuntimeError), match="Integers to negative integer powers"):
+    with pytest.raises((ValueError, RuntimeError), match="(?i)integers to negative integer powers"):
         gn.tensor([1, 2]) ** -1
 
 
