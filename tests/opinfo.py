@@ -857,6 +857,13 @@ RESAMPLE = [
             S((1, 1, 2, 3, 4), pad=(1, 1, 1, 1, 1, 1), mode="replicate")]),
     OpInfo("F.pad_negative", lambda L, a, pad: L.nn.functional.pad(a, pad),
            [S((3, 5), pad=(-1, 2, 1, -2)), S((4,), pad=(-2, -1)), S((0, 3), pad=(-1, 1))]),
+    OpInfo("F.adaptive_max_pool2d", lambda L, a, **kw: L.nn.functional.adaptive_max_pool2d(a, **kw),
+           [S((2, 3, 7, 9), output_size=(3, 4)), S((1, 2, 5, 5), output_size=5), S((2, 6, 4), output_size=(None, 3)),
+            S((1, 1, 4, 6), output_size=(2, 3), return_indices=True)], domain=_distinct),
+    OpInfo("F.adaptive_max_pool1d", lambda L, a, **kw: L.nn.functional.adaptive_max_pool1d(a, **kw),
+           [S((2, 3, 9), output_size=4), S((3, 5), output_size=2)], domain=_distinct),
+    OpInfo("F.max_unpool2d", lambda L, a: L.nn.functional.max_unpool2d(
+        *L.nn.functional.max_pool2d(a, 2, return_indices=True), 2), [S((2, 3, 6, 8)), S((1, 4, 6))], domain=_distinct),
     OpInfo("F.one_hot", lambda L, a: L.nn.functional.one_hot(a.long() % 4, 4), [S((5,)), S((2, 3)), S(())],
            grad=False, dtypes=INTS),
 ]

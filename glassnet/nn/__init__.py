@@ -77,6 +77,8 @@ from glassnet.nn.transformer import (
     TransformerEncoderLayer,
 )
 from glassnet.nn.upsampling import (
+    AdaptiveMaxPool2d,
+    MaxUnpool2d,
     PixelShuffle,
     PixelUnshuffle,
     Upsample,

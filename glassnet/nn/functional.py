@@ -114,6 +114,7 @@ def pad(input: Tensor, pad: tuple, mode: str = "constant", value: float | None =
 from glassnet.nn._functional_conv import *  # noqa: E402,F401,F403
 from glassnet.nn._functional_layers import *  # noqa: E402,F401,F403
 from glassnet.nn._functional_more import *  # noqa: E402,F401,F403
+from glassnet.nn._functional_pool_more import *  # noqa: E402,F401,F403
 from glassnet.nn._functional_resample import interpolate, one_hot  # noqa: E402,F401
 from glassnet.nn.attention import scaled_dot_product_attention  # noqa: E402,F401
 

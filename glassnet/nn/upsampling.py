@@ -1,4 +1,4 @@
-"""Resizing layers: Upsample (and its fixed-mode forms), the modules of `F.interpolate`."""
+"""Resizing layers: Upsample (and its fixed-mode forms), PixelShuffle, adaptive max pooling and max unpooling."""
 
 from __future__ import annotations
 
@@ -78,3 +78,35 @@ class PixelUnshuffle(Module):
 
 
 __all__ += ["PixelShuffle", "PixelUnshuffle"]
+
+
+class AdaptiveMaxPool2d(Module):
+    """Max-pool to a fixed output size (H_out, W_out) whatever the input size (None keeps that dim)."""
+
+    def __init__(self, output_size, return_indices: bool = False) -> None:
+        super().__init__()
+        self.output_size, self.return_indices = output_size, return_indices
+
+    def forward(self, input: Tensor):
+        return F.adaptive_max_pool2d(input, self.output_size, self.return_indices)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
+class MaxUnpool2d(Module):
+    """The inverse of MaxPool2d(return_indices=True): values back at their positions, zeros elsewhere."""
+
+    def __init__(self, kernel_size, stride=None, padding=0) -> None:
+        super().__init__()
+        self.kernel_size, self.padding = kernel_size, padding
+        self.stride = stride if stride is not None else kernel_size
+
+    def forward(self, input: Tensor, indices: Tensor, output_size=None) -> Tensor:
+        return F.max_unpool2d(input, indices, self.kernel_size, self.stride, self.padding, output_size)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+__all__ += ["AdaptiveMaxPool2d", "MaxUnpool2d"]

@@ -39,3 +39,15 @@ def test_upsample_modules_match_torch():
 def test_bad_arguments_are_explained(call, pattern):
     with pytest.raises(RuntimeError, match=pattern):
         call()
+
+
+def test_adaptive_max_pool_and_unpool_modules_match_torch():
+    x = np.random.default_rng(1).standard_normal((2, 3, 6, 8))
+    ours, idx = gn.nn.AdaptiveMaxPool2d((3, 5), return_indices=True)(gn.tensor(x))
+    theirs, tidx = torch.nn.AdaptiveMaxPool2d((3, 5), return_indices=True)(torch.tensor(x))
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    np.testing.assert_array_equal(idx.numpy(), tidx.numpy())
+    pooled, where = torch.nn.functional.max_pool2d(torch.tensor(x), 2, return_indices=True)
+    back = gn.nn.MaxUnpool2d(2)(gn.tensor(pooled.numpy()), gn.tensor(where.numpy()))
+    np.testing.assert_array_equal(back.numpy(), torch.nn.MaxUnpool2d(2)(pooled, where).numpy())
+    assert repr(gn.nn.MaxUnpool2d(2)) == repr(torch.nn.MaxUnpool2d(2))

@@ -1,0 +1,104 @@
+"""Adaptive max pooling and max unpooling, as compositions: an adaptive max is a gather of each window (padded by
+repeating its last element, which leaves the max unchanged) followed by amax, one spatial dim at a time (a max over
+a rectangle is a max of maxes); unpooling scatters each value to its recorded position."""
+
+from __future__ import annotations
+
+import math
+
+import numpy
+
+from glassnet.errors import ShapeError
+from glassnet.ops import reduction as rd
+from glassnet.tensor import Tensor
+
+__all__ = ["adaptive_max_pool1d", "adaptive_max_pool2d", "max_unpool1d", "max_unpool2d"]
+
+
+def _windows(n: int, o: int) -> tuple:
+    """PyTorch's adaptive windows: [⌊i·n/o⌋, ⌈(i+1)·n/o⌉) for each output position i."""
+    starts = numpy.array([(i * n) // o for i in range(o)])
+    ends = numpy.array([math.ceil((i + 1) * n / o) for i in range(o)])
+    return starts, ends
+
+
+def _adaptive_max(name: str, nd: int, input: Tensor, output_size, return_indices: bool):  # noqa: A002
+    if not isinstance(input, Tensor) or input.ndim not in (nd + 1, nd + 2):
+        raise ShapeError(
+            f"{name}: expected a {nd + 2}-D or {nd + 1}-D (unbatched) input, got "
+            f"{getattr(input, 'shape', type(input).__name__)}"
+        )
+    unbatched = input.ndim == nd + 1
+    x = input.unsqueeze(0) if unbatched else input
+    sizes = (output_size,) * nd if isinstance(output_size, int) or output_size is None else tuple(output_size)
+    sizes = tuple(n if o is None else int(o) for n, o in zip(x.shape[2:], sizes))
+    if len(sizes) != nd or any(o < 1 for o in sizes) or 0 in x.shape[2:]:
+        raise ShapeError(f"{name}: output_size {output_size} does not fit input of shape {input.shape}")
+    out = x
+    for d, (n, o) in enumerate(zip(x.shape[2:], sizes)):
+        starts, ends = _windows(n, o)
+        width = int((ends - starts).max())
+        taps = numpy.minimum(starts[:, None] + numpy.arange(width), ends[:, None] - 1)  # (o, width)
+        axis = 2 + d
+        out = out[(slice(None),) * axis + (taps,)].amax(axis + 1)
+    if unbatched:
+        out = out.squeeze(0)
+    if not return_indices:
+        return out
+    return out, Tensor._make(_argmax_indices(x.data, sizes).reshape(out.shape), None)
+
+
+def _argmax_indices(x: numpy.ndarray, sizes: tuple) -> numpy.ndarray:
+    """The flat spatial index (h·W + w) of each window's first maximum."""
+    spatial = x.shape[2:]
+    windows = [_windows(n, o) for n, o in zip(spatial, sizes)]
+    out = numpy.zeros(x.shape[:2] + sizes, dtype=numpy.int64)
+    for cell in numpy.ndindex(*sizes):
+        region = tuple(slice(int(w[0][i]), int(w[1][i])) for w, i in zip(windows, cell))
+        block = x[(slice(None), slice(None)) + region].reshape(x.shape[:2] + (-1,))
+        local = numpy.unravel_index(block.argmax(-1), tuple(r.stop - r.start for r in region))
+        flat = numpy.zeros(x.shape[:2], dtype=numpy.int64)
+        for r, pos, n in zip(region, local, spatial):
+            flat = flat * n + (pos + r.start)
+        out[(slice(None), slice(None)) + cell] = flat
+    return out
+
+
+def adaptive_max_pool1d(input: Tensor, output_size, return_indices: bool = False):  # noqa: A002
+    """Max over (N, C, L) down to a given length with windows of nearly equal size."""
+    return _adaptive_max("adaptive_max_pool1d", 1, input, output_size, return_indices)
+
+
+def adaptive_max_pool2d(input: Tensor, output_size, return_indices: bool = False):  # noqa: A002
+    """Max over (N, C, H, W) down to (N, C, *output_size) with windows of nearly equal size (None keeps a dim)."""
+    return _adaptive_max("adaptive_max_pool2d", 2, input, output_size, return_indices)
+
+
+def _max_unpool(name: str, nd: int, input: Tensor, indices: Tensor, kernel_size, stride, padding, output_size):  # noqa: A002
+    kernel = (kernel_size,) * nd if isinstance(kernel_size, int) else tuple(kernel_size)
+    stride = kernel if stride is None else ((stride,) * nd if isinstance(stride, int) else tuple(stride))
+    padding = (padding,) * nd if isinstance(padding, int) else tuple(padding)
+    if input.shape != indices.shape:
+        raise ShapeError(f"{name}: indices of shape {indices.shape} do not match input of shape {input.shape}")
+    spatial_in = input.shape[-nd:]
+    if output_size is None:
+        size = tuple((n - 1) * s - 2 * p + k for n, s, p, k in zip(spatial_in, stride, padding, kernel))
+    else:
+        size = tuple(output_size)[-nd:]
+    lead = input.shape[:-nd]
+    total = int(numpy.prod(size))
+    idx = indices.data.reshape(lead + (-1,))
+    if idx.size and (idx.min() < 0 or idx.max() >= total):
+        raise ShapeError(f"{name}: an index is out of range for the output size {size}")
+    flat = rd.ScatterAdd.apply(input.reshape(*lead, -1), index=idx, axis=len(lead), shape=lead + (total,))
+    return flat.reshape(*lead, *size)
+
+
+def max_unpool1d(input: Tensor, indices: Tensor, kernel_size, stride=None, padding=0, output_size=None) -> Tensor:  # noqa: A002
+    """The inverse of max_pool1d: each value at the position its index records, zeros elsewhere."""
+    return _max_unpool("max_unpool1d", 1, input, indices, kernel_size, stride, padding, output_size)
+
+
+def max_unpool2d(input: Tensor, indices: Tensor, kernel_size, stride=None, padding=0, output_size=None) -> Tensor:  # noqa: A002
+    """The inverse of max_pool2d: each value at the position (h·W + w) its index records, zeros elsewhere."""
+    return _max_unpool("max_unpool2d", 2, input, indices, kernel_size, stride, padding, output_size)
