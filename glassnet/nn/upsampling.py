@@ -99,8 +99,9 @@ class MaxUnpool2d(Module):
 
     def __init__(self, kernel_size, stride=None, padding=0) -> None:
         super().__init__()
-        self.kernel_size, self.padding = kernel_size, padding
-        self.stride = stride if stride is not None else kernel_size
+        pair = lambda v: (v, v) if isinstance(v, int) else tuple(v)  # noqa: E731 - PyTorch keeps pairs here
+        self.kernel_size, self.padding = pair(kernel_size), pair(padding)
+        self.stride = pair(stride if stride is not None else kernel_size)
 
     def forward(self, input: Tensor, indices: Tensor, output_size=None) -> Tensor:
         return F.max_unpool2d(input, indices, self.kernel_size, self.stride, self.padding, output_size)
