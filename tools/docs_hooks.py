@@ -1,0 +1,105 @@
+"""MkDocs hooks for the glassnet site: the API reference pages and the navigation are generated, not hand-kept.
+
+`api_modules()` lists every public module of glassnet that needs a page of its own (a package, a top-level module,
+or a module whose public names its package does not re-export); `on_config` puts them, the gallery and the tour
+notebooks in the navigation and `on_files` writes one page per module (`::: glassnet.x` for mkdocstrings). A new
+module therefore appears in the reference with no edit here; its docstrings must build under `mkdocs build --strict`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import os
+import pkgutil
+import types
+from typing import Any
+
+# Modules that are public by name but are not library API: why each is left out of the reference.
+NOT_API = {
+    "glassnet.cli": "the `glassnet` command, documented in the README",
+    "glassnet.data.make_bundles": "a maintainer's script that rebuilds the bundled data files",
+}
+# The tour's chapters are shown as notebooks (docs/notebooks/), not as API pages.
+NOT_API_PREFIXES = ("glassnet.tour.ch",)
+
+
+def _public_names(module: types.ModuleType) -> list[str]:
+    """The names a module offers: its `__all__`, else the functions and classes it defines without a leading _."""
+    names = getattr(module, "__all__", None)
+    if names is not None:
+        return list(names)
+    return sorted(
+        name for name, obj in vars(module).items()
+        if not name.startswith("_") and (inspect.isfunction(obj) or inspect.isclass(obj))
+        and getattr(obj, "__module__", None) == module.__name__
+    )
+
+
+def _is_public(name: str) -> bool:
+    return not any(part.startswith("_") for part in name.split(".")) and name not in NOT_API and not name.startswith(
+        NOT_API_PREFIXES)
+
+
+def api_modules(package: str = "glassnet") -> list[str]:
+    """Every module of `package` that gets an API page, sorted by name, the package first."""
+    root = importlib.import_module(package)
+    found = [package]
+    for info in pkgutil.walk_packages(root.__path__, prefix=package + "."):
+        if not _is_public(info.name):
+            continue
+        module = importlib.import_module(info.name)
+        parent_name, _, leaf = info.name.rpartition(".")
+        parent = importlib.import_module(parent_name)
+        if info.ispkg or parent_name == package or leaf in getattr(parent, "__all__", ()):
+            found.append(info.name)
+            continue
+        # An implementation module is covered by its package's page when the package re-exports all it offers.
+        if any(getattr(parent, name, None) is not getattr(module, name) for name in _public_names(module)):
+            found.append(info.name)
+    return sorted(found)
+
+
+def page_text(module_name: str) -> str:
+    """The Markdown of one API page: a title and the mkdocstrings directive."""
+    module = importlib.import_module(module_name)
+    lines = [f"# `{module_name}`", "", f"::: {module_name}"]
+    if getattr(module, "__all__", None) is None and hasattr(module, "__path__"):
+        # Without __all__, mkdocstrings shows only what a package's __init__ defines; list what it re-exports from
+        # its own modules too (e.g. `glassnet` offers `Tensor`, `tensor`, `no_grad`, ...).
+        members = [name for name, obj in sorted(vars(module).items()) if not name.startswith("_")
+                   and not isinstance(obj, types.ModuleType)
+                   and (getattr(obj, "__module__", "") or "").startswith(module_name)]
+        lines += ["    options:", "      members:"] + [f"        - {n}" for n in members]
+    return "\n".join(lines) + "\n"
+
+
+def _notebook_nav(docs_dir: str) -> list[Any]:
+    folder = os.path.join(docs_dir, "notebooks")
+    if not os.path.isdir(folder):
+        return []
+    nav: list[Any] = []
+    if os.path.exists(os.path.join(folder, "index.md")):
+        nav.append({"The tour as notebooks": "notebooks/index.md"})
+    nav += [f"notebooks/{name}" for name in sorted(os.listdir(folder)) if name.endswith(".ipynb")]
+    return nav
+
+
+def on_config(config: Any) -> Any:
+    """Build the navigation: home, gallery, tour notebooks, then one API page per module."""
+    nav: list[Any] = [{"Home": "index.md"}, {"Gallery": "gallery.md"}]
+    notebooks = _notebook_nav(config["docs_dir"])
+    if notebooks:
+        nav.append({"Tour notebooks": notebooks})
+    nav.append({"API reference": [{name: f"api/{name}.md"} for name in api_modules()]})
+    config["nav"] = nav
+    return config
+
+
+def on_files(files: Any, config: Any) -> Any:
+    """Add the generated API pages to the site's files."""
+    from mkdocs.structure.files import File
+
+    for name in api_modules():
+        files.append(File.generated(config, f"api/{name}.md", content=page_text(name)))
+    return files
