@@ -12,6 +12,7 @@ import importlib
 import inspect
 import os
 import pkgutil
+import sys
 import types
 from typing import Any
 
@@ -61,16 +62,35 @@ def api_modules(package: str = "glassnet") -> list[str]:
 
 
 def page_text(module_name: str) -> str:
-    """The Markdown of one API page: a title and the mkdocstrings directive."""
+    """The Markdown of one API page: a title and the mkdocstrings directive (plus, for a package without
+    `__all__`, what it re-exports, and what static analysis cannot see)."""
     module = importlib.import_module(module_name)
     lines = [f"# `{module_name}`", "", f"::: {module_name}"]
-    if getattr(module, "__all__", None) is None and hasattr(module, "__path__"):
-        # Without __all__, mkdocstrings shows only what a package's __init__ defines; list what it re-exports from
-        # its own modules too (e.g. `glassnet` offers `Tensor`, `tensor`, `no_grad`, ...).
-        members = [name for name, obj in sorted(vars(module).items()) if not name.startswith("_")
-                   and not isinstance(obj, types.ModuleType)
-                   and (getattr(obj, "__module__", "") or "").startswith(module_name)]
-        lines += ["    options:", "      members:"] + [f"        - {n}" for n in members]
+    if getattr(module, "__all__", None) is not None or not hasattr(module, "__path__"):
+        return "\n".join(lines) + "\n"
+    # Without __all__, mkdocstrings shows only what a package's __init__ defines: list what it re-exports from its
+    # own modules (e.g. `glassnet` offers `Tensor`, `zeros`, `no_grad`, ...), and describe in words the names that
+    # static analysis cannot document: functions made at import time, names a submodule shadows, plain values.
+    members, made, shadowed, values = [], [], [], []
+    for name, obj in sorted(vars(module).items()):
+        if name.startswith("_") or isinstance(obj, types.ModuleType):
+            continue
+        defined_in = getattr(obj, "__module__", "") or ""
+        if not (inspect.isfunction(obj) or inspect.isclass(obj)):
+            values.append(f"`{name}` = `{obj!r}`")
+        elif "<locals>" in obj.__qualname__:
+            made.append(f"`{name}`: {(obj.__doc__ or '').strip().splitlines()[0]}" if obj.__doc__ else f"`{name}`")
+        elif f"{module_name}.{name}" in sys.modules:
+            shadowed.append(f"{defined_in}.{obj.__qualname__}")
+        elif defined_in.startswith(module_name):
+            members.append(name)
+    lines += ["    options:", "      members:"] + [f"        - {n}" for n in members]
+    for target in shadowed:  # `gn.tensor` is a function although glassnet/tensor.py is a module: show the function
+        lines += ["", f"::: {target}", "    options:", "      show_root_heading: true",
+                  "      show_root_full_path: false"]
+    for heading, items in (("Functions made at import", made), ("Values", values)):
+        if items:
+            lines += ["", f"## {heading}", ""] + [f"- {item}" for item in items]
     return "\n".join(lines) + "\n"
 
 

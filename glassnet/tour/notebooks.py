@@ -1,0 +1,268 @@
+"""The tour's chapters as Jupyter notebooks, generated from the chapter modules themselves (one source of truth).
+
+    python -m glassnet.tour.notebooks docs/notebooks           # (re)write chNN_*.ipynb and index.md
+    python -m glassnet.tour.notebooks docs/notebooks --check   # exit 1 naming the notebooks that are out of date
+
+Each notebook is its chapter's text, a parameter cell (`QUICK = False`; set it to True for the short version that
+`glassnet tour --quick` runs), the chapter module's own code split into cells (imports, constants, one cell per
+function or class) and a last cell that seeds the generator as `glassnet tour` does, calls the chapter's `run` and
+shows what it returned (results, tables, figures) with `show`. The notebooks carry no outputs, so they change only
+when a chapter's code or text changes. Needs the `notebooks` extra (nbformat) to write them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import base64
+import html
+import importlib
+import inspect
+import os
+import sys
+import textwrap
+from typing import Any
+
+from glassnet.tour import CHAPTERS, Chapter
+
+PARAMETERS_TAG = "parameters"  # the tag papermill and our notebook test look for
+GENERATOR = "python -m glassnet.tour.notebooks docs/notebooks"
+_SHOWN_AS_TEXT = {"TITLE", "TEXT"}  # module constants that become the notebook's markdown, not code
+
+
+def _nbformat() -> Any:
+    try:
+        import nbformat
+    except ImportError:
+        raise SystemExit("writing the tour notebooks needs nbformat: pip install 'glassnet[notebooks]'") from None
+    return nbformat
+
+
+def _leading_comments(lines: list[str], start: int, stop: int) -> list[str]:
+    """The comment lines directly above line `stop` (0-based, exclusive) and after `start`."""
+    out: list[str] = []
+    i = stop - 1
+    while i >= start and lines[i].lstrip().startswith("#"):
+        out.insert(0, lines[i])
+        i -= 1
+    return out
+
+
+def _absolute_import(node: ast.ImportFrom, package: str) -> str:
+    """`from .x import y` inside `package` written as `from package.x import y` (a notebook is no package)."""
+    base = package.split(".")
+    if node.level > 1:
+        base = base[: -(node.level - 1)]
+    module = ".".join(base + ([node.module] if node.module else []))
+    return ast.unparse(ast.ImportFrom(module=module, names=node.names, level=0))
+
+
+def code_cells(module_name: str) -> list[str]:
+    """A chapter module's code as notebook cells: imports, then constants, functions and classes in source order.
+
+    `from __future__` imports, the module docstring and `TITLE`/`TEXT` (shown as markdown) are left out; comments
+    directly above a statement stay with it; consecutive imports, and consecutive constants, share one cell.
+    """
+    module = importlib.import_module(module_name)
+    source = inspect.getsource(module)
+    lines = source.splitlines()
+    tree = ast.parse(source)
+    package = module_name.rpartition(".")[0]
+    cells: list[tuple[str, str]] = []  # (kind, text) with kind "import", "constant" or "definition"
+    previous_end = 0
+    for i, node in enumerate(tree.body):
+        first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])]) - 1
+        comments = _leading_comments(lines, previous_end, first)
+        previous_end = node.end_lineno
+        if i == 0 and isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
+            continue  # the module docstring
+        if isinstance(node, ast.ImportFrom) and node.module == "__future__":
+            continue
+        if isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if {getattr(t, "id", None) for t in targets} <= _SHOWN_AS_TEXT:
+                continue
+        if isinstance(node, ast.ImportFrom) and node.level:
+            text = _absolute_import(node, package)
+        else:
+            text = "\n".join(lines[first : node.end_lineno])
+        text = "\n".join(comments + [text])
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            kind = "import"
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            kind = "definition"
+        else:
+            kind = "constant"
+        if cells and kind != "definition" and cells[-1][0] == kind:
+            joiner = "\n" if kind == "import" else "\n\n"
+            cells[-1] = (kind, cells[-1][1] + joiner + text)
+        else:
+            cells.append((kind, text))
+    return [text for _, text in cells]
+
+
+def build_notebook(chapter: Chapter) -> Any:
+    """The notebook of one chapter (an nbformat v4 NotebookNode without outputs, with stable cell ids)."""
+    nbf = _nbformat()
+    module_name = f"glassnet.tour.{chapter.module}"
+    module = importlib.import_module(module_name)
+    path = f"glassnet/tour/{chapter.module}.py"
+    intro = (
+        f"# Chapter {chapter.number}: {chapter.title}\n\n{textwrap.dedent(module.TEXT).strip()}\n\n"
+        f"*This notebook is generated from `{path}` by `{GENERATOR}`: edit the chapter, "
+        f"then regenerate. `glassnet tour --chapter {chapter.number}` runs the same code.*"
+    )
+    parameters = (
+        "# QUICK = True runs the short version of the chapter, as `glassnet tour --quick` does.\nQUICK = False"
+    )
+    run_cell = (
+        "import glassnet\nfrom glassnet.tour.notebooks import show\n\n"
+        f"glassnet.manual_seed({chapter.number})  # the seed `glassnet tour` uses for chapter {chapter.number}\n"
+        "outcome = run(quick=QUICK)\nshow(outcome)"
+    )
+    cells = [nbf.v4.new_markdown_cell(intro), nbf.v4.new_code_cell(parameters, metadata={"tags": [PARAMETERS_TAG]}),
+             nbf.v4.new_markdown_cell("## The chapter's code")]
+    cells += [nbf.v4.new_code_cell(text) for text in code_cells(module_name)]
+    cells += [nbf.v4.new_markdown_cell("## Run it\n\nThe chapter prints its progress; `show` then displays the "
+                                       "numbers, tables and pictures that `run` returned."),
+              nbf.v4.new_code_cell(run_cell)]
+    for i, cell in enumerate(cells):
+        cell["id"] = f"ch{chapter.number:02d}-{i:02d}"
+    notebook = nbf.v4.new_notebook(cells=cells)
+    notebook.metadata = {
+        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+        "language_info": {"name": "python"},
+    }
+    return notebook
+
+
+def index_markdown() -> str:
+    """docs/notebooks/index.md: the chapters with a link to each notebook."""
+    lines = [
+        "# The tour as notebooks",
+        "",
+        "The twelve chapters of `glassnet tour`, one Jupyter notebook each, generated from the chapter modules in",
+        f"`glassnet/tour/` by `{GENERATOR}` (so the command and the notebooks run the same code). Open them with",
+        "`pip install -e '.[notebooks]'` and Jupyter; set `QUICK = True` in the first code cell for the short",
+        "version.",
+        "",
+    ]
+    for ch in CHAPTERS:
+        if ch.available:
+            lines.append(f"{ch.number}. [{ch.title}]({ch.module}.ipynb)")
+    return "\n".join(lines) + "\n"
+
+
+def rendered() -> dict[str, str]:
+    """Every generated file's name and text: one notebook per available chapter and index.md."""
+    nbf = _nbformat()
+    files = {f"{ch.module}.ipynb": nbf.writes(build_notebook(ch)) + "\n" for ch in CHAPTERS if ch.available}
+    files["index.md"] = index_markdown()
+    return files
+
+
+def write_notebooks(out_dir: str | os.PathLike) -> list[str]:
+    """Write the notebooks and index.md into `out_dir` (atomically, file by file); return the paths written."""
+    from glassnet.train.history import _atomic_text
+
+    os.makedirs(out_dir, exist_ok=True)
+    paths = []
+    for name, text in rendered().items():
+        path = os.path.join(out_dir, name)
+        _atomic_text(path, text)
+        paths.append(path)
+    return paths
+
+
+def stale_files(out_dir: str | os.PathLike) -> list[str]:
+    """The generated files in `out_dir` that are missing or differ from what the chapters generate now."""
+    stale = []
+    for name, text in rendered().items():
+        path = os.path.join(out_dir, name)
+        try:
+            with open(path, encoding="utf-8") as f:
+                current = f.read()
+        except FileNotFoundError:
+            current = None
+        if current != text:
+            stale.append(path)
+    return stale
+
+
+def _format(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _html_table(columns: list[Any], rows: list[list[Any]], title: str | None = None) -> str:
+    e = html.escape
+    head = "".join(f"<th>{e(str(c))}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(f"<td>{e(_format(v))}</td>" for v in row) + "</tr>" for row in rows)
+    caption = f"<caption>{e(title)}</caption>" if title else ""
+    return f"<table>{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _text_table(columns: list[Any], rows: list[list[Any]], title: str | None = None) -> str:
+    cells = [[str(c) for c in columns]] + [[_format(v) for v in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(columns))]
+    lines = [title] if title else []
+    lines += ["  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in cells]
+    return "\n".join(lines)
+
+
+def show(outcome: dict[str, Any]) -> None:
+    """Display what a chapter's `run` returned: its results and tables as tables, its figures as images.
+
+    In Jupyter each part is a rich output (HTML tables, PNG/SVG images, matplotlib figures); elsewhere the tables
+    are printed as text and figures are listed by title.
+    """
+    try:
+        from IPython.display import SVG, Image, display
+    except ImportError:
+        display = None
+    parts: list[tuple[str, str]] = []  # (html, text)
+    results = outcome.get("results") or {}
+    if results:
+        rows = [[name, value] for name, value in results.items()]
+        parts.append((_html_table(["result", "value"], rows, "Results"), _text_table(["result", "value"], rows)))
+    for table in outcome.get("tables") or []:
+        parts.append((_html_table(table["columns"], table["rows"], table.get("title")),
+                      _text_table(table["columns"], table["rows"], table.get("title"))))
+    for html_text, plain in parts:
+        if display is None:
+            print(plain)
+        else:
+            display({"text/html": html_text, "text/plain": plain}, raw=True)
+    for figure in outcome.get("figures") or []:
+        title = figure.get("title", "") if isinstance(figure, dict) else ""
+        if display is None:
+            print(f"[figure: {title}]")
+        elif isinstance(figure, dict) and figure.get("png"):
+            display(Image(data=base64.b64decode(figure["png"]), format="png"))
+        elif isinstance(figure, dict) and figure.get("svg"):
+            display(SVG(data=figure["svg"]))
+        elif isinstance(figure, dict) and figure.get("figure") is not None:
+            display(figure["figure"])
+        elif not isinstance(figure, dict):
+            display(figure)  # e.g. a matplotlib Figure, which Jupyter draws inline
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Write the tour notebooks, or with --check report the ones that are out of date."""
+    parser = argparse.ArgumentParser(prog="python -m glassnet.tour.notebooks", description=__doc__.splitlines()[0])
+    parser.add_argument("out_dir", help="the folder of the notebooks (docs/notebooks in the repository)")
+    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if a notebook is out of date")
+    args = parser.parse_args(argv)
+    if args.check:
+        stale = stale_files(args.out_dir)
+        for path in stale:
+            print(f"out of date: {path} (regenerate with `{GENERATOR}`)", file=sys.stderr)
+        return 1 if stale else 0
+    for path in write_notebooks(args.out_dir):
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
