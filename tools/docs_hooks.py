@@ -31,15 +31,20 @@ def _public_names(module: types.ModuleType) -> list[str]:
     if names is not None:
         return list(names)
     return sorted(
-        name for name, obj in vars(module).items()
-        if not name.startswith("_") and (inspect.isfunction(obj) or inspect.isclass(obj))
+        name
+        for name, obj in vars(module).items()
+        if not name.startswith("_")
+        and (inspect.isfunction(obj) or inspect.isclass(obj))
         and getattr(obj, "__module__", None) == module.__name__
     )
 
 
 def _is_public(name: str) -> bool:
-    return not any(part.startswith("_") for part in name.split(".")) and name not in NOT_API and not name.startswith(
-        NOT_API_PREFIXES)
+    return (
+        not any(part.startswith("_") for part in name.split("."))
+        and name not in NOT_API
+        and not name.startswith(NOT_API_PREFIXES)
+    )
 
 
 def api_modules(package: str = "glassnet") -> list[str]:
@@ -86,8 +91,13 @@ def page_text(module_name: str) -> str:
             members.append(name)
     lines += ["    options:", "      members:"] + [f"        - {n}" for n in members]
     for target in shadowed:  # `gn.tensor` is a function although glassnet/tensor.py is a module: show the function
-        lines += ["", f"::: {target}", "    options:", "      show_root_heading: true",
-                  "      show_root_full_path: false"]
+        lines += [
+            "",
+            f"::: {target}",
+            "    options:",
+            "      show_root_heading: true",
+            "      show_root_full_path: false",
+        ]
     for heading, items in (("Functions made at import", made), ("Values", values)):
         if items:
             lines += ["", f"## {heading}", ""] + [f"- {item}" for item in items]

@@ -73,6 +73,7 @@ def code_cells(module_name: str) -> list[str]:
     for i, node in enumerate(tree.body):
         first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])]) - 1
         comments = _leading_comments(lines, previous_end, first)
+        blank_line_above = first - len(comments) > previous_end  # keeps the import groups apart, as in the module
         previous_end = node.end_lineno
         if i == 0 and isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
             continue  # the module docstring
@@ -94,7 +95,7 @@ def code_cells(module_name: str) -> list[str]:
         else:
             kind = "constant"
         if cells and kind != "definition" and cells[-1][0] == kind:
-            joiner = "\n" if kind == "import" else "\n\n"
+            joiner = "\n\n" if kind != "import" or blank_line_above else "\n"
             cells[-1] = (kind, cells[-1][1] + joiner + text)
         else:
             cells.append((kind, text))
@@ -112,20 +113,25 @@ def build_notebook(chapter: Chapter) -> Any:
         f"*This notebook is generated from `{path}` by `{GENERATOR}`: edit the chapter, "
         f"then regenerate. `glassnet tour --chapter {chapter.number}` runs the same code.*"
     )
-    parameters = (
-        "# QUICK = True runs the short version of the chapter, as `glassnet tour --quick` does.\nQUICK = False"
-    )
+    parameters = "# QUICK = True runs the short version of the chapter, as `glassnet tour --quick` does.\nQUICK = False"
     run_cell = (
         "import glassnet\nfrom glassnet.tour.notebooks import show\n\n"
         f"glassnet.manual_seed({chapter.number})  # the seed `glassnet tour` uses for chapter {chapter.number}\n"
         "outcome = run(quick=QUICK)\nshow(outcome)"
     )
-    cells = [nbf.v4.new_markdown_cell(intro), nbf.v4.new_code_cell(parameters, metadata={"tags": [PARAMETERS_TAG]}),
-             nbf.v4.new_markdown_cell("## The chapter's code")]
+    cells = [
+        nbf.v4.new_markdown_cell(intro),
+        nbf.v4.new_code_cell(parameters, metadata={"tags": [PARAMETERS_TAG]}),
+        nbf.v4.new_markdown_cell("## The chapter's code"),
+    ]
     cells += [nbf.v4.new_code_cell(text) for text in code_cells(module_name)]
-    cells += [nbf.v4.new_markdown_cell("## Run it\n\nThe chapter prints its progress; `show` then displays the "
-                                       "numbers, tables and pictures that `run` returned."),
-              nbf.v4.new_code_cell(run_cell)]
+    cells += [
+        nbf.v4.new_markdown_cell(
+            "## Run it\n\nThe chapter prints its progress; `show` then displays the "
+            "numbers, tables and pictures that `run` returned."
+        ),
+        nbf.v4.new_code_cell(run_cell),
+    ]
     for i, cell in enumerate(cells):
         cell["id"] = f"ch{chapter.number:02d}-{i:02d}"
     notebook = nbf.v4.new_notebook(cells=cells)
@@ -227,8 +233,12 @@ def show(outcome: dict[str, Any]) -> None:
         rows = [[name, value] for name, value in results.items()]
         parts.append((_html_table(["result", "value"], rows, "Results"), _text_table(["result", "value"], rows)))
     for table in outcome.get("tables") or []:
-        parts.append((_html_table(table["columns"], table["rows"], table.get("title")),
-                      _text_table(table["columns"], table["rows"], table.get("title"))))
+        parts.append(
+            (
+                _html_table(table["columns"], table["rows"], table.get("title")),
+                _text_table(table["columns"], table["rows"], table.get("title")),
+            )
+        )
     for html_text, plain in parts:
         if display is None:
             print(plain)

@@ -12,9 +12,9 @@ import inspect
 from pathlib import Path
 
 import pytest
+from needs import need_module
 
 from glassnet.tour import CHAPTERS
-from needs import need_module
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "docs" / "notebooks"
 AVAILABLE = [ch for ch in CHAPTERS if ch.available]
@@ -74,9 +74,13 @@ def test_show_prints_tables_without_jupyter(generator, capsys, monkeypatch):
     import sys
 
     monkeypatch.setitem(sys.modules, "IPython.display", None)  # as if IPython were not installed
-    generator.show({"results": {"accuracy": 0.96875}, "tables": [{"title": "T", "columns": ["a", "b"],
-                                                                    "rows": [[1, 2.5]]}],
-                    "figures": [{"title": "curves", "png": None}]})
+    generator.show(
+        {
+            "results": {"accuracy": 0.96875},
+            "tables": [{"title": "T", "columns": ["a", "b"], "rows": [[1, 2.5]]}],
+            "figures": [{"title": "curves", "png": None}],
+        }
+    )
     out = capsys.readouterr().out
     assert "accuracy" in out and "0.9688" in out and "2.5" in out and "[figure: curves]" in out
 
@@ -90,8 +94,13 @@ def kernel_name(tmp_path_factory):
     jupyter_dir = tmp_path_factory.mktemp("jupyter")
     name = "glassnet-notebook-test"
     # One BLAS thread: the notebooks are small and the test machine's cores are shared.
-    write_kernel_spec(jupyter_dir / "kernels" / name, overrides={
-        "display_name": "glassnet notebook test", "env": {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}})
+    write_kernel_spec(
+        jupyter_dir / "kernels" / name,
+        overrides={
+            "display_name": "glassnet notebook test",
+            "env": {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"},
+        },
+    )
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("JUPYTER_PATH", str(jupyter_dir))
         yield name
@@ -107,8 +116,9 @@ def test_notebook_runs_in_a_jupyter_kernel(generator, kernel_name, chapter, tmp_
     parameters.source = "QUICK = True"
     notebook.cells.append(nbformat.v4.new_code_cell('print("figures returned:", len(outcome.get("figures") or []))'))
     # Raises CellExecutionError, with the cell and its traceback, if any cell fails.
-    NotebookClient(notebook, kernel_name=kernel_name, timeout=300,
-                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    NotebookClient(
+        notebook, kernel_name=kernel_name, timeout=300, resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
     outputs = [o for c in notebook.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.output_type == "error"]
     printed = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
