@@ -1,9 +1,10 @@
 """MkDocs hooks for the glassnet site: the API reference pages and the navigation are generated, not hand-kept.
 
 `api_modules()` lists every public module of glassnet that needs a page of its own (a package, a top-level module,
-or a module whose public names its package does not re-export); `on_config` puts them, the gallery and the tour
-notebooks in the navigation and `on_files` writes one page per module (`::: glassnet.x` for mkdocstrings). A new
-module therefore appears in the reference with no edit here; its docstrings must build under `mkdocs build --strict`.
+or a module whose public names its package does not re-export); `on_config` appends the tour notebooks and those
+pages to the navigation that mkdocs.yml starts (hand-written pages go there), and `on_files` writes one page per
+module (`::: glassnet.x` for mkdocstrings). A new module therefore appears in the reference with no edit here; its
+docstrings must build under `mkdocs build --strict`.
 """
 
 from __future__ import annotations
@@ -116,8 +117,8 @@ def _notebook_nav(docs_dir: str) -> list[Any]:
 
 
 def on_config(config: Any) -> Any:
-    """Build the navigation: home, gallery, tour notebooks, then one API page per module."""
-    nav: list[Any] = [{"Home": "index.md"}, {"Gallery": "gallery.md"}]
+    """Complete the navigation: the pages listed in mkdocs.yml, then the tour notebooks and one API page per module."""
+    nav: list[Any] = list(config["nav"] or [{"Home": "index.md"}])
     notebooks = _notebook_nav(config["docs_dir"])
     if notebooks:
         nav.append({"Tour notebooks": notebooks})

@@ -79,6 +79,8 @@ def code_cells(module_name: str) -> list[str]:
             continue  # the module docstring
         if isinstance(node, ast.ImportFrom) and node.module == "__future__":
             continue
+        if isinstance(node, ast.If) and "__main__" in ast.unparse(node.test):
+            continue  # a script entry point would run in the notebook, whose __name__ is "__main__"
         if isinstance(node, ast.Assign | ast.AnnAssign):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             if {getattr(t, "id", None) for t in targets} <= _SHOWN_AS_TEXT:
