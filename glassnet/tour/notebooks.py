@@ -68,6 +68,8 @@ def code_cells(module_name: str) -> list[str]:
     lines = source.splitlines()
     tree = ast.parse(source)
     package = module_name.rpartition(".")[0]
+    used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    as_text = _SHOWN_AS_TEXT - used  # a constant the code reads must stay code
     cells: list[tuple[str, str]] = []  # (kind, text) with kind "import", "constant" or "definition"
     previous_end = 0
     for i, node in enumerate(tree.body):
@@ -83,7 +85,7 @@ def code_cells(module_name: str) -> list[str]:
             continue  # a script entry point would run in the notebook, whose __name__ is "__main__"
         if isinstance(node, ast.Assign | ast.AnnAssign):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            if {getattr(t, "id", None) for t in targets} <= _SHOWN_AS_TEXT:
+            if {getattr(t, "id", None) for t in targets} <= as_text:
                 continue
         if isinstance(node, ast.ImportFrom) and node.level:
             text = _absolute_import(node, package)

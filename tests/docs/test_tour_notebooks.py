@@ -63,6 +63,30 @@ def test_notebook_cells_are_the_chapter_code(generator, chapter):
     assert len(parameter_cells) == 1 and "QUICK = False" in parameter_cells[0].source
 
 
+def test_code_cells_of_a_module(generator, tmp_path, monkeypatch):
+    package = tmp_path / "tourpkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "helpers.py").write_text("def double(x):\n    return 2 * x\n")
+    (package / "chapter.py").write_text(
+        '"""A chapter."""\n\nfrom __future__ import annotations\n\nimport math\n\nfrom .helpers import double\n\n'
+        'TITLE = "t"\nTEXT = "words"\nSCALE = 3  # a constant\n\n\n# why run exists\n'
+        "def run(quick=False):\n    return {'results': {'x': double(SCALE) + math.pi, 'title': TITLE}}\n\n\n"
+        'if __name__ == "__main__":\n    run()\n'
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    cells = generator.code_cells("tourpkg.chapter")
+    assert cells == [
+        "import math\n\nfrom tourpkg.helpers import double",  # groups kept apart, relative import made absolute
+        'TITLE = "t"\n\nSCALE = 3  # a constant',  # TITLE stays code because run reads it; TEXT does not
+        "# why run exists\ndef run(quick=False):\n    return {'results': {'x': double(SCALE) + math.pi, "
+        "'title': TITLE}}",
+    ]
+    namespace: dict = {}
+    exec("\n\n".join(cells) + "\nresult = run()", namespace)  # the cells run in order, as in Jupyter
+    assert namespace["result"]["results"]["x"] == 6 + 3.141592653589793
+
+
 def test_relative_imports_become_absolute(generator):
     node = ast.parse("from .pictures import draw, ring").body[0]
     assert generator._absolute_import(node, "glassnet.tour") == "from glassnet.tour.pictures import draw, ring"
@@ -103,6 +127,9 @@ def kernel_name(tmp_path_factory):
     )
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("JUPYTER_PATH", str(jupyter_dir))
+        # Connection files and the IPython profile go to the temporary folder, not the user's home.
+        mp.setenv("JUPYTER_RUNTIME_DIR", str(jupyter_dir / "runtime"))
+        mp.setenv("IPYTHONDIR", str(jupyter_dir / "ipython"))
         yield name
 
 
