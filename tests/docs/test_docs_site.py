@@ -69,6 +69,17 @@ def test_package_page_lists_reexports_and_what_static_analysis_misses(hooks):
     assert hooks.page_text("glassnet.optim") == "# `glassnet.optim`\n\n::: glassnet.optim\n"  # has __all__
 
 
+def test_a_module_that_cannot_be_imported_still_gets_a_plain_page(hooks, tmp_path, monkeypatch):
+    package = tmp_path / "docpkg" / "sub"
+    package.mkdir(parents=True)
+    (package.parent / "__init__.py").write_text('"""A package."""\n')
+    (package / "__init__.py").write_text('"""A subpackage."""\n__all__ = []\n')
+    (package / "needs_extra.py").write_text('"""Needs a missing extra."""\nimport a_module_nobody_installed\n')
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert hooks.api_modules("docpkg") == ["docpkg", "docpkg.sub", "docpkg.sub.needs_extra"]
+    assert hooks.page_text("docpkg.sub.needs_extra") == "# `docpkg.sub.needs_extra`\n\n::: docpkg.sub.needs_extra\n"
+
+
 def test_strict_build_offline(tmp_path):
     need_module("mkdocs", INSTALL)
     need_module("mkdocstrings_handlers.python", INSTALL)
