@@ -94,12 +94,13 @@ def test_relative_imports_become_absolute(generator):
     assert generator._absolute_import(node, "glassnet.tour") == "from glassnet.lens import plots"
 
 
-def test_without_nbformat_one_line_names_the_extra(generator, monkeypatch):
+def test_without_nbformat_one_line_names_the_extra(generator, monkeypatch, tmp_path):
     import sys
 
     monkeypatch.setitem(sys.modules, "nbformat", None)  # as if the notebooks extra were not installed
     with pytest.raises(SystemExit, match=r"pip install 'glassnet\[notebooks\]'"):
-        generator.main(["unused-dir"])
+        generator.main([str(tmp_path / "out")])
+    assert not (tmp_path / "out").exists()
 
 
 def test_show_prints_tables_without_jupyter(generator, capsys, monkeypatch):
