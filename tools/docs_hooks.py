@@ -71,42 +71,54 @@ def api_modules(package: str = "glassnet") -> list[str]:
     return sorted(found)
 
 
+def _value_text(obj: Any) -> str:
+    text = repr(obj)
+    if len(text) <= 80:
+        return f"`{text}`"
+    size = f" of {len(obj)} entries" if hasattr(obj, "__len__") else ""
+    return f"a `{type(obj).__name__}`{size}"
+
+
 def page_text(module_name: str) -> str:
-    """The Markdown of one API page: a title and the mkdocstrings directive (plus, for a package without
-    `__all__`, what it re-exports, and what static analysis cannot see)."""
+    """The Markdown of one API page: the mkdocstrings directive, then what static analysis cannot document.
+
+    mkdocstrings renders the functions and classes a module defines, or those in its `__all__`. A package without
+    `__all__` gets the list of what it re-exports from its own modules (e.g. `glassnet` offers `Tensor`, `zeros`,
+    `no_grad`, ...). Where a module declares `__all__` or is a package, the names it offers that mkdocstrings would
+    miss are added: functions made at import time, functions named like a submodule (`gn.tensor`,
+    `gn.lens.trace`), second names of a function (`explain = trace`) and plain values.
+    """
     lines = [f"# `{module_name}`", "", f"::: {module_name}"]
     try:
         module = importlib.import_module(module_name)
     except ImportError:  # an optional dependency is missing: document what the source shows
         return "\n".join(lines) + "\n"
-    if getattr(module, "__all__", None) is not None or not hasattr(module, "__path__"):
+    declared = getattr(module, "__all__", None)
+    if declared is None and not hasattr(module, "__path__"):
         return "\n".join(lines) + "\n"
-    # Without __all__, mkdocstrings shows only what a package's __init__ defines: list what it re-exports from its
-    # own modules (e.g. `glassnet` offers `Tensor`, `zeros`, `no_grad`, ...), and describe in words the names that
-    # static analysis cannot document: functions made at import time, names a submodule shadows, plain values.
-    members, made, shadowed, values = [], [], [], []
-    for name, obj in sorted(vars(module).items()):
-        if name.startswith("_") or isinstance(obj, types.ModuleType):
+    offered = declared if declared is not None else sorted(vars(module))
+    members, made, shadowed, aliases, values = [], [], [], [], []
+    for name in offered:
+        obj = getattr(module, name, None)
+        if name.startswith("_") or obj is None or isinstance(obj, types.ModuleType):
             continue
         defined_in = getattr(obj, "__module__", "") or ""
         if not (inspect.isfunction(obj) or inspect.isclass(obj)):
-            values.append(f"`{name}` = `{obj!r}`")
+            values.append(f"`{name}`: {_value_text(obj)}")
         elif "<locals>" in obj.__qualname__:
             made.append(f"`{name}`: {(obj.__doc__ or '').strip().splitlines()[0]}" if obj.__doc__ else f"`{name}`")
         elif f"{module_name}.{name}" in sys.modules:
             shadowed.append(f"{defined_in}.{obj.__qualname__}")
-        elif defined_in.startswith(module_name):
+        elif obj.__name__ != name:
+            aliases.append(f"`{name}` is `{defined_in}.{obj.__qualname__}` under another name")
+        elif declared is None and defined_in.startswith(module_name):
             members.append(name)
-    lines += ["    options:", "      members:"] + [f"        - {n}" for n in members]
-    for target in shadowed:  # `gn.tensor` is a function although glassnet/tensor.py is a module: show the function
-        lines += [
-            "",
-            f"::: {target}",
-            "    options:",
-            "      show_root_heading: true",
-            "      show_root_full_path: false",
-        ]
-    for heading, items in (("Functions made at import", made), ("Values", values)):
+    if declared is None:
+        lines += ["    options:", "      members:"] + [f"        - {n}" for n in members]
+    for target in shadowed:
+        options = ["    options:", "      show_root_heading: true", "      show_root_full_path: false"]
+        lines += ["", f"::: {target}", *options]
+    for heading, items in (("Functions made at import", made), ("Other names", aliases), ("Values", values)):
         if items:
             lines += ["", f"## {heading}", ""] + [f"- {item}" for item in items]
     return "\n".join(lines) + "\n"

@@ -65,7 +65,11 @@ def test_package_page_lists_reexports_and_what_static_analysis_misses(hooks):
     assert "::: glassnet\n" in text and "        - Tensor\n" in text and "        - no_grad\n" in text
     assert "::: glassnet.creation.tensor" in text  # gn.tensor, shadowed by the module glassnet/tensor.py
     assert "- `abs`: `gn.abs(x, ...)` is `x.abs(...)`." in text  # made in a loop at import time
-    assert "- `float32` = `dtype('float32')`" in text
+    assert "- `float32`: `dtype('float32')`" in text
+    lens = hooks.page_text("glassnet.lens")  # has __all__; gn.lens.trace is a function and a module
+    assert "::: glassnet.lens.trace.trace\n" in lens and "::: glassnet.lens.diagnose.diagnose\n" in lens
+    assert "- `explain` is `glassnet.lens.trace.trace` under another name" in lens
+    assert "- `CHAPTERS`: a `list` of 12 entries" in hooks.page_text("glassnet.tour")
     assert hooks.page_text("glassnet.optim") == "# `glassnet.optim`\n\n::: glassnet.optim\n"  # has __all__
 
 
@@ -106,6 +110,8 @@ def test_strict_build_offline(tmp_path):
     assert 'id="glassnet.nn.Linear"' in nn_page and "y = x W" in nn_page  # Linear's docstring, rendered
     root_page = (site / "api" / "glassnet" / "index.html").read_text(encoding="utf-8")
     assert 'id="glassnet.Tensor.backward"' in root_page and 'id="glassnet.creation.tensor"' in root_page
+    lens_page = (site / "api" / "glassnet.lens" / "index.html").read_text(encoding="utf-8")
+    assert 'id="glassnet.lens.trace.trace"' in lens_page
     chapter = (site / "notebooks" / "ch04_backprop" / "index.html").read_text(encoding="utf-8")
     assert "Chapter 4" in chapter and "QUICK" in chapter
     gallery = (site / "gallery" / "index.html").read_text(encoding="utf-8")
