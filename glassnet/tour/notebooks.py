@@ -200,67 +200,123 @@ def stale_files(out_dir: str | os.PathLike) -> list[str]:
     return stale
 
 
-def _format(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
+def _format(value: Any, kind: str | None = None) -> str:
+    """A value as the tour prints it: `kind` "percent" writes 0.558 as 55.8%, "int" a count with separators."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return ", ".join(_format(v, kind) for v in value) if isinstance(value, list | tuple) else str(value)
+    if kind == "percent":
+        return f"{value:.1%}"
+    if kind == "int" or isinstance(value, int):
+        return f"{round(value):,}"
+    return f"{value:.4g}"
 
 
-def _html_table(columns: list[Any], rows: list[list[Any]], title: str | None = None) -> str:
+def _table(
+    columns: list[Any], rows: list[list[Any]], kinds: list[str | None] | None = None, title: str | None = None
+) -> dict[str, str]:
+    """One table as a display bundle: HTML for Jupyter, aligned text for anything else."""
+    kinds = list(kinds or []) + [None] * len(columns)
+    cells = [[_format(v, k) for v, k in zip(row, kinds)] for row in rows]
     e = html.escape
     head = "".join(f"<th>{e(str(c))}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(f"<td>{e(_format(v))}</td>" for v in row) + "</tr>" for row in rows)
+    body = "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>" for row in cells)
     caption = f"<caption>{e(title)}</caption>" if title else ""
-    return f"<table>{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    text_rows = [[str(c) for c in columns]] + cells
+    widths = [max(len(r[i]) for r in text_rows) for i in range(len(columns))]
+    lines = ([title] if title else []) + ["  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in text_rows]
+    return {
+        "text/html": f"<table>{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>",
+        "text/plain": "\n".join(lines),
+    }
 
 
-def _text_table(columns: list[Any], rows: list[list[Any]], title: str | None = None) -> str:
-    cells = [[str(c) for c in columns]] + [[_format(v) for v in row] for row in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(columns))]
-    lines = [title] if title else []
-    lines += ["  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in cells]
-    return "\n".join(lines)
+def _headlines(outcome: dict[str, Any]) -> list[tuple[str, str, str | None]]:
+    """(key, label, kind) for each headline, given as a tuple (a chapter's `run`) or a dict (summary.json)."""
+    out = []
+    for item in outcome.get("headlines") or []:
+        if isinstance(item, dict):
+            out.append((item["key"], item.get("label", item["key"]), item.get("kind")))
+        else:
+            key, label, kind = (list(item) + [None, None])[:3]
+            out.append((key, label or key, kind))
+    return out
+
+
+def _figure_png(figure: Any) -> tuple[str, str, bytes | None]:
+    """(title, caption, PNG bytes) of a figure entry: {"title", "caption", and "figure" (matplotlib) or "png"
+    (base64 or bytes)}, or a bare matplotlib Figure."""
+    if not isinstance(figure, dict):
+        figure = {"figure": figure}
+    png = figure.get("png")
+    if isinstance(png, str):
+        png = base64.b64decode(png)
+    if png is None and figure.get("figure") is not None:
+        from glassnet.lens.plots import figure_to_png_bytes
+
+        png = figure_to_png_bytes(figure["figure"])
+    return figure.get("title", ""), figure.get("caption", ""), png
 
 
 def show(outcome: dict[str, Any]) -> None:
-    """Display what a chapter's `run` returned: its results and tables as tables, its figures as images.
+    """Display what a chapter's `run` returned: headline numbers, every result, tables, notes, texts and figures.
 
-    In Jupyter each part is a rich output (HTML tables, PNG/SVG images, matplotlib figures); elsewhere the tables
-    are printed as text and figures are listed by title.
+    In Jupyter, tables are HTML and figures PNG images (no `%matplotlib inline` needed: a matplotlib figure is
+    rendered to PNG here); elsewhere everything is printed as text and figures are named by their title.
     """
     try:
-        from IPython.display import SVG, Image, display
+        from IPython.display import Image, display
     except ImportError:
-        display = None
-    parts: list[tuple[str, str]] = []  # (html, text)
+        Image = display = None  # noqa: N806 - the names IPython gives them
+
+    def emit(bundle: dict[str, str]) -> None:
+        if display is None:
+            print(bundle["text/plain"])
+        else:
+            display(bundle, raw=True)
+
     results = outcome.get("results") or {}
-    if results:
-        rows = [[name, value] for name, value in results.items()]
-        parts.append((_html_table(["result", "value"], rows, "Results"), _text_table(["result", "value"], rows)))
-    for table in outcome.get("tables") or []:
-        parts.append(
-            (
-                _html_table(table["columns"], table["rows"], table.get("title")),
-                _text_table(table["columns"], table["rows"], table.get("title")),
+    headlines = _headlines(outcome)
+    if headlines:
+        emit(
+            _table(
+                ["", "value"],
+                [[label, _format(results.get(key), kind)] for key, label, kind in headlines],
+                title="In short",
             )
         )
-    for html_text, plain in parts:
-        if display is None:
-            print(plain)
-        else:
-            display({"text/html": html_text, "text/plain": plain}, raw=True)
+    if results:
+        every = _table(["result", "value"], [[k, v] for k, v in results.items()], title="Results")
+        if headlines and display is not None:  # the headlines said the story; the rest is there when asked for
+            every["text/html"] = f"<details><summary>all {len(results)} results</summary>{every['text/html']}</details>"
+        emit(every)
+    for table in outcome.get("tables") or []:
+        emit(_table(table["columns"], table["rows"], table.get("kinds"), table.get("title")))
+    notes = outcome.get("notes") or []
+    if notes:
+        items = "".join(f"<li>{html.escape(str(n))}</li>" for n in notes)
+        emit({"text/html": f"<p><b>Why</b></p><ul>{items}</ul>", "text/plain": "\n".join(f"- {n}" for n in notes)})
+    for text in outcome.get("texts") or []:
+        title, body = text.get("title", ""), text.get("text", "")
+        emit(
+            {
+                "text/html": f"<p><b>{html.escape(title)}</b></p><pre>{html.escape(body)}</pre>",
+                "text/plain": f"{title}\n{body}",
+            }
+        )
     for figure in outcome.get("figures") or []:
-        title = figure.get("title", "") if isinstance(figure, dict) else ""
+        if figure is None:  # a chapter's picture when matplotlib is missing
+            continue
         if display is None:
+            print(f"[figure: {figure.get('title', '') if isinstance(figure, dict) else ''}]")
+            continue
+        title, caption, png = _figure_png(figure)
+        if png is None:
             print(f"[figure: {title}]")
-        elif isinstance(figure, dict) and figure.get("png"):
-            display(Image(data=base64.b64decode(figure["png"]), format="png"))
-        elif isinstance(figure, dict) and figure.get("svg"):
-            display(SVG(data=figure["svg"]))
-        elif isinstance(figure, dict) and figure.get("figure") is not None:
-            display(figure["figure"])
-        elif not isinstance(figure, dict):
-            display(figure)  # e.g. a matplotlib Figure, which Jupyter draws inline
+            continue
+        if title or caption:
+            label = f"<b>{html.escape(title)}</b>" + (f": {html.escape(caption)}" if caption else "")
+            emit({"text/html": f"<p>{label}</p>", "text/plain": f"{title}: {caption}" if caption else title})
+        display(Image(data=png, format="png"))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -118,6 +118,37 @@ def test_show_prints_tables_without_jupyter(generator, capsys, monkeypatch):
     assert "accuracy" in out and "0.9688" in out and "2.5" in out and "[figure: curves]" in out
 
 
+def test_show_in_jupyter_renders_headlines_kinds_notes_and_figures(generator, monkeypatch):
+    need_module("IPython", INSTALL)
+    need_module("matplotlib", "pip install -e '.[plots]'")
+    import IPython.display
+    from matplotlib.figure import Figure
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda obj, raw=False: shown.append(obj))
+    fig = Figure(figsize=(2, 2))
+    fig.add_subplot().plot([0, 1], [1, 0])
+    generator.show(
+        {
+            "results": {"accuracy": 0.558, "steps": 1500},
+            "headlines": [("accuracy", "test accuracy", "percent")],
+            "tables": [{"title": "T", "columns": ["n", "acc"], "rows": [[2000, 0.431]], "kinds": ["int", "percent"]}],
+            "notes": ["a <small> net"],
+            "texts": [{"title": "sample", "text": "ROMEO:\nay"}],
+            "figures": [None, {"title": "curves", "caption": "loss by step", "figure": fig}],
+        }
+    )
+    bundles = [b for b in shown if isinstance(b, dict)]
+    html_all = "".join(b["text/html"] for b in bundles)
+    assert "<td>test accuracy</td><td>55.8%</td>" in html_all  # a headline, formatted by its kind
+    assert "<details><summary>all 2 results</summary>" in html_all and "<td>1,500</td>" in html_all
+    assert "<td>2,000</td><td>43.1%</td>" in html_all  # table columns formatted by their kinds
+    assert "a &lt;small&gt; net" in html_all and "<pre>ROMEO:\nay</pre>" in html_all  # escaped
+    assert "<b>curves</b>: loss by step" in html_all
+    (image,) = [o for o in shown if isinstance(o, IPython.display.Image)]
+    assert image.data[:8] == b"\x89PNG\r\n\x1a\n"  # the matplotlib figure, rendered to PNG here
+
+
 @pytest.fixture(scope="module")
 def kernel_name(tmp_path_factory):
     need_module("nbclient", INSTALL)
@@ -161,7 +192,7 @@ def test_notebook_runs_in_a_jupyter_kernel(generator, kernel_name, chapter, tmp_
     assert printed.strip(), "the chapter printed nothing"
     html_tables = [o for o in outputs if "text/html" in o.get("data", {}) and "<table>" in o.data["text/html"]]
     assert html_tables, "show() displayed no table"
-    assert "<caption>Results</caption>" in html_tables[0].data["text/html"]
+    assert any("<caption>Results</caption>" in o.data["text/html"] for o in html_tables)
     returned = int(notebook.cells[-1].outputs[0].text.split(":")[1])
     images = [o for o in outputs if "image/png" in o.get("data", {})]
     assert len(images) == returned, "every figure the chapter returned is displayed inline"
