@@ -121,7 +121,8 @@ def build_notebook(chapter: Chapter) -> Any:
     run_cell = (
         "import glassnet\nfrom glassnet.tour.notebooks import show\n\n"
         f"glassnet.manual_seed({chapter.number})  # the seed `glassnet tour` uses for chapter {chapter.number}\n"
-        "outcome = run(quick=QUICK)\nshow(outcome)"
+        "printed = []  # what the chapter says on a terminal, kept under a fold below\n"
+        "outcome = run(quick=QUICK, say=printed.append)\nshow(outcome, printed)"
     )
     cells = [
         nbf.v4.new_markdown_cell(intro),
@@ -131,8 +132,8 @@ def build_notebook(chapter: Chapter) -> Any:
     cells += [nbf.v4.new_code_cell(text) for text in code_cells(module_name)]
     cells += [
         nbf.v4.new_markdown_cell(
-            "## Run it\n\nThe chapter prints its progress; `show` then displays the "
-            "numbers, tables and pictures that `run` returned."
+            "## Run it\n\n`show` displays what `run` returned: the numbers, tables, explanations and "
+            "pictures; what the chapter prints on a terminal is folded under them."
         ),
         nbf.v4.new_code_cell(run_cell),
     ]
@@ -257,8 +258,9 @@ def _figure_png(figure: Any) -> tuple[str, str, bytes | None]:
     return figure.get("title", ""), figure.get("caption", ""), png
 
 
-def show(outcome: dict[str, Any]) -> None:
-    """Display what a chapter's `run` returned: headline numbers, every result, tables, notes, texts and figures.
+def show(outcome: dict[str, Any], printed: list[str] | None = None) -> None:
+    """Display what a chapter's `run` returned: headline numbers, every result, tables, notes, texts and figures,
+    and, folded, the lines it `printed` (what `glassnet tour` shows on a terminal).
 
     In Jupyter, tables are HTML and figures PNG images (no `%matplotlib inline` needed: a matplotlib figure is
     rendered to PNG here); elsewhere everything is printed as text and figures are named by their title.
@@ -301,6 +303,15 @@ def show(outcome: dict[str, Any]) -> None:
             {
                 "text/html": f"<p><b>{html.escape(title)}</b></p><pre>{html.escape(body)}</pre>",
                 "text/plain": f"{title}\n{body}",
+            }
+        )
+    if printed:
+        log = "\n".join(printed)
+        summary = f"what the chapter printed ({len(printed)} lines)"
+        emit(
+            {
+                "text/html": f"<details><summary>{summary}</summary><pre>{html.escape(log)}</pre></details>",
+                "text/plain": log,
             }
         )
     for figure in outcome.get("figures") or []:

@@ -136,7 +136,8 @@ def test_show_in_jupyter_renders_headlines_kinds_notes_and_figures(generator, mo
             "notes": ["a <small> net"],
             "texts": [{"title": "sample", "text": "ROMEO:\nay"}],
             "figures": [None, {"title": "curves", "caption": "loss by step", "figure": fig}],
-        }
+        },
+        printed=["step 1 <loss> 2.3"],
     )
     bundles = [b for b in shown if isinstance(b, dict)]
     html_all = "".join(b["text/html"] for b in bundles)
@@ -145,6 +146,7 @@ def test_show_in_jupyter_renders_headlines_kinds_notes_and_figures(generator, mo
     assert "<td>2,000</td><td>43.1%</td>" in html_all  # table columns formatted by their kinds
     assert "a &lt;small&gt; net" in html_all and "<pre>ROMEO:\nay</pre>" in html_all  # escaped
     assert "<b>curves</b>: loss by step" in html_all
+    assert "<summary>what the chapter printed (1 lines)</summary><pre>step 1 &lt;loss&gt; 2.3</pre>" in html_all
     (image,) = [o for o in shown if isinstance(o, IPython.display.Image)]
     assert image.data[:8] == b"\x89PNG\r\n\x1a\n"  # the matplotlib figure, rendered to PNG here
 
@@ -188,8 +190,8 @@ def test_notebook_runs_in_a_jupyter_kernel(generator, kernel_name, chapter, tmp_
     ).execute()
     outputs = [o for c in notebook.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.output_type == "error"]
-    printed = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
-    assert printed.strip(), "the chapter printed nothing"
+    html_parts = [o.data["text/html"] for o in outputs if "text/html" in o.get("data", {})]
+    assert any("<details><summary>what the chapter printed" in h for h in html_parts), "the printout is folded"
     html_tables = [o for o in outputs if "text/html" in o.get("data", {}) and "<table>" in o.data["text/html"]]
     assert html_tables, "show() displayed no table"
     assert any("<caption>Results</caption>" in o.data["text/html"] for o in html_tables)
