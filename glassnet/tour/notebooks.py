@@ -174,14 +174,14 @@ def rendered() -> dict[str, str]:
 
 def write_notebooks(out_dir: str | os.PathLike) -> list[str]:
     """Write the notebooks and index.md into `out_dir` (atomically, file by file); return the paths written."""
-    from glassnet.train.history import _atomic_text
+    from glassnet.files import atomic_write
 
     files = rendered()  # first, so that a missing extra stops before anything is written
     os.makedirs(out_dir, exist_ok=True)
     paths = []
     for name, text in files.items():
         path = os.path.join(out_dir, name)
-        _atomic_text(path, text)
+        atomic_write(path, text)
         paths.append(path)
     return paths
 
