@@ -536,7 +536,7 @@ class Tensor:
         return rd.LogSumExp.apply(_floating(self), axis=dim, keepdims=keepdim)
 
     def gather(self, dim: int, index) -> Tensor:
-        """out[i][j] = self[i][index[i][j]] along `dim` (PyTorch's gather)."""
+        """`out[i][j] = self[i][index[i][j]]` along `dim` (PyTorch's gather)."""
         idx = index.data if isinstance(index, Tensor) else numpy.asarray(index)
         if idx.dtype.kind not in "iu":
             raise TypeError(f"gather: index must be an integer tensor, got {idx.dtype}")

@@ -50,12 +50,15 @@ class GANTrainer(Trainer):
 
     Args:
         gan: a `glassnet.models.GAN` (generator + discriminator + their standard losses).
-        opt_g, opt_d: the generator's and the discriminator's optimisers (each over its own player's parameters).
+        opt_g: the generator's optimiser (over the generator's parameters).
+        opt_d: the discriminator's optimiser (over the discriminator's parameters).
         loss: "non_saturating" (D: BCE on real/fake; G: −log D(G(z))) or "wgan-gp" (D: mean D(fake) − mean D(real)
             + gp_weight · gradient penalty; G: −mean D(G(z))).
         d_steps: discriminator updates per batch (WGAN-GP commonly uses 5).
         gp_weight: λ of the gradient penalty.
-        callbacks, run_dir, config: as for `Trainer`.
+        callbacks: as for `Trainer`.
+        run_dir: as for `Trainer`.
+        config: as for `Trainer`.
 
     Each step logs `d_loss`, `g_loss` (and `gp` for WGAN-GP); `loss` is the generator's loss.
     """
