@@ -32,6 +32,7 @@ class _State:  # process-wide modes (a plain object: thread-local lookups cost m
     anomaly = False
     observers: tuple = ()  # callables told of every op (see observe_ops)
     watching = False  # anomaly or observers: the one flag Function.apply checks
+    capture = None  # the recorder of a step being captured by gn.compile (told of backward walks, optimiser calls)
 
 
 _state = _State()
@@ -327,6 +328,8 @@ def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool, 
     computed, so a failure part-way leaves every `.grad` untouched). Otherwise the gradients of
     `inputs` are returned and no `.grad` is changed.
     """
+    if _state.capture is not None:
+        _state.capture.backward(outputs, grad_outputs, retain_graph, create_graph, inputs)
     grads: dict = {}  # node -> dL/d(node's output), summed over consumers
     leaves: list = []  # (leaf, dL/d(leaf)) in the order found; a leaf used twice appears twice
     heap: list = []  # (-creation order, node): the order is unique, so nodes themselves are never compared

@@ -94,6 +94,8 @@ class Tensor:
             raise TypeError(f"grad must be a Tensor or None, not {type(value).__name__}")
         if value is not None and value.shape != self.shape:
             raise ValueError(f"grad of shape {value.shape} assigned to a tensor of shape {self.shape}")
+        if _state.capture is not None:  # gn.compile is recording: `.grad = None` goes into the schedule
+            _state.capture.assign_grad(self, value)
         self._grad = value
 
     @property
@@ -124,18 +126,24 @@ class Tensor:
     # ----- conversion ---------------------------------------------------------------------------
     def numpy(self) -> numpy.ndarray:
         """The underlying array (shared, not copied); refuses if the tensor requires grad, like PyTorch."""
+        if _state.capture is not None:
+            _state.capture.read("numpy()")
         if self._requires_grad:
             raise RuntimeError("numpy(): the tensor requires grad; call .detach().numpy() instead")
         return self.data
 
     def item(self):
         """The single value of a one-element tensor as a Python number."""
+        if _state.capture is not None:
+            _state.capture.read("item()")
         if self.data.size != 1:
             raise ValueError(f"item(): only one-element tensors can be converted, got shape {self.shape}")
         return self.data.item()
 
     def tolist(self):
         """The values as (nested) Python lists."""
+        if _state.capture is not None:
+            _state.capture.read("tolist()")
         return self.data.tolist()
 
     def detach(self) -> Tensor:
@@ -189,11 +197,15 @@ class Tensor:
         return int(self.item())
 
     def __bool__(self) -> bool:
+        if _state.capture is not None:
+            _state.capture.read("bool(tensor), e.g. `if loss > 0:`")
         if self.data.size != 1:
             raise RuntimeError(f"the truth value of a tensor of shape {self.shape} is ambiguous")
         return bool(self.data)
 
     def __index__(self) -> int:
+        if _state.capture is not None:
+            _state.capture.read("a tensor used as an index")
         if self.data.dtype.kind not in "iu" or self.data.size != 1:
             raise TypeError("only integer tensors of a single element can be used as an index")
         return int(self.data)

@@ -185,8 +185,16 @@ def draw_graph(
     `format` is "svg" or "png" (default: from the path's suffix, else SVG). Leaves are named from `names`
     ({tensor: "w1"}) and, with `model`, its parameter names. After `backward()`, leaves show gradient statistics.
     """
+    from glassnet.compile import Schedule
+
+    if isinstance(tensor, Schedule):  # a gn.compile schedule: its recorded ops and data flow
+        fmt = _format_for(path, format)
+        graph = tensor.to_graphviz(_graphviz(), fmt)
+        if path is not None:
+            _render(graph, path, fmt)
+        return graph
     if not isinstance(tensor, Tensor):
-        raise TypeError(f"draw_graph: expected a glassnet Tensor, got {type(tensor).__name__}")
+        raise TypeError(f"draw_graph: expected a glassnet Tensor or a gn.compile schedule, got {type(tensor).__name__}")
     if tensor.grad_fn is None:
         raise ValueError(
             f"draw_graph: this tensor (shape {tuple(tensor.shape)}) has no graph (grad_fn is None): it is a leaf or "

@@ -25,6 +25,7 @@ from typing import Any, NamedTuple
 import numpy
 
 from glassnet import backend
+from glassnet.autograd import _state as _capture_state
 from glassnet.autograd import is_grad_enabled
 from glassnet.nn.parameter import Parameter
 from glassnet.tensor import Tensor, cat, split
@@ -525,6 +526,8 @@ class Module:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear the gradients of every parameter (to None by default, else to zeros)."""
+        if _capture_state.capture is not None:  # gn.compile is recording: the call itself goes into the schedule
+            return _capture_state.capture.call(self.zero_grad, (set_to_none,), f"{type(self).__name__}.zero_grad()")
         for p in self.parameters():
             if p.grad is None:
                 continue

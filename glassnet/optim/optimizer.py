@@ -22,7 +22,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from glassnet.autograd import enable_grad, no_grad
+from glassnet.autograd import _state, enable_grad, no_grad
 from glassnet.backend import np
 from glassnet.tensor import Tensor, _RemovableHandle
 
@@ -147,6 +147,8 @@ class Optimizer:
     # ----- the update -----------------------------------------------------------------------------------
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Forget the gradients: set each `.grad` to None (default) or fill it with zeros."""
+        if _state.capture is not None:  # gn.compile is recording: the call itself goes into the schedule
+            return _state.capture.call(self.zero_grad, (set_to_none,), f"{type(self).__name__}.zero_grad()")
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is None:
@@ -160,6 +162,10 @@ class Optimizer:
 
     def step(self, closure: Callable[[], Any] | None = None):
         """Update every parameter that has a gradient; `closure` (re)computes the loss first and is returned."""
+        if _state.capture is not None:  # gn.compile is recording: the call itself goes into the schedule
+            if closure is not None:
+                _state.capture.fail("optimizer.step(closure) is not captured")
+            return _state.capture.call(self.step, (closure,), f"{type(self).__name__}.step()")
         loss = None
         if closure is not None:
             with enable_grad():

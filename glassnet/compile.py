@@ -1,0 +1,611 @@
+"""`gn.compile(step)`: run a training step once while recording it, then replay the recording.
+
+The first call of a compiled step (and the first call for each new set of input shapes and dtypes) runs the step
+eagerly, exactly as without `compile`, while it records every op (`autograd.observe_ops`), every backward walk and
+every optimiser `zero_grad`/`step`. Later calls replay that *schedule*: each op's `forward` on plain arrays, each
+backward as a fixed list of the same `backward` calls in the order the walk visited them, then the optimiser
+calls. No Tensors are made in between, there is no graph to build, no heap to order and no per-node checks, so
+the result is bitwise what the eager step computes (the same NumPy calls on the same values in the same order).
+
+What cannot be replayed falls back to eager, with a one-line reason in `compiled.fallback_reason` (and a warning):
+reading a tensor's value inside the step (`.item()`, `.numpy()`, `if loss > 0:` ...), tensor hooks,
+`create_graph`/`autograd.grad`, anomaly mode. As in tinygrad's TinyJit, Python control flow that depends on
+something other than the arguments' shapes is the user's business: the replay repeats the path taken at capture.
+Tensors that change from call to call must be arguments of the step; a tensor made inside the step from Python
+data without an op (`gn.tensor(...)`, `.detach()`) is refused, since a replay would reuse its captured value.
+
+`compiled.schedule` prints the recorded schedule; `gn.lens.draw_graph(compiled.schedule)` draws it.
+"""
+
+from __future__ import annotations
+
+import builtins
+import functools
+import gc
+import types
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+from glassnet import autograd
+from glassnet.autograd import _state, _sum_per_leaf, _write_leaf_grads, match_gradient
+from glassnet.backend import np
+from glassnet.tensor import Tensor, _unit_gradient
+
+_ndarray = np.ndarray
+_new = object.__new__
+
+# Where an op's argument comes from on a replay.
+_SLOT, _INPUT, _EXTERNAL, _CONSTANT = 0, 1, 2, 3
+
+
+class CaptureError(Exception):
+    """Raised inside a capture when the step does something a replay could not repeat."""
+
+
+class _Op:
+    """One recorded op: its class, where each argument comes from, its options."""
+
+    __slots__ = ("cls", "sources", "options", "inputs", "shape", "dtype", "tracked", "ufunc")
+
+    def describe(self, names: dict) -> str:
+        args = ", ".join(
+            names.get(_name_key(kind, value), "?") if kind != _CONSTANT else _short(value)
+            for kind, value in self.sources
+        )
+        name = self.cls.__name__ if self.cls is not None else f"compare:{self.ufunc.__name__}"
+        return f"{name}({args}) -> {self.dtype}{list(self.shape)}"
+
+
+class _Backward:
+    """One recorded backward walk: the nodes it visits, newest first, and where each gradient goes."""
+
+    __slots__ = ("root", "nodes", "retain")
+
+
+class _Call:
+    """A recorded optimiser/module call (zero_grad, step) or a `.grad = None` assignment, replayed as it is."""
+
+    __slots__ = ("method", "args", "label")
+
+
+def _name_key(kind: int, value: Any) -> tuple:
+    return (kind, id(value)) if kind == _EXTERNAL else (kind, value)
+
+
+def _is_unit_seed(g, root) -> bool:
+    """Whether `g` is the dL/dL = 1 that loss.backward() starts from (the replay starts from the same)."""
+    return (
+        type(g) is _ndarray
+        and root.data.size == 1
+        and g.shape == root.data.shape
+        and g.dtype == root.dtype
+        and g.reshape(()) == 1
+    )
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, _ndarray):
+        return f"array{list(value.shape)}"
+    text = repr(value)
+    return text if len(text) <= 20 else text[:17] + "..."
+
+
+class Schedule:
+    """The recorded program of one compiled step: ops, backward walks and optimiser calls, in order.
+
+    `print(schedule)` lists it; `gn.lens.draw_graph(schedule)` draws the forward ops with their data flow.
+    """
+
+    def __init__(self, key: tuple, n_inputs: int):
+        self.key = key
+        self.n_inputs = n_inputs
+        self.steps: list = []  # _Op, _Backward or _Call, in the order the step ran them
+        self.ops: list[_Op] = []
+        self.result = None  # how to rebuild the step's return value
+        self.source = ""  # the generated replay function (see _generate)
+        self.run: Callable | None = None
+
+    def _names(self) -> dict:
+        names = {(_INPUT, k): f"in{k}" for k in range(self.n_inputs)}
+        names.update({(_SLOT, i): f"%{i}" for i in range(len(self.ops))})
+        externals = [id(v) for op in self.ops for kind, v in op.sources if kind == _EXTERNAL]
+        for j, t in enumerate(dict.fromkeys(externals)):
+            names[(_EXTERNAL, t)] = f"p{j}"
+        return names
+
+    def __str__(self) -> str:
+        names = self._names()
+        lines = [
+            f"schedule for inputs {list(self.key[0])}: {len(self.ops)} ops, "
+            f"{sum(isinstance(s, _Backward) for s in self.steps)} backward walk(s)"
+        ]
+        index = {id(op): i for i, op in enumerate(self.ops)}
+        for s in self.steps:
+            if isinstance(s, _Op):
+                lines.append(f"  %{index[id(s)]} = {s.describe(names)}")
+            elif isinstance(s, _Backward):
+                lines.append(
+                    f"  backward from %{s.root}: {len(s.nodes)} nodes ({', '.join(f'%{slot}' for slot, *_ in s.nodes)})"
+                )
+            else:
+                lines.append(f"  {s.label}")
+        return "\n".join(lines)
+
+    __repr__ = __str__
+
+    def to_graphviz(self, graphviz: Any, fmt: str) -> Any:
+        """The forward ops as a Graphviz graph (inputs, parameters, ops and the backward roots)."""
+        graph = graphviz.Digraph(
+            "schedule",
+            format=fmt,
+            graph_attr={"rankdir": "BT", "fontname": "Helvetica"},
+            node_attr={"fontname": "Helvetica", "fontsize": "11"},
+        )
+        names = self._names()
+        drawn = set()
+        for i, op in enumerate(self.ops):
+            graph.node(
+                f"s{i}",
+                f"%{i} {op.describe(names).split('(')[0]}\n{op.dtype}{list(op.shape)}",
+                shape="box",
+                style="rounded,filled",
+                fillcolor="#dbe9f6",
+            )
+            for kind, value in op.sources:
+                if kind == _SLOT:
+                    graph.edge(f"s{value}", f"s{i}")
+                elif kind in (_INPUT, _EXTERNAL):
+                    node = names[_name_key(kind, value)]
+                    if node not in drawn:
+                        drawn.add(node)
+                        graph.node(
+                            node,
+                            node,
+                            shape="ellipse",
+                            style="filled",
+                            fillcolor="#fde2c4" if kind == _EXTERNAL else "#e8e8e8",
+                        )
+                    graph.edge(node, f"s{i}")
+        for s in self.steps:
+            if isinstance(s, _Backward):
+                graph.node(f"b{s.root}", f"backward ({len(s.nodes)} nodes)", shape="diamond")
+                graph.edge(f"s{s.root}", f"b{s.root}")
+        return graph
+
+
+class _Recorder:
+    """Told by the engine of every op, backward walk and optimiser call while a step is captured."""
+
+    def __init__(self, schedule: Schedule, inputs: list):
+        self.schedule = schedule
+        self.inputs = {id(t): k for k, t in enumerate(inputs) if isinstance(t, Tensor)}
+        self.input_arrays = {id(t.data): k for k, t in enumerate(inputs) if isinstance(t, Tensor)}
+        self.slots: dict[int, int] = {}  # id(output tensor) -> slot
+        self.node_slots: dict[int, int] = {}  # id(grad_fn) -> slot
+        self.keep: list = []  # every tensor seen, so that ids stay unique during the capture
+        self.externals: dict[int, Tensor] = {}
+        self.paused = 0
+        self.error: str | None = None
+
+    def fail(self, reason: str) -> None:
+        """Stop recording (the step goes on eagerly to its end) and keep the first reason."""
+        if self.error is None:
+            self.error = reason
+        self.paused += 1 << 20
+
+    # ----- the engine's notifications -----------------------------------------------------------------
+    def op(self, cls, args, options, out) -> None:
+        if self.paused:
+            return
+        sources = []
+        for a in args:
+            if isinstance(a, Tensor):
+                self.keep.append(a)
+                if id(a) in self.slots:
+                    sources.append((_SLOT, self.slots[id(a)]))
+                elif id(a) in self.inputs:
+                    sources.append((_INPUT, self.inputs[id(a)]))
+                elif a.grad_fn is not None:
+                    return self.fail(
+                        f"{_name(cls)} got a tensor computed outside the step (with a graph); "
+                        "pass it as an argument or detach it"
+                    )
+                else:
+                    self.externals[id(a)] = a
+                    sources.append((_EXTERNAL, a))
+            else:
+                if isinstance(a, _ndarray) and _base(a) in self.input_arrays:
+                    return self.fail(f"{_name(cls)} got an argument's array as a constant; pass the tensor itself")
+                sources.append((_CONSTANT, a))
+        op = _Op()
+        op.cls = cls
+        op.sources = tuple(sources)
+        op.inputs = tuple(args)
+        op.shape, op.dtype = out.shape, out.dtype
+        op.tracked = out.grad_fn is not None
+        op.ufunc = options.get("ufunc") if cls is None else None
+        op.options = {} if cls is None else dict(options)
+        slot = len(self.schedule.ops)
+        self.keep.append(out)
+        self.slots[id(out)] = slot
+        if op.tracked:
+            self.node_slots[id(out.grad_fn)] = slot
+        self.schedule.ops.append(op)
+        self.schedule.steps.append(op)
+
+    def backward(self, outputs, grad_outputs, retain_graph, create_graph, inputs) -> None:
+        if self.paused:
+            return
+        if create_graph or inputs is not None:
+            return self.fail("create_graph=True and autograd.grad are not captured")
+        root = outputs[0]
+        if len(outputs) != 1 or not _is_unit_seed(grad_outputs[0], root):
+            return self.fail("only loss.backward() from one scalar loss, without gradient=, is captured")
+        if id(root) not in self.slots or root.grad_fn is None:
+            return self.fail("backward() from a tensor not computed inside the step")
+        nodes, seen, stack = [], {id(root.grad_fn)}, [root.grad_fn]
+        while stack:
+            node = stack.pop()
+            slot = self.node_slots.get(id(node))
+            if slot is None:
+                return self.fail(f"the graph reaches {node.name}, an op run outside the step")
+            if node._hooks is not None or node._retain is not None:
+                return self.fail(f"a tensor hook or retain_grad() on the output of {node.name}")
+            targets = []
+            for position, inp in enumerate(node.inputs):
+                if not isinstance(inp, Tensor) or not inp._requires_grad:
+                    continue
+                parent = inp.grad_fn
+                if parent is None:
+                    if inp._hooks:
+                        return self.fail("a gradient hook on a leaf tensor")
+                    source = (_INPUT, self.inputs[id(inp)]) if id(inp) in self.inputs else (_EXTERNAL, inp)
+                    targets.append((position, inp, source))
+                else:
+                    targets.append((position, inp, self.node_slots.get(id(parent), -1)))
+                    if id(parent) not in seen:
+                        seen.add(id(parent))
+                        stack.append(parent)
+            nodes.append((slot, not node.exact_gradients, tuple(targets)))
+        nodes.sort(key=lambda n: -n[0])  # slots follow creation order: the walk's newest-first order
+        walk = _Backward()
+        walk.root, walk.nodes, walk.retain = self.slots[id(root)], nodes, retain_graph
+        self.schedule.steps.append(walk)
+
+    def call(self, method, args: tuple, label: str):
+        """Record `method(*args)` and run it with recording paused (its own array work is repeated by the call)."""
+        if not self.paused:
+            record = _Call()
+            record.method, record.args, record.label = method, args, label
+            self.schedule.steps.append(record)
+        self.paused += 1
+        _state.capture = None  # the call runs as on a replay: its inner work is not recorded again
+        try:
+            return method(*args)
+        finally:
+            _state.capture = self
+            self.paused -= 1
+
+    def assign_grad(self, tensor: Tensor, value) -> None:
+        if self.paused:
+            return
+        if value is not None:
+            return self.fail("the step assigns a tensor to .grad")
+        record = _Call()
+        record.method, record.args, record.label = _clear_grad, (tensor,), "p.grad = None"
+        self.schedule.steps.append(record)
+
+    def read(self, what: str) -> None:
+        if not self.paused:
+            self.fail(f"the step reads a tensor's value ({what}); replaying it would repeat the first value")
+
+
+def _clear_grad(tensor: Tensor) -> None:
+    tensor._grad = None
+
+
+def _name(cls) -> str:
+    return cls.__name__ if cls is not None else "a comparison"
+
+
+def _base(a):
+    while a.base is not None and isinstance(a.base, _ndarray):
+        a = a.base
+    return id(a)
+
+
+def _key(args: tuple, kwargs: dict) -> tuple:
+    shapes, others = [], []
+    for a in list(args) + list(kwargs.values()):
+        if isinstance(a, Tensor):
+            shapes.append((a.data.shape, a.data.dtype, a._requires_grad))
+        else:
+            others.append(a if isinstance(a, (int, float, str, bool, type(None))) else id(a))
+    return tuple(shapes), tuple(others), tuple(kwargs)
+
+
+class CompiledStep:
+    """A step function with capture and replay; call it like the function itself (see the module docstring)."""
+
+    def __init__(self, fn: Callable, warn: bool = True):
+        self.fn = fn
+        self.warn = warn
+        self.schedules: dict[tuple, Schedule] = {}
+        self.fallback_reason: str | None = None
+        self.captures = 0
+        self.replays = 0
+        functools.update_wrapper(self, fn)
+
+    @property
+    def schedule(self) -> Schedule | None:
+        """The schedule recorded last (None before the first call or after a fallback)."""
+        return next(reversed(self.schedules.values()), None) if self.schedules else None
+
+    def __call__(self, *args, **kwargs):
+        if self.fallback_reason is not None:
+            return self.fn(*args, **kwargs)
+        for a in list(args) + list(kwargs.values()):
+            if isinstance(a, (list, tuple, dict)) and _has_tensor(a):
+                return self._fall_back(
+                    "tensors inside a list/tuple/dict argument; pass them as arguments", args, kwargs
+                )
+        key = _key(args, kwargs)
+        schedule = self.schedules.get(key)
+        if schedule is not None:
+            self.replays += 1
+            return _replay(schedule, [a for a in list(args) + list(kwargs.values())])
+        return self._capture(key, args, kwargs)
+
+    def _fall_back(self, reason: str, args, kwargs):
+        """Run eagerly from now on, saying why once."""
+        self.fallback_reason = reason
+        self.schedules.clear()
+        if self.warn:
+            warnings.warn(
+                f"gn.compile({getattr(self.fn, '__name__', 'step')}): running eagerly: {reason}", stacklevel=3
+            )
+        return self.fn(*args, **kwargs)
+
+    def _capture(self, key, args, kwargs):
+        if _state.anomaly:
+            return self._fall_back("detect_anomaly() is on", args, kwargs)
+        if _state.capture is not None:
+            return self._fall_back("a compiled step called inside another one's capture", args, kwargs)
+        inputs = list(args) + list(kwargs.values())
+        schedule = Schedule(key, len(inputs))
+        recorder = _Recorder(schedule, inputs)
+        _state.capture = recorder
+        try:
+            with autograd.observe_ops(recorder.op):
+                result = self.fn(*args, **kwargs)  # eager, as without compile; the recorder only watches
+        finally:
+            _state.capture = None
+        reason = recorder.error or _made_inside(recorder, schedule)
+        if reason is None:
+            try:
+                schedule.result = _result_spec(result, recorder)
+            except CaptureError as e:
+                reason = str(e)
+        if reason is not None:
+            self.fallback_reason = reason
+            self.schedules.clear()
+            if self.warn:
+                warnings.warn(
+                    f"gn.compile({getattr(self.fn, '__name__', 'step')}): running eagerly: {reason}", stacklevel=3
+                )
+            return result
+        schedule.run = _generate(schedule)
+        self.schedules[key] = schedule
+        self.captures += 1
+        return result
+
+
+def _made_inside(recorder: _Recorder, schedule: Schedule) -> str | None:
+    """A reason to refuse if an op read a tensor that only the capture holds: one made inside the step without an op
+    (gn.tensor(...), .detach(), .long()), whose captured value a replay would reuse."""
+    ours = {id(recorder.keep), id(recorder.externals), id(schedule.steps)}
+    ours.update(id(op.inputs) for op in schedule.ops)
+    ours.update(id(op.sources) for op in schedule.ops)
+    ours.update(id(src) for op in schedule.ops for src in op.sources)
+    for s in schedule.steps:
+        if isinstance(s, _Backward):
+            ours.update(id(t) for _, _, targets in s.nodes for t in targets)
+            ours.update(id(t[2]) for _, _, targets in s.nodes for t in targets)
+    for t in list(recorder.externals.values()):
+        holders = [r for r in gc.get_referrers(t) if id(r) not in ours and not isinstance(r, types.FrameType)]
+        if not holders:
+            return (
+                f"a tensor of shape {tuple(t.shape)} was made inside the step without an op (gn.tensor, "
+                ".detach(), .long() ...); pass it as an argument"
+            )
+    return None
+
+
+def _has_tensor(value) -> bool:
+    items = value.values() if isinstance(value, dict) else value
+    return any(isinstance(v, Tensor) or (isinstance(v, (list, tuple, dict)) and _has_tensor(v)) for v in items)
+
+
+def _result_spec(result, recorder: _Recorder):
+    """How to rebuild the return value on a replay: tensors by their slot, anything else as it is."""
+    if isinstance(result, Tensor):
+        if id(result) in recorder.slots:
+            return (_SLOT, recorder.slots[id(result)])
+        if id(result) in recorder.inputs:
+            return (_INPUT, recorder.inputs[id(result)])
+        return (_CONSTANT, result)
+    if isinstance(result, (tuple, list)):
+        return (type(result), [_result_spec(r, recorder) for r in result])
+    if isinstance(result, dict):
+        return (dict, {k: _result_spec(v, recorder) for k, v in result.items()})
+    if isinstance(result, (int, float, str, bool, type(None))):
+        return (_CONSTANT, result)
+    raise CaptureError(f"the step returned a {type(result).__name__}; return tensors (or nothing)")
+
+
+def _rebuild(spec, values: list, inputs: list):
+    kind, value = spec
+    if kind == _SLOT:
+        return Tensor._make(values[value], None)
+    if kind == _INPUT:
+        return inputs[value]
+    if kind == _CONSTANT:
+        return value
+    if kind is dict:
+        return {k: _rebuild(v, values, inputs) for k, v in value.items()}
+    return kind(_rebuild(v, values, inputs) for v in value)
+
+
+def _generate(schedule: Schedule) -> Callable:
+    """The schedule as one flat Python function: every array call in order, with its operands in local variables.
+
+    Forward: `v3 = f3.forward(v2, p1.data)` per op. Backward: the walk's visiting order and the places its
+    gradients go are fixed at capture, so the walk becomes straight-line code: `gx = f3.backward(g3)` then each
+    input's share is added to its producer's gradient (`g2 = gx[0]`, or a sum where a value has several
+    consumers, as the eager walk sums them: the first share as it is, the second into a new array, further ones
+    in place). Leaf gradients go through the eager walk's own `_write_leaf_grads`. `schedule.source` shows it.
+    """
+    consts: dict = {
+        "_new": _new,
+        "_ndarray": _ndarray,
+        "_asarray": np.asarray,
+        "_match": match_gradient,
+        "_unit": _unit_gradient,
+        "_write": _write_leaf_grads,
+        "_sum": _sum_per_leaf,
+        "_state": _state,
+        "_fix": _fix_scalar,
+    }
+    names: dict = {}
+
+    def const(value: Any, prefix: str) -> str:
+        key = (prefix, id(value))
+        if key not in names:
+            names[key] = f"{prefix}{len(names)}"
+            consts[names[key]] = value
+        return names[key]
+
+    lines = ["def replay(inputs):"]
+    emit = lines.append
+    emit(
+        f"    {', '.join(f'a{k}' for k in range(schedule.n_inputs))}{',' if schedule.n_inputs == 1 else ''} = "
+        "[t.data if type(t) is _T else t for t in inputs]"
+        if schedule.n_inputs
+        else "    pass"
+    )
+    consts["_T"] = Tensor
+    i = 0
+    for n_walk, step in enumerate(schedule.steps):
+        if type(step) is _Op:
+            args = []
+            for kind, value in step.sources:
+                if kind == _SLOT:
+                    args.append(f"v{value}")
+                elif kind == _INPUT:
+                    args.append(f"a{value}")
+                elif kind == _EXTERNAL:
+                    args.append(f"{const(value, 'p')}.data")
+                else:
+                    args.append(const(value, "c"))
+            if step.cls is None:
+                emit(f"    v{i} = {const(step.ufunc, 'u')}({', '.join(args)})")
+            else:
+                if step.options:
+                    args.append(f"**{const(step.options, 'o')}")
+                emit(f"    f{i} = _new({const(step.cls, 'C')}); v{i} = f{i}.forward({', '.join(args)})")
+                emit(f"    if type(v{i}) is not _ndarray: v{i} = _fix(v{i}, f{i})")
+                if step.tracked:
+                    emit(f"    f{i}.inputs = {const(step.inputs, 'I')}; f{i}._out = v{i}")
+            i += 1
+        elif type(step) is _Backward:
+            _emit_backward(step, n_walk, emit, const, schedule.ops)
+        else:
+            emit(f"    {const(step.method, 'm')}(*{const(step.args, 'c')})")
+    slots = sorted(_result_slots(schedule.result))
+    emit(f"    return {{{', '.join(f'{k}: v{k}' for k in slots)}}}")
+    source = "\n".join(lines) + "\n"
+    namespace = dict(consts)
+    exec(builtins.compile(source, "<gn.compile schedule>", "exec"), namespace)  # noqa: S102  (code generated above)
+    schedule.source = source
+    return namespace["replay"]
+
+
+def _fix_scalar(out, fn):
+    """As Function.apply does when NumPy returns a scalar from 0-d math: keep every result an array."""
+    raw, out = out, np.asarray(out)
+    fn._saved = tuple(out if v is raw else v for v in fn._saved)
+    return out
+
+
+def _emit_backward(walk: _Backward, n: int, emit: Callable, const: Callable, ops: list) -> None:
+    consumers: dict = {}  # slot -> how many shares its gradient receives
+    for _, _, targets in walk.nodes:
+        for _, _, target in targets:
+            if type(target) is int:
+                consumers[target] = consumers.get(target, 0) + 1
+    emit(f"    # backward walk {n} from v{walk.root}")
+    emit(f"    seed{n} = _unit(v{walk.root}); g{walk.root} = seed{n}; leaves{n} = []")
+    for target, count in consumers.items():
+        emit(f"    g{target} = None" + (f"; own{target} = False" if count > 1 else ""))
+    emit("    prev = _state.graph_backward, _state.grad_enabled; _state.graph_backward = _state.grad_enabled = False")
+    emit("    try:")
+    for slot, checked, targets in walk.nodes:
+        if slot != walk.root and slot not in consumers:
+            continue
+        emit(f"        if g{slot} is not None:  # {ops[slot].cls.__name__}")
+        emit(f"            gx = f{slot}.backward(g{slot})")
+        emit("            if type(gx) is not tuple: gx = (gx,)")
+        for position, inp, target in targets:
+            emit(f"            s = gx[{position}] if len(gx) > {position} else None")
+            if checked:
+                data, name = const(inp, "p"), const(ops[slot].cls.__name__, "c")
+                emit(
+                    f"            if s is not None and (s.shape != {data}.data.shape or s.dtype != {data}.data.dtype):"
+                    f" s = _match(s, {data}, {name})"
+                )
+            if type(target) is tuple:
+                kind, leaf = target
+                owner = f"inputs[{leaf}]" if kind == _INPUT else const(leaf, "p")
+                emit(f"            if s is not None: leaves{n}.append(({owner}, s))")
+            elif consumers[target] == 1:
+                emit(f"            g{target} = s")
+            else:  # as the eager walk sums: the first share as it is, the second into a new array, then in place
+                emit("            if s is not None:")
+                emit(f"                if g{target} is None: g{target} = s")
+                emit(f"                elif own{target}: g{target} += s")
+                emit(f"                else: g{target} = g{target} + s; own{target} = True")
+        if not walk.retain:
+            emit(f"            f{slot}._saved = f{slot}._out = None")
+    emit("    finally:")
+    emit("        _state.graph_backward, _state.grad_enabled = prev")
+    emit(f"    _write(_sum(leaves{n}), False, (seed{n},))")
+
+
+def _result_slots(spec) -> set:
+    if spec is None:
+        return set()
+    kind, value = spec
+    if kind == _SLOT:
+        return {value}
+    if kind is dict:
+        return set().union(*map(_result_slots, value.values())) if value else set()
+    if kind in (_INPUT, _CONSTANT):
+        return set()
+    return set().union(*map(_result_slots, value)) if value else set()
+
+
+def _replay(schedule: Schedule, inputs: list):
+    """Run the schedule's generated function on new inputs and rebuild the step's return value."""
+    values = schedule.run(inputs)
+    return _rebuild(schedule.result, values, inputs) if schedule.result is not None else None
+
+
+def compile(fn: Callable | None = None, *, warn: bool = True) -> Any:  # noqa: A001  (torch.compile's name)
+    """Capture `fn` (a training step) on its first call and replay the recording afterwards; see the module doc.
+
+    Usable as `step = gn.compile(step)` or as the decorator `@gn.compile`.
+    """
+    if fn is None:
+        return lambda f: CompiledStep(f, warn=warn)
+    return CompiledStep(fn, warn=warn)
