@@ -115,7 +115,7 @@ from glassnet import (
     optim,  # noqa: E402
     train,  # noqa: E402
 )
-from glassnet.compile import compile  # noqa: E402, A004  (torch.compile's name)
+from glassnet.capture import compile  # noqa: E402, A004  (torch.compile's name)
 from glassnet.io.weights import load, save  # noqa: E402
 from glassnet.threads import get_num_threads, set_num_threads  # noqa: E402
 

@@ -185,7 +185,7 @@ def draw_graph(
     `format` is "svg" or "png" (default: from the path's suffix, else SVG). Leaves are named from `names`
     ({tensor: "w1"}) and, with `model`, its parameter names. After `backward()`, leaves show gradient statistics.
     """
-    from glassnet.compile import Schedule
+    from glassnet.capture import Schedule
 
     if isinstance(tensor, Schedule):  # a gn.compile schedule: its recorded ops and data flow
         fmt = _format_for(path, format)

@@ -133,7 +133,7 @@ def test_tensor_without_graph_is_a_clear_error():
         y = leaf * 2
     with pytest.raises(ValueError, match="no_grad"):
         draw_graph(y)
-    with pytest.raises(TypeError, match="expected a glassnet Tensor, got ndarray"):
+    with pytest.raises(TypeError, match="expected a glassnet Tensor or a gn.compile schedule, got ndarray"):
         draw_graph(numpy.ones(3))
     with pytest.raises(TypeError, match="names should map tensors"):
         draw_graph(leaf * 2, names={"w": 3.0})

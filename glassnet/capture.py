@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import builtins
 import functools
-import gc
-import types
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -36,7 +34,7 @@ _ndarray = np.ndarray
 _new = object.__new__
 
 # Where an op's argument comes from on a replay.
-_SLOT, _INPUT, _EXTERNAL, _CONSTANT = 0, 1, 2, 3
+_SLOT, _INPUT, _EXTERNAL, _CONSTANT, _INPUT_VIEW = 0, 1, 2, 3, 4
 
 
 class CaptureError(Exception):
@@ -46,7 +44,7 @@ class CaptureError(Exception):
 class _Op:
     """One recorded op: its class, where each argument comes from, its options."""
 
-    __slots__ = ("cls", "sources", "options", "inputs", "shape", "dtype", "tracked", "ufunc")
+    __slots__ = ("cls", "sources", "options", "option_views", "inputs", "shape", "dtype", "tracked", "ufunc")
 
     def describe(self, names: dict) -> str:
         args = ", ".join(
@@ -180,11 +178,12 @@ class _Recorder:
     def __init__(self, schedule: Schedule, inputs: list):
         self.schedule = schedule
         self.inputs = {id(t): k for k, t in enumerate(inputs) if isinstance(t, Tensor)}
-        self.input_arrays = {id(t.data): k for k, t in enumerate(inputs) if isinstance(t, Tensor)}
+        self.input_tensors = [(k, t) for k, t in enumerate(inputs) if isinstance(t, Tensor)]
         self.slots: dict[int, int] = {}  # id(output tensor) -> slot
         self.node_slots: dict[int, int] = {}  # id(grad_fn) -> slot
         self.keep: list = []  # every tensor seen, so that ids stay unique during the capture
         self.externals: dict[int, Tensor] = {}
+        self.outputs: list = []  # the arrays the recorded ops returned
         self.paused = 0
         self.error: str | None = None
 
@@ -215,24 +214,67 @@ class _Recorder:
                     self.externals[id(a)] = a
                     sources.append((_EXTERNAL, a))
             else:
-                if isinstance(a, _ndarray) and _base(a) in self.input_arrays:
-                    return self.fail(f"{_name(cls)} got an argument's array as a constant; pass the tensor itself")
-                sources.append((_CONSTANT, a))
+                source = self.constant(cls, a)
+                if source is None:
+                    return None
+                sources.append(source)
+        op_options, option_views = {}, {}
+        for name, value in options.items():
+            source = self.constant(cls, value)
+            if source is None:
+                return None
+            if source[0] == _INPUT_VIEW:  # e.g. cross_entropy's targets: the argument's integer array, reshaped
+                option_views[name] = source[1]
+            else:
+                op_options[name] = value
         op = _Op()
+        op.option_views = option_views
         op.cls = cls
         op.sources = tuple(sources)
         op.inputs = tuple(args)
         op.shape, op.dtype = out.shape, out.dtype
         op.tracked = out.grad_fn is not None
         op.ufunc = options.get("ufunc") if cls is None else None
-        op.options = {} if cls is None else dict(options)
+        op.options = {} if cls is None else op_options
         slot = len(self.schedule.ops)
         self.keep.append(out)
+        self.outputs.append(out.data)
         self.slots[id(out)] = slot
         if op.tracked:
             self.node_slots[id(out.grad_fn)] = slot
         self.schedule.ops.append(op)
         self.schedule.steps.append(op)
+
+    def input_tensors_only(self) -> list:
+        return [t for _, t in self.input_tensors]
+
+    def constant(self, cls, value) -> tuple | None:
+        """Where a non-tensor argument comes from: an argument's own array (reshaped), or a constant."""
+        if not isinstance(value, _ndarray):
+            return (_CONSTANT, value)
+        for k, t in self.input_tensors:
+            data = t.data
+            if not np.shares_memory(value, data):
+                continue
+            if (
+                value.dtype == data.dtype
+                and value.size == data.size
+                and value.flags.c_contiguous
+                and data.flags.c_contiguous
+                and _address(value) == _address(data)
+            ):
+                return (_INPUT_VIEW, (k, value.shape, None))
+            return self.fail(f"{_name(cls)} got a slice of an argument's array; give the op the argument itself")
+        for k, t in self.input_tensors:  # an argument's values converted (cross_entropy's int32 targets to int64)
+            data = t.data
+            if (
+                value.dtype != data.dtype
+                and value.size == data.size
+                and value.size
+                and np.array_equal(value.reshape(-1), data.reshape(-1).astype(value.dtype))
+            ):
+                return (_INPUT_VIEW, (k, value.shape, value.dtype))
+        return (_CONSTANT, value)
 
     def backward(self, outputs, grad_outputs, retain_graph, create_graph, inputs) -> None:
         if self.paused:
@@ -309,10 +351,8 @@ def _name(cls) -> str:
     return cls.__name__ if cls is not None else "a comparison"
 
 
-def _base(a):
-    while a.base is not None and isinstance(a.base, _ndarray):
-        a = a.base
-    return id(a)
+def _address(a) -> int:
+    return a.__array_interface__["data"][0]
 
 
 def _key(args: tuple, kwargs: dict) -> tuple:
@@ -402,23 +442,18 @@ class CompiledStep:
 
 
 def _made_inside(recorder: _Recorder, schedule: Schedule) -> str | None:
-    """A reason to refuse if an op read a tensor that only the capture holds: one made inside the step without an op
-    (gn.tensor(...), .detach(), .long()), whose captured value a replay would reuse."""
-    ours = {id(recorder.keep), id(recorder.externals), id(schedule.steps)}
-    ours.update(id(op.inputs) for op in schedule.ops)
-    ours.update(id(op.sources) for op in schedule.ops)
-    ours.update(id(src) for op in schedule.ops for src in op.sources)
-    for s in schedule.steps:
-        if isinstance(s, _Backward):
-            ours.update(id(t) for _, _, targets in s.nodes for t in targets)
-            ours.update(id(t[2]) for _, _, targets in s.nodes for t in targets)
-    for t in list(recorder.externals.values()):
-        holders = [r for r in gc.get_referrers(t) if id(r) not in ours and not isinstance(r, types.FrameType)]
-        if not holders:
-            return (
-                f"a tensor of shape {tuple(t.shape)} was made inside the step without an op (gn.tensor, "
-                ".detach(), .long() ...); pass it as an argument"
-            )
+    """A reason to refuse if an op read a tensor holding an argument's or an op result's array (or a view of one)
+    without being that tensor (made by .detach(), .data ...): a replay would reuse its captured value."""
+    produced = {id(a) for a in recorder.outputs} | {id(t.data) for t in recorder.input_tensors_only()}
+    for t in recorder.externals.values():
+        a = t.data
+        while isinstance(a, _ndarray):
+            if id(a) in produced:
+                return (
+                    f"a tensor of shape {tuple(t.shape)} holds a value of the step (or a view of one) but was not made "
+                    "by an op (.detach(), .data ...); keep it on the graph or compute it outside the step"
+                )
+            a = a.base
     return None
 
 
@@ -506,6 +541,8 @@ def _generate(schedule: Schedule) -> Callable:
                     args.append(f"a{value}")
                 elif kind == _EXTERNAL:
                     args.append(f"{const(value, 'p')}.data")
+                elif kind == _INPUT_VIEW:
+                    args.append(_view(value, const))
                 else:
                     args.append(const(value, "c"))
             if step.cls is None:
@@ -513,6 +550,7 @@ def _generate(schedule: Schedule) -> Callable:
             else:
                 if step.options:
                     args.append(f"**{const(step.options, 'o')}")
+                args.extend(f"{name}={_view(view, const)}" for name, view in step.option_views.items())
                 emit(f"    f{i} = _new({const(step.cls, 'C')}); v{i} = f{i}.forward({', '.join(args)})")
                 emit(f"    if type(v{i}) is not _ndarray: v{i} = _fix(v{i}, f{i})")
                 if step.tracked:
@@ -529,6 +567,12 @@ def _generate(schedule: Schedule) -> Callable:
     exec(builtins.compile(source, "<gn.compile schedule>", "exec"), namespace)  # noqa: S102  (code generated above)
     schedule.source = source
     return namespace["replay"]
+
+
+def _view(view: tuple, const: Callable) -> str:
+    """An argument's array as an op received it at capture: reshaped, and converted if it was."""
+    k, shape, dtype = view
+    return f"a{k}.reshape({shape})" if dtype is None else f"a{k}.astype({const(dtype, 'c')}).reshape({shape})"
 
 
 def _fix_scalar(out, fn):

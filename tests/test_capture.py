@@ -1,0 +1,177 @@
+"""gn.compile: a replay equals the eager step to the bit; re-capture on new shapes; eager fallback with a reason."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+import glassnet as gn
+import glassnet.nn.functional as F
+from bench.workloads import batch, build
+from glassnet import nn
+from tests.needs import need_module
+
+
+def _setup(workload: str, optimizer: str):
+    gn.manual_seed(0)
+    model, loss_fn = build(nn, F, workload)
+    if optimizer == "adam":
+        opt = gn.optim.Adam(model.parameters(), lr=1e-3)
+    else:
+        opt = gn.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+
+    def step(x, y):
+        opt.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return model, step
+
+
+def _assert_same(model_a, model_b):
+    for (name, a), b in zip(model_a.named_parameters(), model_b.parameters()):
+        assert np.array_equal(a.data, b.data), name
+        assert (a.grad is None) == (b.grad is None), name
+        if a.grad is not None:
+            assert np.array_equal(a.grad.data, b.grad.data), name
+
+
+@pytest.mark.parametrize(
+    "workload, optimizer",
+    [("W0-b16", "sgd"), ("W1-b8", "adam"), ("W2-b4", "sgd"), ("W3-t6", "adam"), ("W4-t8", "sgd")],
+    ids=["MLP", "MLP-784", "CNN", "LSTM", "GPT"],
+)
+def test_replay_equals_eager_to_the_bit(workload, optimizer):
+    eager_model, eager_step = _setup(workload, optimizer)
+    model, step = _setup(workload, optimizer)
+    compiled = gn.compile(step)
+    for seed in range(4):  # a new batch each call: the replay must read its arguments, not the captured ones
+        x, y = (gn.tensor(a) for a in batch(workload, seed=seed))
+        expected, got = eager_step(x, y), compiled(x, y)
+        assert np.array_equal(expected.data, got.data), (seed, expected.item(), got.item())
+        _assert_same(eager_model, model)
+    assert (compiled.captures, compiled.replays, compiled.fallback_reason) == (1, 3, None)
+
+
+def test_dropout_and_module_zero_grad_replay_like_eager():
+    def setup():
+        gn.manual_seed(1)
+        model = nn.Sequential(nn.Linear(5, 8), nn.ReLU(), nn.Dropout(0.5), nn.Linear(8, 1))
+        opt = gn.optim.SGD(model.parameters(), lr=0.1)
+
+        def step(x, y):
+            model.zero_grad()
+            loss = F.mse_loss(model(x), y)
+            loss.backward()
+            opt.step()
+            return {"loss": loss, "out": (x,)}
+
+        return model, step
+
+    eager_model, eager_step = setup()
+    model, step = setup()
+    compiled = gn.compile(step)
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        x, y = gn.tensor(rng.standard_normal((6, 5), dtype=np.float32)), gn.tensor(np.ones((6, 1), np.float32))
+        gn.manual_seed(7)  # both draw the same dropout masks from the global generator
+        expected = eager_step(x, y)
+        gn.manual_seed(7)
+        got = compiled(x, y)
+        assert np.array_equal(expected["loss"].data, got["loss"].data)
+        assert got["out"][0] is x
+        _assert_same(eager_model, model)  # gradients did not accumulate across calls: zero_grad was replayed
+    assert compiled.replays == 2
+
+
+def test_recapture_on_new_shape_or_dtype():
+    eager_model, eager_step = _setup("W0-b16", "sgd")
+    model, step = _setup("W0-b16", "sgd")
+    compiled = gn.compile(step)
+    for n in (16, 5, 16, 5):
+        x, y = (gn.tensor(a) for a in batch(f"W0-b{n}", seed=n))
+        assert np.array_equal(eager_step(x, y).data, compiled(x, y).data)
+        _assert_same(eager_model, model)
+    assert (compiled.captures, compiled.replays) == (2, 2)
+    assert compiled.schedule.key[0][0][0] == (5, 2)
+    x64 = gn.tensor(np.zeros((5, 2)))
+    with pytest.raises(TypeError):  # float64 data into float32 weights: the same error as eager, raised at capture
+        compiled(x64, x64)
+
+
+@pytest.mark.parametrize(
+    "body, reason",
+    [
+        ("loss.item()", "reads a tensor's value (item())"),
+        ("loss.detach() * loss", "holds a value of the step"),
+        ("gn.autograd.grad(loss, model[0].weight, create_graph=True)", "create_graph=True"),
+    ],
+)
+def test_fallback_runs_eagerly_and_says_why(body, reason):
+    gn.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 1))
+    opt = gn.optim.SGD(model.parameters(), lr=0.1)
+    x, y = gn.tensor(np.ones((4, 3), np.float32)), gn.tensor(np.zeros((4, 1), np.float32))
+
+    def step(x, y):
+        opt.zero_grad()
+        loss = F.mse_loss(model(x), y)
+        eval(body, {"gn": gn, "np": np, "loss": loss, "model": model})  # noqa: S307  (fixed test strings)
+        loss.backward()
+        opt.step()
+        return loss
+
+    compiled = gn.compile(step)
+    with pytest.warns(UserWarning, match=r"gn.compile\(step\): running eagerly: .*") as caught:
+        first = compiled(x, y)
+    assert reason in str(caught[0].message) and reason in compiled.fallback_reason
+    assert len(str(caught[0].message).splitlines()) == 1
+    before = model[0].weight.data.copy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # said once
+        second = compiled(x, y)
+    assert second.item() < first.item() and not np.array_equal(before, model[0].weight.data)  # eager steps ran
+    assert compiled.schedule is None and compiled.replays == 0
+
+
+def test_schedule_prints_and_draws():
+    model, step = _setup("W0-b16", "sgd")
+    compiled = gn.compile(step)
+    x, y = (gn.tensor(a) for a in batch("W0-b16"))
+    assert compiled.schedule is None
+    compiled(x, y)
+    text = str(compiled.schedule)
+    assert "%0 = Linear(in0, p" in text and "Tanh(%0)" in text and "MeanSquaredError(%4, in1" in text
+    assert "backward from %5: 6 nodes" in text and text.index("SGD.zero_grad()") < text.index("SGD.step()")
+    assert "f0.forward(a0," in compiled.schedule.source and "f5.backward(g5)" in compiled.schedule.source
+    need_module("graphviz", "pip install 'glassnet[graph]'")
+    graph = gn.lens.draw_graph(compiled.schedule)
+    assert "Linear" in graph.source and "backward (6 nodes)" in graph.source
+
+
+def test_int32_targets_converted_inside_the_op_follow_each_call():
+    def setup():
+        gn.manual_seed(2)
+        model = nn.Linear(4, 3)
+        opt = gn.optim.SGD(model.parameters(), lr=0.5)
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y)  # int32 targets: converted to int64 inside cross_entropy
+            loss.backward()
+            opt.step()
+            return loss
+
+        return model, step
+
+    (eager_model, eager_step), (model, step) = setup(), setup()
+    compiled = gn.compile(step)
+    rng = np.random.default_rng(3)
+    for _ in range(3):
+        x = gn.tensor(rng.standard_normal((5, 4), dtype=np.float32))
+        y = gn.tensor(rng.integers(0, 3, 5).astype(np.int32))
+        assert np.array_equal(eager_step(x, y).data, compiled(x, y).data)
+        _assert_same(eager_model, model)
+    assert compiled.replays == 2 and "astype" in compiled.schedule.source
