@@ -300,8 +300,8 @@ class _Recorder:
                     continue
                 parent = inp.grad_fn
                 if parent is None:
-                    if inp._hooks:
-                        return self.fail("a gradient hook on a leaf tensor")
+                    if inp._hooks or id(inp) in autograd._post_accumulate_hooks:
+                        return self.fail("a gradient hook on a leaf tensor (register_hook, post-accumulate: DDP)")
                     source = (_INPUT, self.inputs[id(inp)]) if id(inp) in self.inputs else (_EXTERNAL, inp)
                     targets.append((position, inp, source))
                 else:
