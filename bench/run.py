@@ -1,10 +1,12 @@
 """The reference workloads, glassnet against PyTorch: steps/s, their ratio, and peak memory of each.
 
     python -m bench.run              # W0-W4, each system in its own subprocess, alternating, 3 rounds
-    python -m bench.run --scaling    # and the scaling table: W1 at batch 32/128/512, W3 at sequence 32/64/128
+    (--scaling also measures the size table: W1 at batch 32/128/512, W3 at sequence 32/64/128)
     python -m bench.run --quick      # smoke test: short windows, one round
     python -m bench.run --workloads W3,W4-t32 --rounds 5
     python -m bench.run --threads 1  # one BLAS/OpenMP thread each: steadier when other processes share the cores
+    python -m bench.run --compile    # and glassnet's step through gn.compile (capture once, replay), a third column
+    python -m bench.run --scaling    # also W0-W4 again at 1, 2 and all cores' threads, so the scaling shows
 
 Each measurement runs in a fresh subprocess so that its peak RSS (`resource.getrusage`) is its own.
 """
@@ -28,8 +30,11 @@ def worker(system: str, workload: str, min_time: float, repeats: int, threads: i
     from bench.harness import measure
     from bench.workloads import glassnet_step, torch_step
 
-    step = glassnet_step(workload) if system == "glassnet" else torch_step(workload, threads)
-    if system == "glassnet":
+    if system == "pytorch":
+        step = torch_step(workload, threads)
+    else:
+        step = glassnet_step(workload, compiled=system == "compiled")
+    if system != "pytorch":
         import torch  # noqa: F401 - loaded in both workers so that peak RSS compares like with like
 
     rate = measure(step, min_time=min_time, repeats=repeats, warmup_time=min(0.5, min_time))
@@ -47,11 +52,12 @@ def _spawn(system: str, workload: str, min_time: float, repeats: int, threads: i
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def _measure_both(workload: str, min_time: float, repeats: int, rounds: int, threads: int) -> dict:
-    """Median steps/s and max peak RSS of each system over `rounds` subprocess runs, alternating who goes first."""
-    runs = {"glassnet": [], "pytorch": []}
+def _measure_both(workload: str, min_time: float, repeats: int, rounds: int, threads: int,
+                  systems: tuple = ("glassnet", "pytorch")) -> dict:
+    """Median steps/s and max peak RSS of each system over `rounds` subprocess runs, the order rotated each round."""
+    runs = {s: [] for s in systems}
     for r in range(rounds):
-        order = ("glassnet", "pytorch") if r % 2 == 0 else ("pytorch", "glassnet")
+        order = systems[r % len(systems):] + systems[: r % len(systems)]
         for system in order:
             runs[system].append(_spawn(system, workload, min_time, repeats, threads))
     return {
@@ -62,13 +68,19 @@ def _measure_both(workload: str, min_time: float, repeats: int, rounds: int, thr
 
 def _row(workload: str, r: dict) -> None:
     g, t = r["glassnet"], r["pytorch"]
+    compiled = ""
+    if "compiled" in r:
+        c = r["compiled"]["steps_per_s"]
+        compiled = f"{c:>12.2f}{c / t['steps_per_s']:>7.2f}x"
     print(f"{workload:<9}{g['steps_per_s']:>12.2f}{t['steps_per_s']:>12.2f}"
-          f"{g['steps_per_s'] / t['steps_per_s']:>7.2f}x{g['peak_mib']:>14.0f}{t['peak_mib']:>13.0f}", flush=True)
+          f"{g['steps_per_s'] / t['steps_per_s']:>7.2f}x{g['peak_mib']:>14.0f}{t['peak_mib']:>13.0f}{compiled}",
+          flush=True)
 
 
-def _table(title: str, workloads, measure, done: dict) -> dict:
+def _table(title: str, workloads, measure, done: dict, compiled: bool = False) -> dict:
     """Measure each workload (unless `done` has it) and print its row as soon as it is known."""
-    print(f"{title:<9}{'glassnet/s':>12}{'PyTorch/s':>12}{'ratio':>8}{'glassnet MiB':>14}{'PyTorch MiB':>13}")
+    extra = f"{'compiled/s':>12}{'ratio':>8}" if compiled else ""
+    print(f"{title:<9}{'glassnet/s':>12}{'PyTorch/s':>12}{'ratio':>8}{'glassnet MiB':>14}{'PyTorch MiB':>13}{extra}")
     results = {}
     for w in workloads:
         results[w] = done.get(parse(w)) or measure(w)
@@ -84,6 +96,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--scaling", action="store_true", help="also W1 at batch 32/128/512, W3 at seq 32/64/128")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2, help="BLAS/OpenMP threads of both systems (default 2)")
+    parser.add_argument("--compile", action="store_true", help="also glassnet's step through gn.compile")
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
@@ -95,12 +108,18 @@ def main(argv=None) -> dict:
     print(f"{time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} CPUs, load average {load:.1f}, "
           f"{args.threads} thread(s) per system", flush=True)
 
-    def measure(w):
-        return _measure_both(w, min_time, repeats, rounds, args.threads)
+    systems = ("glassnet", "pytorch", "compiled") if args.compile else ("glassnet", "pytorch")
 
-    results = _table("workload", args.workloads.split(","), measure, {})
+    def measure(w, threads=args.threads):
+        return _measure_both(w, min_time, repeats, rounds, threads, systems)
+
+    workloads = args.workloads.split(",")
+    results = _table("workload", workloads, measure, {}, args.compile)
     if args.scaling:  # W1 is W1-b128 and W3 is W3-t64: measured once
-        results.update(_table("scaling", SCALING, measure, {parse(w): r for w, r in results.items()}))
+        results.update(_table("scaling", SCALING, measure, {parse(w): r for w, r in results.items()}, args.compile))
+        for threads in sorted({1, 2, os.cpu_count() or 1} - {args.threads}):  # how each system scales with cores
+            print(f"{threads} thread(s) per system, load average {os.getloadavg()[0]:.1f}", flush=True)
+            _table(f"{threads} thr", workloads, lambda w, t=threads: measure(w, t), {}, args.compile)
     return results
 
 

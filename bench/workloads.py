@@ -148,8 +148,8 @@ def _sgd_step(model, loss_fn, optimizer, x, y):
     return step
 
 
-def glassnet_step(workload: str):
-    """A training step of `workload` in glassnet."""
+def glassnet_step(workload: str, compiled: bool = False):
+    """A training step of `workload` in glassnet; with `compiled`, the same step through `gn.compile`."""
     import glassnet as gn
     import glassnet.nn.functional as F
     from glassnet import nn
@@ -157,7 +157,17 @@ def glassnet_step(workload: str):
     gn.manual_seed(0)
     x, y = (gn.tensor(a) for a in batch(workload))
     model, loss_fn = build(nn, F, workload)
-    return _sgd_step(model, loss_fn, gn.optim.SGD(model.parameters(), lr=0.01), x, y)
+    optimizer = gn.optim.SGD(model.parameters(), lr=0.01)
+    if not compiled:
+        return _sgd_step(model, loss_fn, optimizer, x, y)
+
+    @gn.compile
+    def step(x, y):
+        optimizer.zero_grad()
+        loss_fn(model(x), y).backward()
+        optimizer.step()
+
+    return lambda: step(x, y)
 
 
 def torch_step(workload: str, threads: int = 2):
