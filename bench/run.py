@@ -44,7 +44,8 @@ def worker(system: str, workload: str, min_time: float, repeats: int, threads: i
 
 def _spawn(system: str, workload: str, min_time: float, repeats: int, threads: int) -> dict:
     # The BLAS thread count has to be set before NumPy loads: through the environment of a fresh process.
-    env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads))
+    env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads),
+               NUMBA_NUM_THREADS=str(threads))
     out = subprocess.run(
         [sys.executable, "-m", "bench.run", "--worker", system, workload, str(min_time), str(repeats), str(threads)],
         capture_output=True, text=True, check=True, env=env,

@@ -32,6 +32,7 @@ import math
 
 from glassnet.autograd import Function
 from glassnet.backend import np
+from glassnet.kernels import kernel as kernel_named
 
 # ----- geometry ---------------------------------------------------------------------------------------------------
 
@@ -106,8 +107,13 @@ def im2col(x, kernel, stride, padding, dilation, out_size):
     One strided view and one copy into the GEMM's layout; no Python loop over pixels.
     """
     nd = len(kernel)
-    view = windows(pad(x, padding), kernel, stride, dilation, out_size)  # (N, C, *kernel, *out)
-    cols = np.ascontiguousarray(np.moveaxis(view, 0, 1 + nd))  # (C, *kernel, N, *out)
+    xp = pad(x, padding)
+    view = windows(xp, kernel, stride, dilation, out_size)  # (N, C, *kernel, *out)
+    fast = kernel_named("im2col2d", xp) if nd == 2 else None
+    if fast is not None:  # the same copy on every core (glassnet.kernels)
+        cols = fast(xp, *kernel, *stride, *dilation, *out_size)
+    else:
+        cols = np.ascontiguousarray(np.moveaxis(view, 0, 1 + nd))  # (C, *kernel, N, *out)
     return cols.reshape(x.shape[1] * math.prod(kernel), x.shape[0] * math.prod(out_size))
 
 
@@ -120,6 +126,10 @@ def col2im(cols, in_size, kernel, stride, padding, dilation):
         for n, (lo, hi), o, s, k, d in zip(in_size, padding, out_size, stride, kernel, dilation)
     )
     buf = full(cols.shape[:2] + padded, cols.dtype, channel_major(cols))
+    fast = kernel_named("col2im2d", cols) if len(kernel) == 2 else None
+    if fast is not None:  # the same sums, in the same order, on every core (glassnet.kernels)
+        fast(cols, buf, *stride, *dilation)
+        return buf[NC + tuple(slice(lo, lo + n) for n, (lo, _) in zip(in_size, padding))]
     for offset, region in kernel_regions(kernel, stride, dilation, out_size):
         buf[NC + region] += cols[NC + offset]
     return buf[NC + tuple(slice(lo, lo + n) for n, (lo, _) in zip(in_size, padding))]
