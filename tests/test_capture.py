@@ -107,6 +107,8 @@ def test_recapture_on_new_shape_or_dtype():
         ("loss.item()", "reads a tensor's value (item())"),
         ("loss.detach() * loss", "holds a value of the step"),
         ("gn.autograd.grad(loss, model[0].weight, create_graph=True)", "create_graph=True"),
+        ("model[0].register_forward_hook(lambda *a: None) and model(gn.ones(1, 3))", "Linear has module hooks"),
+        ("loss.register_hook(lambda g: g)", "a tensor hook"),
     ],
 )
 def test_fallback_runs_eagerly_and_says_why(body, reason):

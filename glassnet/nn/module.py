@@ -265,6 +265,8 @@ class Module:
             hooked = state["_forward_hooks"] or state["_forward_pre_hooks"] or state["_backward_hooks"]
             if not (hooked or _global_forward_pre_hooks or _global_forward_hooks or _global_backward_hooks):
                 return self.forward(*args, **kwargs) if kwargs else self.forward(*args)
+            if _capture_state.capture is not None:  # gn.compile: a replay runs the ops, not the hooks
+                _capture_state.capture.fail(f"{type(self).__name__} has module hooks, which a replay would not call")
             for hook, with_kwargs in itertools.chain(
                 ((h, False) for h in _global_forward_pre_hooks.values()), self._forward_pre_hooks.values()
             ):
