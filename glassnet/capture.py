@@ -184,6 +184,7 @@ class _Recorder:
         self.keep: list = []  # every tensor seen, so that ids stay unique during the capture
         self.externals: dict[int, Tensor] = {}
         self.outputs: list = []  # the arrays the recorded ops returned
+        self.stand_ins: dict[int, Tensor] = {}
         self.paused = 0
         self.error: str | None = None
 
@@ -231,7 +232,7 @@ class _Recorder:
         op.option_views = option_views
         op.cls = cls
         op.sources = tuple(sources)
-        op.inputs = tuple(args)
+        op.inputs = tuple(self.stand_in(a) for a in args)  # what backward reads of fn.inputs: requires_grad
         op.shape, op.dtype = out.shape, out.dtype
         op.tracked = out.grad_fn is not None
         op.ufunc = options.get("ufunc") if cls is None else None
@@ -244,6 +245,21 @@ class _Recorder:
             self.node_slots[id(out.grad_fn)] = slot
         self.schedule.ops.append(op)
         self.schedule.steps.append(op)
+
+    def stand_in(self, value):
+        """A captured value as a replayed node's `inputs` entry: parameters as they are; other tensors as a tensor of
+        the same shape, dtype and requires_grad holding no memory (the capture's activations are not kept alive);
+        constants as None (backward reads only whether each input wants a gradient)."""
+        if not isinstance(value, Tensor):
+            return None
+        if id(value) in self.externals:
+            return value
+        stand_in = self.stand_ins.get(id(value))
+        if stand_in is None:
+            stand_in = Tensor._make(np.broadcast_to(np.zeros((), value.dtype), value.shape), None)
+            stand_in._requires_grad = value._requires_grad
+            self.stand_ins[id(value)] = stand_in
+        return stand_in
 
     def input_tensors_only(self) -> list:
         return [t for _, t in self.input_tensors]
@@ -303,9 +319,9 @@ class _Recorder:
                     if inp._hooks or id(inp) in autograd._post_accumulate_hooks:
                         return self.fail("a gradient hook on a leaf tensor (register_hook, post-accumulate: DDP)")
                     source = (_INPUT, self.inputs[id(inp)]) if id(inp) in self.inputs else (_EXTERNAL, inp)
-                    targets.append((position, inp, source))
+                    targets.append((position, self.stand_in(inp), source))
                 else:
-                    targets.append((position, inp, self.node_slots.get(id(parent), -1)))
+                    targets.append((position, self.stand_in(inp), self.node_slots.get(id(parent), -1)))
                     if id(parent) not in seen:
                         seen.add(id(parent))
                         stack.append(parent)
