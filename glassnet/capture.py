@@ -37,6 +37,9 @@ _new = object.__new__
 _SLOT, _INPUT, _EXTERNAL, _CONSTANT, _INPUT_VIEW = 0, 1, 2, 3, 4
 
 
+MAX_SCHEDULES = 16  # input signatures kept per compiled step before it gives up and runs eagerly
+
+
 class CaptureError(Exception):
     """Raised inside a capture when the step does something a replay could not repeat."""
 
@@ -408,6 +411,12 @@ class CompiledStep:
                 )
         key = _key(args, kwargs)
         schedule = self.schedules.get(key)
+        if schedule is None and len(self.schedules) >= MAX_SCHEDULES:
+            return self._fall_back(
+                f"more than {MAX_SCHEDULES} input signatures (shapes, dtypes or non-tensor arguments change each call)",
+                args,
+                kwargs,
+            )
         if schedule is not None:
             self.replays += 1
             return _replay(schedule, [a for a in list(args) + list(kwargs.values())])

@@ -96,6 +96,14 @@ def test_recapture_on_new_shape_or_dtype():
         _assert_same(eager_model, model)
     assert (compiled.captures, compiled.replays) == (2, 2)
     assert compiled.schedule.key[0][0][0] == (5, 2)
+    assert len(compiled.schedules) == 2
+    with pytest.warns(UserWarning, match="more than 16 input signatures") as caught:
+        for n in range(1, 20):  # a new shape every call: captured up to MAX_SCHEDULES times, then eager
+            x, y = (gn.tensor(a) for a in batch(f"W0-b{n}", seed=n))
+            assert np.array_equal(eager_step(x, y).data, compiled(x, y).data)
+    assert len(caught) == 1
+    _assert_same(eager_model, model)
+    assert compiled.captures == 16 and compiled.fallback_reason.startswith("more than 16")
     x64 = gn.tensor(np.zeros((5, 2)))
     with pytest.raises(TypeError):  # float64 data into float32 weights: the same error as eager, raised at capture
         compiled(x64, x64)
