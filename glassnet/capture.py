@@ -601,7 +601,10 @@ def _view(view: tuple, const: Callable) -> str:
 
 
 def _fix_scalar(out, fn):
-    """As Function.apply does when NumPy returns a scalar from 0-d math: keep every result an array."""
+    """As Function.apply does when NumPy returns a scalar from 0-d math: keep every result an array (another array
+    type, such as a GPU array, is left as it is)."""
+    if not isinstance(out, (np.generic, int, float, complex)):
+        return out
     raw, out = out, np.asarray(out)
     fn._saved = tuple(out if v is raw else v for v in fn._saved)
     return out
