@@ -72,7 +72,7 @@ def _row(workload: str, r: dict) -> None:
     compiled = ""
     if "compiled" in r:
         c = r["compiled"]["steps_per_s"]
-        compiled = f"{c:>12.2f}{c / t['steps_per_s']:>7.2f}x"
+        compiled = f"{c:>12.2f}{c / t['steps_per_s']:>7.2f}x{r['compiled']['peak_mib']:>14.0f}"
     print(f"{workload:<9}{g['steps_per_s']:>12.2f}{t['steps_per_s']:>12.2f}"
           f"{g['steps_per_s'] / t['steps_per_s']:>7.2f}x{g['peak_mib']:>14.0f}{t['peak_mib']:>13.0f}{compiled}",
           flush=True)
@@ -80,7 +80,7 @@ def _row(workload: str, r: dict) -> None:
 
 def _table(title: str, workloads, measure, done: dict, compiled: bool = False) -> dict:
     """Measure each workload (unless `done` has it) and print its row as soon as it is known."""
-    extra = f"{'compiled/s':>12}{'ratio':>8}" if compiled else ""
+    extra = f"{'compiled/s':>12}{'ratio':>8}{'compiled MiB':>14}" if compiled else ""
     print(f"{title:<9}{'glassnet/s':>12}{'PyTorch/s':>12}{'ratio':>8}{'glassnet MiB':>14}{'PyTorch MiB':>13}{extra}")
     results = {}
     for w in workloads:
