@@ -16,7 +16,8 @@ Kernels:
     col2im2d   the slice-adds inside ops.conv.col2im: buf[n, c, i·s + u·d, j·s + v·d] += cols[n, c, u, v, i, j],
                kernel offsets in row-major order (the reference's order, hence the same sums)
 
-The thread count is numba's (NUMBA_NUM_THREADS, or `numba.set_num_threads`); bench.run sets it with BLAS's.
+Threads: `gn.set_num_threads(n)` sets numba's pool with BLAS's (up to NUMBA_NUM_THREADS), and the kernels start
+with glassnet's current count; bench.run sets NUMBA_NUM_THREADS with BLAS's.
 """
 
 from __future__ import annotations
@@ -60,6 +61,9 @@ def _load() -> dict | None:
     except ImportError:
         raise ImportError("GLASSNET_KERNELS=numba needs numba: pip install 'glassnet[accel]'") from None
     _kernels = compiled_table()
+    from glassnet.threads import get_num_threads
+
+    numba.set_num_threads(min(get_num_threads(), numba.config.NUMBA_NUM_THREADS))  # glassnet's thread policy
     return _kernels
 
 

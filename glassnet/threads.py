@@ -17,6 +17,7 @@ outside glassnet too, as `torch.set_num_threads` does for PyTorch.
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
 
 __all__ = ["DEFAULT_NUM_THREADS", "apply_default", "get_num_threads", "set_num_threads"]
@@ -45,6 +46,9 @@ def set_num_threads(n: int) -> None:
 
     _controller = ThreadpoolController()  # rescan: a library loaded since the last call (torch's OpenMP) is included
     _controller.limit(limits=n)
+    numba = sys.modules.get("numba")  # glassnet.kernels' thread pool, when loaded (GLASSNET_KERNELS=numba)
+    if numba is not None:
+        numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
 
 
 def get_num_threads() -> int:

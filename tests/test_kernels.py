@@ -72,3 +72,16 @@ def test_selection_is_numpy_unless_asked(table, monkeypatch):
     monkeypatch.setenv("GLASSNET_KERNELS", "fast")
     with pytest.raises(ValueError, match="GLASSNET_KERNELS='fast'"):
         kernels.enabled()
+
+
+def test_set_num_threads_sets_the_kernels_pool_too(table):
+    import numba
+
+    before = gn.get_num_threads()
+    try:
+        gn.set_num_threads(1)
+        assert numba.get_num_threads() == 1
+        gn.set_num_threads(2)
+        assert numba.get_num_threads() == min(2, numba.config.NUMBA_NUM_THREADS)
+    finally:
+        gn.set_num_threads(before)
