@@ -1,18 +1,21 @@
 """report: one self-contained HTML page about a training run, for people to look at rather than read.
 
 `report(run_dir)` reads a run folder (see `glassnet.train.RunDir`): config.json, history.json, a saved recording
-(`save_recording` writes recording.json), confusion_matrix.json and the PNGs in artefacts/, and writes
-`run_dir/report.html` with the key numbers, the curves, the diagnosis (`glassnet.lens.diagnose`) with the
-per-layer numbers behind it, the pictures and the configuration. Images are embedded as base64 PNG and the style
-is inline, so the file opens anywhere without a network and needs no script. Plots need matplotlib
-(`glassnet[plots]`); without it the page still renders and says which pictures are missing.
+(`save_recording` writes recording.json), confusion_matrix.json, a tour's summary.json and the PNGs in artefacts/,
+and writes `run_dir/report.html` with the key numbers, the curves, the diagnosis (`glassnet.lens.diagnose`) with the
+per-layer numbers behind it, the pictures and the configuration. The page is rendered from the package's Jinja2
+templates (`glassnet.lens.render`) with every value escaped; images are embedded as base64 PNG and the style is
+inline, so the file opens anywhere without a network, and its Content-Security-Policy forbids any script.
+
+A run folder is read as untrusted input (`glassnet.lens.runfiles`): nothing outside it is read (links out are
+refused), only regular files under a size limit are opened, and a malformed file becomes a note in its section
+while the rest of the report is written. Plots need matplotlib (`glassnet[plots]`); without it the page still
+renders and says which pictures are missing.
 """
 
 from __future__ import annotations
 
-import base64
 import datetime
-import html
 import importlib.util
 import json
 import math
@@ -27,14 +30,19 @@ import numpy
 from glassnet.files import atomic_write
 from glassnet.lens.diagnose import Finding, diagnose
 from glassnet.lens.recorder import Recorder, Recording
+from glassnet.lens.render import format_value, render_html
+from glassnet.lens.runfiles import RunFileError, list_inside, read_inside, read_json_inside
 
 __all__ = ["ReportError", "load_recording", "report", "save_recording"]
 
-SCALARS_FILE = "scalars.jsonl"  # glassnet.train.runlog.SCALARS_FILE
 RECORDING_FILE = "recording.json"
 CONFUSION_FILE = "confusion_matrix.json"
 MAX_PICTURES = 24  # artefact PNGs embedded at most (a GAN writes one per epoch)
-MAX_PICTURE_BYTES = 4 * 1024 * 1024  # larger PNGs are listed, not embedded
+MAX_PICTURE_BYTES = 4 * 1024 * 1024  # larger PNGs are listed, not embedded (and never read)
+MAX_JSON_BYTES = 256 * 1024 * 1024  # config, history, recording, summary: larger files are refused unread
+MAX_CHECKPOINT_BYTES = 4 * 1024**3  # a checkpoint is only opened for the history it carries
+MAX_CURVE_FIGURES = 4  # figures of curves (3 metrics each); further metrics stay in the per-epoch table
+MIN_EPOCHS_FOR_VERDICT = 5  # "healthy" needs this many epochs: overfitting and stalls show only over several
 PLOTS_EXTRA = "pip install 'glassnet[plots]'"
 
 
@@ -61,7 +69,10 @@ def _encode(value: Any) -> Any:
 def _decode(value: Any) -> Any:
     if isinstance(value, dict):
         if "__array__" in value:
-            return numpy.array(value["__array__"], dtype=value["dtype"])
+            dtype = numpy.dtype(value.get("dtype"))
+            if dtype.kind not in "biuf":  # numbers only: a record dtype could claim gigabytes per element
+                raise ValueError(f"an array of dtype {dtype}; expected numbers")
+            return numpy.array(value["__array__"], dtype=dtype)
         if "__tuple__" in value:
             return tuple(_decode(v) for v in value["__tuple__"])
         return {k: _decode(v) for k, v in value.items()}
@@ -91,38 +102,94 @@ def save_recording(recording: Recording | Recorder, path: str | os.PathLike) -> 
     return target
 
 
+def _fail(source: str, entry: str, expected: str, got: Any) -> ReportError:
+    shown = repr(got)
+    return ReportError(f"{source}: {entry} is {shown[:60]}{'…' if len(shown) > 60 else ''}; expected {expected}")
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _check_stats(source: str, where: str, stats: Any) -> None:
+    if not isinstance(stats, dict):
+        raise _fail(source, where, "a dict of statistics", stats)
+    for key, v in stats.items():
+        if key.endswith("histogram"):
+            ok = (isinstance(v, tuple) and len(v) == 2 and all(isinstance(a, numpy.ndarray) and a.ndim == 1 for a in v)
+                  and len(v[1]) == len(v[0]) + 1)
+            if not ok:
+                raise _fail(source, f"{where}[{key!r}]", "(counts, edges) arrays with one more edge than counts", v)
+        elif not (_is_number(v) or v is None or isinstance(v, str)):
+            raise _fail(source, f"{where}[{key!r}]", "a number (or a name)", v)
+
+
+def _recording_from(data: Any, source: str) -> Recording:
+    """A Recording from save_recording's JSON, every entry checked: a malformed file is a ReportError naming it."""
+    if not isinstance(data, dict) or data.get("format") != "glassnet.recording":
+        raise ReportError(f"load_recording: {source} is not a glassnet recording (expected save_recording's JSON)")
+    max_records = data.get("max_records", 1000)
+    if not _is_int(max_records) or not 2 <= max_records <= 10**7:
+        raise _fail(source, "max_records", "a whole number from 2 to 10,000,000", max_records)
+    strides = data.get("strides", [1, 1, 1])
+    if not (isinstance(strides, list) and len(strides) == 3 and all(_is_int(v) and v >= 1 for v in strides)):
+        raise _fail(source, "strides", "a list of 3 positive whole numbers", strides)
+    try:
+        records, losses, epochs = (_decode(data.get(key, [])) for key in ("records", "losses", "epochs"))
+    except (ValueError, TypeError) as err:
+        raise ReportError(f"{source}: an array could not be read: {err}") from None
+    except RecursionError:
+        raise ReportError(f"{source}: nested too deeply to be read") from None
+    for key, value in (("records", records), ("losses", losses), ("epochs", epochs)):
+        if not isinstance(value, list):
+            raise _fail(source, key, "a list", value)
+    for i, r in enumerate(records):
+        if not (isinstance(r, dict) and _is_int(r.get("step"))):
+            raise _fail(source, f"records[{i}]", "a dict with a whole-number 'step'", r)
+        for kind in ("activations", "params"):
+            group = r.setdefault(kind, {})
+            if not isinstance(group, dict):
+                raise _fail(source, f"records[{i}][{kind!r}]", "a dict", group)
+            for name, stats in group.items():
+                _check_stats(source, f"records[{i}][{kind!r}][{name!r}]", stats)
+    for i, pair in enumerate(losses):
+        if not (isinstance(pair, (tuple, list)) and len(pair) == 2 and _is_int(pair[0]) and _is_number(pair[1])):
+            raise _fail(source, f"losses[{i}]", "a (step, loss) pair of numbers", pair)
+    for i, logs in enumerate(epochs):
+        if not isinstance(logs, dict):
+            raise _fail(source, f"epochs[{i}]", "a dict of epoch logs", logs)
+    kinds, order = data.get("layer_kinds", {}), data.get("param_order", [])
+    if not (isinstance(kinds, dict) and all(isinstance(v, str) for v in kinds.values())):
+        raise _fail(source, "layer_kinds", "a dict of layer name to class name", kinds)
+    if not (isinstance(order, list) and all(isinstance(v, str) for v in order)):
+        raise _fail(source, "param_order", "a list of parameter names", order)
+    recording = Recording(max_records)
+    for bounded, items, stride in zip((recording.records, recording.losses, recording.epochs),
+                                      (records, losses, epochs), strides):
+        bounded.extend(tuple(p) if isinstance(p, list) else p for p in items)
+        bounded.stride = stride
+    recording.layer_kinds = {str(k): v for k, v in kinds.items()}
+    recording.param_order = list(order)
+    return recording
+
+
 def load_recording(path: str | os.PathLike) -> Recording:
     """Read a recording written by `save_recording` (a file, or a folder holding recording.json)."""
     source = Path(os.fspath(path))
     if source.is_dir():
         source = source / RECORDING_FILE
-    data = _read_json(source)
-    if not isinstance(data, dict) or data.get("format") != "glassnet.recording":
-        raise ReportError(f"load_recording: {source} is not a glassnet recording (expected save_recording's JSON)")
-    recording = Recording(int(data.get("max_records", 1000)))
-    for bounded, key, stride in zip((recording.records, recording.losses, recording.epochs),
-                                    ("records", "losses", "epochs"), data.get("strides", [1, 1, 1])):
-        bounded.extend(_decode(data.get(key, [])))
-        bounded.stride = int(stride)
-    recording.layer_kinds = dict(data.get("layer_kinds", {}))
-    recording.param_order = list(data.get("param_order", []))
-    return recording
+    try:
+        data = read_json_inside(source.parent, source.name, MAX_JSON_BYTES)
+    except RunFileError as err:
+        raise ReportError(f"load_recording: {source.parent}/{err}") from None
+    return _recording_from(data, str(source))
 
 
 # ----- reading a run folder ----------------------------------------------------------------------------------------
-def _read_json(path: Path) -> Any:
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except FileNotFoundError:
-        raise ReportError(f"{path}: no such file") from None
-    except ValueError as e:
-        raise ReportError(f"{path} is not valid JSON: {e}") from None
-
-
 @dataclass
 class _Run:
-    """What a run folder holds, normalised: per-epoch logs as lists, optional recording and extras."""
+    """What a run folder holds, checked and normalised: per-epoch logs as equal-length lists of numbers (or None),
+    optional recording and extras, and per section the notes on what could not be read."""
 
     path: Path
     config: dict[str, Any] | None = None
@@ -131,126 +198,238 @@ class _Run:
     recording: Recording | None = None
     confusion: dict[str, Any] | None = None
     summary: dict[str, Any] | None = None  # a tour's summary.json
-    notes: list[str] = field(default_factory=list)
+    pictures: list[tuple[str, bytes]] = field(default_factory=list)  # (artefacts/name.png, PNG bytes)
+    notes: dict[str, list[str]] = field(default_factory=dict)  # section id -> what could not be read, and why
+
+    def note(self, section: str, text: str) -> None:
+        self.notes.setdefault(section, []).append(text)
 
 
-def _logs_from(history: Any) -> tuple[list[int], dict[str, list]]:
-    """(0-based epochs, {key: values}) from History.to_dict(), a dict of lists or a list of per-epoch dicts."""
+def _plain_number(v: Any) -> bool:
+    return v is None or _is_number(v)
+
+
+def _logs_from(history: Any, source: str = "history.json") -> tuple[list[int], dict[str, list], list[str]]:
+    """(0-based epochs, {key: values}, notes) from History.to_dict(), a dict of lists or a list of per-epoch dicts.
+
+    Every list comes back as long as the epochs; a value that is not a number becomes None (a gap in the curve), a
+    list of the wrong length is padded or cut, and each such repair is one note. Data of the wrong shape altogether
+    is a ReportError.
+    """
+    notes: list[str] = []
+    epochs: Any = None
     if isinstance(history, list):  # the recipes' form: [{"epoch": 1, "loss": ...}, ...] with 1-based epochs
-        keys = [k for rec in history for k in rec if k != "epoch"]
+        bad = next((i for i, rec in enumerate(history) if not isinstance(rec, dict)), None)
+        if bad is not None:
+            raise _fail(source, f"entry {bad}", "a dict of one epoch's numbers", history[bad])
+        keys = [str(k) for rec in history for k in rec if k != "epoch"]
         logs = {k: [rec.get(k) for rec in history] for k in dict.fromkeys(keys)}
-        epochs = [int(rec["epoch"]) - 1 if "epoch" in rec else i for i, rec in enumerate(history)]
-        return epochs, logs
-    if isinstance(history, dict) and isinstance(history.get("history"), dict):
-        logs = {str(k): list(v) for k, v in history["history"].items()}
-        n = max((len(v) for v in logs.values()), default=0)
-        epochs = [int(e) for e in history.get("epoch", [])]
-        return (epochs if len(epochs) == n else list(range(n))), logs
-    if isinstance(history, dict):
-        logs = {str(k): list(v) for k, v in history.items() if isinstance(v, list)}
-        return list(range(max((len(v) for v in logs.values()), default=0))), logs
-    raise ReportError(f"report: the history is a {type(history).__name__}; expected History.to_dict() data")
+        if all("epoch" in rec for rec in history):
+            epochs = [rec["epoch"] - 1 if _is_int(rec["epoch"]) else rec["epoch"] for rec in history]
+    elif isinstance(history, dict):
+        table = history["history"] if isinstance(history.get("history"), dict) else history
+        if table is history and "history" in history:
+            raise _fail(source, "'history'", "a dict of lists", history["history"])
+        logs = {}
+        for k, v in table.items():
+            if isinstance(v, list):
+                logs[str(k)] = v
+            elif table is not history:
+                notes.append(f"{source}: {str(k)[:40]!r} is not a list of numbers; left out")
+        epochs = history.get("epoch") if table is not history else None
+    else:
+        raise _fail(source, "the history", "History.to_dict() data (a dict of lists) or a list of per-epoch dicts",
+                    history)
+    n = max((len(v) for v in logs.values()), default=0)
+    if epochs is not None:
+        if isinstance(epochs, list) and all(_is_int(e) and e >= 0 for e in epochs) and len(set(epochs)) == len(epochs):
+            n = len(epochs) if len(epochs) >= n or not logs else n
+            if len(epochs) != n:
+                notes.append(f"{source}: {len(epochs)} epoch numbers for {n} values; epochs counted from 1 instead")
+                epochs = list(range(n))
+        else:
+            notes.append(f"{source}: the epoch numbers are not distinct whole numbers from 0; counted from 1 instead")
+            epochs = list(range(n))
+    else:
+        epochs = list(range(n))
+    for key, values in logs.items():
+        if len(values) != n:
+            notes.append(f"{source}: {key[:40]!r} has {len(values)} values for {n} epochs; "
+                         + ("the missing ones are left blank" if len(values) < n else "the extra ones are left out"))
+            values = (values + [None] * n)[:n]
+        if not all(_plain_number(v) for v in values):
+            notes.append(f"{source}: {key[:40]!r} holds values that are not numbers; they are left blank")
+            values = [v if _plain_number(v) else None for v in values]
+        logs[key] = values
+    return list(epochs), logs, notes
 
 
-def _checkpoint_history(path: Path) -> Any:
-    """The history a recipe's checkpoint carries, or None."""
-    for ckpt in (path / "checkpoints" / "last.safetensors", path / "checkpoint.safetensors"):
-        if ckpt.is_file():
-            from glassnet.io.weights import load
-
-            try:
-                state = load(ckpt)
-            except Exception:  # noqa: BLE001 - an unreadable checkpoint just means no history from it
+def _checkpoint_history(root: Path) -> Any:
+    """The history a recipe's checkpoint carries, or None (only a regular file inside the run folder is opened)."""
+    for relative in ("checkpoints/last.safetensors", "checkpoint.safetensors"):
+        try:
+            read_inside(root, relative, 0)
+        except RunFileError as err:
+            if "bytes, more than" not in str(err):  # missing, outside or not a regular file: not a candidate
                 continue
-            if isinstance(state, dict) and state.get("history"):
-                return state["history"]
+        from glassnet.io.weights import load
+
+        ckpt = root / relative
+        if os.stat(ckpt).st_size > MAX_CHECKPOINT_BYTES:
+            continue
+        try:
+            state = load(ckpt)
+        except Exception:  # noqa: BLE001 - an unreadable checkpoint just means no history from it
+            continue
+        if isinstance(state, dict) and state.get("history"):
+            return state["history"]
     return None
 
 
-def _scalars_history(path: Path) -> dict[str, Any] | None:
-    """scalars.jsonl as History.to_dict() data: one row per logged step (batch_ series left out)."""
-    from glassnet.train.runlog import read_jsonl
-
-    points, _, _ = read_jsonl(path)
-    points = [p for p in points if isinstance(p, dict) and isinstance(p.get("tag"), str)
-              and not p["tag"].startswith("batch_") and isinstance(p.get("step"), int)]
-    if not points:
+def _read_json(run: _Run, name: str, section: str) -> Any:
+    """The JSON in run folder file `name`, or None with a note in `section` when it is missing or cannot be read."""
+    try:
+        return read_json_inside(run.path, name, MAX_JSON_BYTES)
+    except RunFileError as err:
+        if not str(err).endswith("no such file"):
+            run.note(section, f"{err}")
         return None
-    steps = sorted({p["step"] for p in points})
-    row = {s: i for i, s in enumerate(steps)}
-    logs: dict[str, list] = {}
-    for p in points:
-        logs.setdefault(p["tag"], [None] * len(steps))[row[p["step"]]] = p.get("value")
-    return {"epoch": list(range(len(steps))), "history": logs}
+
+
+def _check_summary(run: _Run, summary: Any) -> dict[str, Any] | None:
+    """A tour's summary.json with its chapters checked; malformed chapters are left out with a note."""
+    if not isinstance(summary, dict) or not isinstance(summary.get("chapters"), list):
+        run.note("results", "summary.json: expected an object with a list of chapters; the results are left out")
+        return None
+    chapters = []
+    for i, ch in enumerate(summary["chapters"]):
+        ok = (isinstance(ch, dict) and _is_int(ch.get("number")) and isinstance(ch.get("title"), str)
+              and isinstance(ch.get("results", {}), dict) and _plain_number(ch.get("seconds"))
+              and isinstance(ch.get("headlines", []), list))
+        if not ok:
+            run.note("results", f"summary.json: chapter entry {i} is not a chapter (a number, a title, a dict of "
+                                "results); left out")
+            continue
+        chapters.append(ch)
+    return {**summary, "chapters": chapters}
+
+
+def _check_confusion(run: _Run, data: Any, name: str) -> dict[str, Any] | None:
+    matrix = data.get("matrix") if isinstance(data, dict) else data
+    labels = data.get("labels") if isinstance(data, dict) else None
+    n = len(matrix) if isinstance(matrix, list) else 0
+    square = 0 < n <= 1000 and all(isinstance(r, list) and len(r) == n and all(_is_number(v) and v >= 0 for v in r)
+                                   for r in matrix)
+    if not square:
+        run.note("pictures", f"{name}: expected a square matrix of counts (at most 1,000 classes); not drawn")
+        return None
+    if labels is not None and not (isinstance(labels, list) and len(labels) == n):
+        run.note("pictures", f"{name}: 'labels' should be a list of {n} names; numbered instead")
+        labels = None
+    return {"matrix": matrix, "labels": [str(v) for v in labels] if labels else None}
 
 
 def _read_run(run_dir: str | os.PathLike) -> _Run:
-    path = Path(os.fspath(run_dir))
-    if not path.is_dir():
-        raise ReportError(f"report: {path} is not a directory; expected a run folder holding config.json "
+    given = Path(os.fspath(run_dir))
+    if not given.is_dir():
+        raise ReportError(f"report: {given} is not a directory; expected a run folder holding config.json "
                           "and/or history.json")
-    run = _Run(path)
-    has_config, has_history = (path / "config.json").is_file(), (path / "history.json").is_file()
-    history = _read_json(path / "history.json") if has_history else _checkpoint_history(path)
-    if history is None and (path / SCALARS_FILE).is_file():  # a SummaryWriter's (or a live Trainer's) series
-        history = _scalars_history(path / SCALARS_FILE)
-        run.notes.append(f"series read from {SCALARS_FILE} (one row per logged step)")
-    if not has_config and history is None:
-        raise ReportError(f"report: {path} is not a run folder: expected config.json or history.json in it (written "
+    run = _Run(given.resolve())
+    present = {name: os.path.lexists(run.path / name) for name in ("config.json", "history.json")}
+    history = _read_json(run, "history.json", "curves") if present["history.json"] else _checkpoint_history(run.path)
+    if not any(present.values()) and history is None:
+        raise ReportError(f"report: {given} is not a run folder: expected config.json or history.json in it (written "
                           "by Trainer(run_dir=...)), or a checkpoint.safetensors holding a history (written by "
                           "`glassnet train`); found none of them")
-    if has_config:
-        run.config = _read_json(path / "config.json")
+    if present["config.json"]:
+        config = _read_json(run, "config.json", "config")
+        if config is not None and not isinstance(config, dict):
+            run.note("config", f"config.json holds {type(config).__name__} data; expected an object of settings")
+            config = None
+        run.config = config
     if history is not None:
-        run.epochs, run.logs = _logs_from(history)
-        if not has_history and not run.notes:
-            run.notes.append("history read from the run's checkpoint (no history.json)")
-    for folder in (path, path / "artefacts"):
-        if run.recording is None and (folder / RECORDING_FILE).is_file():
-            run.recording = load_recording(folder / RECORDING_FILE)
-        if run.confusion is None and (folder / CONFUSION_FILE).is_file():
-            data = _read_json(folder / CONFUSION_FILE)
-            run.confusion = data if isinstance(data, dict) else {"matrix": data}
-    if (path / "summary.json").is_file():
-        summary = _read_json(path / "summary.json")
-        run.summary = summary if isinstance(summary, dict) and "chapters" in summary else None
+        try:
+            run.epochs, run.logs, notes = _logs_from(history)
+        except ReportError as err:
+            run.note("curves", f"{err}; the curves are left out")
+        else:
+            for text in notes:
+                run.note("curves", text)
+        if not present["history.json"]:
+            run.note("config", "history read from the run's checkpoint (no history.json)")
+    for folder in ("", "artefacts/"):
+        if run.recording is None and os.path.lexists(run.path / folder / RECORDING_FILE):
+            data = _read_json(run, folder + RECORDING_FILE, "diagnosis")
+            if data is not None:
+                try:
+                    run.recording = _recording_from(data, folder + RECORDING_FILE)
+                except ReportError as err:
+                    run.note("diagnosis", f"{err}; the layer statistics are left out")
+        if run.confusion is None and os.path.lexists(run.path / folder / CONFUSION_FILE):
+            data = _read_json(run, folder + CONFUSION_FILE, "pictures")
+            if data is not None:
+                run.confusion = _check_confusion(run, data, folder + CONFUSION_FILE)
+    if os.path.lexists(run.path / "summary.json"):
+        summary = _read_json(run, "summary.json", "results")
+        if summary is not None:
+            run.summary = _check_summary(run, summary)
+    _read_pictures(run)
     return run
 
 
-# ----- numbers and small HTML pieces -------------------------------------------------------------------------------
-e = html.escape
+def _read_pictures(run: _Run) -> None:
+    """The artefact PNGs (at most MAX_PICTURES), each checked before it is opened."""
+    if not os.path.lexists(run.path / "artefacts"):
+        return
+    try:
+        names = list_inside(run.path, "artefacts", "*.png")
+    except RunFileError as err:
+        run.note("pictures", str(err))
+        return
+    for name in names[:MAX_PICTURES]:
+        try:
+            data = read_inside(run.path, name, MAX_PICTURE_BYTES)
+        except RunFileError as err:
+            run.note("pictures", f"{err}; not embedded")
+            continue
+        if data[:8] != b"\x89PNG\r\n\x1a\n":
+            run.note("pictures", f"{name} is not a PNG file; not embedded")
+            continue
+        run.pictures.append((name, data))
+    if len(names) > MAX_PICTURES:
+        run.note("pictures", f"{len(names) - MAX_PICTURES} more PNGs in artefacts/ are not embedded")
 
 
+# ----- numbers and page blocks (rendered by templates/blocks.html) -------------------------------------------------
 def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
-def _num(v: Any) -> str:
-    if isinstance(v, bool) or not _is_number(v):
-        return "—" if v is None else str(v)
-    if isinstance(v, int):
-        return f"{v:,}"
-    if not math.isfinite(v):
-        return str(v)
-    return f"{v:.4g}"
+def _human(key: str) -> str:
+    """A log key as words: 'val_accuracy' -> 'validation accuracy', 'lr' -> 'learning rate'."""
+    words = str(key).replace("_", " ").split()
+    names = {"val": "validation", "lr": "learning rate", "acc": "accuracy"}
+    return " ".join(names.get(w, w) for w in words)
 
 
-def _table(columns: list[str], rows: list[list[Any]], cls: str = "") -> str:
-    head = "".join(f"<th>{e(str(c))}</th>" for c in columns)
-    body = []
-    for row in rows:
-        cells = "".join(f"<td class='num'>{e(_num(v))}</td>" if _is_number(v) or v is None
-                        else f"<td>{e(str(v))}</td>" for v in row)
-        body.append(f"<tr>{cells}</tr>")
-    return f"<table class='{cls}'><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+def _kind_of(key: str, values: list) -> str | None:
+    """'percent' for accuracies and fractions held as numbers from 0 to 1; otherwise the default formatting."""
+    numbers = [v for v in values if _is_number(v) and math.isfinite(v)]
+    looks = any(w in str(key).lower() for w in ("acc", "fraction", "precision", "recall", "f1"))
+    return "percent" if looks and numbers and all(0 <= v <= 1 for v in numbers) else None
 
 
-def _figure_html(title: str, png: bytes, caption: str = "", wide: bool = False) -> str:
-    data = base64.b64encode(png).decode("ascii")
-    cap = f"<figcaption><b>{e(title)}</b>{' — ' + e(caption) if caption else ''}</figcaption>"
-    img = f"<img alt='{e(title)}' src='data:image/png;base64,{data}'>"
-    opening = "<figure class='wide'>" if wide else "<figure>"
-    return f"{opening}{img}{cap}</figure>"
+def _text(text: str, cls: str = "") -> dict:
+    return {"kind": "text", "text": text, "cls": cls}
+
+
+def _table(columns: list[str], rows: list[list[Any]], cls: str = "", kinds: list | None = None,
+           title: str = "") -> dict:
+    return {"kind": "table", "columns": columns, "rows": rows, "cls": cls, "kinds": kinds or [], "title": title}
+
+
+def _figure(title: str, png: bytes | None, caption: str = "", wide: bool = False) -> dict:
+    return {"title": title, "png": png, "caption": caption, "wide": wide}
 
 
 def _plots_available() -> bool:
@@ -261,6 +440,10 @@ def _png(fig: Any) -> bytes:
     from glassnet.lens.plots import figure_to_png_bytes
 
     return figure_to_png_bytes(fig, dpi=100)
+
+
+# Drawing data read from a file can fail inside matplotlib in many ways; each becomes a note for its picture.
+_DRAWING_ERRORS = (ValueError, TypeError, KeyError, IndexError, OverflowError, RuntimeError)
 
 
 # ----- sections ----------------------------------------------------------------------------------------------------
@@ -284,25 +467,25 @@ def _best_epoch(run: _Run) -> int | None:
     return min(pairs)[1] if pairs else None
 
 
-def _key_numbers(run: _Run) -> str:
-    cards: list[tuple[str, str, str]] = []  # (label, value, detail)
+def _key_numbers(run: _Run) -> list[dict]:
+    cards: list[dict] = []
     if run.epochs:
-        cards.append(("epochs", str(len(run.epochs)), ""))
+        cards.append({"label": "epochs", "value": format_value(len(run.epochs)), "detail": ""})
     for key in _numeric_keys(run)[:6]:
         values = [v for v in run.logs[key] if _is_number(v)]
+        kind = _kind_of(key, values)
         if key == "val_loss" and _best_epoch(run) is not None:
-            best = _best_epoch(run)
-            cards.append(("best val_loss", _num(min(values)), f"epoch {best + 1}"))
+            cards.append({"label": "best validation loss", "value": format_value(min(values)),
+                          "detail": f"epoch {_best_epoch(run) + 1}"})
         else:
-            cards.append((f"final {key}", _num(values[-1]), f"first {_num(values[0])}" if len(values) > 1 else ""))
+            cards.append({"label": f"final {_human(key)}", "value": format_value(values[-1], kind),
+                          "detail": f"first {format_value(values[0], kind)}" if len(values) > 1 else ""})
     params = (run.config or {}).get("parameters")
     if _is_number(params):
-        cards.append(("parameters", _num(params), str((run.config or {}).get("model", ""))))
-    if not cards:
-        return ""
-    items = "".join(f"<div class='card'><div class='label'>{e(lab)}</div><div class='value'>{e(val)}</div>"
-                    f"<div class='detail'>{e(det)}</div></div>" for lab, val, det in cards)
-    return f"<div class='cards'>{items}</div>"
+        model = (run.config or {}).get("model", "")
+        cards.append({"label": "parameters", "value": format_value(params),
+                      "detail": model if isinstance(model, str) else ""})
+    return cards
 
 
 def _metric_groups(run: _Run) -> list[list[str]]:
@@ -313,30 +496,50 @@ def _metric_groups(run: _Run) -> list[list[str]]:
     return [bases[i:i + 3] for i in range(0, len(bases), 3)]
 
 
-def _curves_section(run: _Run, missing: list[str]) -> str:
-    parts = ["<section id='curves'><h2>Curves</h2>"]
+def _stopped_epoch(run: _Run) -> int | None:
+    stopped = (run.config or {}).get("stopped_epoch")
+    if stopped is None:
+        return None
+    if _is_int(stopped) and stopped >= 0:
+        return stopped
+    run.note("config", f"config.json: stopped_epoch is {str(stopped)[:40]!r}; expected a whole number; not marked")
+    return None
+
+
+def _curves_section(run: _Run, missing: list[str]) -> list[dict]:
     if not _numeric_keys(run):
-        parts.append("<p class='muted'>This run has no per-epoch history (history.json), so there are no curves.</p>")
-        return "".join(parts) + "</section>"
+        what = ("Curves appear here when the run folder holds a per-epoch history: history.json, written by "
+                "`Trainer(run_dir=...)` or `History.to_json`.")
+        if run.summary is not None:
+            what += " The tour's chapters draw their own curves; they are among the pictures."
+        return [_text(what, "muted")]
+    blocks: list[dict] = []
     if _plots_available():
         from glassnet.lens.plots import plot_history
 
         history = {"epoch": run.epochs, "history": run.logs}
         figures = []
-        for group in _metric_groups(run):
-            fig = plot_history(history, metrics=group, best_epoch=_best_epoch(run),
-                               stopped_epoch=(run.config or {}).get("stopped_epoch"))
-            figures.append(_figure_html(", ".join(group), _png(fig), "train solid, validation dashed"))
-        parts.append(f"<div class='figures wide'>{''.join(figures)}</div>")
+        groups = _metric_groups(run)
+        for group in groups[:MAX_CURVE_FIGURES]:
+            try:
+                fig = plot_history(history, metrics=group, best_epoch=_best_epoch(run),
+                                   stopped_epoch=_stopped_epoch(run))
+                figures.append(_figure(", ".join(_human(k) for k in group), _png(fig),
+                                       "validation dashed; solid: what the key names (training unless it says test)"))
+            except _DRAWING_ERRORS as err:
+                run.note("curves", f"the curves of {', '.join(group)} could not be drawn: {err}")
+        if len(groups) > MAX_CURVE_FIGURES:
+            run.note("curves", f"{len(groups) - MAX_CURVE_FIGURES} more groups of metrics are only in the table")
+        if figures:
+            blocks.append({"kind": "figures", "items": figures, "wide": True})
     else:
         missing.append("training curves")
     keys = list(run.logs)
-    rows = [[ep + 1, *[run.logs[k][i] if i < len(run.logs[k]) else None for k in keys]]
-            for i, ep in enumerate(run.epochs)]
-    open_attr = " open" if len(rows) <= 12 else ""
-    parts.append(f"<details{open_attr}><summary>Per-epoch numbers ({len(rows)} epochs)</summary>"
-                 f"{_table(['epoch', *keys], rows, 'numbers')}</details>")
-    return "".join(parts) + "</section>"
+    rows = [[ep + 1, *[run.logs[k][i] for k in keys]] for i, ep in enumerate(run.epochs)]
+    kinds = [None, *[_kind_of(k, run.logs[k]) for k in keys]]
+    blocks.append({"kind": "details", "open": len(rows) <= 12, "summary": f"Per-epoch numbers ({len(rows)} epochs)",
+                   "blocks": [_table(["epoch", *keys], rows, "numbers", kinds)]})
+    return blocks
 
 
 def _findings(run: _Run) -> tuple[list[Finding], list[str]]:
@@ -351,7 +554,7 @@ def _findings(run: _Run) -> tuple[list[Finding], list[str]]:
     for name, source in sources:
         try:
             found = diagnose(source)
-        except (ValueError, TypeError) as err:
+        except (ValueError, TypeError, KeyError) as err:
             problems.append(f"the {name} could not be diagnosed: {err}")
             continue
         kinds = {f.kind for f in findings}
@@ -359,13 +562,12 @@ def _findings(run: _Run) -> tuple[list[Finding], list[str]]:
     return findings, problems
 
 
-def _finding_html(f: Finding) -> str:
+def _finding_block(f: Finding) -> dict:
     rows = [[k, v if _is_number(v) else (", ".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v))]
             for k, v in f.evidence.items()]
-    evidence = _table(["evidence", "value"], rows, "evidence") if rows else ""
-    title = f.kind.replace("_", " ")
-    return (f"<div class='finding {e(f.severity)}'><div class='badge'>{e(f.severity)}</div><h3>{e(title)}</h3>"
-            f"<p>{e(f.message)}</p><p class='remedy'><b>What helps:</b> {e(f.remedy)}</p>{evidence}</div>")
+    return {"kind": "finding", "severity": f.severity, "badge": f.severity, "title": f.kind.replace("_", " "),
+            "message": f.message, "remedy": f.remedy,
+            "evidence": _table(["evidence", "value"], rows, "evidence") if rows else None}
 
 
 def _median(values: list) -> float | None:
@@ -373,46 +575,75 @@ def _median(values: list) -> float | None:
     return float(numpy.median(vals[-max(1, len(vals) // 2):])) if vals else None
 
 
-def _layer_tables(rec: Recording) -> str:
+def _layer_tables(rec: Recording) -> list[dict]:
     """The per-layer numbers behind the diagnosis: activations and parameters, medians over the recent half."""
-    parts = []
+    blocks = []
     act_keys = ("mean", "std", "zero_fraction", "dead_fraction", "saturated_fraction")
-    rows = []
-    for layer, kind in rec.layer_kinds.items():
-        rows.append([layer, kind, *[_median(rec.series("activations", layer, k)[1]) for k in act_keys]])
+    rows = [[layer, kind, *[_median(rec.series("activations", layer, k)[1]) for k in act_keys]]
+            for layer, kind in rec.layer_kinds.items()]
     if rows:
-        parts.append("<h3>Activations per layer</h3>" + _table(["layer", "kind", *act_keys], rows, "numbers"))
+        blocks.append(_table(["layer", "kind", *act_keys], rows, "numbers", title="Activations per layer"))
     param_keys = ("weight_norm", "grad_norm", "update_ratio")
     rows = [[name, *[_median(rec.series("params", name, k)[1]) for k in param_keys]] for name in rec.param_order]
     if any(any(v is not None for v in r[1:]) for r in rows):
-        parts.append("<h3>Parameters</h3>" + _table(["parameter", *param_keys], rows, "numbers"))
-    if not parts:
-        return ""
-    return ("<details><summary>The numbers behind it (medians over the recent half of training)</summary>"
-            + "".join(parts) + "</details>")
+        blocks.append(_table(["parameter", *param_keys], rows, "numbers", title="Parameters"))
+    if not blocks:
+        return []
+    return [{"kind": "details", "open": False, "blocks": blocks,
+             "summary": "The numbers behind it (medians over the recent half of training)"}]
 
 
-def _diagnosis_section(run: _Run) -> str:
+def _evidence_epochs(run: _Run) -> int:
+    """How many epochs of training the diagnosis saw (from the history, or the recording's epoch logs)."""
+    counted = len([v for v in run.logs.get("loss", []) if _is_number(v)])
+    if run.recording is not None:
+        counted = max(counted, len(run.recording.epochs) * run.recording.epochs.stride)
+    return counted
+
+
+def _verdict(run: _Run, looked_at: str) -> dict:
+    """No findings: 'healthy' only with enough epochs to have seen overfitting or a stall; else 'too early'."""
+    epochs = _evidence_epochs(run)
+    if epochs < MIN_EPOCHS_FOR_VERDICT:
+        return {"kind": "finding", "severity": "info", "badge": "too early to tell", "title": "No problems seen yet",
+                "message": f"From {looked_at}: nothing wrong in {epochs} epoch{'s' if epochs != 1 else ''}, but that "
+                           f"is too short to judge: overfitting and a stalled loss show over several epochs. A "
+                           f"verdict needs at least {MIN_EPOCHS_FOR_VERDICT} epochs.",
+                "remedy": "", "evidence": None}
+    losses = [v for v in run.logs.get("loss", []) if _is_number(v) and math.isfinite(v)]
+    still = ""
+    if len(losses) >= 2 and losses[-2] > 0 and (losses[-2] - losses[-1]) / losses[-2] > 0.05:
+        drop = format_value((losses[-2] - losses[-1]) / losses[-2], "percent")
+        still = f" The loss was still falling at the end ({drop} in the last epoch): more epochs would probably help."
+    return {"kind": "finding", "severity": "ok", "badge": "healthy", "title": "No problems found",
+            "message": f"From {looked_at} over {epochs} epochs: no vanishing or exploding gradients, dead or "
+                       f"saturated units, divergence, stalled loss or overfitting.{still}",
+            "remedy": "", "evidence": None}
+
+
+def _diagnosis_section(run: _Run) -> list[dict]:
     findings, problems = _findings(run)
-    parts = ["<section id='diagnosis'><h2>Diagnosis</h2>"]
+    blocks: list[dict] = []
     looked_at = " and ".join(x for x in ("the recorded layer statistics" if run.recording else "",
                                          "the loss history" if run.logs.get("loss") else "") if x)
     if not looked_at:
-        parts.append("<p class='muted'>Nothing to diagnose: the run has neither a loss history nor a recording "
-                     f"({RECORDING_FILE}, written by <code>glassnet.lens.report.save_recording</code>).</p>")
+        blocks.append(_text("A diagnosis appears here when the run has a loss history (history.json, written by "
+                            "`Trainer(run_dir=...)`) or a recording of its layers (recording.json: train with a "
+                            "`Recorder` and save it with `glassnet.lens.report.save_recording`). It names vanishing "
+                            "or exploding gradients, dead units, divergence, a stalled loss and overfitting.",
+                            "muted"))
     elif findings:
-        parts.append(f"<p>From {e(looked_at)}:</p>" + "".join(_finding_html(f) for f in findings))
+        blocks.append(_text(f"From {looked_at}:"))
+        blocks += [_finding_block(f) for f in findings]
     else:
-        parts.append(f"<div class='finding ok'><div class='badge'>healthy</div><h3>No problems found</h3>"
-                     f"<p>From {e(looked_at)}: no vanishing or exploding gradients, dead or saturated units, "
-                     "divergence, stalled loss or overfitting.</p></div>")
+        blocks.append(_verdict(run, looked_at))
     if not run.recording and run.logs.get("loss"):
-        parts.append("<p class='muted'>Layer-level checks (gradients, dead units, update ratios) need a recording: "
-                     "train with a <code>Recorder</code> and save it with <code>save_recording</code>.</p>")
-    parts += [f"<p class='muted'>{e(p)}</p>" for p in problems]
+        blocks.append(_text("Layer-level checks (gradients, dead units, update ratios) need a recording: train with "
+                            "a `Recorder` and save it with `save_recording`.", "muted"))
+    blocks += [_text(p, "muted") for p in problems]
     if run.recording is not None:
-        parts.append(_layer_tables(run.recording))
-    return "".join(parts) + "</section>"
+        blocks += _layer_tables(run.recording)
+    return blocks
 
 
 def _title_from(name: str) -> str:
@@ -424,9 +655,8 @@ def _title_from(name: str) -> str:
     return stem.replace("_", " ").replace("-", " ")
 
 
-def _pictures_section(run: _Run, missing: list[str]) -> str:
-    figures: list[str] = []
-    notes: list[str] = []
+def _pictures_section(run: _Run, missing: list[str]) -> list[dict]:
+    figures: list[dict] = []
     plots = _plots_available()
     rec = run.recording
     if rec is not None and rec.records:
@@ -434,13 +664,13 @@ def _pictures_section(run: _Run, missing: list[str]) -> str:
             from glassnet.lens.plots import plot_gradient_flow, plot_histograms
 
             try:
-                figures.append(_figure_html("gradient flow", _png(plot_gradient_flow(rec)),
-                                            "bars shrinking towards the input mean vanishing gradients", wide=True))
-            except ValueError as err:
-                notes.append(str(err))
-            if any("weight_histogram" in s for r in rec.records for s in r["params"].values()):
-                figures.append(_figure_html("weight distributions", _png(plot_histograms(rec, "weights")),
-                                            "one curve per recorded step, dark early to yellow late", wide=True))
+                figures.append(_figure("gradient flow", _png(plot_gradient_flow(rec)),
+                                       "bars shrinking towards the input mean vanishing gradients", wide=True))
+                if any("weight_histogram" in s for r in rec.records for s in r["params"].values()):
+                    figures.append(_figure("weight distributions", _png(plot_histograms(rec, "weights")),
+                                           "one curve per recorded step, dark early to yellow late", wide=True))
+            except _DRAWING_ERRORS as err:
+                run.note("pictures", f"the recording's pictures could not be drawn: {err}")
         else:
             missing.append("the gradient-flow chart")
     if run.confusion is not None:
@@ -448,29 +678,18 @@ def _pictures_section(run: _Run, missing: list[str]) -> str:
             from glassnet.lens.plots import plot_confusion_matrix
 
             try:
-                fig = plot_confusion_matrix(run.confusion["matrix"], labels=run.confusion.get("labels"))
-                figures.append(_figure_html("confusion matrix", _png(fig), "rows: true class, columns: predicted"))
-            except (KeyError, ValueError, TypeError) as err:
-                notes.append(f"{CONFUSION_FILE}: {err}")
+                fig = plot_confusion_matrix(run.confusion["matrix"], labels=run.confusion["labels"])
+                figures.append(_figure("confusion matrix", _png(fig), "rows: true class, columns: predicted"))
+            except _DRAWING_ERRORS as err:
+                run.note("pictures", f"{CONFUSION_FILE}: {err}")
         else:
             missing.append("the confusion matrix")
-    artefacts = sorted((run.path / "artefacts").glob("*.png")) if (run.path / "artefacts").is_dir() else []
-    for png in artefacts[:MAX_PICTURES]:
-        data = png.read_bytes()
-        if len(data) > MAX_PICTURE_BYTES or data[:8] != b"\x89PNG\r\n\x1a\n":
-            notes.append(f"artefacts/{png.name} not embedded ({len(data):,} bytes, or not a PNG)")
-            continue
-        figures.append(_figure_html(_title_from(png.name), data, f"artefacts/{png.name}"))
-    if len(artefacts) > MAX_PICTURES:
-        notes.append(f"{len(artefacts) - MAX_PICTURES} more PNGs in artefacts/ are not embedded")
-    parts = ["<section id='pictures'><h2>Pictures</h2>"]
+    figures += [_figure(_title_from(name), data, name) for name, data in run.pictures]
     if figures:
-        parts.append(f"<div class='figures'>{''.join(figures)}</div>")
-    else:
-        parts.append("<p class='muted'>No pictures: the run has no recording, no confusion matrix and no PNGs in "
-                     "artefacts/.</p>")
-    parts += [f"<p class='muted'>{e(n)}</p>" for n in notes]
-    return "".join(parts) + "</section>"
+        return [{"kind": "figures", "items": figures, "wide": False}]
+    return [_text("Pictures appear here when the run has a recording of its layers (recording.json, from "
+                  "`save_recording`), a confusion matrix (confusion_matrix.json) or PNG files in artefacts/.",
+                  "muted")]
 
 
 def _flatten(config: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
@@ -487,77 +706,46 @@ def _flatten(config: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
     return rows
 
 
-def _config_section(run: _Run) -> str:
-    parts = ["<section id='config'><h2>Configuration</h2>"]
+def _config_section(run: _Run) -> list[dict]:
     if run.config is None:
-        parts.append("<p class='muted'>No config.json in this run folder.</p>")
-    else:
-        long_text = {k: v for k, v in run.config.items() if isinstance(v, str) and "\n" in v}
+        return [_text("No config.json in this run folder: the settings of a run (model, optimiser, learning rate, "
+                      "epochs) appear here when it has one, as `Trainer(run_dir=...)` writes.", "muted")]
+    long_text = {k: v for k, v in run.config.items() if isinstance(v, str) and "\n" in v}
+    try:
         rows = [[k, v if _is_number(v) or v is None else (json.dumps(v) if not isinstance(v, str) else v)]
                 for k, v in _flatten({k: v for k, v in run.config.items() if k not in long_text})]
-        parts.append(_table(["setting", "value"], rows, "config"))
-        for key, text in long_text.items():
-            parts.append(f"<details><summary>{e(key)}</summary><pre>{e(text)}</pre></details>")
-    parts += [f"<p class='muted'>{e(n)}</p>" for n in run.notes]
-    return "".join(parts) + "</section>"
+    except RecursionError:
+        run.note("config", "config.json is nested too deeply to be shown")
+        rows = []
+    blocks = [_table(["setting", "value"], rows, "config")]
+    blocks += [{"kind": "details", "open": False, "summary": key,
+                "blocks": [{"kind": "pre", "title": "", "text": text}]} for key, text in long_text.items()]
+    return blocks
 
 
-def _results_section(summary: dict[str, Any]) -> str:
-    """A tour's chapters: each one's results as a table."""
-    parts = ["<section id='results'><h2>Results by chapter</h2><div class='chapters'>"]
-    for ch in summary.get("chapters", []):
+def _results_section(run: _Run) -> list[dict]:
+    """A tour's chapters: each one's headline results (or all its results) in a card."""
+    items = []
+    for ch in run.summary.get("chapters", []):
+        heading = f"{ch['number']}. {ch['title']}"
         if ch.get("status") != "ran":
-            parts.append(f"<div class='chapter muted'><h3>{ch['number']}. {e(ch['title'])}</h3>"
-                         f"<p>coming with issue {e(str(ch.get('coming_with')))}</p></div>")
+            items.append({"heading": heading, "detail": f"coming with issue {ch.get('coming_with')}", "muted": True,
+                          "table": None})
             continue
-        rows = [[k, v] for k, v in (ch.get("results") or {}).items()]
-        parts.append(f"<div class='chapter'><h3>{ch['number']}. {e(ch['title'])}</h3>"
-                     f"<p class='muted'>{ch.get('seconds', 0):.1f} s</p>{_table(['result', 'value'], rows)}</div>")
-    return "".join(parts) + "</div></section>"
+        results = ch.get("results") or {}
+        shown = [h for h in ch.get("headlines", []) if isinstance(h, dict) and h.get("key") in results]
+        if shown:
+            rows = [[str(h.get("label", h["key"])), format_value(results[h["key"]], h.get("kind"))] for h in shown]
+        else:
+            rows = [[_human(k), format_value(v, _kind_of(k, [v] if _is_number(v) else []))] for k, v in results.items()]
+        seconds = ch.get("seconds")
+        items.append({"heading": heading, "muted": False, "table": _table(["result", "value"], rows),
+                      "detail": format_value(seconds, "seconds") if seconds is not None else ""})
+    return [{"kind": "chapters", "items": items}]
 
 
-_CSS = """
-*{box-sizing:border-box}
-body{margin:0;background:#f3f5f8;color:#1d2733;font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif}
-header{background:#1d3557;color:#fff;padding:1.4em 2em 1em}
-header h1{margin:0;font-size:1.6em;font-weight:600}
-header p{margin:.2em 0 0;opacity:.8}
-nav{background:#24406a;padding:.4em 2em;position:sticky;top:0;z-index:1}
-nav a{color:#dce6f5;text-decoration:none;margin-right:1.4em;font-size:.9em}
-nav a:hover{color:#fff}
-main{max-width:78em;margin:0 auto;padding:1.2em 2em 3em}
-section{background:#fff;border-radius:10px;box-shadow:0 1px 3px rgba(0,0,0,.08);padding:1em 1.5em 1.3em;margin:1.2em 0}
-h2{margin:.2em 0 .6em;font-size:1.25em;color:#1d3557}
-h3{margin:.3em 0;font-size:1.02em}
-.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(10em,1fr));gap:.8em;margin:1.2em 0 0}
-.card{background:#fff;border-radius:10px;box-shadow:0 1px 3px rgba(0,0,0,.08);padding:.7em 1em}
-.card .label{font-size:.78em;text-transform:uppercase;letter-spacing:.04em;color:#6b7785}
-.card .value{font-size:1.6em;font-weight:600;font-variant-numeric:tabular-nums}
-.card .detail{font-size:.8em;color:#6b7785;min-height:1.2em}
-.figures{display:grid;grid-template-columns:repeat(auto-fit,minmax(26em,1fr));gap:1em}
-.figures.wide{grid-template-columns:1fr}
-figure{margin:0;text-align:center}figure.wide{grid-column:1/-1}
-figure img{max-width:100%;height:auto;border:1px solid #e3e7ec;border-radius:6px}
-figcaption{font-size:.85em;color:#4a5562;margin-top:.2em}
-table{border-collapse:collapse;margin:.5em 0;font-size:.88em}
-th{background:#eef2f7;text-align:left;font-weight:600}
-th,td{padding:.25em .7em;border-bottom:1px solid #e3e7ec}
-td.num{text-align:right;font-variant-numeric:tabular-nums;font-family:ui-monospace,Menlo,Consolas,monospace}
-table.numbers tbody tr:nth-child(even){background:#f8fafc}
-table.config td:first-child{color:#4a5562;white-space:nowrap}
-details{margin:.7em 0}summary{cursor:pointer;color:#24406a;font-weight:500}
-pre{background:#f6f8fa;padding:.8em;border-radius:6px;overflow-x:auto;font-size:.85em}
-.muted{color:#6b7785}
-.finding{border-left:5px solid #888;background:#fafbfc;border-radius:6px;padding:.6em 1em;margin:.8em 0}
-.finding.critical{border-color:#c0392b;background:#fdf1f0}.finding.warning{border-color:#e0a020;background:#fef9ee}
-.finding.info{border-color:#3a7bd5;background:#f0f6fe}.finding.ok{border-color:#2e9e5b;background:#eff9f2}
-.badge{float:right;font-size:.75em;text-transform:uppercase;letter-spacing:.05em;color:#6b7785}
-.remedy{margin:.3em 0}
-.chapters{display:grid;grid-template-columns:repeat(auto-fill,minmax(22em,1fr));gap:1em}
-.chapter{border:1px solid #e3e7ec;border-radius:8px;padding:.5em 1em;overflow-x:auto}
-.chapter table{width:100%}.chapter td:last-child{overflow-wrap:anywhere}
-footer{text-align:center;color:#8a95a3;font-size:.8em;margin:2em 0}
-"""
+_LABELS = {"curves": "Curves", "diagnosis": "Diagnosis", "pictures": "Pictures", "results": "Results by chapter",
+           "config": "Configuration"}
 
 
 def _render(run: _Run) -> str:
@@ -565,35 +753,30 @@ def _render(run: _Run) -> str:
 
     missing: list[str] = []
     config = run.config or {}
-    what = ", ".join(str(x) for x in (config.get("recipe"), config.get("model"), config.get("optimizer")) if x
-                     and not isinstance(x, dict))
-    labels = {"curves": "Curves", "diagnosis": "Diagnosis", "pictures": "Pictures", "results": "Results",
-              "config": "Configuration"}
+    what = ", ".join(str(x) for x in (config.get("recipe"), config.get("model"), config.get("optimizer"))
+                     if isinstance(x, (str, int, float)) and x)
     built = {"curves": _curves_section(run, missing), "diagnosis": _diagnosis_section(run),
              "pictures": _pictures_section(run, missing), "config": _config_section(run)}
     if run.summary is not None:
-        built["results"] = _results_section(run.summary)
+        built["results"] = _results_section(run)
+    elif "results" in run.notes:
+        built["results"] = []
     # figures first: a run without per-epoch curves (a tour) opens with its pictures and results instead
     order = ["curves", "diagnosis", "pictures", "results", "config"] if run.logs else \
         ["pictures", "results", "curves", "diagnosis", "config"]
     order = [key for key in order if key in built]
-    sections = [built[key] for key in order]
-    links = [(key, labels[key]) for key in order]
-    warning = ""
+    sections = [{"id": key, "title": _LABELS[key],
+                 "blocks": built[key] + [_text(n, "muted") for n in run.notes.get(key, [])]} for key in order]
+    warnings = []
     if missing:
-        warning = (f"<p class='finding warning'>Not drawn because matplotlib is not installed: {e(', '.join(missing))}"
-                   f". Install it with <code>{e(PLOTS_EXTRA)}</code>.</p>")
-    nav = "".join(f"<a href='#{key}'>{e(label)}</a>" for key, label in links)
+        warnings.append(f"Not drawn because matplotlib is not installed: {', '.join(missing)}. Install it with "
+                        f"`{PLOTS_EXTRA}`.")
     created = datetime.datetime.now().isoformat(timespec="seconds")
-    return "\n".join([
-        "<!DOCTYPE html>", "<html lang='en'><head><meta charset='utf-8'>",
-        "<meta name='viewport' content='width=device-width, initial-scale=1'>",
-        f"<title>glassnet report: {e(run.path.name)}</title><style>{_CSS}</style></head><body>",
-        f"<header><h1>{e(run.path.name)}</h1><p>{e(what) or 'glassnet run'} · {e(str(run.path))}</p></header>",
-        f"<nav>{nav}</nav><main>", _key_numbers(run), warning, *sections,
-        f"<footer>written by glassnet {e(glassnet.__version__)} on {e(created)}</footer>",
-        "</main></body></html>", "",
-    ])
+    return render_html("report.html", page_title=f"glassnet report: {run.path.name}", heading=run.path.name,
+                       subheading=f"{what or 'glassnet run'} · {run.path}",
+                       nav=[(s["id"], s["title"]) for s in sections],
+                       cards=_key_numbers(run), warnings=warnings, sections=sections,
+                       footer=f"written by glassnet {glassnet.__version__} on {created}")
 
 
 def report(run_dir: str | os.PathLike, out: str | os.PathLike | None = None) -> Path:
@@ -601,7 +784,8 @@ def report(run_dir: str | os.PathLike, out: str | os.PathLike | None = None) -> 
 
     A run folder holds config.json and/or history.json (a recipe's checkpoint with a history also counts); a
     recording.json (`save_recording`), confusion_matrix.json ({"matrix": [[...]], "labels": [...]}) and PNGs in
-    artefacts/ add pictures. Raises ReportError when `run_dir` is not a run folder.
+    artefacts/ add pictures. Raises ReportError when `run_dir` is not a run folder. Files that cannot be read
+    (malformed, too large, not regular files, links out of the folder) become notes in their sections.
     """
     run = _read_run(run_dir)
     target = Path(os.fspath(out)) if out is not None else run.path / "report.html"
