@@ -26,6 +26,9 @@ from glassnet.tensor import Tensor
 __all__ = [
     "figure_to_png_bytes",
     "optimizer_paths",
+    "plot_bars",
+    "plot_curves",
+    "plot_layer_outputs",
     "plot_attention",
     "plot_attribution",
     "plot_confusion_matrix",
@@ -175,6 +178,29 @@ def _to_hwc(image: numpy.ndarray, who: str) -> numpy.ndarray:
                      f"got {tuple(numpy.shape(image))}")
 
 
+def _plain(text: Any) -> str:
+    """Text shown as written: a `$` (in a metric name, a token, a file name) would start matplotlib mathtext."""
+    return str(text).replace("$", r"\$")
+
+
+def _integer_ticks(axis: Any) -> None:
+    """Ticks on whole numbers only (epochs, steps): never 1.0, 1.2, 1.4 ..."""
+    from matplotlib.ticker import MaxNLocator
+
+    axis.set_major_locator(MaxNLocator(integer=True))
+
+
+def _curve_label(key: str) -> str:
+    """The legend entry of a logged key: "train" only for what training logs; a test_ or other key says itself."""
+    if key.startswith("val_"):
+        return "validation"
+    if key.startswith("test_"):
+        return "test"
+    if key == "lr" or key.endswith("_lr"):
+        return "learning rate"
+    return "train"
+
+
 def _unit_range(a: numpy.ndarray) -> numpy.ndarray:
     """Scale to [0, 1] for display (a constant image becomes mid-grey)."""
     lo, hi = float(numpy.nanmin(a)), float(numpy.nanmax(a))
@@ -244,7 +270,7 @@ def plot_history(
         for key, style in ((metric, "-"), (val_key, "--")):
             if key in logs:
                 ax.plot(x, _numbers(logs[key]), style, marker="." if len(x) <= 30 else None,
-                        label="validation" if key == val_key else "train")
+                        label=_curve_label(key))
         if best_epoch is not None and best_epoch in epochs:
             key = val_key if val_key in logs else metric
             i = epochs.index(best_epoch)
@@ -255,8 +281,9 @@ def plot_history(
             ax.axvline(stopped_epoch + 1, color="grey", linestyle=":", label=f"early stop (epoch {stopped_epoch + 1})",
                        gid="stopped_epoch")
         ax.set_xlabel("epoch")
-        ax.set_ylabel(metric)
-        ax.set_title(metric)
+        _integer_ticks(ax.xaxis)
+        ax.set_ylabel(_plain(metric))
+        ax.set_title(_plain(metric))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     return fig
@@ -419,7 +446,7 @@ def plot_histograms(recording: Any, kind: str = "weights", names: Sequence[str] 
             density = counts / max(counts.sum(), 1.0) / numpy.maximum(numpy.diff(edges), 1e-300)
             ax.plot((edges[:-1] + edges[1:]) / 2, density, color=cmap(norm(records[i]["step"])), linewidth=1.1)
         kind_name = recording.layer_kinds.get(name, "") if section == "activations" else ""
-        ax.set_title(f"{name} {kind_name}".strip(), fontsize=9)
+        ax.set_title(_plain(f"{name} {kind_name}".strip()), fontsize=9)
         ax.set_ylabel("density", fontsize=7)
         if log if log is not None else kind == "gradients":
             ax.set_yscale("log")
@@ -446,7 +473,7 @@ def plot_gradient_flow(recording: Any, names: Sequence[str] | None = None) -> An
     left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [3, 2]})
     floor = 1e-12  # log scale: a zero norm is drawn at the floor
     for name, (steps, values) in series.items():
-        left.plot(steps, numpy.maximum(values, floor), label=name, linewidth=1.2)
+        left.plot(steps, numpy.maximum(values, floor), label=_plain(name), linewidth=1.2)
     left.set_yscale("log")
     left.set_xlabel("training step")
     left.set_ylabel("gradient norm ‖∂L/∂w‖")
@@ -457,7 +484,7 @@ def plot_gradient_flow(recording: Any, names: Sequence[str] | None = None) -> An
     means = [max(float(numpy.mean(v)), floor) for _, v in series.values()]
     right.bar(range(len(means)), means, color=["#1f77b4" if n.endswith("weight") else "#9ecae1" for n in series])
     right.set_yscale("log")
-    right.set_xticks(range(len(means)), list(series), rotation=60, ha="right", fontsize=7)
+    right.set_xticks(range(len(means)), [_plain(n) for n in series], rotation=60, ha="right", fontsize=7)
     right.set_ylabel("mean gradient norm")
     right.set_title("input side → output side", fontsize=10)
     right.grid(alpha=0.3, axis="y", which="both")
@@ -564,7 +591,7 @@ def plot_confusion_matrix(matrix: Any, labels: Sequence[str] | None = None, norm
     if m.ndim != 2 or m.shape[0] != m.shape[1] or m.shape[0] == 0:
         raise ValueError(f"plot_confusion_matrix: matrix should be square (classes, classes), got {tuple(m.shape)}")
     n = m.shape[0]
-    labels = [str(i) for i in range(n)] if labels is None else [str(s) for s in labels]
+    labels = [str(i) for i in range(n)] if labels is None else [_plain(s) for s in labels]
     if len(labels) != n:
         raise ValueError(f"plot_confusion_matrix: {len(labels)} labels for a {n}×{n} matrix")
     shown = m / numpy.maximum(m.sum(1, keepdims=True), 1e-12) if normalize else m
@@ -629,7 +656,7 @@ def plot_attribution(image: Any, attribution: Any, title: str | None = None, alp
     axes[2].set_title("overlay", fontsize=9)
     fig.colorbar(im, ax=axes, shrink=0.8)
     if title:
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(_plain(title), fontsize=10)
     return fig
 
 
@@ -660,8 +687,8 @@ def plot_attention(weights: Any, query_tokens: Sequence[Any], key_tokens: Sequen
             ax.set_visible(False)
             continue
         im = ax.imshow(w[h], cmap="viridis", vmin=0, vmax=max(1e-12, float(w.max())))
-        ax.set_xticks(range(n_k), [str(t) for t in key_tokens], rotation=90 if n_k > 8 else 0, fontsize=8)
-        ax.set_yticks(range(n_q), [str(t) for t in query_tokens], fontsize=8)
+        ax.set_xticks(range(n_k), [_plain(t) for t in key_tokens], rotation=90 if n_k > 8 else 0, fontsize=8)
+        ax.set_yticks(range(n_q), [_plain(t) for t in query_tokens], fontsize=8)
         ax.set_xlabel("key (attended to)", fontsize=8)
         if h % ncols == 0:
             ax.set_ylabel("query", fontsize=8)
@@ -722,7 +749,7 @@ def plot_sample_grid(images: Any, nrow: int = 8, title: str | None = None, ax: A
     fig, ax = _own_axes(ax, 4.0, 4.0)
     _draw_samples(ax, images, nrow, "plot_sample_grid")
     if title:
-        ax.set_title(title, fontsize=10)
+        ax.set_title(_plain(title), fontsize=10)
     return fig
 
 
@@ -837,4 +864,114 @@ def plot_optimizer_paths(loss_fn: Callable | None = None, optimizers: Sequence[s
     ax.set_ylabel("y")
     ax.legend(fontsize=7, loc="best")
     fig.optimizer_paths = runs
+    return fig
+
+
+# ----- generic charts (the tour draws its numbers with these) ------------------------------------------------------
+def plot_curves(series: Mapping[str, Any], title: str = "", xlabel: str = "step", ylabel: str = "",
+                log: bool = False, percent: bool = False, ax: Any = None) -> Any:
+    """One line per named series: values (x counts 1, 2, ...) or an (xs, ys) pair; whole-number x ticks.
+
+    `log` draws the y axis on a log scale, `percent` reads y values from 0 to 1 as percentages.
+    """
+    if not isinstance(series, Mapping) or not series:
+        raise ValueError("plot_curves: series should be a non-empty dict {name: values or (xs, ys)}")
+    fig, ax = _own_axes(ax, 5.2, 3.3)
+    for i, (name, values) in enumerate(series.items()):
+        if isinstance(values, tuple) and len(values) == 2:
+            xs, ys = _array(values[0], "plot_curves", "xs"), _numbers(list(values[1]))
+        else:
+            ys = _numbers(list(values))
+            xs = numpy.arange(1, len(ys) + 1)
+        if len(xs) != len(ys):
+            raise ValueError(f"plot_curves: series {name!r} has {len(xs)} x values for {len(ys)} y values")
+        ax.plot(xs, ys, color=_PALETTE[i % len(_PALETTE)], marker="." if len(ys) <= 30 else None, linewidth=1.4,
+                label=_plain(name))
+    if log:
+        ax.set_yscale("log")
+    if percent:
+        from matplotlib.ticker import PercentFormatter
+
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    _integer_ticks(ax.xaxis)
+    ax.set_xlabel(_plain(xlabel))
+    ax.set_ylabel(_plain(ylabel))
+    if title:
+        ax.set_title(_plain(title), fontsize=10)
+    ax.grid(alpha=0.3)
+    if len(series) > 1:
+        ax.legend(fontsize=8)
+    return fig
+
+
+def plot_bars(categories: Sequence[Any], series: Mapping[str, Sequence[float]], title: str = "", xlabel: str = "",
+              ylabel: str = "", percent: bool = False, ax: Any = None) -> Any:
+    """Grouped bars: one group per category, one bar per named series, each bar labelled with its value."""
+    if not isinstance(series, Mapping) or not series or not len(categories):
+        raise ValueError("plot_bars: need at least one category and a non-empty dict {name: values}")
+    for name, values in series.items():
+        if len(values) != len(categories):
+            raise ValueError(f"plot_bars: series {name!r} has {len(values)} values for {len(categories)} categories")
+    fig, ax = _own_axes(ax, max(4.0, 1.2 * len(categories) * len(series) ** 0.5 + 2.0), 3.3)
+    width = 0.8 / len(series)
+    x = numpy.arange(len(categories))
+    for i, (name, values) in enumerate(series.items()):
+        bars = ax.bar(x + (i - (len(series) - 1) / 2) * width, _numbers(list(values)), width,
+                      color=_PALETTE[i % len(_PALETTE)], label=_plain(name))
+        ax.bar_label(bars, labels=[f"{v:.0%}" if percent else f"{v:.3g}" for v in _numbers(list(values))],
+                     fontsize=7, padding=1)
+    ax.set_xticks(x, [_plain(c) for c in categories], fontsize=8)
+    if percent:
+        from matplotlib.ticker import PercentFormatter
+
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+        ax.set_ylim(0, 1.08)
+    ax.set_xlabel(_plain(xlabel))
+    ax.set_ylabel(_plain(ylabel))
+    if title:
+        ax.set_title(_plain(title), fontsize=10)
+    ax.grid(alpha=0.3, axis="y")
+    if len(series) > 1:
+        ax.legend(fontsize=7, loc="lower right")
+    return fig
+
+
+def plot_layer_outputs(model: Any, x: Any, max_values: int = 64) -> Any:
+    """The forward pass of one input through a Sequential, with values: one strip per layer's output, each value a
+    coloured cell (blue negative, red positive, white zero), annotated when there are few."""
+    a = _array(x, "plot_layer_outputs", "x").astype(numpy.float32)
+    if a.ndim == 1:
+        a = a[None]
+    if a.shape[0] != 1:
+        raise ValueError(f"plot_layer_outputs: expected one input (shape (1, ...)), got {tuple(a.shape)}")
+    children = list(model.named_children()) if hasattr(model, "named_children") else []
+    if not children:
+        raise ValueError(f"plot_layer_outputs: expected a Sequential of layers, got {type(model).__name__}")
+    outputs = [("input", a.reshape(-1))]
+    h = Tensor(a)
+    was_training = getattr(model, "training", False)
+    model.eval()
+    try:
+        with no_grad():
+            for name, layer in children:
+                h = layer(h)
+                outputs.append((f"{name}: {type(layer).__name__}", _array(h, "plot_layer_outputs", "an output")
+                                .reshape(-1)))
+    finally:
+        if was_training:
+            model.train()
+    fig = _figure(7.5, 0.62 * len(outputs) + 0.6)
+    axes = fig.subplots(len(outputs), 1, squeeze=False)[:, 0]
+    for ax, (name, values) in zip(axes, outputs):
+        shown = values[:max_values]
+        top = float(numpy.abs(shown).max()) or 1.0
+        ax.imshow(shown[None], cmap="RdBu_r", vmin=-top, vmax=top, aspect="auto", interpolation="nearest")
+        if len(shown) <= 16:
+            for j, v in enumerate(shown):
+                ax.text(j, 0, f"{v:.2f}", ha="center", va="center", fontsize=6)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        more = f", first {max_values} shown" if len(values) > max_values else ""
+        ax.set_ylabel(_plain(name), rotation=0, ha="right", va="center", fontsize=8)
+        ax.set_title(f"{len(values)} values{more}", fontsize=7, loc="right", pad=2)
     return fig

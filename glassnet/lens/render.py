@@ -67,6 +67,7 @@ def _is_number(value: Any) -> bool:
 @lru_cache(maxsize=1)
 def _environment() -> Any:
     import jinja2
+    import markupsafe
 
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("glassnet.lens", "templates"),
@@ -79,7 +80,8 @@ def _environment() -> Any:
     env.filters["png_data_uri"] = _png_data_uri
     env.filters["prose"] = _prose
     env.tests["number"] = _is_number
-    env.globals["content_security_policy"] = CONTENT_SECURITY_POLICY
+    # our own constant, written as it is (in a double-quoted attribute) so the page shows the policy plainly
+    env.globals["content_security_policy"] = markupsafe.Markup(CONTENT_SECURITY_POLICY)
     return env
 
 

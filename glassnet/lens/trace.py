@@ -4,13 +4,12 @@ Each step is one node of the graph, visited in the engine's order (newest node f
 values when small), the local derivative (the formula from the op's docstring), the upstream gradient dL/dy, the
 gradient sent to each input and where it accumulates (a parent op or a named leaf). The gradients are computed here
 by calling each node's own `backward` on copies, so the graph is kept (retain_graph semantics) and no `.grad` is
-written. Renders as plain text, Markdown and self-contained HTML.
+written. Renders as plain text, Markdown, LaTeX and self-contained HTML (glassnet's templates, every value escaped).
 """
 
 from __future__ import annotations
 
 import heapq
-import html
 import inspect
 import re
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from typing import Any
 import numpy
 
 from glassnet.autograd import Function, match_gradient, no_grad
+from glassnet.lens.render import render_html
 from glassnet.tensor import Tensor
 
 __all__ = ["Step", "StepInput", "Trace", "explain", "trace"]
@@ -220,37 +220,25 @@ class Trace:
     def _repr_latex_(self) -> str:
         return self.to_latex()
 
+    def _html_context(self) -> dict[str, Any]:
+        steps = [{"number": s.number, "op": s.op, "forward": s.forward_formula, "derivative": s.derivative,
+                  "shape": str(s.output_shape), "output": _fmt(s.output_value), "upstream": _fmt(s.upstream),
+                  "inputs": [{"position": i.position, "label": i.label, "shape": str(i.shape), "value": _fmt(i.value),
+                              "grad": _fmt(i.grad), "destination": i.destination or "—"} for i in s.inputs]}
+                 for s in self.steps]
+        return {"steps": steps, "loss": _fmt(self.loss_value),
+                "leaves": [(name, _fmt(g)) for name, _t, g in self.leaf_grads]}
+
     def to_html(self) -> str:
-        """A self-contained HTML page (inline CSS, no external resources)."""
-        e = html.escape
-        parts = ["<!DOCTYPE html><html><head><meta charset='utf-8'><title>glassnet trace</title><style>",
-                 "body{font-family:system-ui,sans-serif;margin:2em;max-width:70em}"
-                 "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.2em .5em}"
-                 "code{background:#f4f4f4}.step{border-left:4px solid #4a7;padding-left:1em;margin:1em 0}"
-                 ".f{font-family:serif;font-style:italic}",
-                 "</style></head><body>",
-                 f"<h1>Backward pass of L = <code>{e(_fmt(self.loss_value))}</code></h1>",
-                 f"<p>{len(self.steps)} steps, newest node first; the walk starts from dL/dL = 1.</p>"]
-        for s in self.steps:
-            parts.append(f"<div class='step'><h2>Step {s.number}: <code>{e(s.op)}</code></h2>")
-            parts.append(f"<p>Forward: <span class='f'>{e(s.forward_formula)}</span><br>"
-                         f"Local derivative: <span class='f'>{e(s.derivative)}</span><br>"
-                         f"Output {e(str(s.output_shape))} = <code>{e(_fmt(s.output_value))}</code>; "
-                         f"upstream dL/dy = <code>{e(_fmt(s.upstream))}</code></p>")
-            parts.append("<table><tr><th>input</th><th>from</th><th>shape</th><th>value</th><th>gradient sent</th>"
-                         "<th>accumulates into</th></tr>")
-            for inp in s.inputs:
-                parts.append(f"<tr><td>{inp.position}</td><td>{e(inp.label)}</td><td>{e(str(inp.shape))}</td>"
-                             f"<td><code>{e(_fmt(inp.value))}</code></td><td><code>{e(_fmt(inp.grad))}</code></td>"
-                             f"<td>{e(inp.destination or '—')}</td></tr>")
-            parts.append("</table></div>")
-        parts.append("<h2>Final gradients</h2><table><tr><th>leaf</th><th>dL/dleaf</th></tr>")
-        parts += [f"<tr><td>{e(n)}</td><td><code>{e(_fmt(g))}</code></td></tr>" for n, _t, g in self.leaf_grads]
-        parts.append("</table></body></html>")
-        return "\n".join(parts)
+        """A self-contained HTML page (inline CSS, no external resources, no script), from glassnet's templates."""
+        heading = f"Backward pass of L = {_fmt(self.loss_value)}"
+        return render_html("trace.html", page_title="glassnet trace", heading=heading,
+                           subheading=f"{len(self.steps)} steps, newest node first", nav=[],
+                           footer="written by glassnet.lens.trace", **self._html_context())
 
     def _repr_html_(self) -> str:
-        return self.to_html()
+        """The trace inside a notebook: the same template, with style scoped to it (the notebook's own is kept)."""
+        return render_html("trace_notebook.html", **self._html_context())
 
 
 def _copy(a: Any) -> Any:

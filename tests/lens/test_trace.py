@@ -49,7 +49,7 @@ def test_every_number_is_shown():
             assert f"{v:.6g}" in text
     md, page = t.to_markdown(), t.to_html()
     assert "## Step 9: `MatMul`" in md and "dL/dA = dL/dY @ Bᵀ" in md
-    assert page.startswith("<!DOCTYPE html>") and "http" not in page and "Step 4" in page
+    assert page.startswith("<!DOCTYPE html>") and "://" not in page and "Step 4" in page
 
 
 def test_model_parameter_names_and_source():
