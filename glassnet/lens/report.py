@@ -198,6 +198,7 @@ class _Run:
     recording: Recording | None = None
     confusion: dict[str, Any] | None = None
     summary: dict[str, Any] | None = None  # a tour's summary.json
+    stopped_epoch: int | None = None  # config.json's early-stopping epoch (0-based), when it is a whole number
     pictures: list[tuple[str, bytes]] = field(default_factory=list)  # (artefacts/name.png, PNG bytes)
     notes: dict[str, list[str]] = field(default_factory=dict)  # section id -> what could not be read, and why
 
@@ -347,6 +348,12 @@ def _read_run(run_dir: str | os.PathLike) -> _Run:
             run.note("config", f"config.json holds {type(config).__name__} data; expected an object of settings")
             config = None
         run.config = config
+        stopped = (config or {}).get("stopped_epoch")
+        if _is_int(stopped) and stopped >= 0:
+            run.stopped_epoch = stopped
+        elif stopped is not None:
+            run.note("config", f"config.json: stopped_epoch is {str(stopped)[:40]!r}; expected a whole number; "
+                               "not marked on the curves")
     if history is not None:
         try:
             run.epochs, run.logs, notes = _logs_from(history)
@@ -496,16 +503,6 @@ def _metric_groups(run: _Run) -> list[list[str]]:
     return [bases[i:i + 3] for i in range(0, len(bases), 3)]
 
 
-def _stopped_epoch(run: _Run) -> int | None:
-    stopped = (run.config or {}).get("stopped_epoch")
-    if stopped is None:
-        return None
-    if _is_int(stopped) and stopped >= 0:
-        return stopped
-    run.note("config", f"config.json: stopped_epoch is {str(stopped)[:40]!r}; expected a whole number; not marked")
-    return None
-
-
 def _curves_section(run: _Run, missing: list[str]) -> list[dict]:
     if not _numeric_keys(run):
         what = ("Curves appear here when the run folder holds a per-epoch history: history.json, written by "
@@ -523,7 +520,7 @@ def _curves_section(run: _Run, missing: list[str]) -> list[dict]:
         for group in groups[:MAX_CURVE_FIGURES]:
             try:
                 fig = plot_history(history, metrics=group, best_epoch=_best_epoch(run),
-                                   stopped_epoch=_stopped_epoch(run))
+                                   stopped_epoch=run.stopped_epoch)
                 figures.append(_figure(", ".join(_human(k) for k in group), _png(fig),
                                        "validation dashed; solid: what the key names (training unless it says test)"))
             except _DRAWING_ERRORS as err:
