@@ -327,7 +327,7 @@ def plot_decision_boundary(model: Any, x: Any, y: Any, resolution: int = 200, ax
             ax.scatter(xa[mask, 0], xa[mask, 1], s=14, color=colours[c], edgecolors="k", linewidths=0.4,
                        label=f"class {c}")
     accuracy = float(numpy.mean(_classes(_run(model, xa)) == labels))
-    ax.set_title(f"decision regions (accuracy on these points {accuracy:.0%})", fontsize=10)
+    ax.set_title(f"decision regions (accuracy on these points {accuracy:.1%})", fontsize=10)
     ax.legend(fontsize=8, loc="best")
     return fig
 
@@ -870,13 +870,15 @@ def plot_optimizer_paths(loss_fn: Callable | None = None, optimizers: Sequence[s
 # ----- generic charts (the tour draws its numbers with these) ------------------------------------------------------
 def plot_curves(series: Mapping[str, Any], title: str = "", xlabel: str = "step", ylabel: str = "",
                 log: bool = False, percent: bool = False, ax: Any = None) -> Any:
-    """One line per named series: values (x counts 1, 2, ...) or an (xs, ys) pair; whole-number x ticks.
+    """One line per named series: values (x counts 1, 2, ...) or an (xs, ys) pair; whole-number x ticks when every
+    x is a whole number (steps, epochs).
 
     `log` draws the y axis on a log scale, `percent` reads y values from 0 to 1 as percentages.
     """
     if not isinstance(series, Mapping) or not series:
         raise ValueError("plot_curves: series should be a non-empty dict {name: values or (xs, ys)}")
     fig, ax = _own_axes(ax, 5.2, 3.3)
+    whole_x = True  # steps and epochs: ticks on whole numbers; a continuous x keeps matplotlib's ticks
     for i, (name, values) in enumerate(series.items()):
         if isinstance(values, tuple) and len(values) == 2:
             xs, ys = _array(values[0], "plot_curves", "xs"), _numbers(list(values[1]))
@@ -885,6 +887,7 @@ def plot_curves(series: Mapping[str, Any], title: str = "", xlabel: str = "step"
             xs = numpy.arange(1, len(ys) + 1)
         if len(xs) != len(ys):
             raise ValueError(f"plot_curves: series {name!r} has {len(xs)} x values for {len(ys)} y values")
+        whole_x = whole_x and bool(numpy.all(numpy.mod(numpy.asarray(xs, dtype=float), 1) == 0))
         ax.plot(xs, ys, color=_PALETTE[i % len(_PALETTE)], marker="." if len(ys) <= 30 else None, linewidth=1.4,
                 label=_plain(name))
     if log:
@@ -893,7 +896,8 @@ def plot_curves(series: Mapping[str, Any], title: str = "", xlabel: str = "step"
         from matplotlib.ticker import PercentFormatter
 
         ax.yaxis.set_major_formatter(PercentFormatter(1.0))
-    _integer_ticks(ax.xaxis)
+    if whole_x:
+        _integer_ticks(ax.xaxis)
     ax.set_xlabel(_plain(xlabel))
     ax.set_ylabel(_plain(ylabel))
     if title:

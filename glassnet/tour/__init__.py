@@ -1,27 +1,35 @@
 """The guided tour (`glassnet tour`): chapters that each explain one idea and train a real network live.
 
 Each chapter is a module `chNN_name.py` with `TITLE`, `TEXT` (a short plain-words explanation) and
-`run(quick, say) -> dict`, which trains something on bundled or generated data, prints its numbers through
-`say` and returns `{"results": {...}, "tables": [{"title", "columns", "rows"}, ...]}`. The frame here runs the
-chapters in order, shows progress, times them and writes `summary.json`, a self-contained `tour.html` (the chapters'
-text, results and tables) and, through `glassnet.lens.report`, `report.html` (the run at a glance: results by
-chapter, pictures, configuration); the output folder is a run folder with config.json and artefacts/.
+`run(quick, say) -> dict`, which trains something on bundled or generated data, prints what it finds through `say`
+(each number once: a line or a table, never both) and returns
+
+    {"results": {key: value},                       # every number, for summary.json and tests
+     "headlines": [(key, "human label", kind)],     # the few that tell the story (kind: "percent", "int", None)
+     "tables": [{"title", "columns", "rows", "kinds"}],
+     "figures": [{"title", "caption", "figure"}],   # matplotlib figures drawn by glassnet.lens.plots
+     "notes": ["why a result is what it is"], "texts": [{"title", "text"}]}
+
+so a notebook can show a chapter by calling its `run` (docs/notebooks are generated from these modules). The frame
+here runs the chapters in order, times them and writes `summary.json`, `tour.html` (the story: each chapter's text,
+pictures, numbers and explanations, in the report's style) and, through `glassnet.lens.report`, `report.html` (the
+run at a glance); the output folder is a run folder with config.json and the pictures in artefacts/.
 """
 
 from __future__ import annotations
 
-import base64
 import datetime
-import html
 import importlib
-import io
 import json
 import os
 import platform
+import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
+
+from glassnet.lens.render import format_value
 
 
 class TourError(ValueError):
@@ -85,13 +93,37 @@ def default_out_dir() -> str:
     return os.path.join("runs", "tour-" + datetime.datetime.now().strftime("%Y%m%d-%H%M%S"))
 
 
+def progress(iterable: Iterable, total: int | None = None, desc: str = "") -> Any:
+    """A tqdm.auto progress bar over a long chapter's steps: a widget in Jupyter, a bar on a terminal, nothing when
+    output goes to a file or a test (the chapter's closing lines say what happened). `set_postfix_str` works on it
+    either way."""
+    from tqdm.auto import tqdm
+
+    return tqdm(iterable, total=total, desc=desc, leave=False, disable=not interactive(), mininterval=0.5,
+                unit="step", dynamic_ncols=True)
+
+
+def interactive() -> bool:
+    """Whether a person is watching: a Jupyter kernel or a terminal on stderr."""
+    return "ipykernel" in sys.modules or bool(getattr(sys.stderr, "isatty", lambda: False)())
+
+
+def figure(title: str, draw: Callable[[], Any], caption: str = "") -> dict[str, Any] | None:
+    """`{"title", "caption", "figure": draw()}`, or None when matplotlib is not installed (pictures are optional)."""
+    try:
+        return {"title": title, "caption": caption, "figure": draw()}
+    except ImportError:
+        return None
+
+
 def run_tour(
     chapters: Iterable[int] | None = None,
     quick: bool = False,
     out: str | os.PathLike | None = None,
     say: Callable[[str], None] = print,
 ) -> dict[str, Any]:
-    """Run the chosen chapters (all by default) in order, write summary.json and tour.html to `out`; return it."""
+    """Run the chosen chapters (all by default) in order, write summary.json, tour.html and report.html to `out`;
+    return the summary."""
     import numpy
 
     import glassnet as gn
@@ -101,6 +133,7 @@ def run_tour(
     runnable = [ch for ch in selected if ch.available]
     say(f"glassnet tour{' (quick)' if quick else ''}: {len(runnable)} chapter(s) to run, report in {out}")
     records: list[dict[str, Any]] = []
+    pictures: dict[int, list[dict[str, Any]]] = {}
     start = time.perf_counter()
     done = 0
     for ch in selected:
@@ -117,12 +150,15 @@ def run_tour(
         gn.manual_seed(ch.number)
         t0 = time.perf_counter()
         outcome = mod.run(quick=quick, say=say)
+        pictures[ch.number] = _pictures(outcome.get("figures", []))
         seconds = time.perf_counter() - t0
         say(f"--- chapter {ch.number} done in {seconds:.1f} s")
         records.append({
             "number": ch.number, "title": ch.title, "status": "ran", "text": mod.TEXT.strip(),
             "seconds": round(seconds, 3), "results": outcome.get("results", {}),
-            "tables": outcome.get("tables", []), "figures": outcome.get("figures", []),
+            "headlines": [{"key": k, "label": label, "kind": kind} for k, label, kind in outcome.get("headlines", [])],
+            "tables": outcome.get("tables", []), "notes": outcome.get("notes", []), "texts": outcome.get("texts", []),
+            "figures": [p["title"] for p in pictures[ch.number]],
         })
     total = time.perf_counter() - start
     summary = {
@@ -131,44 +167,57 @@ def run_tour(
         "total_seconds": round(total, 3), "chapters": records,
     }
     os.makedirs(out, exist_ok=True)
-    plain = _without_figures(summary)
-    with open(os.path.join(out, "summary.json"), "w", encoding="utf-8") as f:
-        json.dump(plain, f, indent=2, default=_jsonable)
-    with open(os.path.join(out, "tour.html"), "w", encoding="utf-8") as f:
-        f.write(render_html(summary))
-    report_path = _write_report(out, summary)
+    summary = json.loads(json.dumps(summary, default=_jsonable))  # plain JSON types from here on (NumPy numbers too)
+    _write_text(os.path.join(out, "summary.json"), json.dumps(summary, indent=2))
+    _write_text(os.path.join(out, "tour.html"), render_html(summary, pictures))
+    report_path = _write_report(out, summary, pictures)
     say(f"\ntour finished: {done} chapter(s) in {total:.1f} s; wrote {os.path.join(out, 'summary.json')}, "
         f"{os.path.join(out, 'tour.html')} and {report_path}")
-    return plain
+    return summary
 
 
-def _write_report(out: str, summary: dict[str, Any]) -> str:
+def _pictures(figures: list[dict[str, Any] | None]) -> list[dict[str, Any]]:
+    """Each chapter figure as PNG bytes (rendered once, for tour.html, artefacts/ and the report)."""
+    from glassnet.lens.plots import figure_to_png_bytes
+
+    return [{"title": f["title"], "caption": f.get("caption", ""), "png": figure_to_png_bytes(f["figure"], dpi=90)}
+            for f in figures if f and f.get("figure") is not None]
+
+
+def _write_text(path: str, text: str) -> None:
+    """Write a file atomically (a temporary file renamed into place)."""
+    tmp = f"{path}.tmp{os.getpid()}"
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def _write_report(out: str, summary: dict[str, Any], pictures: dict[int, list[dict[str, Any]]]) -> str:
     """Make `out` a run folder (config.json, the chapters' figures in artefacts/) and write its report.html."""
     from glassnet.lens.report import report
 
     config = {"run": "glassnet tour", **{k: summary[k] for k in ("quick", "glassnet", "numpy", "python", "created",
                                                                   "total_seconds")},
               "chapters_run": [rec["number"] for rec in summary["chapters"] if rec["status"] == "ran"]}
-    with open(os.path.join(out, "config.json"), "w", encoding="utf-8") as f:
-        json.dump(config, f, indent=1)
+    _write_text(os.path.join(out, "config.json"), json.dumps(config, indent=1))
     artefacts = os.path.join(out, "artefacts")
     os.makedirs(artefacts, exist_ok=True)
-    for rec in summary["chapters"]:
-        for i, fig in enumerate(rec.get("figures", []), start=1):
-            if fig.get("png"):
-                name = f"ch{rec['number']:02d}_{i}_{_slug(fig['title'])}.png"
-                with open(os.path.join(artefacts, name), "wb") as f:
-                    f.write(base64.b64decode(fig["png"]))
+    for number, pics in pictures.items():
+        for i, pic in enumerate(pics, start=1):
+            path = os.path.join(artefacts, f"ch{number:02d}_{i}_{_slug(pic['title'])}.png")
+            tmp = f"{path}.tmp{os.getpid()}"
+            with open(tmp, "wb") as f:
+                f.write(pic["png"])
+            os.replace(tmp, path)
     return os.fspath(report(out))
 
 
 def _slug(title: str) -> str:
     return "_".join("".join(c if c.isalnum() else " " for c in title.lower()).split())[:40]
-
-
-def _without_figures(summary: dict[str, Any]) -> dict[str, Any]:
-    chapters = [{k: v for k, v in rec.items() if k != "figures"} for rec in summary["chapters"]]
-    return {**summary, "chapters": chapters}
 
 
 def _jsonable(value: Any) -> Any:
@@ -178,87 +227,44 @@ def _jsonable(value: Any) -> Any:
         return str(value)
 
 
-def line_plot_png(series: dict[str, list[float]], title: str, xlabel: str, ylabel: str) -> str | None:
-    """A base64 PNG of one line per series if matplotlib is importable; None otherwise (plots are optional)."""
-    try:
-        import matplotlib
+def render_html(summary: dict[str, Any], pictures: dict[int, list[dict[str, Any]]] | None = None) -> str:
+    """tour.html: the story, one section per chapter (text, pictures, headline numbers, tables, explanations), in
+    the report's style and through the same templates (every value escaped, no script)."""
+    from glassnet.lens.render import render_html as render
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except Exception:  # noqa: BLE001 - any failure just means no figure
-        return None
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    for name, ys in series.items():
-        ax.plot(range(1, len(ys) + 1), ys, label=name)
-    ax.set_title(title)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.legend()
-    buf = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buf, format="png", dpi=90)
-    plt.close(fig)
-    return base64.b64encode(buf.getvalue()).decode("ascii")
-
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
-
-
-_CSS = """body{font-family:system-ui,sans-serif;max-width:60em;margin:2em auto;padding:0 1em;color:#222}
-table{border-collapse:collapse;margin:.5em 0 1.2em}td,th{border:1px solid #bbb;padding:.2em .6em;text-align:right}
-th{background:#eee}p.text{white-space:pre-wrap}.coming{color:#888}code{background:#f4f4f4}"""
-
-
-def render_html(summary: dict[str, Any]) -> str:
-    """A self-contained HTML page (no external resources) with each chapter's text, results and tables."""
-    e = html.escape
-    parts = [
-        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>glassnet tour</title>",
-        f"<style>{_CSS}</style></head><body>",
-        "<h1>glassnet tour</h1>",
-        f"<p>glassnet {e(summary['glassnet'])}, NumPy {e(summary['numpy'])}, Python {e(summary['python'])}; "
-        f"{'quick run; ' if summary['quick'] else ''}total {summary['total_seconds']:.1f} s; "
-        f"{e(summary['created'])}</p>",
-        "<h2>Contents</h2><ol>",
-    ]
-    for rec in summary["chapters"]:
-        extra = ""
-        if rec["status"] != "ran":
-            extra = f" <span class='coming'>(coming with issue {rec['coming_with']})</span>"
-        parts.append(f"<li value='{rec['number']}'>{e(rec['title'])}{extra}</li>")
-    parts.append("</ol>")
+    pictures = pictures or {}
+    chapters = []
     for rec in summary["chapters"]:
         if rec["status"] != "ran":
+            chapters.append({**rec, "id": f"ch{rec['number']}", "cards": [], "figures": [], "tables": []})
             continue
-        parts.append(f"<h2>Chapter {rec['number']}: {e(rec['title'])}</h2>")
-        parts.append(f"<p class='text'>{e(rec['text'])}</p>")
-        parts.append(f"<p>ran in {rec['seconds']:.2f} s</p>")
-        if rec["results"]:
-            parts.append("<table><tr><th>result</th><th>value</th></tr>")
-            for k, v in rec["results"].items():
-                parts.append(f"<tr><td style='text-align:left'>{e(k)}</td><td>{e(_fmt(v))}</td></tr>")
-            parts.append("</table>")
-        for table in rec["tables"]:
-            parts.append(f"<h3>{e(table['title'])}</h3><table><tr>")
-            parts.extend(f"<th>{e(str(c))}</th>" for c in table["columns"])
-            parts.append("</tr>")
-            for row in table["rows"]:
-                parts.append("<tr>" + "".join(f"<td>{e(_fmt(v))}</td>" for v in row) + "</tr>")
-            parts.append("</table>")
-        for fig in rec.get("figures", []):
-            if fig.get("png"):
-                parts.append(f"<h3>{e(fig['title'])}</h3><img alt='{e(fig['title'])}' "
-                             f"src='data:image/png;base64,{fig['png']}'>")
-    parts.append("</body></html>\n")
-    return "\n".join(parts)
+        results = rec.get("results", {})
+        shown = set()  # every number the chapter's tables show, as they show it
+        for t in rec.get("tables", []):
+            kinds = list(t.get("kinds") or [])
+            for row in t["rows"]:
+                shown.update(format_value(v, kinds[i] if i < len(kinds) else None) for i, v in enumerate(row))
+        cards = [{"label": h["label"], "value": format_value(results[h["key"]], h.get("kind")), "detail": ""}
+                 for h in rec.get("headlines", []) if h["key"] in results]
+        cards = [c for c in cards if c["value"] not in shown]  # each number once: a table already shows the rest
+        tables = [{"kind": "table", "title": t["title"], "columns": t["columns"], "rows": t["rows"],
+                   "kinds": t.get("kinds", []), "cls": "numbers"} for t in rec.get("tables", [])]
+        chapters.append({**rec, "id": f"ch{rec['number']}", "cards": cards, "tables": tables,
+                         "figures": [{**p, "wide": False} for p in pictures.get(rec["number"], [])]})
+    versions = f"glassnet {summary['glassnet']}, NumPy {summary['numpy']}, Python {summary['python']}"
+    timing = f"{'quick run, ' if summary['quick'] else ''}{format_value(summary['total_seconds'], 'seconds')} in all"
+    return render("tour.html", page_title="glassnet tour", heading="glassnet tour: deep learning you can see through",
+                  subheading=f"{versions} · {timing} · {summary['created']}",
+                  nav=[(ch["id"], str(ch["number"])) for ch in chapters if ch["status"] == "ran"],
+                  chapters=chapters, footer=f"written by glassnet {summary['glassnet']}")
 
 
-def print_table(say: Callable[[str], None], columns: list[str], rows: list[list[Any]]) -> None:
-    """Print rows under their column names, aligned."""
-    cells = [[str(c) for c in columns]] + [[_fmt(v) for v in row] for row in rows]
+def print_table(say: Callable[[str], None], columns: list[str], rows: list[list[Any]],
+                kinds: list[str | None] | None = None) -> None:
+    """Print rows under their column names, aligned; numbers formatted as on the page (`kinds` per column)."""
+    kinds = list(kinds or [])
+    kinds += [None] * (len(columns) - len(kinds))
+    cells = [[str(c) for c in columns]] + [[format_value(v, k) for v, k in zip(row, kinds)] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(columns))]
     for j, r in enumerate(cells):
         say("  " + "  ".join(c.rjust(w) for c, w in zip(r, widths)))
@@ -266,5 +272,5 @@ def print_table(say: Callable[[str], None], columns: list[str], rows: list[list[
             say("  " + "  ".join("-" * w for w in widths))
 
 
-__all__ = ["CHAPTERS", "Chapter", "TourError", "line_plot_png", "print_table", "render_html", "run_tour",
-           "table_of_contents"]
+__all__ = ["CHAPTERS", "Chapter", "TourError", "figure", "interactive", "print_table", "progress", "render_html",
+           "run_tour", "table_of_contents"]

@@ -9,7 +9,7 @@ import numpy as np
 
 import glassnet as gn
 import glassnet.nn.functional as F
-from glassnet.tour import print_table
+from glassnet.tour import figure, print_table
 
 TITLE = "A neuron: weighted sum, bias, activation"
 TEXT = """
@@ -64,8 +64,32 @@ def run(quick: bool = False, say: Callable[[str], None] = print) -> dict[str, An
     b0 = float(bias.data[0])
     say(f"learned w = [{w1:.3f}, {w2:.3f}], b = {b0:.3f};  w2/w1 = {w2 / w1:.2f} (true ratio 2.00), "
         f"-b/w1 = {-b0 / w1:.2f} (true 0.30);  accuracy {accuracy:.1%}")
+    figures = [
+        figure("three activations", lambda: _activations_figure(), "what the neuron passes on for each weighted sum z"),
+        figure("the trained neuron's decision line", lambda: _boundary_figure(weight, bias, x, y),
+               "one neuron draws one straight line: the points where w·x + b = 0"),
+    ]
     return {
         "results": {"final_loss": loss.item(), "accuracy": accuracy, "w1": w1, "w2": w2, "bias": b0,
                     "w2_over_w1": w2 / w1},
+        "headlines": [("accuracy", "accuracy of the trained neuron", "percent"),
+                      ("w2_over_w1", "learned w₂ / w₁ (the true boundary has 2)", None),
+                      ("final_loss", "final cross-entropy", None)],
         "tables": [{"title": "One neuron, three activations", "columns": columns, "rows": rows}],
+        "figures": figures,
     }
+
+
+def _activations_figure():
+    from glassnet.lens.plots import plot_curves
+
+    z = np.linspace(-4, 4, 81)
+    t = gn.tensor(z)
+    return plot_curves({"sigmoid": (z, t.sigmoid().numpy()), "tanh": (z, t.tanh().numpy()),
+                        "ReLU": (z, t.relu().numpy())}, xlabel="z = w·x + b", ylabel="activation")
+
+
+def _boundary_figure(weight: gn.Tensor, bias: gn.Tensor, x: gn.Tensor, y: gn.Tensor):
+    from glassnet.lens.plots import plot_decision_boundary
+
+    return plot_decision_boundary(lambda points: points @ weight + bias, x, y, resolution=120)

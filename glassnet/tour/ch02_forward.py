@@ -9,7 +9,7 @@ import glassnet as gn
 import glassnet.nn.functional as F
 from glassnet import nn
 from glassnet.data import load_digits
-from glassnet.tour import print_table
+from glassnet.tour import figure, print_table
 
 TITLE = "Forward propagation through layers"
 TEXT = """
@@ -43,7 +43,8 @@ def run(quick: bool = False, say: Callable[[str], None] = print) -> dict[str, An
     x_train, y_train, x_test, y_test = load_digits()
     model = nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 16), nn.ReLU(), nn.Linear(16, 10))
     sample, label = x_test[:1], int(y_test[0].item())
-    columns = ["layer", "shape", "mean", "std", "frac zero", "first values"]
+    columns = ["layer", "shape", "mean", "std", "share of zeros", "first values"]
+    kinds = [None, None, None, None, "percent", None]
 
     def show(when: str) -> tuple[list[list[Any]], int, float]:
         rows = trace(model, sample)
@@ -51,7 +52,7 @@ def run(quick: bool = False, say: Callable[[str], None] = print) -> dict[str, An
             probs = F.softmax(model(sample), dim=-1)[0]
         pred = int(probs.argmax().item())
         say(f"{when}: one test image (true digit {label}) through the layers")
-        print_table(say, columns, rows)
+        print_table(say, columns, rows, kinds)
         say(f"  predicted digit {pred} with probability {probs[pred].item():.2f}; "
             f"probability of the true digit {probs[label].item():.2f}")
         return rows, pred, probs[label].item()
@@ -72,9 +73,19 @@ def run(quick: bool = False, say: Callable[[str], None] = print) -> dict[str, An
         accuracy = (model(x_test).argmax(1) == y_test).float().mean().item()
     say(f"\ntrained {epochs} epochs with Adam: test accuracy {accuracy:.1%}\n")
     rows_after, pred_after, p_after = show("trained")
+    from glassnet.lens.plots import plot_layer_outputs
+
     return {
         "results": {"test_accuracy": accuracy, "true_digit": label, "predicted_before": pred_before,
                     "p_true_before": p_before, "predicted_after": pred_after, "p_true_after": p_after},
-        "tables": [{"title": "One image through the untrained network", "columns": columns, "rows": rows_before},
-                   {"title": "The same image through the trained network", "columns": columns, "rows": rows_after}],
+        "headlines": [("test_accuracy", f"test accuracy after {epochs} epochs", "percent"),
+                      ("p_true_before", f"probability of the true digit ({label}), untrained", "percent"),
+                      ("p_true_after", "the same, trained", "percent")],
+        "tables": [{"title": "One image through the untrained network", "columns": columns, "rows": rows_before,
+                    "kinds": kinds},
+                   {"title": "The same image through the trained network", "columns": columns, "rows": rows_after,
+                    "kinds": kinds}],
+        "figures": [figure("the forward pass, with values", lambda: plot_layer_outputs(model, sample),
+                           f"one test image (a {label}) through the trained network: every number each layer "
+                           "hands on, red positive, blue negative; ReLU zeroes the negatives")],
     }

@@ -9,7 +9,7 @@ import glassnet as gn
 import glassnet.nn.functional as F
 from glassnet import nn
 from glassnet.data import load_digits
-from glassnet.tour import print_table
+from glassnet.tour import figure, print_table
 
 TITLE = "Loss: how wrong is the network?"
 TEXT = """
@@ -50,6 +50,8 @@ def run(quick: bool = False, say: Callable[[str], None] = print) -> dict[str, An
     order = gn.randint(0, len(x_train), (steps, 32))
     eye = gn.eye(10)
     checkpoints = [20, 60, steps]
+    every = max(1, steps // 15)
+    curves: dict[str, tuple[list[int], list[float]]] = {}
     train_rows = []
     results: dict[str, Any] = {}
     for loss_name in ("mse", "cross_entropy"):
@@ -57,6 +59,7 @@ def run(quick: bool = False, say: Callable[[str], None] = print) -> dict[str, An
         model.load_state_dict(start)
         optimizer = gn.optim.SGD(model.parameters(), lr=0.2)
         accuracies = []
+        curve: tuple[list[int], list[float]] = ([], [])
         for step in range(steps):
             idx = order[step]
             out = model(x_train[idx])
@@ -67,20 +70,56 @@ def run(quick: bool = False, say: Callable[[str], None] = print) -> dict[str, An
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            if step + 1 in checkpoints:
+            if step + 1 in checkpoints or (step + 1) % every == 0:
                 with gn.no_grad():
-                    accuracies.append((model(x_test).argmax(1) == y_test).float().mean().item())
+                    acc = (model(x_test).argmax(1) == y_test).float().mean().item()
+                curve[0].append(step + 1)
+                curve[1].append(acc)
+                if step + 1 in checkpoints:
+                    accuracies.append(acc)
+        curves["squared error" if loss_name == "mse" else "cross-entropy"] = curve
         accuracy = accuracies[-1]
-        train_rows.append([loss_name, *accuracies])
+        train_rows.append(["squared error" if loss_name == "mse" else "cross-entropy", *accuracies])
         results[f"accuracy_{loss_name}"] = accuracy
     say(f"\nthe same 64-32-10 network, same start and batches, plain SGD lr 0.2, {steps} steps:")
-    train_columns = ["loss"] + [f"test acc. after {c} steps" for c in checkpoints]
-    print_table(say, train_columns, train_rows)
-    say("cross-entropy's gradient, p - target, stays large while the answer is wrong; MSE's gradient passes")
-    say("through the softmax's slope and fades when the softmax saturates, so cross-entropy tends to move first.")
+    train_columns = ["loss"] + [f"test accuracy after {c} steps" for c in checkpoints]
+    train_kinds = [None] + ["percent"] * len(checkpoints)
+    print_table(say, train_columns, train_rows, train_kinds)
+    why = ("Cross-entropy's gradient, p - target, stays large while the answer is wrong; squared error's gradient "
+           "passes through the softmax's slope and fades when the softmax saturates, so cross-entropy tends to move "
+           "first.")
+    say(why)
     results.update({"ce_sure_and_wrong": rows[-1][3], "mse_sure_and_wrong": rows[-1][2]})
     return {
         "results": results,
+        "headlines": [("accuracy_cross_entropy", f"test accuracy after {steps} steps, cross-entropy", "percent"),
+                      ("accuracy_mse", f"test accuracy after {steps} steps, squared error", "percent"),
+                      ("ce_sure_and_wrong", "cross-entropy when sure and wrong", None),
+                      ("mse_sure_and_wrong", "squared error when sure and wrong", None)],
         "tables": [{"title": "Two losses on the same predictions", "columns": columns, "rows": rows},
-                   {"title": "Training with each loss", "columns": train_columns, "rows": train_rows}],
+                   {"title": "Training with each loss", "columns": train_columns, "rows": train_rows,
+                    "kinds": train_kinds}],
+        "figures": [figure("the penalty for each probability", _penalties_figure,
+                           "what each loss charges when the network gives the true class probability p (the rest "
+                           "split evenly between two other classes)"),
+                    figure("test accuracy while training", lambda: _accuracy_figure(curves),
+                           "the same network, start and batches; only the loss differs")],
+        "notes": [why],
     }
+
+
+def _penalties_figure():
+    import numpy as np
+
+    from glassnet.lens.plots import plot_curves
+
+    p = np.linspace(0.01, 1.0, 100)
+    squared = (1 - p) ** 2 + 2 * ((1 - p) / 2) ** 2
+    return plot_curves({"cross-entropy  -log p": (p, -np.log(p)), "squared error": (p, squared)},
+                       xlabel="probability given to the true class", ylabel="loss")
+
+
+def _accuracy_figure(curves: dict[str, tuple[list[int], list[float]]]):
+    from glassnet.lens.plots import plot_curves
+
+    return plot_curves(curves, xlabel="training step", ylabel="test accuracy", percent=True)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import glassnet as gn
-from glassnet.tour import print_table
+from glassnet.tour import figure, print_table
 
 TITLE = "Backpropagation: the chain rule with real numbers"
 TEXT = """
@@ -108,9 +108,24 @@ def run(quick: bool = False, say: Callable[[str], None] = print) -> dict[str, An
     xor_acc = float(((y.detach().numpy() > 0.5) == (t.numpy() > 0.5)).mean())
     say(f"the same 2-2-1 net trained on XOR for {steps} steps: loss {loss.item():.4f}, outputs {outputs} "
         f"for inputs 00 01 10 11, accuracy {xor_acc:.0%}")
+    def net(points: gn.Tensor) -> gn.Tensor:
+        return ((points @ w1 + b1).tanh() @ w2 + b2).sigmoid()
+
+    def draw():
+        from glassnet.lens.plots import plot_decision_boundary
+
+        return plot_decision_boundary(net, x, t, resolution=100)
+
     return {
         "results": {"chain_rule_product": product, "autograd_grad": autograd, "abs_difference": abs(product - autograd),
                     "loss_before_step": f["loss"], "loss_after_step": loss_after, "xor_loss": loss.item(),
                     "xor_accuracy": xor_acc},
+        "headlines": [("chain_rule_product", "dL/dW1[0,0] by the chain rule", None),
+                      ("autograd_grad", "dL/dW1[0,0] from autograd", None),
+                      ("loss_before_step", "loss before one step", None),
+                      ("loss_after_step", "loss after one step", None),
+                      ("xor_accuracy", f"XOR solved after {steps} steps", "percent")],
         "tables": [{"title": "Local derivatives along W1[0,0]'s path", "columns": columns, "rows": rows}],
+        "figures": [figure("XOR, learnt by the 2-2-1 network", draw,
+                           "no single line separates XOR; two tanh units bend the boundary into a band")],
     }

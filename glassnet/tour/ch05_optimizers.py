@@ -9,7 +9,7 @@ import glassnet as gn
 import glassnet.nn.functional as F
 from glassnet import nn
 from glassnet.data import load_digits
-from glassnet.tour import line_plot_png, print_table
+from glassnet.tour import figure, print_table
 
 TITLE = "Gradient descent and its variants: SGD, momentum, Adam"
 TEXT = """
@@ -36,7 +36,7 @@ def run(quick: bool = False, say: Callable[[str], None] = print) -> dict[str, An
     steps = 150 if quick else 600
     batches = gn.randint(0, len(x_train), (steps, 32))
     rows = []
-    curves: dict[str, list[float]] = {}
+    curves: dict[str, tuple[list[int], list[float]]] = {}
     results: dict[str, Any] = {"steps": steps}
     for name, make in OPTIMIZERS.items():
         model = nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10))
@@ -56,19 +56,34 @@ def run(quick: bool = False, say: Callable[[str], None] = print) -> dict[str, An
             accuracy = (model(x_test).argmax(1) == y_test).float().mean().item()
         final = sum(losses[-window:]) / window
         rows.append([name, losses[0], curve[len(curve) // 2], final, accuracy])
-        curves[name] = curve
+        curves[name] = ([min(i + window, steps) for i in range(0, steps, window)], curve)
         key = name.split(" ")[0].lower().replace("+", "_")
         results[f"{key}_final_loss"] = final
         results[f"{key}_test_accuracy"] = accuracy
-        say(f"  {name:28s} loss {losses[0]:.3f} -> {final:.4f}   test accuracy {accuracy:.1%}")
     columns = ["optimiser", "first loss", "loss halfway", f"loss at the end (mean of last {window})",
                "test accuracy"]
-    say("")
-    print_table(say, columns, rows)
-    figure = line_plot_png(curves, "training loss by optimiser", f"steps (x{window})", "loss")
+    kinds = [None, None, None, None, "percent"]
+    print_table(say, columns, rows, kinds)
+
+    def loss_curves():
+        from glassnet.lens.plots import plot_curves
+
+        return plot_curves(curves, xlabel="training step", ylabel=f"loss (mean over {window} steps)", log=True)
+
+    def paths():
+        from glassnet.lens.plots import plot_optimizer_paths
+
+        return plot_optimizer_paths(steps=150 if quick else 300)
+
     return {
         "results": results,
+        "headlines": [("sgd_test_accuracy", "test accuracy, SGD", "percent"),
+                      ("sgd_momentum_test_accuracy", "test accuracy, SGD with momentum", "percent"),
+                      ("adam_test_accuracy", "test accuracy, Adam", "percent")],
         "tables": [{"title": f"Three optimisers, same network, same start, same {steps} batches",
-                    "columns": columns, "rows": rows}],
-        "figures": [{"title": "training loss by optimiser", "png": figure}] if figure else [],
+                    "columns": columns, "rows": rows, "kinds": kinds}],
+        "figures": [figure("training loss by optimiser", loss_curves, "the digits network, same batches"),
+                    figure("the same optimisers in a curved valley", paths,
+                           "each path from the same start, for the same number of steps, on the Rosenbrock "
+                           "function (a narrow curved valley, minimum at (1, 1)); the legend gives each final loss")],
     }

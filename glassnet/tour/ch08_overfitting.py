@@ -9,7 +9,7 @@ import glassnet as gn
 import glassnet.nn.functional as F
 from glassnet import nn
 from glassnet.data import load_mnist_small
-from glassnet.tour import line_plot_png, print_table
+from glassnet.tour import figure, print_table, progress
 
 TITLE = "Overfitting and its remedies: L2, dropout, early stopping"
 TEXT = """
@@ -70,7 +70,9 @@ def run(quick: bool = False, say: Callable[[str], None] = print) -> dict[str, An
     results: dict[str, Any] = {"train_examples": N_TRAIN, "val_examples": len(y_val), "epochs": epochs}
     say(f"  {N_TRAIN} training digits, {len(y_val)} validation digits; up to {epochs} epochs of Adam, "
         f"batches of {batch}")
+    bar = progress(None, total=len(variants) * epochs, desc="chapter 8: four ways")
     for name, cfg in variants.items():
+        bar.set_postfix_str(name)
         gn.manual_seed(80)
         model = _make(cfg["dropout"])
         optimizer = gn.optim.Adam(model.parameters(), lr=1e-3, weight_decay=cfg["weight_decay"])
@@ -83,6 +85,7 @@ def run(quick: bool = False, say: Callable[[str], None] = print) -> dict[str, An
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
+            bar.update(1)
             val_loss, val_acc = _evaluate(model, x_val, y_val)
             val_losses.append(val_loss)
             best_acc = max(best_acc, val_acc)
@@ -92,6 +95,7 @@ def run(quick: bool = False, say: Callable[[str], None] = print) -> dict[str, An
                     best_state = {k: v.clone() for k, v in model.state_dict().items()}
             elif cfg["early_stop"] and epoch + 1 - best_loss_epoch >= patience:
                 stopped = epoch + 1
+                bar.update(epochs - stopped)
                 break
         if best_state is not None:  # restore_best_weights: back to the epoch of lowest validation loss
             model.load_state_dict(best_state)
@@ -110,24 +114,43 @@ def run(quick: bool = False, say: Callable[[str], None] = print) -> dict[str, An
         results[f"{key}_val_loss_turns_up_after_epoch"] = turns_up
         results[f"{key}_test_accuracy"] = test_acc
         results[f"{key}_epochs_run"] = stopped
-        say(f"  {name:28s} train acc {train_acc:.1%}  val acc {final_val:.1%}  (gap {gap:+.1%})  best val acc "
-            f"{best_acc:.1%}  lowest val loss at epoch {best_loss_epoch}  test acc {test_acc:.1%}  "
-            f"epochs run {stopped}")
-    columns = ["variant", "train acc", "val acc", "gap", "best val acc", "val loss lowest at epoch",
-               "final val loss", "test acc", "epochs run"]
-    say("")
-    print_table(say, columns, rows)
-    say("'gap' is final training accuracy minus final validation accuracy: the overfitting. After the epoch")
-    say("where validation loss is lowest it turns up: the network grows more confident on digits it gets wrong.")
-    say("Early stopping ends training there and puts back the weights from that epoch.")
+    bar.close()
+    columns = ["variant", "train accuracy", "validation accuracy", "gap", "best validation accuracy",
+               "validation loss lowest at epoch", "final validation loss", "test accuracy", "epochs run"]
+    kinds = [None, "percent", "percent", "percent", "percent", "int", None, "percent", "int"]
+    print_table(say, columns, rows, kinds)
     best_name = max(rows, key=lambda r: r[4])[0]
-    say(f"Here the best validation accuracy came from: {best_name}.")
+    notes = ["The gap is final training accuracy minus final validation accuracy: the overfitting. After the epoch "
+             "where validation loss is lowest it turns up: the network grows more confident on digits it gets "
+             "wrong. Early stopping ends training there and puts back the weights from that epoch.",
+             f"Here the best validation accuracy came from: {best_name}."]
     if results["early_stopping_test_accuracy"] < results["none_test_accuracy"]:
-        say("Note that early stopping on validation *loss* scored lower accuracy than training on: the loss rises")
-        say("(over-confident mistakes) while accuracy still creeps up, so the two need not agree.")
-    figure = line_plot_png(curves, "validation loss by epoch", "epoch", "validation loss")
+        notes.append("Early stopping on validation *loss* scored a lower accuracy than training on: the loss rises "
+                     "(over-confident mistakes) while accuracy still creeps up, so the two need not agree.")
+    for note in notes:
+        say(note)
+
+    def loss_curves():
+        from glassnet.lens.plots import plot_curves
+
+        return plot_curves(curves, xlabel="epoch", ylabel="validation loss")
+
+    def accuracies():
+        from glassnet.lens.plots import plot_bars
+
+        names = [r[0].split(" (")[0] for r in rows]
+        return plot_bars(names, {"train": [r[1] for r in rows], "validation": [r[2] for r in rows],
+                                 "test": [r[7] for r in rows]}, ylabel="accuracy", percent=True)
+
     return {
         "results": results,
-        "tables": [{"title": f"A big network on {N_TRAIN} examples, four ways", "columns": columns, "rows": rows}],
-        "figures": [{"title": "validation loss by epoch", "png": figure}] if figure else [],
+        "headlines": [("none_gap", "overfitting gap without regularisation", "percent"),
+                      ("early_stopping_epochs_run", "epochs before early stopping", "int")],
+        "tables": [{"title": f"A big network on {N_TRAIN} examples, four ways", "columns": columns, "rows": rows,
+                    "kinds": kinds}],
+        "figures": [figure("validation loss by epoch", loss_curves,
+                           "the loss on unseen digits falls, then turns up as the network memorises"),
+                    figure("accuracy, four ways", accuracies,
+                           "training accuracy near 100% everywhere; what differs is how much carries over")],
+        "notes": notes,
     }

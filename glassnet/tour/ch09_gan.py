@@ -11,7 +11,7 @@ import glassnet as gn
 import glassnet.nn.functional as F
 from glassnet import nn
 from glassnet.data.toy import mode_coverage, ring_centers, ring_of_gaussians
-from glassnet.tour import print_table
+from glassnet.tour import figure, print_table, progress
 
 TITLE = "A GAN learns a 2-D distribution"
 TEXT = """
@@ -52,7 +52,9 @@ def run(quick: bool = False, say: Callable[[str], None] = print) -> dict[str, An
     report_every = max(1, steps // 6)
     say(f"  generator {noise_dim}->{width}->{width}->2, discriminator 2->{width}->{width}->1; "
         f"{steps} alternating Adam steps, batches of {batch}")
-    for step in range(steps):
+    snapshots: dict[int, numpy.ndarray] = {}
+    bar = progress(range(steps), desc="chapter 9: GAN")
+    for step in bar:
         real = gn.Tensor(real_all[step * batch : (step + 1) * batch])
         fake = gen(gn.randn(batch, noise_dim))
         d_loss = (F.binary_cross_entropy_with_logits(disc(real), ones)
@@ -69,19 +71,42 @@ def run(quick: bool = False, say: Callable[[str], None] = print) -> dict[str, An
                 pts = gen(eval_noise).numpy()
             modes, frac, _ = coverage(pts, centers, STD)
             rows.append([step + 1, d_loss.item(), g_loss.item(), modes, frac])
-            say(f"  step {step + 1:5d}: D loss {d_loss.item():.3f}  G loss {g_loss.item():.3f}  "
-                f"modes covered {modes}/8  samples near a mode {frac:.1%}")
+            snapshots[step + 1] = pts[:500]
+            bar.set_postfix_str(f"modes covered {modes}/8")
     with gn.no_grad():
         pts = gen(eval_noise).numpy()
     modes, frac, per_mode = coverage(pts, centers, STD)
-    say("")
-    print_table(say, ["step", "D loss", "G loss", "modes covered", "within 3 std"], rows)
+    columns = ["step", "D loss", "G loss", "modes covered (of 8)", "samples within 3 std of a mode"]
+    kinds = ["int", None, None, "int", "percent"]
+    print_table(say, columns, rows, kinds)
     say(f"\n  samples per mode (of 1,000, within 3 std = {3 * STD:.2f} of a centre): {per_mode}")
-    say(f"  the generator reached {modes} of 8 modes; {frac:.1%} of its samples lie within 3 std of a mode"
-        + (" (a short quick run: the points are still spread between blobs)" if quick else ""))
+    notes = []
+    if quick:
+        notes.append("A short quick run: the points are still spread between the blobs; the full tour trains five "
+                     "times longer.")
+    if 0 in per_mode:
+        notes.append(f"{per_mode.count(0)} of the 8 modes got no sample: the start of mode collapse, the GAN's classic "
+                     "failure, where the generator settles on the blobs that already fool the discriminator.")
+    for note in notes:
+        say("  " + note)
+    shown = {s: snapshots[s] for s in sorted(snapshots)[::2] + sorted(snapshots)[-1:]}  # 3 or 4 moments
+
+    def ring():
+        from glassnet.lens.plots import plot_sample_grids_over_epochs
+
+        fig = plot_sample_grids_over_epochs(shown, label="step")
+        for ax in fig.axes:
+            ax.scatter(centers[:, 0], centers[:, 1], marker="x", color="crimson", s=30, zorder=5)
+        return fig
+
     return {
         "results": {"steps": steps, "modes_covered": modes, "n_modes": N_MODES, "fraction_within_3std": frac,
                     "samples_per_mode": per_mode, "final_d_loss": rows[-1][1], "final_g_loss": rows[-1][2]},
-        "tables": [{"title": "GAN training on a ring of 8 gaussians",
-                    "columns": ["step", "D loss", "G loss", "modes covered", "within 3 std"], "rows": rows}],
+        "headlines": [("modes_covered", "modes reached (of 8)", "int"),
+                      ("fraction_within_3std", "samples near a mode", "percent")],
+        "tables": [{"title": "GAN training on a ring of 8 gaussians", "columns": columns, "rows": rows,
+                    "kinds": kinds}],
+        "figures": [figure("the generator's points over training", ring,
+                           "500 generated points at each moment; red crosses mark the 8 real modes")],
+        "notes": notes,
     }

@@ -10,7 +10,7 @@ import numpy
 import glassnet as gn
 import glassnet.nn.functional as F
 from glassnet import nn
-from glassnet.tour import print_table
+from glassnet.tour import figure, print_table
 
 TITLE = "Attention in a small Transformer"
 TEXT = """
@@ -74,8 +74,6 @@ def run(quick: bool = False, say: Callable[[str], None] = print) -> dict[str, An
         if (step + 1) % report_every == 0:
             digit_acc, seq_acc = accuracy()
             rows.append([step + 1, loss.item(), digit_acc, seq_acc])
-            say(f"  step {step + 1:4d}: loss {loss.item():.3f}   digits right {digit_acc:.1%}   "
-                f"whole sequences right {seq_acc:.1%}")
     digit_acc, seq_acc = accuracy()
     # Read the attention for one example.
     example = test_x[:1]
@@ -86,26 +84,41 @@ def run(quick: bool = False, say: Callable[[str], None] = print) -> dict[str, An
     weights = model.layer.self_attn.last_attn_weights.numpy()[0, 0]  # (L, S), the one head
     model.layer.self_attn.keep_attn_weights = False
     looks_at = weights.argmax(1)
+    train_columns = ["step", "loss", "digits right", "whole sequences right"]
+    train_kinds = ["int", None, "percent", "percent"]
+    print_table(say, train_columns, rows, train_kinds)
     mirrored = float(numpy.mean(looks_at == numpy.arange(LENGTH)[::-1]))
     attn_rows = [[i, int(pred[i]), int(looks_at[i]), int(example[0, looks_at[i]]), float(weights[i, looks_at[i]])]
                  for i in range(LENGTH)]
     attn_columns = ["output pos", "predicted digit", "attends most to input pos", "input digit there", "weight"]
     say(f"\n  one example: input {' '.join(map(str, example[0]))}  ->  output {' '.join(map(str, pred))}")
     say("  where each output position looks (the largest attention weight):")
-    print_table(say, attn_columns, attn_rows)
+    print_table(say, attn_columns, attn_rows, ["int", "int", "int", "int", "percent"])
     say("\n  full attention matrix (rows: output position, columns: input position):")
     print_table(say, ["out\\in"] + [str(j) for j in range(LENGTH)],
                 [[i] + [f"{w:.2f}" for w in weights[i]] for i in range(LENGTH)])
-    say(f"\n  {mirrored:.0%} of output positions attend most to the mirrored input position (7 - i); "
-        f"test accuracy {digit_acc:.1%} per digit, {seq_acc:.1%} per whole sequence")
+    say(f"\n  {mirrored:.1%} of output positions attend most to the mirrored input position (7 - i)")
+
+    def heatmap():
+        from glassnet.lens.plots import plot_attention
+
+        return plot_attention(weights, query_tokens=[f"{i}→{d}" for i, d in enumerate(pred)],
+                              key_tokens=[f"{j}:{d}" for j, d in enumerate(example[0])])
+
     return {
         "results": {"steps": steps, "params": n_params, "digit_accuracy": digit_acc, "sequence_accuracy": seq_acc,
                     "attends_to_mirror_fraction": mirrored,
                     "attention_argmax": [int(j) for j in looks_at]},
+        "headlines": [("digit_accuracy", "digits right", "percent"),
+                      ("sequence_accuracy", "whole sequences right", "percent"),
+                      ("attends_to_mirror_fraction", "positions looking at their mirror", "percent")],
         "tables": [
-            {"title": "Reversing 8 digits: training", "columns": ["step", "loss", "digit acc", "sequence acc"],
-             "rows": rows},
+            {"title": "Reversing 8 digits: training", "columns": train_columns, "rows": rows, "kinds": train_kinds},
             {"title": "Which input position each output position attends to most (one example)",
-             "columns": attn_columns, "rows": attn_rows},
+             "columns": attn_columns, "rows": attn_rows, "kinds": ["int", "int", "int", "int", "percent"]},
         ],
+        "figures": [figure("where each output position looks", heatmap,
+                           f"one example, input {' '.join(map(str, example[0]))}: rows are output positions "
+                           "(position→digit written), columns input positions (position:digit); a bright "
+                           "anti-diagonal is the reversal")],
     }

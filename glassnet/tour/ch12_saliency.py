@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Callable
 from typing import Any
 
@@ -13,7 +12,7 @@ import glassnet.nn.functional as F
 from glassnet import nn
 from glassnet.data import load_mnist_small
 from glassnet.lens.attribution import grad_cam, saliency
-from glassnet.tour import print_table
+from glassnet.tour import figure, print_table
 
 TITLE = "Why did it predict that? A saliency map"
 TEXT = """
@@ -88,14 +87,11 @@ def _deletion(model: nn.Module, x: np.ndarray, maps: np.ndarray, classes: np.nda
     return probs[0], probs[1], probs[2]
 
 
-def _figure(image: np.ndarray, attribution: np.ndarray, title: str) -> str | None:
-    """A base64 PNG of the image, the map and the overlay, if matplotlib is importable."""
-    try:
-        from glassnet.lens.plots import figure_to_png_bytes, plot_attribution
+def _attribution_figure(image: np.ndarray, attribution: np.ndarray, title: str):
+    """The image, the map and the overlay."""
+    from glassnet.lens.plots import plot_attribution
 
-        return base64.b64encode(figure_to_png_bytes(plot_attribution(image, attribution, title=title))).decode()
-    except ImportError:
-        return None
+    return plot_attribution(image, attribution, title=title)
 
 
 def run(quick: bool = False, say: Callable[[str], None] = print) -> dict[str, Any]:
@@ -119,32 +115,34 @@ def run(quick: bool = False, say: Callable[[str], None] = print) -> dict[str, An
     ink_fraction = float(ink.mean())
     sal_inside = float(_inside_share(sal, ink).mean())
     cam_inside = float(_inside_share(cam, ink).mean())
-    say(f"  over {explained} test digits, the digit (strokes + 1-pixel edge) covers {ink_fraction:.0%} of the "
-        f"pixels but gets {sal_inside:.0%} of the saliency and {cam_inside:.0%} of the Grad-CAM weight")
     rng = np.random.default_rng(0)
     intact, no_top, no_random = _deletion(model, x, sal, classes, 0.1, rng)
-    say(f"  probability of the predicted class: {intact:.2f} intact, {no_top:.2f} without the 10% most salient "
-        f"pixels, {no_random:.2f} without 10% random pixels")
+    say(f"  probability of the predicted class: {intact:.1%} intact, {no_top:.1%} without the 10% most salient "
+        f"pixels, {no_random:.1%} without 10% random pixels")
 
     i = int(np.argmax(ink.reshape(len(ink), -1).sum(1) * (classes == y_test[:explained])))  # a bold, correct one
     one_inside = float(_inside_share(sal[i:i + 1], ink[i:i + 1])[0])
-    say(f"  one example: a {y_test[i]} predicted as {classes[i]}; {ink[i].mean():.0%} of its pixels are digit and "
-        f"they hold {one_inside:.0%} of its saliency")
+    say(f"  one example: a {y_test[i]} predicted as {classes[i]}; {ink[i].mean():.1%} of its pixels are digit and "
+        f"they hold {one_inside:.1%} of its saliency")
     rows = [["saliency", ink_fraction, sal_inside, sal_inside / ink_fraction],
             ["Grad-CAM", ink_fraction, cam_inside, cam_inside / ink_fraction]]
-    columns = ["map", "digit's share of pixels", "digit's share of map", "concentration"]
-    print_table(say, columns, rows)
+    columns = ["map", "digit's share of pixels", "digit's share of map", "concentration (x)"]
+    kinds = [None, "percent", "percent", None]
+    say(f"  over {explained} test digits, where the maps point (the digit: strokes + 1-pixel edge):")
+    print_table(say, columns, rows, kinds)
     figures = []
     for name, maps in (("saliency", sal), ("Grad-CAM", cam)):
         title = f"{name} of the prediction '{classes[i]}' (true {y_test[i]})"
-        png = _figure(x[i, 0], maps[i], title)
-        if png:
-            figures.append({"title": title, "png": png})
+        figures.append(figure(title, lambda maps=maps, title=title: _attribution_figure(x[i, 0], maps[i], title)))
     results = {"steps": steps, "test_accuracy": accuracy, "explained_images": explained,
                "ink_fraction": ink_fraction, "saliency_on_ink": sal_inside, "gradcam_on_ink": cam_inside,
                "prob_intact": intact, "prob_without_top10_salient": no_top, "prob_without_random10": no_random,
                "example_index": i, "example_label": int(y_test[i]), "example_predicted": int(classes[i]),
                "example_saliency_on_ink": one_inside}
-    return {"results": results, "figures": figures,
+    return {"results": results, "figures": [f for f in figures if f],
+            "headlines": [("test_accuracy", f"test accuracy after {steps} steps", "percent"),
+                          ("prob_intact", "probability of the prediction, image intact", "percent"),
+                          ("prob_without_top10_salient", "without its 10% most salient pixels", "percent"),
+                          ("prob_without_random10", "without 10% random pixels", "percent")],
             "tables": [{"title": f"where the maps point, over {explained} test digits", "columns": columns,
-                        "rows": rows}]}
+                        "rows": rows, "kinds": kinds}]}

@@ -3,6 +3,7 @@ a run report (report.html, through glassnet.lens.report)."""
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 import os
@@ -10,7 +11,9 @@ import re
 import subprocess
 import sys
 
+import numpy
 import pytest
+from needs import need_module
 
 from glassnet.cli import main
 from glassnet.tour import CHAPTERS
@@ -71,7 +74,45 @@ def test_html_is_self_contained_and_names_every_chapter(quick_tour):
         assert html.escape(ch.title) in page
     assert not re.search(r"""(src|href)\s*=\s*["']?https?://""", page)
     assert "http://" not in page and "https://" not in page
-    assert "<table>" in page
+    assert "<table" in page and "<script" not in page
+    assert "Content-Security-Policy" in page.split("</head>")[0]
+    assert "font:15px/1.5 system-ui" in page  # the report's style: one stylesheet for both pages
+
+
+def chapter_sections(page: str) -> dict[int, str]:
+    """tour.html's chapter sections by number."""
+    return {int(n): body for n, body in re.findall(r"<section id='ch(\d+)'>(.*?)</section>", page, re.S)}
+
+
+def test_every_chapter_tells_its_story_with_a_picture(quick_tour):
+    need_module("matplotlib", "pip install 'glassnet[plots]'")
+    _, out = quick_tour
+    sections = chapter_sections((out / "tour.html").read_text())
+    assert sorted(sections) == [ch.number for ch in CHAPTERS]
+    for number, body in sections.items():
+        pngs = re.findall(r"src='data:image/png;base64,([^']*)'", body)
+        assert pngs, f"chapter {number} has no picture"
+        assert all(base64.b64decode(p)[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
+
+
+def test_numbers_read_one_way_under_human_labels(quick_tour):
+    _, out = quick_tour
+    summary = json.loads((out / "summary.json").read_text())
+    sections = chapter_sections((out / "tour.html").read_text())
+    for rec in summary["chapters"]:
+        text = html.unescape(re.sub(r"<[^>]+>", " ", re.sub(r"src='[^']*'", "", sections[rec["number"]])))
+        for key in rec["results"]:  # the page speaks words, not the results' snake_case keys
+            assert "_" not in key or key not in text, f"chapter {rec['number']} shows the key {key!r}"
+        for h in rec["headlines"]:
+            assert h["label"] and "_" not in h["label"]
+            if h["kind"] == "percent":  # an accuracy is 55.8%, never 0.558
+                value = rec["results"][h["key"]]
+                assert f"{value:.1%}" in text
+                if 0 < value < 1:
+                    assert f"{value:.4g}" not in text
+    ch6 = next(rec for rec in summary["chapters"] if rec["number"] == 6)
+    assert ch6["notes"] and "CNN" in ch6["notes"][0]  # the CNN-against-MLP result is explained, not left bare
+    assert ch6["notes"][0] in html.unescape(sections[6])
 
 
 def test_tour_writes_a_self_contained_run_report(quick_tour):
@@ -125,3 +166,19 @@ def test_unknown_chapter_is_one_line_error(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "unknown chapter 99" in err[0]
     assert "Traceback" not in err[0]
+
+
+def test_chapter_6_explains_a_cnn_that_does_not_win():
+    from glassnet.tour.ch06_cnn import _explain, shifted
+
+    behind = {"epochs": 15, "cnn_test_accuracy": 0.964, "mlp_test_accuracy": 0.969,
+              "cnn_shifted_accuracy": 0.53, "mlp_shifted_accuracy": 0.45}
+    text = _explain(behind)
+    assert "within 0.5 percentage points" in text and "little for sliding filters" in text
+    assert "53.0% against the MLP's 45.0% (8.0 points better)" in text
+    text = _explain({**behind, "cnn_shifted_accuracy": 0.40})
+    assert "not ahead here (40.0% against 45.0%)" in text
+    assert "too few to compare" in _explain({**behind, "epochs": 2}, quick=True)
+    image = numpy.arange(16.0).reshape(1, 4, 4)
+    assert shifted(image, 1, 0)[0, 0].tolist() == [0, 0, 1, 2]  # moved right, the border filled with 0
+    assert shifted(image, 0, -1)[0, -1].tolist() == [0, 0, 0, 0]
