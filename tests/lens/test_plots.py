@@ -141,7 +141,7 @@ def test_decision_boundary_shows_both_class_regions_and_points():
         assert has_colour(pixels, full.round())  # the points
         assert has_colour(pixels, (0.3 * full + 0.7 * 255).round())  # the pale region (alpha 0.3 on white)
     assert set(numpy.unique(fig.axes[0].images[0].get_array())) == {0, 1}
-    assert "accuracy on these points 100%" in fig.axes[0].get_title()
+    assert "accuracy on these points 100.0%" in fig.axes[0].get_title()
 
 
 def test_decision_boundary_with_one_output_and_given_axes():
@@ -417,3 +417,47 @@ def test_optimizer_paths_bad_input():
         plots.optimizer_paths(optimizers=("sgd", "lbfgs"))
     with pytest.raises(ValueError, match="optimizer_paths: need steps ≥ 1 and a 2-D start"):
         plots.optimizer_paths(start=(0.0, 0.0, 0.0))
+
+
+# ----- what the report and the tour need of a chart ----------------------------------------------------------------
+def test_plot_history_ticks_whole_epochs_and_names_a_test_curve():
+    fig = plots.plot_history({"test_accuracy": [0.6, 0.7, 0.74], "loss": [1.0, 0.7, 0.6]},
+                             metrics=("test_accuracy", "loss"))
+    test_ax, loss_ax = fig.axes
+    fig.canvas.draw()
+    for ax in (test_ax, loss_ax):  # 2 or 3 epochs: ticks 1, 2, 3, never 1.0, 1.25, 1.5
+        assert all(float(t).is_integer() for t in ax.get_xticks())
+    assert [t.get_text() for t in test_ax.get_legend().get_texts()] == ["test"]  # not "train"
+    assert [t.get_text() for t in loss_ax.get_legend().get_texts()] == ["train"]
+
+
+def test_a_dollar_in_a_name_is_text_not_mathtext():
+    fig = plots.plot_history({"cost_$\\frac{$": [3.0, 2.0], "val_cost_$\\frac{$": [3.5, 2.5]},
+                             metrics=["cost_$\\frac{$"])
+    assert plots.figure_to_png_bytes(fig)[:4] == b"\x89PNG"  # drawing does not raise a mathtext parse error
+    assert fig.axes[0].get_title() == "cost_\\$\\frac{\\$"
+    fig = plots.plot_confusion_matrix([[1, 0], [0, 1]], labels=["$a", "b$^"])
+    assert plots.figure_to_png_bytes(fig)[:4] == b"\x89PNG"
+
+
+def test_curves_bars_and_layer_outputs():
+    fig = plots.plot_curves({"SGD": [3.0, 2.0, 1.5, 1.2], "Adam": ([1, 2, 3, 4], [2.5, 1.0, 0.6, 0.5])},
+                            ylabel="loss", log=True)
+    ax = fig.axes[0]
+    assert [line.get_label() for line in ax.get_lines()] == ["SGD", "Adam"] and ax.get_yscale() == "log"
+    fig.canvas.draw()
+    assert all(float(t).is_integer() for t in ax.get_xticks())
+    fig = plots.plot_curves({"p": (numpy.linspace(0, 1, 11), numpy.linspace(0, 1, 11) ** 2)}, percent=True)
+    fig.canvas.draw()
+    assert any(not float(t).is_integer() for t in fig.axes[0].get_xticks())  # a continuous x keeps its ticks
+    fig = plots.plot_bars(["2", "5"], {"frozen": [0.5, 0.7], "scratch": [0.4, 0.8]}, percent=True)
+    assert len(fig.axes[0].patches) == 4
+    assert [t.get_text() for t in fig.axes[0].texts] == ["50%", "70%", "40%", "80%"]
+    with pytest.raises(ValueError, match="plot_bars: series 'frozen' has 1 values for 2 categories"):
+        plots.plot_bars(["2", "5"], {"frozen": [0.5]})
+    gn.manual_seed(0)
+    model = gn.nn.Sequential(gn.nn.Linear(4, 3), gn.nn.ReLU(), gn.nn.Linear(3, 2))
+    fig = plots.plot_layer_outputs(model, gn.randn(1, 4))
+    assert [ax.get_ylabel() for ax in fig.axes] == ["input", "0: Linear", "1: ReLU", "2: Linear"]
+    with pytest.raises(ValueError, match="plot_layer_outputs: expected one input"):
+        plots.plot_layer_outputs(model, gn.randn(2, 4))

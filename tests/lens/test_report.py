@@ -276,3 +276,40 @@ def test_tour_summary_adds_a_results_section(tmp_path, monkeypatch):
     assert "results" in checker.ids and checker.errors == []
     assert "A neuron" in page and "97.0%" in page and "coming with issue 8" in page  # an accuracy reads as one
     assert "Curves appear here when the run folder holds a per-epoch history" in page
+
+
+# ----- what the report says, and when -------------------------------------------------------------------------------
+def test_healthy_is_said_only_with_enough_epochs(tmp_path, monkeypatch):
+    monkeypatch.setattr(report_module, "_plots_available", lambda: False)
+    early = _history_run(tmp_path / "two", [1.2, 0.9], [1.1, 0.95])  # 2 epochs: too early to call
+    page = report(early).read_text()
+    assert "too early to tell" in page and "A verdict needs at least 5 epochs" in page
+    assert "<div class='badge'>healthy" not in page and "No problems found" not in page
+    long = _history_run(tmp_path / "eight", [1.0 / (1 + e) for e in range(8)], [1.1 / (1 + e) for e in range(8)])
+    page = report(long).read_text()
+    assert "<div class='badge'>healthy</div>" in page and "over 8 epochs" in page
+    assert "still falling at the end" in page  # 1/8 vs 1/7: the loss fell 12.5% in the last epoch
+
+
+def test_an_empty_section_says_what_would_fill_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(report_module, "_plots_available", lambda: False)
+    (tmp_path / "config.json").write_text(json.dumps({"model": "MLP"}))
+    page = report(tmp_path).read_text()
+    assert "Curves appear here when the run folder holds a per-epoch history" in page
+    assert "A diagnosis appears here when the run has a loss history" in page
+    assert "Pictures appear here when the run has a recording" in page
+    for failure_like in ("Nothing to diagnose", "no per-epoch history", "No pictures"):
+        assert failure_like not in page
+
+
+def test_tour_results_show_headlines_under_their_labels(tmp_path, monkeypatch):
+    monkeypatch.setattr(report_module, "_plots_available", lambda: False)
+    (tmp_path / "config.json").write_text(json.dumps({"run": "glassnet tour"}))
+    results = {"none_gap": 0.182, "early_stopping_val_loss_turns_up_after_epoch": 5, "none_test_accuracy": 0.837}
+    summary = {"chapters": [{"number": 8, "title": "Overfitting", "status": "ran", "seconds": 11.2,
+                             "results": results,
+                             "headlines": [{"key": "none_gap", "label": "overfitting gap", "kind": "percent"}]}]}
+    (tmp_path / "summary.json").write_text(json.dumps(summary))
+    page = report(tmp_path).read_text()
+    assert "<td>overfitting gap</td><td>18.2%</td>" in page
+    assert "early_stopping_val_loss_turns_up_after_epoch" not in page and "11.2 s" in page

@@ -51,3 +51,31 @@ def test_every_image_decodes(browser_page):
     assert len(images) >= 3  # curves, gradient flow, confusion matrix (+ artefacts)
     for complete, width, alt in images:
         assert complete and width > 0, f"image {alt!r} did not decode"
+
+
+def test_a_tour_chapter_card_holds_its_table(tmp_path):
+    """Chapter 8's many results (long keys, no headlines: an older summary.json) stay inside their card."""
+    sync_api = need_module("playwright.sync_api", "pip install playwright")
+    chromium = need_program("chromium", "apt-get install chromium")
+    results = {"train_examples": 500, "val_examples": 1000, "epochs": 50}
+    for key in ("none", "l2", "dropout", "early_stopping"):
+        results.update({f"{key}_best_val_accuracy": 0.8431, f"{key}_final_val_accuracy": 0.8312,
+                        f"{key}_train_accuracy": 1.0, f"{key}_gap": 0.1688,
+                        f"{key}_val_loss_turns_up_after_epoch": 7, f"{key}_test_accuracy": 0.8375,
+                        f"{key}_epochs_run": 50})
+    chapters = [{"number": n, "title": f"Chapter {n}", "status": "ran", "seconds": 1.5, "results": results}
+                for n in (7, 8, 9)]
+    (tmp_path / "config.json").write_text('{"run": "glassnet tour"}')
+    (tmp_path / "summary.json").write_text(__import__("json").dumps({"chapters": chapters}))
+    page_path = report(tmp_path)
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(page_path.resolve().as_uri(), wait_until="load")
+            cards = page.evaluate("Array.from(document.querySelectorAll('.chapter'))"
+                                  ".map(c => [c.scrollWidth, c.clientWidth])")
+        finally:
+            browser.close()
+    assert len(cards) == 3
+    assert all(scroll <= client for scroll, client in cards), cards
