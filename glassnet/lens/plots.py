@@ -922,8 +922,8 @@ def plot_bars(categories: Sequence[Any], series: Mapping[str, Sequence[float]], 
     for i, (name, values) in enumerate(series.items()):
         bars = ax.bar(x + (i - (len(series) - 1) / 2) * width, _numbers(list(values)), width,
                       color=_PALETTE[i % len(_PALETTE)], label=_plain(name))
-        ax.bar_label(bars, labels=[f"{v:.0%}" if percent else f"{v:.3g}" for v in _numbers(list(values))],
-                     fontsize=7, padding=1)
+        ax.bar_label(bars, labels=[f"{v:.1%}" if percent else f"{v:.4g}" for v in _numbers(list(values))],
+                     fontsize=6, padding=1)
     ax.set_xticks(x, [_plain(c) for c in categories], fontsize=8)
     if percent:
         from matplotlib.ticker import PercentFormatter

@@ -21,6 +21,7 @@ import json
 import math
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ from glassnet.files import atomic_write
 from glassnet.lens.diagnose import Finding, diagnose
 from glassnet.lens.recorder import Recorder, Recording
 from glassnet.lens.render import format_value, render_html
-from glassnet.lens.runfiles import RunFileError, list_inside, read_inside, read_json_inside
+from glassnet.lens.runfiles import RunFileError, inside, list_inside, read_inside, read_json_inside
 
 __all__ = ["ReportError", "load_recording", "report", "save_recording"]
 
@@ -269,17 +270,16 @@ def _checkpoint_history(root: Path) -> Any:
     """The history a recipe's checkpoint carries, or None (only a regular file inside the run folder is opened)."""
     for relative in ("checkpoints/last.safetensors", "checkpoint.safetensors"):
         try:
-            read_inside(root, relative, 0)
-        except RunFileError as err:
-            if "bytes, more than" not in str(err):  # missing, outside or not a regular file: not a candidate
-                continue
+            path = inside(root, relative)
+        except RunFileError:  # missing, or a link out of the folder: not a candidate
+            continue
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_CHECKPOINT_BYTES:
+            continue
         from glassnet.io.weights import load
 
-        ckpt = root / relative
-        if os.stat(ckpt).st_size > MAX_CHECKPOINT_BYTES:
-            continue
         try:
-            state = load(ckpt)
+            state = load(path)
         except Exception:  # noqa: BLE001 - an unreadable checkpoint just means no history from it
             continue
         if isinstance(state, dict) and state.get("history"):

@@ -452,7 +452,7 @@ def test_curves_bars_and_layer_outputs():
     assert any(not float(t).is_integer() for t in fig.axes[0].get_xticks())  # a continuous x keeps its ticks
     fig = plots.plot_bars(["2", "5"], {"frozen": [0.5, 0.7], "scratch": [0.4, 0.8]}, percent=True)
     assert len(fig.axes[0].patches) == 4
-    assert [t.get_text() for t in fig.axes[0].texts] == ["50%", "70%", "40%", "80%"]
+    assert [t.get_text() for t in fig.axes[0].texts] == ["50.0%", "70.0%", "40.0%", "80.0%"]
     with pytest.raises(ValueError, match="plot_bars: series 'frozen' has 1 values for 2 categories"):
         plots.plot_bars(["2", "5"], {"frozen": [0.5]})
     gn.manual_seed(0)
