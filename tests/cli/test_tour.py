@@ -182,3 +182,15 @@ def test_chapter_6_explains_a_cnn_that_does_not_win():
     image = numpy.arange(16.0).reshape(1, 4, 4)
     assert shifted(image, 1, 0)[0, 0].tolist() == [0, 0, 1, 2]  # moved right, the border filled with 0
     assert shifted(image, 0, -1)[0, -1].tolist() == [0, 0, 0, 0]
+
+
+def test_without_matplotlib_the_tour_tells_the_same_story_without_pictures(tmp_path, monkeypatch):
+    from glassnet.tour import run_tour
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # an install without glassnet[plots]
+    lines: list[str] = []
+    summary = run_tour(chapters=[1, 4], quick=True, out=tmp_path, say=lines.append)
+    page = (tmp_path / "tour.html").read_text()
+    assert [rec["figures"] for rec in summary["chapters"]] == [[], []]
+    assert "<img" not in page and "accuracy of the trained neuron" in page and "XOR solved" in page
+    assert (tmp_path / "report.html").is_file()
