@@ -92,3 +92,16 @@ def test_latex_rendering_has_every_step_and_gradient_and_escapes_specials():
 
 def names_w1(names):
     return next(k for k, v in names.items() if v == "w1")
+
+
+def test_html_escapes_names_and_a_notebook_gets_a_fragment():
+    w = gn.tensor([0.5, -1.0], requires_grad=True)
+    loss = (w * 2.0).tanh().sum()
+    t = trace(loss, names={w: "<script>alert(1)</script>"})
+    page = t.to_html()
+    assert "<script" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "script-src 'none'" in page.split("</head>")[0]  # the page's policy forbids scripts
+    fragment = t._repr_html_()
+    assert "<script" not in fragment and "&lt;script&gt;" in fragment
+    assert "<html" not in fragment and "<body" not in fragment  # no page-wide style leaks into the notebook
+    assert "Step 1: <code>" in fragment and ".glassnet-trace" in fragment
