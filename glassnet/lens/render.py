@@ -17,8 +17,10 @@ from typing import Any
 __all__ = ["CONTENT_SECURITY_POLICY", "format_value", "render_html"]
 
 # What the pages may load: nothing but their own inline style and data: images; no script of any kind.
-CONTENT_SECURITY_POLICY = ("default-src 'none'; script-src 'none'; img-src data:; style-src 'unsafe-inline'; "
-                           "base-uri 'none'; form-action 'none'")
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'none'; img-src data:; style-src 'unsafe-inline'; "
+    "base-uri 'none'; form-action 'none'"
+)
 
 
 def format_value(value: Any, kind: str | None = None) -> str:
