@@ -56,7 +56,7 @@ def run(quick: bool = False, say: Callable[[str], None] = print) -> dict[str, An
         with gn.no_grad():
             weight.data -= lr * weight.grad.data
             bias.data -= lr * bias.grad.data
-        if step % (steps // 4) == 0 or step == steps - 1:
+        if step in (0, steps // 4, steps // 2, 3 * steps // 4, steps - 1):
             say(f"  step {step:4d}   loss {loss.item():.4f}")
     with gn.no_grad():
         accuracy = (((x @ weight + bias) > 0).float() == y).float().mean().item()
