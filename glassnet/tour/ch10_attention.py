@@ -10,7 +10,7 @@ import numpy
 import glassnet as gn
 import glassnet.nn.functional as F
 from glassnet import nn
-from glassnet.tour import figure, print_table
+from glassnet.tour import figure, print_table, progress
 
 TITLE = "Attention in a small Transformer"
 TEXT = """
@@ -63,7 +63,8 @@ def run(quick: bool = False, say: Callable[[str], None] = print) -> dict[str, An
         model.train()
         return float((pred == test_y).mean()), float((pred == test_y).all(1).mean())
 
-    for step in range(steps):
+    bar = progress(range(steps), desc="chapter 10: attention")
+    for step in bar:
         x = rng.integers(0, 10, (batch, LENGTH))
         y = x[:, ::-1].copy()
         logits = model(gn.Tensor(x))
@@ -74,6 +75,7 @@ def run(quick: bool = False, say: Callable[[str], None] = print) -> dict[str, An
         if (step + 1) % report_every == 0:
             digit_acc, seq_acc = accuracy()
             rows.append([step + 1, loss.item(), digit_acc, seq_acc])
+            bar.set_postfix_str(f"digits right {digit_acc:.1%}")
     digit_acc, seq_acc = accuracy()
     # Read the attention for one example.
     example = test_x[:1]

@@ -79,7 +79,7 @@ def test_attention_reports_accuracy_and_table(quick_chapters):
 
 def test_long_chapters_show_progress_bars_not_lines(quick_chapters):
     _, _, printed, bars = quick_chapters
-    for desc in ("chapter 7: LSTM", "chapter 8: four ways", "chapter 9: GAN"):
+    for desc in ("chapter 7: LSTM", "chapter 8: four ways", "chapter 9: GAN", "chapter 10: attention"):
         assert f"{desc}:" in bars and "%|" in bars.split(f"{desc}:", 1)[1][:200], f"no progress bar for {desc}"
     assert "modes covered" in bars  # the bar carries the live numbers
     assert not [line for line in printed.splitlines() if line.lstrip().startswith("step ") and ":" in line]
