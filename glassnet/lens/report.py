@@ -36,6 +36,7 @@ from glassnet.lens.runfiles import RunFileError, inside, list_inside, read_insid
 
 __all__ = ["ReportError", "load_recording", "report", "save_recording"]
 
+SCALARS_FILE = "scalars.jsonl"  # glassnet.train.runlog.SCALARS_FILE
 RECORDING_FILE = "recording.json"
 CONFUSION_FILE = "confusion_matrix.json"
 MAX_PICTURES = 24  # artefact PNGs embedded at most (a GAN writes one per epoch)
@@ -287,6 +288,33 @@ def _checkpoint_history(root: Path) -> Any:
     return None
 
 
+def _scalars_history(run: _Run) -> dict[str, Any] | None:
+    """scalars.jsonl (a RunLog's or SummaryWriter's series) as History.to_dict() data: one row per logged step,
+    batch_ series left out. Read like every run file (inside the folder, regular, size checked); a line that is not
+    JSON, and a last line still being written, are skipped."""
+    try:
+        data = read_inside(run.path, SCALARS_FILE, MAX_JSON_BYTES)
+    except RunFileError as err:
+        run.note("curves", str(err))
+        return None
+    points = []
+    for line in data[: data.rfind(b"\n") + 1].splitlines():
+        try:
+            points.append(json.loads(line))
+        except (ValueError, RecursionError):
+            continue
+    points = [p for p in points if isinstance(p, dict) and isinstance(p.get("tag"), str)
+              and not p["tag"].startswith("batch_") and _is_int(p.get("step"))]
+    if not points:
+        return None
+    steps = sorted({p["step"] for p in points})
+    row = {s: i for i, s in enumerate(steps)}
+    logs: dict[str, list] = {}
+    for p in points:
+        logs.setdefault(p["tag"], [None] * len(steps))[row[p["step"]]] = p.get("value")
+    return {"epoch": list(range(len(steps))), "history": logs}
+
+
 def _read_json(run: _Run, name: str, section: str) -> Any:
     """The JSON in run folder file `name`, or None with a note in `section` when it is missing or cannot be read."""
     try:
@@ -337,7 +365,13 @@ def _read_run(run_dir: str | os.PathLike) -> _Run:
                           "and/or history.json")
     run = _Run(given.resolve())
     present = {name: os.path.lexists(run.path / name) for name in ("config.json", "history.json")}
-    history = _read_json(run, "history.json", "curves") if present["history.json"] else _checkpoint_history(run.path)
+    source = "history.json"
+    if present["history.json"]:
+        history = _read_json(run, "history.json", "curves")
+    else:
+        history, source = _checkpoint_history(run.path), "the run's checkpoint (no history.json)"
+        if history is None and os.path.lexists(run.path / SCALARS_FILE):  # a SummaryWriter's (or live Trainer's)
+            history, source = _scalars_history(run), f"{SCALARS_FILE} (one row per logged step)"
     if not any(present.values()) and history is None:
         raise ReportError(f"report: {given} is not a run folder: expected config.json or history.json in it (written "
                           "by Trainer(run_dir=...)), or a checkpoint.safetensors holding a history (written by "
@@ -363,7 +397,7 @@ def _read_run(run_dir: str | os.PathLike) -> _Run:
             for text in notes:
                 run.note("curves", text)
         if not present["history.json"]:
-            run.note("config", "history read from the run's checkpoint (no history.json)")
+            run.note("config", f"series read from {source}")
     for folder in ("", "artefacts/"):
         if run.recording is None and os.path.lexists(run.path / folder / RECORDING_FILE):
             data = _read_json(run, folder + RECORDING_FILE, "diagnosis")

@@ -155,6 +155,15 @@ def test_a_fifo_named_like_a_picture_does_not_hang(tmp_path):
     assert "artefacts/x.png: refused: a FIFO (named pipe), expected a regular file" in proc.stdout
 
 
+def test_a_fifo_as_a_series_log_does_not_hang(tmp_path):
+    run = make_run(tmp_path / "run")
+    (run / "history.json").unlink()  # without a history, the report reads scalars.jsonl (a SummaryWriter's series)
+    os.mkfifo(run / "scalars.jsonl")
+    proc = report_in_a_child(run)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "scalars.jsonl: refused: a FIFO (named pipe), expected a regular file" in proc.stdout
+
+
 def test_a_link_to_dev_zero_is_not_read(tmp_path):
     run = make_run(tmp_path / "run")
     (run / "artefacts").mkdir()
