@@ -7,7 +7,7 @@ per-layer numbers behind it, the pictures and the configuration. The page is ren
 templates (`glassnet.lens.render`) with every value escaped; images are embedded as base64 PNG and the style is
 inline, so the file opens anywhere without a network, and its Content-Security-Policy forbids any script.
 
-A run folder is read as untrusted input (`glassnet.lens.runfiles`): nothing outside it is read (links out are
+A run folder is read as untrusted input (`glassnet.files.read_regular`): nothing outside it is read (links out are
 refused), only regular files under a size limit are opened, and a malformed file becomes a note in its section
 while the rest of the report is written. Plots need matplotlib (`glassnet[plots]`); without it the page still
 renders and says which pictures are missing.
@@ -21,18 +21,16 @@ import json
 import math
 import os
 import re
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy
 
-from glassnet.files import atomic_write
+from glassnet.files import FileRefused, atomic_write, check_regular, read_regular, resolve_inside
 from glassnet.lens.diagnose import Finding, diagnose
 from glassnet.lens.recorder import Recorder, Recording
 from glassnet.lens.render import format_value, render_html
-from glassnet.lens.runfiles import RunFileError, inside, list_inside, read_inside, read_json_inside
 
 __all__ = ["ReportError", "load_recording", "report", "save_recording"]
 
@@ -102,6 +100,38 @@ def save_recording(recording: Recording | Recorder, path: str | os.PathLike) -> 
     }
     atomic_write(target, json.dumps(data))
     return target
+
+
+# ----- reading run-folder files: glassnet's one guarded read, each refusal a note naming the file ------------------
+class RunFileError(ValueError):
+    """A run-folder file that was not read (missing, outside the folder, not a regular file, too large, not JSON)."""
+
+
+def read_inside(root: Path, relative: str, limit: int) -> bytes:
+    """The bytes of `root/relative` through `glassnet.files.read_regular`: only a regular file that resolves inside
+    `root`, its type and size checked before it is opened; RunFileError naming `relative` otherwise."""
+    path = root / relative
+    try:
+        return read_regular(path, limit, inside=root)
+    except FileNotFoundError:
+        raise RunFileError(f"{relative}: no such file") from None
+    except FileRefused as err:
+        raise RunFileError(f"refused: {str(err).replace(str(path), relative)}") from None
+    except (OSError, RuntimeError) as err:  # a permission problem, a link loop
+        raise RunFileError(f"{relative} cannot be read: {err}") from None
+
+
+def read_json_inside(root: Path, relative: str, limit: int) -> Any:
+    """`read_inside`, then JSON; text that is not UTF-8 or not JSON is a RunFileError naming the file."""
+    data = read_inside(root, relative, limit)
+    try:
+        return json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as err:
+        raise RunFileError(f"{relative} is not UTF-8 text: {err}") from None
+    except RecursionError:
+        raise RunFileError(f"{relative} is nested too deeply to be read") from None
+    except ValueError as err:
+        raise RunFileError(f"{relative} is not valid JSON: {err}") from None
 
 
 def _fail(source: str, entry: str, expected: str, got: Any) -> ReportError:
@@ -181,7 +211,7 @@ def load_recording(path: str | os.PathLike) -> Recording:
     if source.is_dir():
         source = source / RECORDING_FILE
     try:
-        data = read_json_inside(source.parent, source.name, MAX_JSON_BYTES)
+        data = read_json_inside(source.parent.resolve(), source.name, MAX_JSON_BYTES)
     except RunFileError as err:
         raise ReportError(f"load_recording: {source.parent}/{err}") from None
     return _recording_from(data, str(source))
@@ -271,11 +301,9 @@ def _checkpoint_history(root: Path) -> Any:
     """The history a recipe's checkpoint carries, or None (only a regular file inside the run folder is opened)."""
     for relative in ("checkpoints/last.safetensors", "checkpoint.safetensors"):
         try:
-            path = inside(root, relative)
-        except RunFileError:  # missing, or a link out of the folder: not a candidate
-            continue
-        info = os.stat(path)
-        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_CHECKPOINT_BYTES:
+            path = resolve_inside(root / relative, root)
+            check_regular(path, MAX_CHECKPOINT_BYTES)
+        except (FileRefused, OSError, RuntimeError):  # missing, a link out, not a file, too large: not a candidate
             continue
         from glassnet.io.weights import load
 
@@ -423,10 +451,14 @@ def _read_pictures(run: _Run) -> None:
     if not os.path.lexists(run.path / "artefacts"):
         return
     try:
-        names = list_inside(run.path, "artefacts", "*.png")
-    except RunFileError as err:
-        run.note("pictures", str(err))
+        folder = resolve_inside(run.path / "artefacts", run.path)
+    except (FileRefused, RuntimeError) as err:
+        run.note("pictures", f"refused: {str(err).replace(str(run.path / 'artefacts'), 'artefacts')}")
         return
+    if not folder.is_dir():
+        run.note("pictures", "artefacts is not a folder; no pictures read from it")
+        return
+    names = sorted(f"artefacts/{p.name}" for p in folder.glob("*.png"))  # listing opens nothing
     for name in names[:MAX_PICTURES]:
         try:
             data = read_inside(run.path, name, MAX_PICTURE_BYTES)

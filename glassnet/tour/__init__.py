@@ -186,14 +186,14 @@ def _pictures(figures: list[dict[str, Any] | None]) -> list[dict[str, Any]]:
 
 def _write_text(path: str, text: str) -> None:
     """Write a text file atomically, through the library's one atomic writer."""
-    from glassnet.io.weights import _atomic_write
+    from glassnet.files import atomic_write
 
-    _atomic_write(path, text.encode("utf-8"))
+    atomic_write(path, text)
 
 
 def _write_report(out: str, summary: dict[str, Any], pictures: dict[int, list[dict[str, Any]]]) -> str:
     """Make `out` a run folder (config.json, the chapters' figures in artefacts/) and write its report.html."""
-    from glassnet.io.weights import _atomic_write
+    from glassnet.files import atomic_write
     from glassnet.lens.report import report
 
     config = {"run": "glassnet tour", **{k: summary[k] for k in ("quick", "glassnet", "numpy", "python", "created",
@@ -204,7 +204,7 @@ def _write_report(out: str, summary: dict[str, Any], pictures: dict[int, list[di
     os.makedirs(artefacts, exist_ok=True)
     for number, pics in pictures.items():
         for i, pic in enumerate(pics, start=1):
-            _atomic_write(os.path.join(artefacts, f"ch{number:02d}_{i}_{_slug(pic['title'])}.png"), pic["png"])
+            atomic_write(os.path.join(artefacts, f"ch{number:02d}_{i}_{_slug(pic['title'])}.png"), pic["png"])
     return os.fspath(report(out))
 
 

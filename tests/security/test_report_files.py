@@ -100,7 +100,7 @@ def test_an_artefact_linked_outside_is_refused(tmp_path, numbers_only):
     page = report(run).read_text()
     assert embedded_pngs(page) == [PNG]  # the picture inside is embedded, the link out is not
     assert secret not in embedded_pngs(page)
-    assert "artefacts/x.png: refused: it is a link to a place outside the run folder" in page
+    assert "refused: artefacts/x.png resolves to " in page and "glassnet reads nothing outside it" in page
 
 
 def test_an_artefacts_folder_that_links_outside_is_refused(tmp_path, numbers_only):
@@ -109,7 +109,7 @@ def test_an_artefacts_folder_that_links_outside_is_refused(tmp_path, numbers_onl
     (run / "artefacts").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
     page = report(run).read_text()
     assert embedded_pngs(page) == []
-    assert "artefacts: refused: it is a link to a place outside the run folder" in page
+    assert "refused: artefacts resolves to " in page
 
 
 def test_a_config_linked_outside_is_refused(tmp_path, numbers_only):
@@ -119,7 +119,7 @@ def test_a_config_linked_outside_is_refused(tmp_path, numbers_only):
     (run / "config.json").symlink_to(tmp_path / "private.json")
     page = report(run).read_text()
     assert "hunter2-secret" not in page and "api_token" not in page
-    assert "config.json: refused: it is a link to a place outside the run folder" in page
+    assert "refused: config.json resolves to " in page
     assert set(SECTIONS) <= set(section_ids(page))
 
 
@@ -152,7 +152,7 @@ def test_a_fifo_named_like_a_picture_does_not_hang(tmp_path):
     os.mkfifo(run / "artefacts" / "x.png")
     proc = report_in_a_child(run)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "artefacts/x.png: refused: a FIFO (named pipe), expected a regular file" in proc.stdout
+    assert "refused: artefacts/x.png is a FIFO, not a regular file" in proc.stdout
 
 
 def test_a_fifo_as_a_series_log_does_not_hang(tmp_path):
@@ -161,7 +161,7 @@ def test_a_fifo_as_a_series_log_does_not_hang(tmp_path):
     os.mkfifo(run / "scalars.jsonl")
     proc = report_in_a_child(run)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "scalars.jsonl: refused: a FIFO (named pipe), expected a regular file" in proc.stdout
+    assert "refused: scalars.jsonl is a FIFO, not a regular file" in proc.stdout
 
 
 def test_a_link_to_dev_zero_is_not_read(tmp_path):
@@ -170,7 +170,7 @@ def test_a_link_to_dev_zero_is_not_read(tmp_path):
     (run / "artefacts" / "zero.png").symlink_to("/dev/zero")
     proc = report_in_a_child(run)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "artefacts/zero.png: refused" in proc.stdout
+    assert "refused: artefacts/zero.png resolves to /dev/zero, outside" in proc.stdout
 
 
 def test_a_huge_sparse_file_is_refused_before_it_is_read(tmp_path):
@@ -183,8 +183,8 @@ def test_a_huge_sparse_file_is_refused_before_it_is_read(tmp_path):
         f.truncate(3 * 1024**3)
     proc = report_in_a_child(run)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "artefacts/big.png: refused: 3,221,225,472 bytes, more than the" in proc.stdout
-    assert "history.json: refused: 3,221,225,472 bytes" in proc.stdout
+    assert "refused: artefacts/big.png is 3,221,225,472 bytes, over the limit of" in proc.stdout
+    assert "refused: history.json is 3,221,225,472 bytes" in proc.stdout
 
 
 # ----- malformed files: a note for that file, the rest of the report written ---------------------------------------
