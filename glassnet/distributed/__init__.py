@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from typing import Any
 
 import numpy
@@ -162,6 +163,9 @@ def abort(message: str = "", code: int = 1) -> None:
     sys.stderr.flush()
     sys.stdout.flush()
     if group is not None:
+        # The launcher forwards each rank's output through a pipe; MPI_Abort tears the job down at once, so give it
+        # a moment to pass on the traceback and message just printed (without this they were cut short under load).
+        time.sleep(0.5)
         group.comm.Abort(code)
     os._exit(code)  # MPI_Abort does not return; without MPI, end this process the same way
 
