@@ -1,7 +1,15 @@
 """glassnet: a deep-learning library you can see through.  `import glassnet as gn`."""
 
 from glassnet import autograd, threads
-from glassnet.autograd import detect_anomaly, enable_grad, grad, is_grad_enabled, no_grad, set_grad_enabled
+from glassnet.autograd import (
+    detect_anomaly,
+    enable_grad,
+    grad,
+    inference_mode,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
+)
 from glassnet.backend import (
     bool_,
     float16,

@@ -19,21 +19,16 @@ import traceback
 import weakref
 
 from glassnet.backend import np
+from glassnet.state import modes
 
 Tensor = None  # glassnet.tensor assigns the class here (it imports this module first)
 ndarray = np.ndarray
 _sequence = itertools.count(1)
 
 
-class _State:  # process-wide modes (a plain object: thread-local lookups cost measurable time per op)
-    grad_enabled = True
-    graph_backward = False  # True while a create_graph backward runs: saved values come back as Tensors
-    anomaly = False
-    observers: tuple = ()  # callables told of every op (see observe_ops)
-    watching = False  # anomaly or observers: the one flag Function.apply checks
-
-
-_state = _State()
+# The per-thread modes (grad mode, anomaly, observers): one object, listed with the rest of the process state in
+# glassnet/state.py. Its attributes are thread-local, so two threads training at once keep their own modes.
+_state = modes
 
 
 def _update_watching() -> None:
@@ -109,6 +104,16 @@ class set_grad_enabled(_GradMode):  # noqa: N801
 
     def __init__(self, mode: bool):
         self.enabled = bool(mode)
+
+
+class inference_mode(_GradMode):  # noqa: N801
+    """Context manager / decorator for inference: no graph is recorded (here the same as `no_grad`;
+    PyTorch's version also skips some bookkeeping glassnet never does). `inference_mode(False)` records."""
+
+    enabled = False
+
+    def __init__(self, mode: bool = True):
+        self.enabled = not mode
 
 
 @contextlib.contextmanager
@@ -268,8 +273,8 @@ class Function:
                         arrays.append(a)
                 out = fn.forward(*arrays, **options)
         except (ValueError, TypeError, IndexError) as e:
-            shapes = ", ".join(str(tuple(a.shape)) for a in args if hasattr(a, "shape"))
-            raise type(e)(f"{cls.__name__}: {e} (input shapes {shapes})") from None
+            wrapped = _op_error(e, cls, args)
+            raise wrapped from (None if type(wrapped) is type(e) else e)
         if type(out) is not ndarray:  # NumPy returns scalars from 0-d math; keep every result an array
             raw, out = out, np.asarray(out)
             fn._saved = tuple(out if v is raw else v for v in fn._saved)
@@ -288,6 +293,16 @@ class Function:
         if _state.watching:  # detect_anomaly or an observer (one flag, so the common case pays one check)
             _watch(fn, cls, args, options, t)
         return t
+
+
+def _op_error(error: Exception, cls, args) -> Exception:
+    """`error`, raised inside `cls.forward`, as an error whose message starts with the op's name and ends with the
+    input shapes. The message is always `str(error)`, never rebuilt from its arguments: a built-in ValueError,
+    TypeError or IndexError is raised again as the same type; a library's subclass (NumPy's `_UFuncNoLoopError`
+    takes a ufunc and dtypes, not a message) becomes its nearest built-in base, chained to the original."""
+    shapes = ", ".join(str(tuple(a.shape)) for a in args if hasattr(a, "shape"))
+    kind = next(k for k in type(error).__mro__ if k in (ValueError, TypeError, IndexError))
+    return kind(f"{cls.__name__}: {error} (input shapes {shapes})")
 
 
 _new_object = object.__new__

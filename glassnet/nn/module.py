@@ -18,6 +18,7 @@ names (plus persistent buffers), and `model(x)` runs the forward pre-hooks, `for
 from __future__ import annotations
 
 import itertools
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NamedTuple
@@ -59,18 +60,44 @@ class RemovableHandle:
 
 
 # Hooks that fire for every module (instruments such as a recorder attach here rather than patching code).
-_no_hook_yet = True  # until the first hook is added anywhere, Module.__call__ need not look for any
+_live_hooks = 0  # hooks registered anywhere and not yet removed: while 0, Module.__call__ need not look for any
+_live_hooks_lock = threading.Lock()
+
+
+def _count_hooks(change: int) -> None:
+    global _live_hooks
+    with _live_hooks_lock:
+        _live_hooks += change
 
 
 class _HookDict(OrderedDict):
-    """The hooks of one module, or of all modules. Adding a hook here (by `register_*_hook` or by hand) marks the
-    process as using hooks, which turns off `Module.__call__`'s fast path for good: a one-way switch that costs
-    nothing while no hook exists (hooks are rare, module calls are not)."""
+    """The hooks of one module, or of all modules. Each entry added (by `register_*_hook` or by hand) or removed
+    here updates the process-wide count of live hooks; while it is 0, `Module.__call__` runs forward directly
+    (hooks are rare, module calls are not). A module garbage-collected with hooks still on it keeps them counted:
+    that only costs the slower path, never a missed hook."""
 
     def __setitem__(self, key, value) -> None:
-        global _no_hook_yet
-        _no_hook_yet = False
+        if key not in self:
+            _count_hooks(1)
         super().__setitem__(key, value)
+
+    def __delitem__(self, key) -> None:
+        super().__delitem__(key)
+        _count_hooks(-1)
+
+    def pop(self, key, *default):
+        if key in self:
+            _count_hooks(-1)
+        return super().pop(key, *default)
+
+    def popitem(self, last: bool = True):
+        item = super().popitem(last)
+        _count_hooks(-1)
+        return item
+
+    def clear(self) -> None:
+        _count_hooks(-len(self))
+        super().clear()
 
 
 _global_forward_pre_hooks: dict = _HookDict()
@@ -257,7 +284,7 @@ class Module:
 
     def __call__(self, *args, **kwargs):
         try:
-            if _no_hook_yet and self._initialised:  # no hook exists anywhere: just the forward (the common case)
+            if not _live_hooks and self._initialised:  # no hook exists anywhere: just the forward (the common case)
                 return self.forward(*args, **kwargs) if kwargs else self.forward(*args)
             self._check_initialised()
             state = self.__dict__

@@ -1,0 +1,45 @@
+"""Every piece of state glassnet keeps for the whole process or per thread, in one list.
+
+Per thread (as in PyTorch: two threads may train at once, e.g. one playground session per server thread, and a
+`no_grad` block in one must not switch off recording in the other). They live in `modes`, a `threading.local`
+whose class attributes are the defaults every new thread starts from:
+
+- `grad_enabled`: whether ops record the graph (`no_grad`, `enable_grad`, `set_grad_enabled`, `inference_mode`).
+- `graph_backward`: True while a `create_graph=True` backward runs (saved values come back as Tensors).
+- `anomaly`: inside `detect_anomaly()`.
+- `observers`: the callables told of every op (`autograd.observe_ops`; the ONNX exporter, `lens.trace`).
+- `watching`: `anomaly or observers`, the one flag `Function.apply` checks.
+
+Process-wide (one value for all threads, as in PyTorch; set them once, before threads start):
+
+- the default floating dtype: `backend.set_default_dtype` (PyTorch's `torch.set_default_dtype` is global too);
+- the default random generator: `random.default_generator` (`gn.manual_seed`); a thread that needs its own
+  stream passes a `gn.Generator` (DataLoader, dropout and the random factories accept one);
+- the module-hooks switch: `nn.module` skips looking for hooks until the first one is registered anywhere,
+  and goes back to skipping when every hook has been removed (a count of live hooks);
+- bounded caches of read-only constants: `optim.optimizer.scalar_array` (learning rates as 0-d arrays) and
+  `ops.linalg.sum_rows` (rows of ones); each entry is immutable and a lost race only rebuilds one;
+- the graph's creation counter `autograd._sequence` (an `itertools.count`: `next` is atomic, so nodes made by
+  two threads at once still get distinct numbers, in creation order within each graph);
+- the allocator tuning done once at import: `backend._keep_freed_memory` (glibc `mallopt`, see there);
+- the device registry: `backend.register_device` (the CUDA device through CuPy, and the test-only double).
+
+Nothing else in glassnet is module-level mutable state; `tests/test_state.py` checks this list against the code.
+"""
+
+from __future__ import annotations
+
+import threading
+
+
+class _Modes(threading.local):
+    """The per-thread modes; the class attributes are each new thread's starting values."""
+
+    grad_enabled = True
+    graph_backward = False
+    anomaly = False
+    observers: tuple = ()
+    watching = False
+
+
+modes = _Modes()
