@@ -10,6 +10,7 @@ from glassnet.autograd import (
     no_grad,
     set_grad_enabled,
 )
+from glassnet.backend import Device as device  # noqa: N813 - gn.device("cuda"), as torch.device
 from glassnet.backend import (
     bool_,
     float16,
@@ -114,6 +115,7 @@ subtract, multiply, divide, true_divide, negative = sub, mul, div, div, neg
 
 __version__ = "0.1.0"
 from glassnet import (
+    cuda,  # noqa: E402
     lens,  # noqa: E402
     models,  # noqa: E402
     nn,  # noqa: E402

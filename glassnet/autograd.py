@@ -18,7 +18,7 @@ import os
 import traceback
 import weakref
 
-from glassnet.backend import np
+from glassnet.backend import is_array, np, same_device_error
 from glassnet.state import modes
 
 Tensor = None  # glassnet.tensor assigns the class here (it imports this module first)
@@ -272,10 +272,15 @@ class Function:
                     else:
                         arrays.append(a)
                 out = fn.forward(*arrays, **options)
-        except (ValueError, TypeError, IndexError) as e:
+        except Exception as e:
+            mixed = same_device_error(cls.__name__, [a.data if isinstance(a, Tensor) else a for a in args])
+            if mixed is not None:  # the array library's own complaint about mixing devices, said plainly
+                raise mixed from e
+            if not isinstance(e, (ValueError, TypeError, IndexError)):
+                raise
             wrapped = _op_error(e, cls, args)
             raise wrapped from (None if type(wrapped) is type(e) else e)
-        if type(out) is not ndarray:  # NumPy returns scalars from 0-d math; keep every result an array
+        if type(out) is not ndarray and not is_array(out):  # NumPy returns scalars from 0-d math: make them arrays
             raw, out = out, np.asarray(out)
             fn._saved = tuple(out if v is raw else v for v in fn._saved)
         t = _new_object(Tensor)
@@ -299,9 +304,10 @@ def _op_error(error: Exception, cls, args) -> Exception:
     """`error`, raised inside `cls.forward`, as an error whose message starts with the op's name and ends with the
     input shapes. The message is always `str(error)`, never rebuilt from its arguments: a built-in ValueError,
     TypeError or IndexError is raised again as the same type; a library's subclass (NumPy's `_UFuncNoLoopError`
-    takes a ufunc and dtypes, not a message) becomes its nearest built-in base, chained to the original."""
+    takes a ufunc and dtypes, not a message) becomes its built-in base, chained to the original: IndexError first
+    (NumPy's AxisError is both a ValueError and an IndexError; PyTorch raises IndexError for a bad dim)."""
     shapes = ", ".join(str(tuple(a.shape)) for a in args if hasattr(a, "shape"))
-    kind = next(k for k in type(error).__mro__ if k in (ValueError, TypeError, IndexError))
+    kind = next(k for k in (IndexError, TypeError, ValueError) if isinstance(error, k))
     return kind(f"{cls.__name__}: {error} (input shapes {shapes})")
 
 
@@ -540,7 +546,7 @@ def _announce(leaf) -> None:
 
 def match_gradient(gx, inp, op_name: str):
     """Bring a returned gradient to its input's shape and dtype, or explain why it cannot be."""
-    if type(gx) is not np.ndarray and not hasattr(gx, "grad_fn"):  # NumPy's 0-d math returns scalars
+    if type(gx) is not ndarray and not hasattr(gx, "grad_fn") and not is_array(gx):  # NumPy's 0-d math: scalars
         gx = np.asarray(gx)
     if gx.shape != inp.data.shape:
         try:
@@ -553,6 +559,16 @@ def match_gradient(gx, inp, op_name: str):
     if gx.dtype != inp.data.dtype:
         gx = gx.astype(inp.data.dtype)
     return gx
+
+
+def _as_array(value):
+    """An array of any device as it is; a NumPy scalar (from 0-d math) as a 0-d host array."""
+    return value if is_array(value) else np.asarray(value)
+
+
+def _copied(value):
+    """A fresh array holding `value` (on its device)."""
+    return value.copy() if is_array(value) else np.array(value)
 
 
 def _sum_per_leaf(leaves: list) -> list:
@@ -573,13 +589,13 @@ def _run_tensor_hooks(node, gy, create_graph):
     """Hooks registered on a non-leaf tensor see (and may replace) its gradient; retain_grad keeps it."""
     if node._hooks:
         for hook in node._hooks:
-            result = hook(gy if isinstance(gy, Tensor) else Tensor._make(np.asarray(gy), None))
+            result = hook(gy if isinstance(gy, Tensor) else Tensor._make(_as_array(gy), None))
             if result is not None:
                 gy = _hook_result(result, node._out, create_graph)
     if node._retain is not None:
         tensor = node._retain()
         if tensor is not None:
-            g = gy if isinstance(gy, Tensor) else Tensor._make(np.array(gy), None)
+            g = gy if isinstance(gy, Tensor) else Tensor._make(_copied(gy), None)
             tensor._grad = g if tensor._grad is None else tensor._grad + g
     return gy
 
@@ -592,13 +608,13 @@ def _write_leaf_grads(leaves: list, create_graph: bool, grad_outputs=()) -> None
             break
     if create_graph:
         for leaf, g in leaves:
-            g = g if isinstance(g, Tensor) else Tensor._make(np.array(g), None)
+            g = g if isinstance(g, Tensor) else Tensor._make(_copied(g), None)
             leaf._grad = g if leaf._grad is None else leaf._grad + g
         return
     shared = set(map(id, grad_outputs))  # arrays that must not become a leaf's .grad as they are
     for leaf, g in leaves:
         if type(g) is not ndarray:
-            g = g.data if isinstance(g, Tensor) else np.array(g)  # (np.array turns NumPy's 0-d scalars into arrays)
+            g = g.data if isinstance(g, Tensor) else _as_array(g)  # (NumPy's 0-d math gives scalars: make arrays)
         if leaf._grad is not None:
             leaf._grad.data += g
             continue
@@ -606,7 +622,7 @@ def _write_leaf_grads(leaves: list, create_graph: bool, grad_outputs=()) -> None
         # two leaves (Add passes dL/dy to both inputs), or the caller's `gradient` is copied first, so that
         # later in-place accumulation cannot leak.
         if g.base is not None or id(g) in shared:
-            g = np.array(g)
+            g = g.copy()
         shared.add(id(g))
         t = _new_object(Tensor)
         t.data, t.grad_fn, t._requires_grad, t._grad, t._hooks = g, None, False, None, None
@@ -615,7 +631,7 @@ def _write_leaf_grads(leaves: list, create_graph: bool, grad_outputs=()) -> None
 
 def _run_leaf_hooks(leaf, g, create_graph: bool):
     for hook in leaf._hooks:
-        result = hook(g if isinstance(g, Tensor) else Tensor._make(np.asarray(g), None))
+        result = hook(g if isinstance(g, Tensor) else Tensor._make(_as_array(g), None))
         if result is not None:
             g = _hook_result(result, leaf.data, create_graph)
     return g
@@ -665,7 +681,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             result.append(None)
         else:
             g = match_gradient(g, t, "grad")
-            result.append(g if isinstance(g, Tensor) else Tensor._make(np.asarray(g), None))
+            result.append(g if isinstance(g, Tensor) else Tensor._make(_as_array(g), None))
     return tuple(result)
 
 

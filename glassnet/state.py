@@ -22,7 +22,8 @@ Process-wide (one value for all threads, as in PyTorch; set them once, before th
 - the graph's creation counter `autograd._sequence` (an `itertools.count`: `next` is atomic, so nodes made by
   two threads at once still get distinct numbers, in creation order within each graph);
 - the allocator tuning done once at import: `backend._keep_freed_memory` (glibc `mallopt`, see there);
-- the device registry: `backend.register_device` (the CUDA device through CuPy, and the test-only double).
+- the device registry: `backend.register_device` fills two dicts (device type and array class → its backend); CUDA
+  registers itself the first time it is asked for, the tests add their double; entries are only ever added.
 
 Nothing else in glassnet is module-level mutable state; `tests/test_state.py` checks this list against the code.
 """

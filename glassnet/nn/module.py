@@ -579,20 +579,29 @@ class Module:
         return self
 
     def to(self, *args, **kwargs) -> Module:
-        """Convert floating parameters and buffers to a dtype: to(gn.float64), to('cpu'), to('cpu', gn.float64)."""
+        """Move and/or convert parameters and buffers in place: to("cuda"), to(gn.float64), to("cuda", gn.float64).
+
+        Only floating tensors change dtype; every tensor (and its gradient) moves. The Parameter objects stay the
+        same, so an optimiser made before the move keeps working (its state follows on its next step).
+        """
         dtype = kwargs.pop("dtype", None)
         device = kwargs.pop("device", None)
+        kwargs.pop("non_blocking", None)
         if kwargs:
             raise TypeError(f"to: unexpected keyword arguments {sorted(kwargs)}")
         for arg in args:
             if isinstance(arg, Tensor):
-                dtype = arg.dtype
-            elif isinstance(arg, str) and not _is_dtype_name(arg):
+                dtype, device = arg.dtype, arg.device
+            elif isinstance(arg, backend.Device) or (isinstance(arg, str) and not _is_dtype_name(arg)):
                 device = arg
             else:
                 dtype = arg
-        if device is not None and str(device) != "cpu":
-            raise RuntimeError(f"to({device!r}): this build of glassnet has only the 'cpu' device")
+        if device is not None:
+            device = backend.Device(device)
+            if device.type == "cuda" and device.index is None:
+                device = backend.Device("cuda", 0)
+            backend.backend_for(device)  # fails here, before anything moved, when the device cannot be used
+            self._apply_to_arrays(lambda a: backend.to_device(a, device))
         if dtype is None:
             return self
         dtype = backend.to_dtype(dtype)
@@ -613,8 +622,12 @@ class Module:
         return self.to(backend.float16)
 
     def cpu(self) -> Module:
-        """A no-op (glassnet computes on the CPU); here for PyTorch compatibility."""
-        return self
+        """Move parameters and buffers to host memory."""
+        return self.to("cpu")
+
+    def cuda(self, device: int | str | None = None) -> Module:
+        """Move parameters and buffers to a CUDA GPU (`cuda()` is GPU 0)."""
+        return self.to(backend.Device("cuda", device) if isinstance(device, int) or device is None else device)
 
     # ----- state ------------------------------------------------------------------------------------------
     def _state_entries(self, prefix: str = "") -> Iterator[tuple[str, Tensor]]:

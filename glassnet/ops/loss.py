@@ -8,13 +8,13 @@ The other losses (L1, Huber, KL divergence, …) are a few Tensor ops each and l
 from __future__ import annotations
 
 from glassnet.autograd import Function
-from glassnet.backend import np
+from glassnet.backend import array_module, is_array, np
 from glassnet.ops.activation import Sigmoid, Softmax
 
 
 def _on_graph(saved) -> bool:
     """True when backward is being recorded (create_graph=True): saved values then come back as Tensors."""
-    return not isinstance(saved, np.ndarray)
+    return not is_array(saved)
 
 
 class _ClassIndexLoss(Function):
@@ -58,7 +58,7 @@ class _ClassIndexLoss(Function):
 
     def _one_hot(self, like, values):
         """A dense array of `like`'s shape holding `values` (N, 1, *) at the target classes, 0 elsewhere."""
-        out = np.zeros(like.shape, dtype=like.dtype)
+        out = array_module(like).zeros(like.shape, dtype=like.dtype)
         np.put_along_axis(out, self.index, values, axis=1)
         return out
 
@@ -210,10 +210,10 @@ class MeanSquaredError(Function):
         self.diff = diff = x - t
         self.scale = 2.0 / diff.size if mean and diff.size else 2.0
         total = np.vdot(diff, diff) if diff.dtype.kind == "f" else (diff * diff).sum()
-        return np.asarray(total / diff.size if mean else total, diff.dtype)
+        return array_module(diff).asarray(total / diff.size if mean else total, diff.dtype)
 
     def backward(self, gy):
         x, t = self.saved_tensors
-        diff = self.diff if type(x) is np.ndarray else x - t  # recomputed on the graph when differentiated twice
+        diff = self.diff if is_array(x) else x - t  # recomputed on the graph when differentiated twice
         gx = diff * (gy * self.scale)
         return gx, -gx if self.input_requires_grad(1) else None
