@@ -91,6 +91,10 @@ class ArrayBackend:
         """out[index] += values, adding every repeated index (NumPy's unbuffered `np.add.at`)."""
         numpy.add.at(out, index, values)
 
+    def as_strided(self, x, shape: tuple, strides: tuple):
+        """A read-only view of x with the given shape and byte strides (no copy)."""
+        return numpy.lib.stride_tricks.as_strided(x, shape, strides, writeable=False)
+
     def erf(self, x):
         """The error function, elementwise (SciPy's when installed, else the standard library's)."""
         try:
@@ -124,6 +128,9 @@ class _CudaBackend(ArrayBackend):
 
     def scatter_add(self, out, index, values) -> None:
         self._scatter_add(out, index, values)  # CuPy's ufuncs have no unbuffered .at
+
+    def as_strided(self, x, shape: tuple, strides: tuple):
+        return self.module.lib.stride_tricks.as_strided(x, shape, strides)  # (CuPy's views have no read-only flag)
 
     def erf(self, x):
         from cupyx.scipy.special import erf
@@ -249,6 +256,11 @@ def on_host(array) -> bool:
 def scatter_add(out, index, values) -> None:
     """out[index] += values, with repeated indices each adding (np.add.at, on any device)."""
     _backend_of(out).scatter_add(out, index, values)
+
+
+def as_strided(x, shape: tuple, strides: tuple):
+    """A read-only strided view of an array, on its device (NumPy's `as_strided`)."""
+    return _backend_of(x).as_strided(x, shape, strides)
 
 
 def erf(x):

@@ -6,7 +6,8 @@ counted (`get()`, `item()`, `tolist()`, `bool()`, `float()`, printing, `to_host`
 it, so a test can assert that a training step makes none. NumPy functions and ufuncs dispatch to it through the
 same array protocols that hand them to CuPy; full reductions return 0-d arrays (as CuPy's do), not scalars.
 
-`install()` registers the device as "double" (`t.to("double")`); glassnet itself never knows about it.
+`install()` registers the device as "testgpu" (`t.to("testgpu")`; the name "double" would read as a dtype);
+glassnet itself never knows about it.
 """
 
 from __future__ import annotations
@@ -227,7 +228,7 @@ class _DoubleModule:
 class DoubleBackend(backend.ArrayBackend):
     """The device double as glassnet sees it: one more ArrayBackend."""
 
-    name = "double"
+    name = "testgpu"
     module = _DoubleModule()
     array_type = DoubleArray
 
@@ -246,8 +247,14 @@ class DoubleBackend(backend.ArrayBackend):
     def scatter_add(self, out, index, values) -> None:
         numpy.add.at(out._a, _unwrap(index, "scatter_add"), _unwrap(values, "scatter_add"))
 
+    def as_strided(self, x, shape, strides):
+        return DoubleArray(numpy.lib.stride_tricks.as_strided(x._a, shape, strides, writeable=False))
+
+    def erf(self, x):
+        return DoubleArray(backend.ArrayBackend().erf(x._a))
+
 
 def install() -> None:
-    """Register the double as the device "double" (idempotent)."""
-    if "double" not in backend._devices:
+    """Register the double as the device "testgpu" (idempotent)."""
+    if "testgpu" not in backend._devices:
         backend.register_device(DoubleBackend())

@@ -15,7 +15,7 @@ from opinfo import ALL_OPS, as_list, floating, make_arrays
 import glassnet as gn
 
 install()
-DEV = "double"
+DEV = "testgpu"
 
 
 def _host(t):
@@ -118,17 +118,17 @@ def test_to_moves_devices_and_dtypes_and_gradients_flow_back():
 
 def test_numpy_is_refused_on_a_device_and_cpu_copies_back():
     t = gn.tensor([1.0, 2.0], device=DEV)
-    with pytest.raises(TypeError, match=r"numpy\(\): the tensor is on double; call .cpu\(\) first"):
+    with pytest.raises(TypeError, match=r"numpy\(\): the tensor is on testgpu; call .cpu\(\) first"):
         t.numpy()
     with pytest.raises(TypeError, match="call .cpu"):
         np.asarray(t)
-    assert t.cpu().numpy().tolist() == [1.0, 2.0] and "device='double'" in repr(t)
+    assert t.cpu().numpy().tolist() == [1.0, 2.0] and "device='testgpu'" in repr(t)
 
 
 def test_an_op_on_two_devices_names_the_op_and_the_devices():
-    with pytest.raises(RuntimeError, match="Add: expected all tensors on the same device, got double and cpu"):
+    with pytest.raises(RuntimeError, match="Add: expected all tensors on the same device, got testgpu and cpu"):
         gn.ones(2, device=DEV) + gn.ones(2)
-    with pytest.raises(RuntimeError, match="MatMul: expected all tensors on the same device, got cpu and double"):
+    with pytest.raises(RuntimeError, match="MatMul: expected all tensors on the same device, got cpu and testgpu"):
         gn.ones(2, 2) @ gn.ones(2, 2, device=DEV)
 
 
@@ -152,3 +152,106 @@ def test_cuda_without_cupy_says_what_is_missing_and_names_the_gpu_extra():
             attempt()
     assert gn.cuda.is_available() is False and gn.cuda.device_count() == 0
     gn.cuda.synchronize()  # nothing to wait for
+
+
+# ----- nn layers ------------------------------------------------------------------------------------------------
+def _rand(*shape, seed=0):
+    return np.random.default_rng(seed).standard_normal(shape)
+
+
+_LAYERS = {  # name -> (make the layer, its inputs as host arrays or ints); float64 throughout
+    "Linear": (lambda: gn.nn.Linear(4, 3), [_rand(2, 4)]),
+    "Bilinear": (lambda: gn.nn.Bilinear(3, 4, 2), [_rand(2, 3), _rand(2, 4, seed=1)]),
+    "Conv1d": (lambda: gn.nn.Conv1d(2, 3, 3, padding=1), [_rand(2, 2, 6)]),
+    "Conv2d": (lambda: gn.nn.Conv2d(2, 3, 3, stride=2, padding=1, groups=1), [_rand(2, 2, 6, 6)]),
+    "Conv2d_groups": (lambda: gn.nn.Conv2d(4, 4, 3, groups=2, dilation=2), [_rand(1, 4, 7, 7)]),
+    "ConvTranspose2d": (lambda: gn.nn.ConvTranspose2d(2, 3, 3, stride=2, padding=1), [_rand(1, 2, 4, 4)]),
+    "MaxPool1d": (lambda: gn.nn.MaxPool1d(2), [_rand(2, 3, 8)]),
+    "MaxPool2d": (lambda: gn.nn.MaxPool2d(3, stride=2, padding=1), [_rand(2, 3, 7, 7)]),
+    "AvgPool1d": (lambda: gn.nn.AvgPool1d(3, stride=2, padding=1), [_rand(2, 3, 8)]),
+    "AvgPool2d": (lambda: gn.nn.AvgPool2d(2), [_rand(2, 3, 6, 6)]),
+    "AdaptiveAvgPool2d": (lambda: gn.nn.AdaptiveAvgPool2d((3, 2)), [_rand(2, 3, 7, 5)]),
+    "BatchNorm1d": (lambda: gn.nn.BatchNorm1d(3), [_rand(4, 3)]),
+    "BatchNorm2d": (lambda: gn.nn.BatchNorm2d(3), [_rand(4, 3, 2, 2)]),
+    "LayerNorm": (lambda: gn.nn.LayerNorm(5), [_rand(2, 3, 5)]),
+    "GroupNorm": (lambda: gn.nn.GroupNorm(2, 4), [_rand(2, 4, 3)]),
+    "Dropout": (lambda: gn.nn.Dropout(0.3), [_rand(4, 5)]),
+    "Dropout2d": (lambda: gn.nn.Dropout2d(0.5), [_rand(2, 4, 3, 3)]),
+    "Embedding": (lambda: gn.nn.Embedding(10, 4, padding_idx=0), [np.array([[1, 2, 0], [9, 2, 2]])]),
+    "RNNCell": (lambda: gn.nn.RNNCell(3, 4), [_rand(2, 3)]),
+    "LSTMCell": (lambda: gn.nn.LSTMCell(3, 4), [_rand(2, 3)]),
+    "GRUCell": (lambda: gn.nn.GRUCell(3, 4), [_rand(2, 3)]),
+    "RNN": (lambda: gn.nn.RNN(3, 4, num_layers=2), [_rand(5, 2, 3)]),
+    "LSTM": (lambda: gn.nn.LSTM(3, 4, batch_first=True, bidirectional=True), [_rand(2, 5, 3)]),
+    "GRU": (lambda: gn.nn.GRU(3, 4), [_rand(5, 2, 3)]),
+    "MultiheadAttention": (lambda: gn.nn.MultiheadAttention(8, 2, batch_first=True), [_rand(2, 5, 8)] * 3),
+    "TransformerEncoderLayer": (
+        lambda: gn.nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, dropout=0.1, batch_first=True),
+        [_rand(2, 5, 8)],
+    ),
+    "Transformer": (
+        lambda: gn.nn.Transformer(8, 2, 1, 1, dim_feedforward=16, dropout=0.0, batch_first=True),
+        [_rand(2, 5, 8), _rand(2, 4, 8, seed=1)],
+    ),
+    "SinusoidalPositionalEncoding": (lambda: gn.nn.SinusoidalPositionalEncoding(8, 20), [_rand(6, 2, 8)]),
+    "LearnedPositionalEmbedding": (lambda: gn.nn.LearnedPositionalEmbedding(20, 8), [_rand(6, 2, 8)]),
+    "Activations": (
+        lambda: gn.nn.Sequential(
+            gn.nn.ReLU(), gn.nn.LeakyReLU(0.1), gn.nn.ELU(), gn.nn.SELU(), gn.nn.GELU(), gn.nn.SiLU(),
+            gn.nn.Softplus(), gn.nn.Hardtanh(), gn.nn.Sigmoid(), gn.nn.Tanh(), gn.nn.Softmax(-1), gn.nn.LogSoftmax(-1),
+        ),
+        [_rand(3, 4)],
+    ),
+    "Flatten_Unflatten_Identity": (
+        lambda: gn.nn.Sequential(gn.nn.Flatten(), gn.nn.Unflatten(1, (2, 6)), gn.nn.Identity()),
+        [_rand(3, 3, 4)],
+    ),
+    "CosineSimilarity": (lambda: gn.nn.CosineSimilarity(dim=1), [_rand(3, 4), _rand(3, 4, seed=1)]),
+}
+_LOSSES = {
+    "CrossEntropyLoss": (lambda: gn.nn.CrossEntropyLoss(label_smoothing=0.1), [_rand(4, 5), np.array([0, 4, 2, 1])]),
+    "CrossEntropyLoss_weight_ignore": (
+        lambda: gn.nn.CrossEntropyLoss(weight=gn.tensor(np.arange(1.0, 6.0)), ignore_index=2),
+        [_rand(4, 5), np.array([0, 4, 2, 1])],
+    ),
+    "NLLLoss": (lambda: gn.nn.NLLLoss(), [_rand(4, 5), np.array([0, 4, 2, 1])]),
+    "MSELoss": (lambda: gn.nn.MSELoss(), [_rand(4, 5), _rand(4, 5, seed=1)]),
+    "L1Loss": (lambda: gn.nn.L1Loss(), [_rand(4, 5), _rand(4, 5, seed=1)]),
+    "SmoothL1Loss": (lambda: gn.nn.SmoothL1Loss(), [_rand(4, 5), _rand(4, 5, seed=1)]),
+    "HuberLoss": (lambda: gn.nn.HuberLoss(delta=0.5), [_rand(4, 5), _rand(4, 5, seed=1)]),
+    "BCELoss": (lambda: gn.nn.BCELoss(), [1 / (1 + np.exp(-_rand(4, 5))), (_rand(4, 5, seed=1) > 0) * 1.0]),
+    "BCEWithLogitsLoss": (
+        lambda: gn.nn.BCEWithLogitsLoss(pos_weight=gn.tensor(np.full(5, 2.0))),
+        [_rand(4, 5), (_rand(4, 5, seed=1) > 0) * 1.0],
+    ),
+    "KLDivLoss": (lambda: gn.nn.KLDivLoss(reduction="batchmean"), [_rand(4, 5), np.full((4, 5), 0.2)]),
+}
+
+
+def _layer_run(make, arrays, device):
+    gn.manual_seed(0)
+    layer = make().double().to(device)
+    inputs = [
+        gn.tensor(a, device=device, requires_grad=a.dtype.kind == "f") if isinstance(a, np.ndarray) else a
+        for a in arrays
+    ]
+    gn.manual_seed(1)  # dropout draws the same masks on both devices
+    out = layer(*inputs)
+    while isinstance(out, tuple):  # (output, state) of recurrent layers, (output, weights) of attention
+        out = out[0]
+    assert out.device == device
+    rng = np.random.default_rng(2)
+    (out * gn.tensor(rng.standard_normal(out.shape), device=device)).sum().backward()
+    grads = [_host(t.grad) for t in inputs if isinstance(t, gn.Tensor) and t.requires_grad]
+    params = {n: (_host(p), _host(p.grad)) for n, p in layer.named_parameters()}
+    buffers = {n: _host(b) for n, b in layer.named_buffers()}
+    for p in layer.parameters():
+        assert p.device == device and (p.grad is None or p.grad.device == device)
+    return {"out": [_host(out)], "grads": grads, "params": [v for pair in params.values() for v in pair],
+            "buffers": list(buffers.values())}
+
+
+@pytest.mark.parametrize("name", list(_LAYERS) + list(_LOSSES))
+def test_every_nn_layer_and_loss_gives_the_same_numbers_on_the_device(name):
+    make, arrays = {**_LAYERS, **_LOSSES}[name]
+    _assert_same(_layer_run(make, arrays, "cpu"), _layer_run(make, arrays, DEV), name)

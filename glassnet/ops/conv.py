@@ -31,7 +31,7 @@ import itertools
 import math
 
 from glassnet.autograd import Function
-from glassnet.backend import np
+from glassnet.backend import array_module, as_strided, np
 
 # ----- geometry ---------------------------------------------------------------------------------------------------
 
@@ -69,13 +69,14 @@ def channel_major(a) -> bool:
     return a.shape[0] > 1 and a.shape[1] > 1 and a.strides[1] > a.strides[0]
 
 
-def full(shape, dtype, channel_major_layout: bool, value=0):
-    """A new (N, C, ...) array filled with `value`, stored channel-major when asked."""
+def full(like, shape, dtype, channel_major_layout: bool, value=0):
+    """A new (N, C, ...) array on `like`'s device filled with `value`, stored channel-major when asked."""
+    xp = array_module(like)
     if channel_major_layout:
         swapped = (shape[1], shape[0]) + tuple(shape[2:])
-        buf = np.zeros(swapped, dtype) if value == 0 else np.full(swapped, value, dtype)
+        buf = xp.zeros(swapped, dtype) if value == 0 else xp.full(swapped, value, dtype)
         return buf.swapaxes(0, 1)
-    return np.zeros(shape, dtype) if value == 0 else np.full(shape, value, dtype)
+    return xp.zeros(shape, dtype) if value == 0 else xp.full(shape, value, dtype)
 
 
 def pad(x, padding, value=0):
@@ -83,7 +84,7 @@ def pad(x, padding, value=0):
     if not any(lo or hi for lo, hi in padding):
         return x
     shape = x.shape[:2] + tuple(n + lo + hi for n, (lo, hi) in zip(x.shape[2:], padding))
-    out = full(shape, x.dtype, channel_major(x), value)
+    out = full(x, shape, x.dtype, channel_major(x), value)
     out[NC + tuple(slice(lo, lo + n) for n, (lo, _) in zip(x.shape[2:], padding))] = x
     return out
 
@@ -97,7 +98,7 @@ def windows(xp, kernel, stride, dilation, out_size):
     sn, sc, *ss = xp.strides
     shape = xp.shape[:2] + tuple(kernel) + tuple(out_size)
     strides = (sn, sc) + tuple(t * d for t, d in zip(ss, dilation)) + tuple(t * s for t, s in zip(ss, stride))
-    return np.lib.stride_tricks.as_strided(xp, shape, strides, writeable=False)
+    return as_strided(xp, shape, strides)
 
 
 def im2col(x, kernel, stride, padding, dilation, out_size):
@@ -107,7 +108,7 @@ def im2col(x, kernel, stride, padding, dilation, out_size):
     """
     nd = len(kernel)
     view = windows(pad(x, padding), kernel, stride, dilation, out_size)  # (N, C, *kernel, *out)
-    cols = np.ascontiguousarray(np.moveaxis(view, 0, 1 + nd))  # (C, *kernel, N, *out)
+    cols = array_module(view).ascontiguousarray(np.moveaxis(view, 0, 1 + nd))  # (C, *kernel, N, *out)
     return cols.reshape(x.shape[1] * math.prod(kernel), x.shape[0] * math.prod(out_size))
 
 
@@ -119,7 +120,7 @@ def col2im(cols, in_size, kernel, stride, padding, dilation):
         max(n + lo + hi, (o - 1) * s + (k - 1) * d + 1)
         for n, (lo, hi), o, s, k, d in zip(in_size, padding, out_size, stride, kernel, dilation)
     )
-    buf = full(cols.shape[:2] + padded, cols.dtype, channel_major(cols))
+    buf = full(cols, cols.shape[:2] + padded, cols.dtype, channel_major(cols))
     for offset, region in kernel_regions(kernel, stride, dilation, out_size):
         buf[NC + region] += cols[NC + offset]
     return buf[NC + tuple(slice(lo, lo + n) for n, (lo, _) in zip(in_size, padding))]
@@ -169,7 +170,7 @@ def _gemm(a, b, n: int):
     blocks = _blocks(n, cols, 8192)
     if blocks == 1:
         return np.matmul(a, b)
-    out = np.empty((groups, m, cols), dtype=np.result_type(a, b))
+    out = array_module(a).empty((groups, m, cols), dtype=np.result_type(a.dtype, b.dtype))
     np.matmul(a[:, None], b.reshape(groups, k, blocks, cols // blocks).swapaxes(1, 2),
               out=out.reshape(groups, m, blocks, cols // blocks).swapaxes(1, 2))
     return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
-from glassnet.backend import np
+from glassnet.backend import array_module, np
 from glassnet.optim.optimizer import _params_list
 from glassnet.tensor import Tensor
 
@@ -26,22 +26,22 @@ def clip_grad_norm_(
     if not grads:
         return Tensor(0.0)
     dtype = np.result_type(*[g.dtype for g in grads])
+    xp = array_module(grads[0].data)  # computed where the gradients are: no value leaves the device
     if norm_type == math.inf:
-        norms = [np.max(np.abs(g.data)) if g.data.size else 0.0 for g in grads]
-        total = max(norms)
+        norms = [xp.max(xp.abs(g.data)).astype(np.float64) if g.data.size else xp.zeros((), np.float64) for g in grads]
+        total = xp.max(xp.stack(norms))
     else:
-        norms = np.array([np.linalg.norm(g.data.ravel(), ord=norm_type) for g in grads], dtype=np.float64)
-        total = np.linalg.norm(norms, ord=norm_type)
-    total = float(total)
-    if error_if_nonfinite and not math.isfinite(total):
+        norms = xp.stack([xp.linalg.norm(g.data.ravel(), ord=norm_type).astype(np.float64) for g in grads])
+        total = xp.linalg.norm(norms, ord=norm_type)
+    if error_if_nonfinite and not math.isfinite(float(total)):  # (reading the total back is what this asks for)
         raise RuntimeError(
-            f"clip_grad_norm_: the total norm of order {norm_type} of the gradients is {total}, so they cannot be "
-            "clipped; pass error_if_nonfinite=False to clip anyway"
+            f"clip_grad_norm_: the total norm of order {norm_type} of the gradients is {float(total)}, so they "
+            "cannot be clipped; pass error_if_nonfinite=False to clip anyway"
         )
-    coef = min(float(max_norm) / (total + 1e-6), 1.0)
+    coef = xp.minimum(float(max_norm) / (total + 1e-6), 1.0)
     for g in grads:
-        g.data *= coef
-    return Tensor._make(np.asarray(total, dtype=dtype), None)
+        g.data *= coef.astype(g.dtype) if g.dtype != coef.dtype else coef
+    return Tensor._make(total.astype(dtype), None)
 
 
 def clip_grad_value_(parameters: Iterable[Tensor] | Tensor, clip_value: float) -> None:

@@ -60,8 +60,8 @@ class SGD(Optimizer):
             grad = p.grad
             if grad is not None:
                 g = grad.data
-                if lr_array is None or lr_array.dtype is not g.dtype:
-                    lr_array = scalar_array(lr, g.dtype)
+                if lr_array is None or getattr(lr_array, "dtype", None) is not g.dtype:
+                    lr_array = scalar_array(lr, g.dtype, g)
                 p.data -= lr_array * g
 
     def update(self, param: Tensor, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
@@ -78,4 +78,4 @@ class SGD(Optimizer):
                 buf.data *= momentum
                 buf.data += (1 - group["dampening"]) * grad
             grad = grad + momentum * buf.data if group["nesterov"] else buf.data
-        param.data -= scalar_array(group["lr"], grad.dtype) * grad
+        param.data -= scalar_array(group["lr"], grad.dtype, grad) * grad
