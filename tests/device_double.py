@@ -28,28 +28,39 @@ class HostArrayError(TypeError):
 
 
 class _Transfers:
-    count = 0
-    where: list = []
+    """A count of host transfers, with where each one was asked for."""
 
-    def record(self, what: str) -> None:
-        self.count += 1
-        frames = [f for f in traceback.extract_stack()[:-2] if "device_double" not in f.filename]
-        self.where.append(f"{what} at {frames[-1].filename}:{frames[-1].lineno}" if frames else what)
+    def __init__(self):
+        self.count = 0
+        self.where: list = []
 
 
-transfers = _Transfers()
+_counters: list = [_Transfers()]  # the process-wide count, then one per open `counting_transfers` block
+
+
+def _record(what: str) -> None:
+    frames = [
+        f for f in traceback.extract_stack()[:-2]
+        if not f.filename.endswith(("tests/device_double.py", "glassnet/backend.py"))
+    ]
+    where = " < ".join(f"{f.filename}:{f.lineno}" for f in frames[-3:][::-1])
+    for counter in _counters:
+        counter.count += 1
+        counter.where.append(f"{what} at {where}")
+
+
+transfers = _counters[0]
 
 
 @contextlib.contextmanager
 def counting_transfers():
-    """Inside: a fresh count of host transfers (yields the counter; read `.count` and `.where` after)."""
-    saved = transfers.count, transfers.where
-    transfers.count, transfers.where = 0, []
+    """Inside: a fresh count of host transfers (yields it; read `.count` and `.where` after the block)."""
+    counter = _Transfers()
+    _counters.append(counter)
     try:
-        yield transfers
+        yield counter
     finally:
-        fresh = transfers.count, transfers.where
-        transfers.count, transfers.where = saved[0] + fresh[0], saved[1] + fresh[1]
+        _counters.remove(counter)
 
 
 def _unwrap(value, what: str):
@@ -173,31 +184,31 @@ class DoubleArray(NDArrayOperatorsMixin):
 
     # --- the ways values reach the host: each one counted ---
     def get(self) -> numpy.ndarray:
-        transfers.record("get()")
+        _record("get()")
         return self._a.copy()
 
     def item(self):
-        transfers.record("item()")
+        _record("item()")
         return self._a.item()
 
     def tolist(self):
-        transfers.record("tolist()")
+        _record("tolist()")
         return self._a.tolist()
 
     def __bool__(self):
-        transfers.record("bool()")
+        _record("bool()")
         return bool(self._a)
 
     def __float__(self):
-        transfers.record("float()")
+        _record("float()")
         return float(self._a)
 
     def __int__(self):
-        transfers.record("int()")
+        _record("int()")
         return int(self._a)
 
     def __index__(self):
-        transfers.record("index")
+        _record("index")
         return self._a.__index__()
 
     def __repr__(self):
@@ -238,7 +249,7 @@ class DoubleBackend(backend.ArrayBackend):
         return DoubleArray(host.copy())
 
     def to_host(self, array):
-        transfers.record("to_host")
+        _record("to_host")
         return array._a.copy()
 
     def index_of(self, array) -> None:

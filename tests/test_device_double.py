@@ -255,3 +255,101 @@ def _layer_run(make, arrays, device):
 def test_every_nn_layer_and_loss_gives_the_same_numbers_on_the_device(name):
     make, arrays = {**_LAYERS, **_LOSSES}[name]
     _assert_same(_layer_run(make, arrays, "cpu"), _layer_run(make, arrays, DEV), name)
+
+
+# ----- optimisers, schedulers, training ---------------------------------------------------------------------------
+_OPTIMISERS = {
+    "SGD": lambda p: gn.optim.SGD(p, lr=0.1),
+    "SGD_momentum": lambda p: gn.optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-2),
+    "Adam": lambda p: gn.optim.Adam(p, lr=0.01, amsgrad=True),
+    "AdamW": lambda p: gn.optim.AdamW(p, lr=0.01, weight_decay=0.1),
+    "RMSprop": lambda p: gn.optim.RMSprop(p, lr=0.01, momentum=0.5, centered=True),
+    "Adagrad": lambda p: gn.optim.Adagrad(p, lr=0.1),
+}
+
+
+def _optimise(make_opt, device, steps=3):
+    gn.manual_seed(0)
+    net = gn.nn.Sequential(gn.nn.Linear(4, 8), gn.nn.Tanh(), gn.nn.Linear(8, 2)).double().to(device)
+    opt = make_opt(net.parameters())
+    sched = gn.optim.lr_scheduler.OneCycleLR(opt, max_lr=0.05, total_steps=steps, cycle_momentum=False)
+    x = gn.tensor(_rand(5, 4), device=device)
+    for _ in range(steps):
+        opt.zero_grad()
+        net(x).pow(2).mean().backward()
+        gn.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+        opt.step()
+        sched.step()
+    for state in opt.state.values():
+        for value in state.values():
+            if isinstance(value, gn.Tensor):
+                assert value.device == device  # optimiser state lives where its parameter lives
+    return {"params": [_host(p) for p in net.parameters()]}
+
+
+@pytest.mark.parametrize("name", list(_OPTIMISERS))
+def test_optimisers_and_schedulers_give_the_same_numbers_on_the_device(name):
+    _assert_same(_optimise(_OPTIMISERS[name], "cpu"), _optimise(_OPTIMISERS[name], DEV), name)
+
+
+def _lenet_step(device):
+    gn.manual_seed(0)
+    model = gn.models.LeNet5().to(device)
+    opt = gn.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    loss_fn = gn.nn.CrossEntropyLoss()
+    x = gn.tensor(_rand(8, 1, 28, 28).astype(np.float32), device=device)
+    y = gn.tensor(np.arange(8) % 10, device=device)
+    return model, opt, loss_fn, x, y
+
+
+def test_a_training_step_makes_no_host_transfer():
+    model, opt, loss_fn, x, y = _lenet_step(DEV)
+    for step in range(2):  # the second step also updates the momentum buffers the first one made
+        with counting_transfers() as seen:
+            opt.zero_grad()
+            loss = loss_fn(model(x), y)
+            loss.backward()
+            opt.step()
+        assert seen.count == 0, f"step {step} read values back to the host: {seen.where}"
+    with counting_transfers() as seen:
+        loss.item()  # asking for the value is the one transfer
+    assert seen.count == 1
+
+
+def test_trainer_fits_one_epoch_with_checkpoint_and_resume_on_the_device(tmp_path):
+    from glassnet.train import Trainer
+
+    def run(device, folder, epochs, resume=False):
+        gn.manual_seed(0)
+        rng = np.random.default_rng(0)
+        x, y = rng.standard_normal((40, 4)).astype(np.float32), rng.integers(0, 3, 40)
+        data = [(gn.tensor(x[i : i + 8]), gn.tensor(y[i : i + 8])) for i in range(0, 40, 8)]
+        model = gn.nn.Sequential(gn.nn.Linear(4, 16), gn.nn.ReLU(), gn.nn.Dropout(0.2), gn.nn.Linear(16, 3))
+        opt = gn.optim.Adam(model.parameters(), lr=0.01)
+        sched = gn.optim.lr_scheduler.StepLR(opt, 1, gamma=0.5)
+        trainer = Trainer(model, gn.nn.CrossEntropyLoss(), opt, metrics=["accuracy"], scheduler=sched,
+                          run_dir=folder, device=device)
+        history = trainer.fit(data, epochs, val_loader=data[:2], resume_from=folder if resume else None)
+        for p in model.parameters():
+            assert p.device == device
+        return {"params": [_host(p) for p in model.parameters()]}, history
+
+    cpu, cpu_history = run("cpu", tmp_path / "cpu", 2)
+    run(DEV, tmp_path / "dev", 1)  # one epoch, checkpointed on the device ...
+    dev, dev_history = run(DEV, tmp_path / "dev", 2, resume=True)  # ... resumed for the second
+    _assert_same(cpu, dev, "Trainer.fit")
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+        np.testing.assert_allclose(dev_history[key], cpu_history[key], rtol=1e-6)
+
+
+def test_save_from_the_device_and_load_with_map_location(tmp_path):
+    net = gn.nn.Linear(3, 2).to(DEV)
+    gn.save(net.state_dict(), tmp_path / "w.safetensors")
+    host = gn.load(tmp_path / "w.safetensors")
+    on_dev = gn.load(tmp_path / "w.safetensors", map_location=DEV)
+    assert host["weight"].device == "cpu" and on_dev["weight"].device == DEV
+    np.testing.assert_array_equal(on_dev["weight"].cpu().numpy(), net.weight.detach().cpu().numpy())
+    fresh = gn.nn.Linear(3, 2).to(DEV)
+    fresh.load_state_dict(host)  # host values copied into device parameters
+    assert fresh.weight.device == DEV
+    np.testing.assert_array_equal(fresh.weight.detach().cpu().numpy(), host["weight"].numpy())

@@ -172,8 +172,8 @@ def _funnel(tensors: list, on_grads: Callable) -> list:
 def _replacement(new, old: Tensor) -> Tensor:
     """A hook's replacement gradient as a Tensor of the old one's shape (None means: no gradient, i.e. zeros)."""
     if new is None:
-        return Tensor(numpy.zeros(old.shape, dtype=old.dtype))
-    new = new if isinstance(new, Tensor) else Tensor(numpy.asarray(new, dtype=old.dtype))
+        return Tensor(numpy.zeros(old.shape, dtype=old.dtype), device=old.device)
+    new = new if isinstance(new, Tensor) else Tensor(numpy.asarray(new, dtype=old.dtype), device=old.device)
     if new.shape != old.shape:
         raise RuntimeError(f"backward hook returned a gradient of shape {new.shape}; expected {old.shape}")
     return new
@@ -691,7 +691,7 @@ class Module:
                 f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(errors)
             )
         for target, array in updates:
-            target.data[...] = array.astype(target.dtype, copy=False)
+            target.copy_(array.astype(target.dtype, copy=False))  # onto the parameter's own device
         return _IncompatibleKeys(missing, unexpected)
 
     # ----- printing ---------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ is itself differentiated by average pooling. So every op here has gradients of a
 from __future__ import annotations
 
 from glassnet.autograd import Function
-from glassnet.backend import array_like, array_module, np
+from glassnet.backend import array_like, array_module, np, on_host
 from glassnet.ops.conv import NC, channel_major, full, kernel_regions, pad
 
 # ----- geometry ---------------------------------------------------------------------------------------------------
@@ -70,7 +70,9 @@ def window_argmax(xp, y, kernel, stride, dilation) -> tuple:
         np.logical_xor(free, hit, out=free)
         hits.append(hit)
     nan = np.isnan(y)
-    if nan.any():  # NaN == NaN is False, so those windows are still free: take their last NaN
+    # NaN == NaN is False, so those windows are still free: take their last NaN. (Skipped when the host can see there
+    # is no NaN; on a device, asking would read a value back every step, so the fix-up always runs there.)
+    if not on_host(nan) or nan.any():
         for k in reversed(range(len(views))):
             hit = np.logical_and(np.isnan(views[k]), nan)
             np.logical_xor(nan, hit, out=nan)

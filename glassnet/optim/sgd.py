@@ -73,7 +73,7 @@ class SGD(Optimizer):
         if momentum != 0:
             buf = state.get("momentum_buffer")
             if buf is None:
-                buf = state["momentum_buffer"] = Tensor._make(np.array(grad, copy=True), None)
+                buf = state["momentum_buffer"] = Tensor._make(grad.copy(), None)
             else:
                 buf.data *= momentum
                 buf.data += (1 - group["dampening"]) * grad
