@@ -18,7 +18,7 @@ import os
 import traceback
 import weakref
 
-from glassnet.backend import is_array, np, same_device_error
+from glassnet.backend import array_like, array_module, is_array, np, same_device_error
 from glassnet.state import modes
 
 Tensor = None  # glassnet.tensor assigns the class here (it imports this module first)
@@ -332,14 +332,44 @@ def unbroadcast(grad, shape: tuple):
     return grad.reshape(shape)
 
 
-def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool, inputs=None):
-    """Walk the graph from `outputs` back to the leaves.
+class BackwardVisitor:
+    """Watches one backward walk: the way instruments see backward without keeping a copy of the walk.
+
+    `run_backward(..., visitor=v)` calls `v.node(node, grad_output, grad_inputs)` once per node, after the node's
+    tensor hooks ran and its backward returned (`grad_inputs[k]` is dL/d(input k) in that input's shape and dtype,
+    None where no gradient flows), and `v.leaf(tensor, grad)` once per leaf with its total gradient, after the
+    leaf's hooks. With `writes_grads = False` the walk computes every gradient but writes no `.grad` (nor
+    `retain_grad`), so `lens.trace` shows exactly what `.grad` would hold. Anomaly mode is a visitor too.
+    The values passed are the walk's own arrays: copy what you keep.
+    """
+
+    writes_grads = True
+
+    def node(self, node: Function, grad_output, grad_inputs: list) -> None:
+        """One node was walked."""
+
+    def leaf(self, tensor, grad) -> None:
+        """A leaf's total gradient is known."""
+
+
+class _AnomalyCheck(BackwardVisitor):
+    """detect_anomaly's part of the walk: a NaN or Inf gradient names the op that produced it."""
+
+    def node(self, node, grad_output, grad_inputs):
+        for gx in grad_inputs:
+            if gx is not None:
+                _check_finite(gx, "backward (gradient)", node)
+
+
+def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool, inputs=None, visitor=None):
+    """Walk the graph from `outputs` back to the leaves: the one backward walk of glassnet.
 
     Nodes are visited newest first (a max-heap on creation order): a node is created after all of its
     inputs, so by the time it is popped every consumer has already added its share to its gradient.
     With `inputs=None`, gradients are accumulated into each leaf's `.grad` (after all of them are
     computed, so a failure part-way leaves every `.grad` untouched). Otherwise the gradients of
-    `inputs` are returned and no `.grad` is changed.
+    `inputs` are returned and no `.grad` is changed. A `BackwardVisitor` watches every node and leaf
+    (anomaly mode adds its own).
     """
     grads: dict = {}  # node -> dL/d(node's output), summed over consumers
     leaves: list = []  # (leaf, dL/d(leaf)) in the order found; a leaf used twice appears twice
@@ -363,9 +393,11 @@ def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool, 
 
     prev_graph, prev_enabled = _state.graph_backward, _state.grad_enabled
     _state.graph_backward = _state.grad_enabled = create_graph
-    anomaly = _state.anomaly
+    visitors = [v for v in (visitor, _AnomalyCheck() if _state.anomaly else None) if v is not None]
+    writes = all(v.writes_grads for v in visitors)
     pop, push, found = heapq.heappop, heapq.heappush, leaves.append
-    ready = _ReadyLeaves(outputs, create_graph, leaves) if inputs is None and _post_accumulate_hooks else None
+    # (A walk that writes no gradient, such as lens.trace's, announces no leaf either.)
+    ready = _ReadyLeaves(outputs, create_graph, leaves) if inputs is None and _post_accumulate_hooks and writes else None
     if ready is not None and ready.remaining:
         found = ready.found
     # This loop runs once per node of every training step; it is written for speed (locals, one check per case).
@@ -381,24 +413,23 @@ def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool, 
                     "pass retain_graph=True to the first backward() to walk it again"
                 )
             if node._hooks is not None or node._retain is not None:
-                gy = _run_tensor_hooks(node, gy, create_graph)
+                gy = _run_tensor_hooks(node, gy, create_graph, writes)
             if wanted is not None and id(node) in wanted:
                 captured[id(node)] = gy
             gxs = node.backward(gy)
             if type(gxs) is not tuple:
                 gxs = (gxs,)
-            if anomaly:
-                for gx in gxs:
-                    if gx is not None:
-                        _check_finite(gx, "backward (gradient)", node)
             checked = not node.exact_gradients
-            for inp, gx in zip(node.inputs, gxs):
+            sent = [None] * len(node.inputs) if visitors else None  # what each input receives, for the visitors
+            for k, (inp, gx) in enumerate(zip(node.inputs, gxs)):
                 if gx is None or not isinstance(inp, Tensor) or not inp._requires_grad:
                     continue
                 if checked:
                     data = inp.data
                     if gx.shape != data.shape or (gx.dtype is not data.dtype and gx.dtype != data.dtype):
                         gx = match_gradient(gx, inp, node.name)
+                if sent is not None:
+                    sent[k] = gx
                 parent = inp.grad_fn
                 if parent is None:
                     found((inp, gx))
@@ -412,6 +443,9 @@ def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool, 
                 else:
                     grads[parent] = gx
                     push(heap, (-parent._seq, parent))
+            if visitors:
+                for v in visitors:
+                    v.node(node, gy, sent)
             if not retain_graph:  # free what backward kept (None marks it walked); the node dies with its output
                 node._saved = node._out = None
     finally:
@@ -425,7 +459,16 @@ def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool, 
     if ready is not None:
         ready.flush()
     final = _sum_per_leaf(leaves)
-    _write_leaf_grads(final, create_graph, grad_outputs)
+    if visitors:
+        final = [(leaf, _run_leaf_hooks(leaf, g, create_graph) if leaf._hooks else g) for leaf, g in final]
+        for v in visitors:
+            for leaf, g in final:
+                v.leaf(leaf, g)
+        if not writes:
+            return None
+        _write_leaf_grads(final, create_graph, grad_outputs, hooks_done=True)  # (the hooks ran above)
+    else:
+        _write_leaf_grads(final, create_graph, grad_outputs)
     if ready is not None:
         ready.fire_for(final)
     return None
@@ -585,14 +628,15 @@ def _sum_per_leaf(leaves: list) -> list:
     return list(summed.values())
 
 
-def _run_tensor_hooks(node, gy, create_graph):
-    """Hooks registered on a non-leaf tensor see (and may replace) its gradient; retain_grad keeps it."""
+def _run_tensor_hooks(node, gy, create_graph, writes: bool = True):
+    """Hooks registered on a non-leaf tensor see (and may replace) its gradient; retain_grad keeps it (unless the
+    walk writes no gradients)."""
     if node._hooks:
         for hook in node._hooks:
             result = hook(gy if isinstance(gy, Tensor) else Tensor._make(_as_array(gy), None))
             if result is not None:
                 gy = _hook_result(result, node._out, create_graph)
-    if node._retain is not None:
+    if node._retain is not None and writes:
         tensor = node._retain()
         if tensor is not None:
             g = gy if isinstance(gy, Tensor) else Tensor._make(_copied(gy), None)
@@ -600,10 +644,10 @@ def _run_tensor_hooks(node, gy, create_graph):
     return gy
 
 
-def _write_leaf_grads(leaves: list, create_graph: bool, grad_outputs=()) -> None:
+def _write_leaf_grads(leaves: list, create_graph: bool, grad_outputs=(), hooks_done: bool = False) -> None:
     """Accumulate each (leaf, gradient) into leaf.grad, running the leaves' hooks first."""
     for leaf, _ in leaves:
-        if leaf._hooks:  # every hook first: if one raises, no .grad has been touched yet
+        if leaf._hooks and not hooks_done:  # every hook first: if one raises, no .grad has been touched yet
             leaves = [(leaf, _run_leaf_hooks(leaf, g, create_graph) if leaf._hooks else g) for leaf, g in leaves]
             break
     if create_graph:
@@ -652,10 +696,43 @@ def _hook_result(result, value, create_graph: bool):
     return result if create_graph else result.data
 
 
+def unit_gradient(value):
+    """dL/dL = 1 in the shape and dtype of a one-element `value` (ones/ones_like are slower Python wrappers)."""
+    if type(value) is not np.ndarray:
+        return array_module(value).ones(value.shape, value.dtype)
+    seed = np.array(1, value.dtype)
+    return seed if value.ndim == 0 else seed.reshape(value.shape)
+
+
+def initial_gradients(outputs, grad_outputs, create_graph: bool, name: str) -> list:
+    """dL/dL = 1 for scalar outputs; a non-scalar output needs an explicit gradient of its shape."""
+    result = []
+    for i, out in enumerate(outputs):
+        g = None if grad_outputs is None else grad_outputs[i]
+        if g is None:
+            if out.data.size != 1:
+                raise RuntimeError(
+                    f"{name}: grad can be implicitly created only for scalar outputs, got shape {out.shape}; "
+                    "pass gradient= with the same shape"
+                )
+            g = unit_gradient(out.data)
+        else:
+            g_arr = g.data if isinstance(g, Tensor) else array_like(g, out.data, out.dtype)
+            if g_arr.shape != out.shape:
+                raise RuntimeError(
+                    f"{name}: gradient of shape {g_arr.shape} does not match the output shape {out.shape}"
+                )
+            # A gradient entering the graph has its output's dtype, like every gradient inside it (ops rely on it).
+            if create_graph and isinstance(g, Tensor):
+                result.append(g if g.dtype == out.dtype else g._cast(out.dtype))
+                continue
+            g = g_arr if g_arr.dtype == out.dtype else g_arr.astype(out.dtype)
+        result.append(Tensor._make(g, None) if create_graph else g)
+    return result
+
+
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False):
     """Return d(outputs)/d(inputs) without touching any `.grad` (like `torch.autograd.grad`)."""
-    from glassnet.tensor import Tensor, _initial_grads
-
     single = isinstance(inputs, Tensor)
     inputs = [inputs] if single else list(inputs)
     if isinstance(outputs, Tensor):
@@ -668,7 +745,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             raise RuntimeError(f"grad: an input of shape {t.shape} does not require grad")
     if retain_graph is None:
         retain_graph = create_graph
-    gouts = _initial_grads(outputs, grad_outputs, create_graph, "grad")
+    gouts = initial_gradients(outputs, grad_outputs, create_graph, "grad")
     found = run_backward(outputs, gouts, retain_graph, create_graph, inputs=inputs)
     result = []
     for t, g in zip(inputs, found):

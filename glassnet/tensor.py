@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 import numpy
 
 from glassnet import autograd, backend
-from glassnet.autograd import _state, run_backward
+from glassnet.autograd import _state, initial_gradients, run_backward, unit_gradient
 from glassnet.ops import activation as act
 from glassnet.ops import arithmetic as ar
 from glassnet.ops import linalg as la
@@ -265,9 +265,9 @@ class Tensor:
                 "(was it computed under no_grad, or from tensors without requires_grad=True?)"
             )
         if gradient is None and self.data.size == 1 and not create_graph:  # the usual loss.backward()
-            grads = [_unit_gradient(self.data)]
+            grads = [unit_gradient(self.data)]
         else:
-            grads = _initial_grads([self], None if gradient is None else [gradient], create_graph, "backward")
+            grads = initial_gradients([self], None if gradient is None else [gradient], create_graph, "backward")
         run_backward([self], grads, retain_graph or create_graph, create_graph)
 
     def retain_grad(self) -> None:
@@ -1190,41 +1190,6 @@ def einsum(equation: str, *operands) -> Tensor:
         return la.Einsum.apply(*[t._cast(dtype) for t in tensors], equation=equation)
     except ValueError as e:
         raise ValueError(f"einsum: '{equation}' with shapes {[t.shape for t in tensors]}: {e}") from None
-
-
-def _unit_gradient(value) -> numpy.ndarray:
-    """dL/dL = 1 in the shape and dtype of a one-element `value` (ones/ones_like are slower Python wrappers)."""
-    if type(value) is not numpy.ndarray:
-        return backend.array_module(value).ones(value.shape, value.dtype)
-    seed = numpy.array(1, value.dtype)
-    return seed if value.ndim == 0 else seed.reshape(value.shape)
-
-
-def _initial_grads(outputs, grad_outputs, create_graph: bool, name: str) -> list:
-    """dL/dL = 1 for scalar outputs; a non-scalar output needs an explicit gradient of its shape."""
-    result = []
-    for i, out in enumerate(outputs):
-        g = None if grad_outputs is None else grad_outputs[i]
-        if g is None:
-            if out.data.size != 1:
-                raise RuntimeError(
-                    f"{name}: grad can be implicitly created only for scalar outputs, got shape {out.shape}; "
-                    "pass gradient= with the same shape"
-                )
-            g = _unit_gradient(out.data)
-        else:
-            g_arr = g.data if isinstance(g, Tensor) else backend.array_like(g, out.data, out.dtype)
-            if g_arr.shape != out.shape:
-                raise RuntimeError(
-                    f"{name}: gradient of shape {g_arr.shape} does not match the output shape {out.shape}"
-                )
-            # A gradient entering the graph has its output's dtype, like every gradient inside it (ops rely on it).
-            if create_graph and isinstance(g, Tensor):
-                result.append(g if g.dtype == out.dtype else g._cast(out.dtype))
-                continue
-            g = g_arr if g_arr.dtype == out.dtype else g_arr.astype(out.dtype)
-        result.append(Tensor._make(g, None) if create_graph else g)
-    return result
 
 
 # ----- NumPy protocol tables -----------------------------------------------------------------------------
