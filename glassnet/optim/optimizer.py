@@ -19,7 +19,7 @@ from __future__ import annotations
 import copy
 import warnings
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 from glassnet.autograd import enable_grad, no_grad
@@ -316,10 +316,3 @@ def _cast_state(key, value, param: Tensor):
     if isinstance(value, dict):
         return {k: _cast_state(k, v, param) for k, v in value.items()}
     return _plain(copy.deepcopy(value))
-
-
-def _params_list(params: Iterable[Tensor] | Tensor) -> list[Tensor]:
-    """A list of tensors from a single Tensor or any iterable of them (generators included)."""
-    if isinstance(params, Tensor):
-        return [params]
-    return list(params)
