@@ -96,9 +96,10 @@ def pad(input: Tensor, pad: tuple, mode: str = "constant", value: float = 0.0) -
     if any(lo < 0 or hi < 0 for lo, hi in widths):
         raise NotImplementedError(f"pad: negative padding {pad} (cropping) is not supported")
     return sh.Pad.apply(input, widths=tuple(widths), value=value)
+from glassnet.nn._functional_attention import scaled_dot_product_attention  # noqa: E402,F401
+from glassnet.nn._functional_attention import scaled_dot_product_attention  # noqa: E402,F401
 from glassnet.nn._functional_conv import *  # noqa: E402,F401,F403
 from glassnet.nn._functional_layers import *  # noqa: E402,F401,F403
-from glassnet.nn._functional_attention import scaled_dot_product_attention  # noqa: E402,F401
 
 
 def _refuse_non_tensors(fn):
