@@ -40,7 +40,8 @@ _counters: list = [_Transfers()]  # the process-wide count, then one per open `c
 
 def _record(what: str) -> None:
     frames = [
-        f for f in traceback.extract_stack()[:-2]
+        f
+        for f in traceback.extract_stack()[:-2]
         if not f.filename.endswith(("tests/device_double.py", "glassnet/backend.py"))
     ]
     where = " < ".join(f"{f.filename}:{f.lineno}" for f in frames[-3:][::-1])
@@ -219,8 +220,19 @@ class _DoubleModule:
     """The double's `xp`: NumPy's namespace, with array-making functions returning device arrays."""
 
     _MAKERS = {
-        "zeros", "ones", "empty", "full", "arange", "eye", "linspace", "asarray", "array", "ascontiguousarray",
-        "indices", "tri", "identity",
+        "zeros",
+        "ones",
+        "empty",
+        "full",
+        "arange",
+        "eye",
+        "linspace",
+        "asarray",
+        "array",
+        "ascontiguousarray",
+        "indices",
+        "tri",
+        "identity",
     }
 
     def __getattr__(self, name):

@@ -101,8 +101,10 @@ def test_creation_functions_take_device():
         if "empty" not in repr(make):
             assert on_dev.dtype == on_cpu.dtype and on_dev.shape == on_cpu.shape
     assert gn.zeros_like(gn.ones(2, device=DEV)).device == DEV
-    np.testing.assert_array_equal(gn.rand(2, 2, device=DEV, generator=gn.Generator(3)).cpu().numpy(),
-                                  gn.rand(2, 2, generator=gn.Generator(3)).numpy())
+    np.testing.assert_array_equal(
+        gn.rand(2, 2, device=DEV, generator=gn.Generator(3)).cpu().numpy(),
+        gn.rand(2, 2, generator=gn.Generator(3)).numpy(),
+    )
 
 
 def test_to_moves_devices_and_dtypes_and_gradients_flow_back():
@@ -197,8 +199,18 @@ _LAYERS = {  # name -> (make the layer, its inputs as host arrays or ints); floa
     "LearnedPositionalEmbedding": (lambda: gn.nn.LearnedPositionalEmbedding(20, 8), [_rand(6, 2, 8)]),
     "Activations": (
         lambda: gn.nn.Sequential(
-            gn.nn.ReLU(), gn.nn.LeakyReLU(0.1), gn.nn.ELU(), gn.nn.SELU(), gn.nn.GELU(), gn.nn.SiLU(),
-            gn.nn.Softplus(), gn.nn.Hardtanh(), gn.nn.Sigmoid(), gn.nn.Tanh(), gn.nn.Softmax(-1), gn.nn.LogSoftmax(-1),
+            gn.nn.ReLU(),
+            gn.nn.LeakyReLU(0.1),
+            gn.nn.ELU(),
+            gn.nn.SELU(),
+            gn.nn.GELU(),
+            gn.nn.SiLU(),
+            gn.nn.Softplus(),
+            gn.nn.Hardtanh(),
+            gn.nn.Sigmoid(),
+            gn.nn.Tanh(),
+            gn.nn.Softmax(-1),
+            gn.nn.LogSoftmax(-1),
         ),
         [_rand(3, 4)],
     ),
@@ -247,8 +259,12 @@ def _layer_run(make, arrays, device):
     buffers = {n: _host(b) for n, b in layer.named_buffers()}
     for p in layer.parameters():
         assert p.device == device and (p.grad is None or p.grad.device == device)
-    return {"out": [_host(out)], "grads": grads, "params": [v for pair in params.values() for v in pair],
-            "buffers": list(buffers.values())}
+    return {
+        "out": [_host(out)],
+        "grads": grads,
+        "params": [v for pair in params.values() for v in pair],
+        "buffers": list(buffers.values()),
+    }
 
 
 @pytest.mark.parametrize("name", list(_LAYERS) + list(_LOSSES))
@@ -327,8 +343,9 @@ def test_trainer_fits_one_epoch_with_checkpoint_and_resume_on_the_device(tmp_pat
         model = gn.nn.Sequential(gn.nn.Linear(4, 16), gn.nn.ReLU(), gn.nn.Dropout(0.2), gn.nn.Linear(16, 3))
         opt = gn.optim.Adam(model.parameters(), lr=0.01)
         sched = gn.optim.lr_scheduler.StepLR(opt, 1, gamma=0.5)
-        trainer = Trainer(model, gn.nn.CrossEntropyLoss(), opt, metrics=["accuracy"], scheduler=sched,
-                          run_dir=folder, device=device)
+        trainer = Trainer(
+            model, gn.nn.CrossEntropyLoss(), opt, metrics=["accuracy"], scheduler=sched, run_dir=folder, device=device
+        )
         history = trainer.fit(data, epochs, val_loader=data[:2], resume_from=folder if resume else None)
         for p in model.parameters():
             assert p.device == device

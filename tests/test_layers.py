@@ -14,19 +14,33 @@ ROOT = pathlib.Path(glassnet.__file__).parent
 
 # Lowest first. A module belongs to the longest prefix that names it.
 LAYERS = [
-    ("glassnet.state", 0), ("glassnet.backend", 0),
-    ("glassnet.autograd", 1), ("glassnet.random", 1),
+    ("glassnet.state", 0),
+    ("glassnet.backend", 0),
+    ("glassnet.autograd", 1),
+    ("glassnet.random", 1),
     ("glassnet.ops", 2),
-    ("glassnet.tensor", 3), ("glassnet.creation", 3), ("glassnet.gradcheck", 3), ("glassnet.cuda", 3),
+    ("glassnet.tensor", 3),
+    ("glassnet.creation", 3),
+    ("glassnet.gradcheck", 3),
+    ("glassnet.cuda", 3),
     ("glassnet.io.weights", 3),  # tensors to and from files: what checkpoints (train) are built on
     ("glassnet.nn", 4),
-    ("glassnet.optim", 5), ("glassnet.io", 5),  # io.mapping loads PyTorch state dicts into Modules
-    ("glassnet.data", 6), ("glassnet.train", 6), ("glassnet.models", 6),
-    ("glassnet.io.onnx", 7), ("glassnet.onnx", 7),
+    ("glassnet.optim", 5),
+    ("glassnet.io", 5),  # io.mapping loads PyTorch state dicts into Modules
+    ("glassnet.data", 6),
+    ("glassnet.train", 6),
+    ("glassnet.models", 6),
+    ("glassnet.io.onnx", 7),
+    ("glassnet.onnx", 7),
     ("glassnet.lens", 8),
     ("glassnet", 9),  # the package itself: `import glassnet as gn` gives the whole library
-    ("glassnet.tour", 10), ("glassnet.recipes", 10), ("glassnet.cli", 10), ("glassnet.__main__", 10),
-    ("glassnet.serve", 10), ("glassnet.distributed", 10), ("glassnet.web", 10),  # applications: built as a user would
+    ("glassnet.tour", 10),
+    ("glassnet.recipes", 10),
+    ("glassnet.cli", 10),
+    ("glassnet.__main__", 10),
+    ("glassnet.serve", 10),
+    ("glassnet.distributed", 10),
+    ("glassnet.web", 10),  # applications: built as a user would
 ]
 
 # Upward imports that exist today, each inside a function (so importing the lower module does not load the upper).
@@ -94,7 +108,9 @@ def test_every_module_has_a_layer():
 
 def test_module_level_imports_have_no_cycle():
     modules = _modules()
-    graph = {m: {t for t, top in _imports(m, p, modules) if top and t in modules and t != m} for m, p in modules.items()}
+    graph = {
+        m: {t for t, top in _imports(m, p, modules) if top and t in modules and t != m} for m, p in modules.items()
+    }
     # A package's __init__ importing its own submodules is how a package is assembled, not a cycle to avoid.
     for m in graph:
         graph[m] = {t for t in graph[m] if not (t.startswith(m + ".") and modules[m].name == "__init__.py")}
@@ -106,7 +122,7 @@ def test_module_level_imports_have_no_cycle():
             if t.startswith(m + "."):
                 continue
             if state.get(t) == "open":
-                raise AssertionError(f"import cycle: {' -> '.join(stack[stack.index(t):] + [t])}")
+                raise AssertionError(f"import cycle: {' -> '.join(stack[stack.index(t) :] + [t])}")
             elif t not in state:
                 visit(t, stack + [t])
         state[m] = "done"

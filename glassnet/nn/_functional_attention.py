@@ -56,8 +56,14 @@ def _broadcasts(shape: tuple, target: tuple) -> bool:
 
 
 def scaled_dot_product_attention(
-    query: Tensor, key: Tensor, value: Tensor, attn_mask=None, dropout_p: float = 0.0, is_causal: bool = False,
-    scale: float | None = None, return_weights: bool = False,
+    query: Tensor,
+    key: Tensor,
+    value: Tensor,
+    attn_mask=None,
+    dropout_p: float = 0.0,
+    is_causal: bool = False,
+    scale: float | None = None,
+    return_weights: bool = False,
 ):
     """softmax(Q Kᵀ · scale + mask) V over (..., L, E), (..., S, E), (..., S, Ev) → (..., L, Ev).
 
@@ -70,8 +76,11 @@ def scaled_dot_product_attention(
     for t in (query, key, value):
         check_tensor(t, name)
     if (
-        query.ndim < 2 or key.ndim < 2 or value.ndim < 2
-        or query.shape[-1] != key.shape[-1] or key.shape[-2] != value.shape[-2]
+        query.ndim < 2
+        or key.ndim < 2
+        or value.ndim < 2
+        or query.shape[-1] != key.shape[-1]
+        or key.shape[-2] != value.shape[-2]
     ):
         raise ValueError(
             f"{name} got query {shape_str(query.shape)}, key {shape_str(key.shape)}, value {shape_str(value.shape)}; "
