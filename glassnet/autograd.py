@@ -239,7 +239,11 @@ class Function:
 
     @classmethod
     def apply(cls, *args, **options):
-        """Run forward on the arrays inside `args` and, if any input requires grad, record the node."""
+        """Run forward on the arrays inside `args` and, if any input requires grad, record the node.
+
+        Fast path (glassnet/fast_paths.py): one, two and three arguments are unpacked by hand.
+        Reference: the general loop (its last branch).
+        """
         fn = _new_object(cls)
         # Tensor arguments are unpacked to their arrays by hand for one and two inputs: this is the hottest
         # code in glassnet (every op of every step passes here), so it avoids a generic loop and extra calls.
@@ -370,6 +374,9 @@ def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool, 
     computed, so a failure part-way leaves every `.grad` untouched). Otherwise the gradients of
     `inputs` are returned and no `.grad` is changed. A `BackwardVisitor` watches every node and leaf
     (anomaly mode adds its own).
+
+    Fast path (glassnet/fast_paths.py): a sum this walk made itself is added to in place.
+    Reference: a fresh sum for every share.
     """
     grads: dict = {}  # node -> dL/d(node's output), summed over consumers
     leaves: list = []  # (leaf, dL/d(leaf)) in the order found; a leaf used twice appears twice

@@ -297,6 +297,7 @@ class Tensor:
 
     # ----- arithmetic -----------------------------------------------------------------------------
     def __add__(self, other):
+        """self + other. Fast path (glassnet/fast_paths.py) for one dtype (also in -, ×). Reference: _binary."""
         if type(other) is Tensor and other.data.dtype is self.data.dtype:  # fast path: no promotion needed
             return _add(self, other)
         return _binary(ar.Add, self, other, "add")

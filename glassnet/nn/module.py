@@ -283,6 +283,11 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} has no forward(); define forward(self, ...) in the class")
 
     def __call__(self, *args, **kwargs):
+        """Run forward with the hooks around it.
+
+        Fast path (glassnet/fast_paths.py): while no hook is live anywhere, forward runs directly.
+        Reference: the hooked path below it.
+        """
         try:
             if not _live_hooks and self._initialised:  # no hook exists anywhere: just the forward (the common case)
                 return self.forward(*args, **kwargs) if kwargs else self.forward(*args)

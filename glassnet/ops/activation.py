@@ -130,7 +130,11 @@ _INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)
 
 class Gelu(Function):
     """y = x·Φ(x);   dL/dx = dL/dy · (Φ(x) + x·φ(x))   — Φ, φ: the normal CDF and density.
-    approximate='tanh': Φ(x) ≈ ½(1 + tanh(√(2/π)(x + 0.044715x³)))"""
+    approximate='tanh': Φ(x) ≈ ½(1 + tanh(√(2/π)(x + 0.044715x³)))
+
+    Fast path (glassnet/fast_paths.py): the tanh form is computed in place on arrays.
+    Reference: the recorded formula of its create_graph branch.
+    """
 
     def forward(self, x, approximate="none"):
         self.approximate = approximate

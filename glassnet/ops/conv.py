@@ -164,6 +164,7 @@ def _gemm(a, b, n: int):
 
     The columns go in cache-sized blocks of whole images (≤ 8192 columns): a first layer's GEMM (6×25 by
     25×50,000) is memory-bound, and blocked it measured 2.7× faster; bigger layers are unaffected.
+    Fast path (glassnet/fast_paths.py). Reference: np.matmul(a, b).
     """
     groups, m, k = a.shape
     cols = b.shape[2]

@@ -70,9 +70,9 @@ class CrossEntropy(_ClassIndexLoss):
         ℓᵢ = (1 − ε)·w[tᵢ]·(−log p[i, tᵢ]) + (ε/C)·Σ_c w_c·(−log p[i, c])      (0 where tᵢ = ignore_index)
         dℓᵢ/dx[i, c] = p[i, c]·((1 − ε)·w[tᵢ] + (ε/C)·Σ_k w_k) − (1 − ε)·w[tᵢ]·[c = tᵢ] − (ε/C)·w_c
 
-    The readable version is `nll_loss(log_softmax(x), t)`. Fused, log p is only evaluated where the loss
-    needs it, softmax(x) is kept from the forward, and the backward is the closed form above instead of
-    the chain through log-softmax and the index pick.
+    Fast path (glassnet/fast_paths.py). Reference: nll_loss(log_softmax(x), t).
+    Fused, log p is only evaluated where the loss needs it, softmax(x) is kept from the forward, and the
+    backward is the closed form above instead of the chain through log-softmax and the index pick.
     """
 
     def forward(self, x, target=None, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
@@ -203,7 +203,10 @@ class LogSigmoid(Function):
 
 
 class MeanSquaredError(Function):
-    """L = (1/n) Σ (x − t)²  (or the sum);   dL/dx = dL/dL · 2(x − t)/n,   dL/dt = −dL/dx — one node for the loss"""
+    """L = (1/n) Σ (x − t)²  (or the sum);   dL/dx = dL/dL · 2(x − t)/n,   dL/dt = −dL/dx — one node for the loss
+
+    Fast path (glassnet/fast_paths.py). Reference: ((x - t) ** 2).mean().
+    """
 
     def forward(self, x, t, mean=True):
         self.save_for_backward(x, t)

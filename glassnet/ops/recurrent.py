@@ -27,6 +27,8 @@ class LSTMSequence(Function):
     and outside the loop dL/dgi = da (all steps),  dL/dW_hh = Σ_t da_tᵀ h_{t−1} (one GEMM),  dL/dh_0, dL/dc_0 the
     carries left after step 1. The backward is plain array code: it cannot itself be differentiated (use the
     reference layer, `LSTM(..., fused=False)`, for higher-order gradients).
+
+    Fast path (glassnet/fast_paths.py). Reference: nn.LSTM(fused=False).
     """
 
     def forward(self, gi, h0, c0, w_hh, reverse=False):
@@ -142,6 +144,8 @@ class GRUSequence(Function):
         dgi_t = (da_r, da_z, da_n);   dgh_t = (da_r, da_z, da_n ⊙ r);   dh_{t−1} = dh ⊙ z + dgh_t W_hh
     and outside the loop dL/dW_hh = Σ_t dgh_tᵀ h_{t−1} (one GEMM), dL/db_hh = Σ_t dgh_t. Like LSTMSequence, the
     backward is array code and cannot be differentiated again (use `GRU(..., fused=False)` for that).
+
+    Fast path (glassnet/fast_paths.py). Reference: nn.GRU(fused=False).
     """
 
     def forward(self, gi, h0, w_hh, b_hh=None, reverse=False):

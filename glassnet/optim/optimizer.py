@@ -47,6 +47,7 @@ def scalar_array(value: float, dtype, like=None):
     NumPy multiplies a small array by a 0-d array of its own dtype in about half the time it takes for a
     Python float (which it converts on every call), and the result is bitwise the same: the float is rounded
     to `dtype` either way. Optimisers use it for the learning rate in their per-parameter updates.
+    Fast path (glassnet/fast_paths.py). Reference: the Python float.
     """
     if like is not None and type(like) is not np.ndarray:
         return value

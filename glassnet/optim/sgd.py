@@ -51,6 +51,8 @@ class SGD(Optimizer):
         super().__init__(params, defaults)
 
     def update_group(self, group: dict[str, Any]) -> None:
+        """Fast path (glassnet/fast_paths.py): plain SGD in one loop.
+        Reference: Optimizer.update_group with SGD.update."""
         if group["momentum"] or group["weight_decay"] or group["maximize"]:
             super().update_group(group)
             return
