@@ -5,6 +5,22 @@ receives dL/d(output) and returns dL/d(input) for each positional input, written
 When `create_graph=True`, the very same backward code runs on Tensors instead of arrays (Tensor
 speaks NumPy's array protocols), so the gradient computation is itself recorded and can be
 differentiated again.
+
+The rules a backward follows (tests/test_backward_rules.py checks every op of the registry against them):
+
+1. Same code for arrays and Tensors. Use operators (+ − * / ** @), methods both have (`.sum(axis=, keepdims=)`,
+   `.reshape`, `.T`, `.astype`), the NumPy functions Tensor routes (`np.exp`, `np.log`, `np.where`, `np.sum`,
+   `np.broadcast_to`, `np.einsum`, … — the `_UFUNCS` and `_FUNCTIONS` tables in tensor.py) or another op's
+   `Op.call(...)`. Never `np.asarray`/`np.array`/`float()` of a gradient: that would cut it off the graph.
+2. In-place array work (`out=`, `+=`, `np.put_along_axis`) only on arrays the backward made itself, and only in a
+   branch taken on arrays (`if is_array(x):` — see Gelu and the losses); on Tensors take the plain formula.
+3. `save_for_backward` receives the op's inputs or output (the very arrays forward got or returned): in a
+   create_graph walk they come back as the Tensors on the graph. Anything else kept on `self` is a constant there.
+4. Return one gradient per positional input (None where none flows); it may be broadcast-shaped (the walk sums it
+   back), unless the op declares `exact_gradients`.
+5. Device-neutral: new arrays come from `array_module(x)` (`xp.zeros`, `xp.empty`), constants are moved with
+   `array_like(value, x)`, and no value is read back to the host (no `bool(array)` or `.item()` on the way).
+An op whose backward cannot follow rule 1 (the fused recurrent ops) refuses `create_graph` with a clear error.
 """
 
 from __future__ import annotations
