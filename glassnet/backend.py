@@ -14,6 +14,8 @@ import math
 
 import numpy
 
+from glassnet.state import modes
+
 # The one place that chooses the array library. Ops write `np.` and never import numpy themselves
 # for array math, so a GPU backend only has to change this binding.
 np = numpy
@@ -63,6 +65,15 @@ class Device:
 
     def __hash__(self) -> int:
         return hash(self.type)
+
+    def __enter__(self) -> Device:
+        """`with gn.device("cuda"):` makes factories (gn.tensor, gn.zeros, …) create tensors here, in this thread."""
+        modes.device_stack = modes.device_stack + (modes.default_device,)
+        modes.default_device = self
+        return self
+
+    def __exit__(self, *exc) -> None:
+        modes.default_device, modes.device_stack = modes.device_stack[-1], modes.device_stack[:-1]
 
 
 class ArrayBackend:

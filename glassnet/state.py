@@ -9,6 +9,7 @@ whose class attributes are the defaults every new thread starts from:
 - `anomaly`: inside `detect_anomaly()`.
 - `observers`: the callables told of every op (`autograd.observe_ops`; the ONNX exporter, `lens.trace`).
 - `watching`: `anomaly or observers`, the one flag `Function.apply` checks.
+- `default_device`: where factories put new tensors inside `with gn.device("cuda"):` (None: the host).
 
 Process-wide (one value for all threads, as in PyTorch; set them once, before threads start):
 
@@ -41,6 +42,8 @@ class _Modes(threading.local):
     anomaly = False
     observers: tuple = ()
     watching = False
+    default_device = None
+    device_stack: tuple = ()  # the default devices of the enclosing `with gn.device(...)` blocks
 
 
 modes = _Modes()

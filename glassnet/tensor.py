@@ -27,6 +27,8 @@ class Tensor:
 
     def __init__(self, data: Any, dtype=None, requires_grad: bool = False, device=None):
         self.data = _to_array(data, backend.to_dtype(dtype))
+        if device is None:
+            device = _state.default_device  # inside `with gn.device(...)`
         if device is not None:
             self.data = backend.to_device(self.data, backend.Device(device))
         self.grad_fn = None

@@ -370,3 +370,108 @@ def test_save_from_the_device_and_load_with_map_location(tmp_path):
     fresh.load_state_dict(host)  # host values copied into device parameters
     assert fresh.weight.device == DEV
     np.testing.assert_array_equal(fresh.weight.detach().cpu().numpy(), host["weight"].numpy())
+
+
+# ----- lens, ONNX export, the tour --------------------------------------------------------------------------------
+def _small_cnn(device):
+    gn.manual_seed(0)
+    model = gn.nn.Sequential(
+        gn.nn.Conv2d(1, 4, 3, padding=1), gn.nn.ReLU(), gn.nn.MaxPool2d(2), gn.nn.Flatten(), gn.nn.Linear(4 * 4 * 4, 3)
+    ).double()
+    return model.to(device)
+
+
+def test_lens_trace_saliency_grad_cam_and_recorder_give_the_same_numbers_on_the_device():
+    from glassnet.lens import Recorder, grad_cam, saliency, trace
+
+    x = _rand(2, 1, 8, 8)
+    results = {}
+    for device in ("cpu", DEV):
+        model = _small_cnn(device)
+        loss = model(gn.tensor(x, device=device)).sum()
+        steps = trace(loss, model=model)
+        assert all(s.upstream is not None for s in steps)
+        out = {
+            "trace": [steps.grad(p) for p in model.parameters()],
+            "saliency": [saliency(model, gn.tensor(x, device=device), target=1)],
+            "grad_cam": [grad_cam(model, model[0], gn.tensor(x, device=device))],
+        }
+        opt = gn.optim.SGD(model.parameters(), lr=0.1)
+        rec = Recorder(every=1).attach(model, opt)
+        for _ in range(2):
+            opt.zero_grad()
+            loss = model(gn.tensor(x, device=device)).pow(2).mean()
+            loss.backward()
+            rec.record_loss(loss)
+            opt.step()
+        acts = rec.recording.records[-1]["activations"]
+        out["recorder"] = [np.array([acts[k][s] for k in sorted(acts) for s in ("mean", "std")])]
+        results[device] = out
+    _assert_same(results["cpu"], results[DEV], "lens")
+
+
+def test_onnx_export_of_a_device_model_writes_the_cpu_file(tmp_path):
+    from needs import need_module
+
+    need_module("onnx", "pip install 'glassnet[onnx]'")
+    x = _rand(2, 1, 8, 8)
+    paths = [gn.onnx.export(_small_cnn(d), gn.tensor(x, device=d), tmp_path / f"{d}.onnx") for d in ("cpu", DEV)]
+    assert paths[0].read_bytes() == paths[1].read_bytes()
+
+
+def _close(a, b, where="result"):
+    """Nested results agree: numbers to float32 precision, everything else exactly."""
+    if isinstance(a, dict):
+        assert a.keys() == b.keys(), where
+        for k in a:
+            _close(a[k], b[k], f"{where}.{k}")
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b)):
+            _close(x, y, f"{where}[{i}]")
+    elif isinstance(a, (float, np.floating)):
+        assert np.isclose(a, b, rtol=1e-5, atol=1e-6), f"{where}: {a} != {b}"
+    elif isinstance(a, np.ndarray):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6, err_msg=where)
+    elif isinstance(a, gn.Tensor):
+        np.testing.assert_allclose(a.detach().cpu().numpy(), b.detach().cpu().numpy(), rtol=1e-5, atol=1e-6)
+    elif isinstance(a, str) and a != b:  # rendered numbers (tables): compare them as numbers
+        words_a, words_b = a.split(), b.split()
+        assert len(words_a) == len(words_b), f"{where}: {a!r} != {b!r}"
+        for u, v in zip(words_a, words_b):
+            try:
+                assert np.isclose(float(u), float(v), rtol=1e-5, atol=0.011), f"{where}: {a!r} != {b!r}"
+            except ValueError:
+                assert u == v, f"{where}: {a!r} != {b!r}"
+    elif not isinstance(a, str):
+        assert a == b, f"{where}: {a!r} != {b!r}"
+
+
+@pytest.mark.parametrize(
+    "chapter", ["ch01_neuron", "ch02_forward", "ch03_loss", "ch04_backprop", "ch05_optimizers", "ch06_cnn"]
+)
+def test_tour_chapters_one_to_six_give_the_same_numbers_on_the_device(chapter):
+    import importlib
+
+    run = importlib.import_module(f"glassnet.tour.{chapter}").run
+    gn.manual_seed(0)
+    on_cpu = run(quick=True, say=lambda text: None)
+    gn.manual_seed(0)
+    with gn.device(DEV):  # every tensor the chapter makes goes to the device
+        on_dev = run(quick=True, say=lambda text: None)
+    _close(on_cpu, on_dev)
+
+
+def test_with_device_sets_where_factories_put_tensors_in_this_thread_only():
+    import threading
+
+    seen = {}
+    with gn.device(DEV):
+        assert gn.zeros(2).device == DEV and gn.tensor([1.0]).device == DEV and gn.nn.Linear(2, 2).weight.device == DEV
+        with gn.device("cpu"):
+            assert gn.ones(1).device == "cpu"
+        assert gn.ones(1).device == DEV
+        worker = threading.Thread(target=lambda: seen.setdefault("other", gn.zeros(1).device))
+        worker.start()
+        worker.join()
+    assert seen["other"] == "cpu" and gn.zeros(1).device == "cpu"
