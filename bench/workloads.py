@@ -139,28 +139,32 @@ def build(nn, F, workload: str):
     return _gpt(nn, F, context=steps)
 
 
-def _sgd_step(model, loss_fn, optimizer, x, y):
+def _sgd_step(model, loss_fn, optimizer, x, y, synchronize=None):
     def step():
         optimizer.zero_grad()
         loss_fn(model(x), y).backward()
         optimizer.step()
+        if synchronize is not None:  # a GPU queues its kernels: a step is done when they are
+            synchronize()
 
     return step
 
 
-def glassnet_step(workload: str):
-    """A training step of `workload` in glassnet."""
+def glassnet_step(workload: str, device: str = "cpu"):
+    """A training step of `workload` in glassnet (on `device`: "cpu", "cuda", …)."""
     import glassnet as gn
     import glassnet.nn.functional as F
     from glassnet import nn
 
     gn.manual_seed(0)
-    x, y = (gn.tensor(a) for a in batch(workload))
+    x, y = (gn.tensor(a, device=device) for a in batch(workload))
     model, loss_fn = build(nn, F, workload)
-    return _sgd_step(model, loss_fn, gn.optim.SGD(model.parameters(), lr=0.01), x, y)
+    model.to(device)
+    sync = gn.cuda.synchronize if device.startswith("cuda") else None
+    return _sgd_step(model, loss_fn, gn.optim.SGD(model.parameters(), lr=0.01), x, y, sync)
 
 
-def torch_step(workload: str, threads: int = 2):
+def torch_step(workload: str, threads: int = 2, device: str = "cpu"):
     """The same training step in PyTorch eager (2 threads unless told otherwise)."""
     import torch
     import torch.nn.functional as F
@@ -168,6 +172,8 @@ def torch_step(workload: str, threads: int = 2):
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    x, y = (torch.from_numpy(a) for a in batch(workload))
+    x, y = (torch.from_numpy(a).to(device) for a in batch(workload))
     model, loss_fn = build(nn, F, workload)
-    return _sgd_step(model, loss_fn, torch.optim.SGD(model.parameters(), lr=0.01), x, y)
+    model.to(device)
+    sync = torch.cuda.synchronize if device.startswith("cuda") else None
+    return _sgd_step(model, loss_fn, torch.optim.SGD(model.parameters(), lr=0.01), x, y, sync)
