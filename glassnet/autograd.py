@@ -35,7 +35,7 @@ import traceback
 import weakref
 
 from glassnet.backend import array_like, array_module, is_array, np, same_device_error
-from glassnet.state import modes
+from glassnet.state import mode_block_closed, mode_block_opened, modes, open_blocks
 
 Tensor = None  # glassnet.tensor assigns the class here (it imports this module first)
 ndarray = np.ndarray
@@ -45,6 +45,7 @@ _sequence = itertools.count(1)
 # The per-thread modes (grad mode, anomaly, observers): one object, listed with the rest of the process state in
 # glassnet/state.py. Its attributes are thread-local, so two threads training at once keep their own modes.
 _state = modes
+_block_opened, _block_closed = open_blocks.append, open_blocks.pop  # state.mode_block_opened/closed, bound once
 
 
 def _update_watching() -> None:
@@ -61,6 +62,7 @@ def observe_ops(observer):
     not Functions, are reported with `op_class` None and `options={"ufunc": ...}`.
     """
     prev = _state.observers
+    mode_block_opened()
     _state.observers = prev + (observer,)
     _update_watching()
     try:
@@ -68,6 +70,7 @@ def observe_ops(observer):
     finally:
         _state.observers = prev
         _update_watching()
+        mode_block_closed()
 
 
 def _watch(fn, cls, args, options, out) -> None:
@@ -90,11 +93,14 @@ class _GradMode(contextlib.ContextDecorator):
     enabled = True
 
     def __enter__(self):
-        self.prev = _state.grad_enabled
-        _state.grad_enabled = self.enabled
+        state = _state
+        self.prev = state.grad_enabled
+        _block_opened(None)  # (state.py: mode_block_opened, inlined: the optimiser's step enters one every step)
+        state.grad_enabled = self.enabled
 
     def __exit__(self, *exc):
         _state.grad_enabled = self.prev
+        _block_closed()
         return False
 
     def _recreate_cm(self):  # a decorated function gets a fresh manager per call, so recursion restores correctly
@@ -137,6 +143,7 @@ def detect_anomaly():
     """Inside this block, a NaN or Inf produced by an op's forward or backward raises an error
     naming the op and the line of user code that created it."""
     prev = _state.anomaly
+    mode_block_opened()
     _state.anomaly = True
     _update_watching()
     try:
@@ -144,6 +151,7 @@ def detect_anomaly():
     finally:
         _state.anomaly = prev
         _update_watching()
+        mode_block_closed()
 
 
 _GLASSNET_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -306,7 +314,7 @@ class Function:
         t = _new_object(Tensor)
         t.data = out
         t._grad = t._hooks = None
-        if tracked and _state.grad_enabled:
+        if tracked and (not open_blocks or _state.grad_enabled):
             fn.inputs = args
             fn._out = out
             fn._seq = next(_sequence)
@@ -315,7 +323,7 @@ class Function:
         else:
             t.grad_fn = None
             t._requires_grad = False
-        if _state.watching:  # detect_anomaly or an observer (one flag, so the common case pays one check)
+        if open_blocks and _state.watching:  # detect_anomaly or an observer (the common case: one check)
             _watch(fn, cls, args, options, t)
         return t
 
@@ -356,10 +364,11 @@ class BackwardVisitor:
     """Watches one backward walk: the way instruments see backward without keeping a copy of the walk.
 
     `run_backward(..., visitor=v)` calls `v.node(node, grad_output, grad_inputs)` once per node, after the node's
-    tensor hooks ran and its backward returned (`grad_inputs[k]` is dL/d(input k) in that input's shape and dtype,
-    None where no gradient flows), and `v.leaf(tensor, grad)` once per leaf with its total gradient, after the
-    leaf's hooks. With `writes_grads = False` the walk computes every gradient but writes no `.grad` (nor
-    `retain_grad`), so `lens.trace` shows exactly what `.grad` would hold. Anomaly mode is a visitor too.
+    tensor hooks ran and its backward returned (`grad_inputs` as backward returned them, one per input, None where
+    no gradient flows; `match_gradient(g, input, name)` gives one in its input's shape and dtype), and
+    `v.leaf(tensor, grad)` once per leaf with its total gradient, after the leaf's hooks. With
+    `writes_grads = False` the walk computes every gradient but writes no `.grad` (nor `retain_grad`), so
+    `lens.trace` shows exactly what `.grad` would hold. Anomaly mode is a visitor too.
     The values passed are the walk's own arrays: copy what you keep.
     """
 
@@ -414,10 +423,13 @@ def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool, 
     captured: dict = {}
     owned: set = set()  # nodes whose gradient buffer is a fresh sum made by this walk
 
+    visitors = None  # (the common case: nobody watches)
+    if visitor is not None or _state.anomaly:
+        visitors = [v for v in (visitor, _AnomalyCheck() if _state.anomaly else None) if v is not None]
+    writes = visitors is None or all(v.writes_grads for v in visitors)
     prev_graph, prev_enabled = _state.graph_backward, _state.grad_enabled
+    _block_opened(None)  # (closed in the finally below)
     _state.graph_backward = _state.grad_enabled = create_graph
-    visitors = [v for v in (visitor, _AnomalyCheck() if _state.anomaly else None) if v is not None]
-    writes = all(v.writes_grads for v in visitors)
     pop, push, found = heapq.heappop, heapq.heappush, leaves.append
     # (A walk that writes no gradient, such as lens.trace's, announces no leaf either.)
     ready = _ReadyLeaves(outputs, create_graph, leaves) if inputs is None and _post_accumulate_hooks and writes else None
@@ -442,17 +454,17 @@ def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool, 
             gxs = node.backward(gy)
             if type(gxs) is not tuple:
                 gxs = (gxs,)
+            if visitors:
+                for v in visitors:
+                    v.node(node, gy, gxs)
             checked = not node.exact_gradients
-            sent = [None] * len(node.inputs) if visitors else None  # what each input receives, for the visitors
-            for k, (inp, gx) in enumerate(zip(node.inputs, gxs)):
+            for inp, gx in zip(node.inputs, gxs):
                 if gx is None or not isinstance(inp, Tensor) or not inp._requires_grad:
                     continue
                 if checked:
                     data = inp.data
                     if gx.shape != data.shape or (gx.dtype is not data.dtype and gx.dtype != data.dtype):
                         gx = match_gradient(gx, inp, node.name)
-                if sent is not None:
-                    sent[k] = gx
                 parent = inp.grad_fn
                 if parent is None:
                     found((inp, gx))
@@ -466,13 +478,11 @@ def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool, 
                 else:
                     grads[parent] = gx
                     push(heap, (-parent._seq, parent))
-            if visitors:
-                for v in visitors:
-                    v.node(node, gy, sent)
             if not retain_graph:  # free what backward kept (None marks it walked); the node dies with its output
                 node._saved = node._out = None
     finally:
         _state.graph_backward, _state.grad_enabled = prev_graph, prev_enabled
+        _block_closed()
 
     if inputs is not None:
         for leaf, g in _sum_per_leaf(leaves):

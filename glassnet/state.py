@@ -11,6 +11,9 @@ whose class attributes are the defaults every new thread starts from:
 - `watching`: `anomaly or observers`, the one flag `Function.apply` checks.
 - `default_device`: where factories put new tensors inside `with gn.device("cuda"):` (None: the host).
 
+One shared summary, `open_blocks`, tells an op that no thread has any mode block open, so that the common case
+reads no thread-local value.
+
 Process-wide (one value for all threads, as in PyTorch; set them once, before threads start):
 
 - the default floating dtype: `backend.set_default_dtype` (PyTorch's `torch.set_default_dtype` is global too);
@@ -47,3 +50,20 @@ class _Modes(threading.local):
 
 
 modes = _Modes()
+
+
+# Mode blocks open in any thread, one entry each (list.append and list.pop are atomic: no lock needed). While it is
+# empty, every thread records the graph and nobody watches, so `Function.apply` need not read `modes` at all (a
+# thread-local read costs more on every op). Blocks: no_grad, enable_grad, set_grad_enabled, inference_mode,
+# detect_anomaly, observe_ops, and each backward walk.
+open_blocks: list = []
+
+
+def mode_block_opened() -> None:
+    """Called when a thread enters a mode block (before it runs any op inside)."""
+    open_blocks.append(None)
+
+
+def mode_block_closed() -> None:
+    """Called when a thread leaves a mode block."""
+    open_blocks.pop()

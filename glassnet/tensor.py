@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 import numpy
 
 from glassnet import autograd, backend
-from glassnet.autograd import _state, initial_gradients, run_backward, unit_gradient
+from glassnet.autograd import _state, initial_gradients, open_blocks, run_backward, unit_gradient
 from glassnet.ops import activation as act
 from glassnet.ops import arithmetic as ar
 from glassnet.ops import linalg as la
@@ -904,7 +904,7 @@ def _compare(ufunc, a, b) -> Tensor:
         _check_broadcast(a, b, ufunc.__name__)
     result = ufunc(a_data, b_data)
     out = Tensor._make(result if backend.is_array(result) else numpy.asarray(result), None)
-    if _state.observers:  # comparisons are not Functions; observers (the ONNX tracer) still see them
+    if open_blocks and _state.observers:  # comparisons are not Functions; observers still see them
         for observer in _state.observers:
             observer(None, (a, b), {"ufunc": ufunc}, out)
     return out

@@ -162,7 +162,7 @@ _KNOWN_STATE = {  # module -> names of its module-level mutable state; each must
     "glassnet/ops/linalg.py": {"_ones_cache"},
     "glassnet/optim/optimizer.py": {"_scalar_arrays"},
     "glassnet/random.py": {"default_generator"},
-    "glassnet/state.py": {"modes"},
+    "glassnet/state.py": {"modes", "open_blocks"},
 }
 _DESCRIBED_AS = {  # how state.py names each one
     "_default_float": "set_default_dtype",
@@ -177,6 +177,7 @@ _DESCRIBED_AS = {  # how state.py names each one
     "_scalar_arrays": "scalar_array",
     "default_generator": "default_generator",
     "modes": "`modes`",
+    "open_blocks": "`open_blocks`",
 }
 
 

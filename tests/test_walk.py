@@ -49,7 +49,7 @@ def test_a_visitor_sees_every_node_once_and_every_leaf():
             self.nodes, self.leaves = [], []
 
         def node(self, node, grad_output, grad_inputs):
-            assert len(grad_inputs) == len(node.inputs)
+            assert len(grad_inputs) <= len(node.inputs)
             self.nodes.append(node.name)
 
         def leaf(self, tensor, grad):

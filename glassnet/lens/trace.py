@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy
 
-from glassnet.autograd import BackwardVisitor, Function, initial_gradients, run_backward
+from glassnet.autograd import BackwardVisitor, Function, initial_gradients, match_gradient, run_backward
 from glassnet.backend import is_array, to_host
 from glassnet.tensor import Tensor
 
@@ -287,8 +287,8 @@ class _TraceVisitor(BackwardVisitor):
                     self.labels[id(inp)] = f"leaf{self.unnamed}{tuple(inp.shape)}"
                 si.label = self.labels.get(id(inp), "constant")
                 si.destination = f"leaf {si.label}" if inp._requires_grad else ""
-            if gx is not None:
-                si.grad = _copy(gx)
+            if gx is not None and inp._requires_grad:
+                si.grad = _copy(match_gradient(gx, inp, "trace"))
             step.inputs.append(si)
         self.steps.append(step)
 

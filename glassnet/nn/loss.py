@@ -6,6 +6,7 @@ import warnings
 
 import numpy
 
+from glassnet import backend
 from glassnet.nn import functional as F
 from glassnet.nn._layer_utils import check_tensor, shape_str
 from glassnet.nn.module import Module
@@ -105,7 +106,7 @@ def _check_class_targets(
             f"expected class indices of shape {shape_str(index_shape)}{also}"
         )
     # The values are checked on the host only: on a device the check would read them back on every step.
-    if target.device != "cpu":
+    if not backend.on_host(target.data):
         return False
     values = target.data[target.data != ignore_index]
     if values.size and (values.min() < 0 or values.max() >= classes):

@@ -57,13 +57,13 @@ class SGD(Optimizer):
             super().update_group(group)
             return
         # Plain SGD keeps no state (as in PyTorch): θ ← θ − lr·g, with the group's settings read once.
-        lr, lr_array = group["lr"], None
+        lr, lr_array, made_for = group["lr"], None, None
         for p in group["params"]:
             grad = p.grad
             if grad is not None:
                 g = grad.data
-                if lr_array is None or getattr(lr_array, "dtype", None) is not g.dtype:
-                    lr_array = scalar_array(lr, g.dtype, g)
+                if made_for is not g.dtype:  # (dtype objects are interned; a device array gets a plain float)
+                    lr_array, made_for = scalar_array(lr, g.dtype, g), g.dtype
                 p.data -= lr_array * g
 
     def update(self, param: Tensor, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
