@@ -7,7 +7,7 @@ whose class attributes are the defaults every new thread starts from:
 - `grad_enabled`: whether ops record the graph (`no_grad`, `enable_grad`, `set_grad_enabled`, `inference_mode`).
 - `graph_backward`: True while a `create_graph=True` backward runs (saved values come back as Tensors).
 - `anomaly`: inside `detect_anomaly()`.
-- `observers`: the callables told of every op (`autograd.observe_ops`; the ONNX exporter, `lens.trace`).
+- `observers`: the callables told of every op (`autograd.observe_ops`; the ONNX exporter records with it).
 - `watching`: `anomaly or observers`, the one flag `Function.apply` checks.
 - `default_device`: where factories put new tensors inside `with gn.device("cuda"):` (None: the host).
 
@@ -19,8 +19,8 @@ Process-wide (one value for all threads, as in PyTorch; set them once, before th
 - the default floating dtype: `backend.set_default_dtype` (PyTorch's `torch.set_default_dtype` is global too);
 - the default random generator: `random.default_generator` (`gn.manual_seed`); a thread that needs its own
   stream passes a `gn.Generator` (DataLoader, dropout and the random factories accept one);
-- the module-hooks switch: `nn.module` skips looking for hooks until the first one is registered anywhere,
-  and goes back to skipping when every hook has been removed (a count of live hooks);
+- the module-hooks switch: `nn.module` skips looking for hooks while none is registered anywhere,
+  and goes back to skipping when every hook has been removed (a count of live hooks, under a lock);
 - bounded caches of read-only constants: `optim.optimizer.scalar_array` (learning rates as 0-d arrays) and
   `ops.linalg.sum_rows` (rows of ones); each entry is immutable and a lost race only rebuilds one;
 - the graph's creation counter `autograd._sequence` (an `itertools.count`: `next` is atomic, so nodes made by

@@ -222,3 +222,20 @@ def test_every_piece_of_module_level_state_is_listed_in_state_py():
     doc = state.__doc__
     for name, words in _DESCRIBED_AS.items():
         assert words in doc, f"glassnet/state.py does not describe {name} (expected the words {words!r})"
+
+
+def test_mode_blocks_are_counted_and_closed_even_when_they_fail():
+    # Ops skip the per-thread lookup while no thread has a mode block open; every block must close its entry.
+    assert state.open_blocks == []
+    with pytest.raises(ValueError):
+        with gn.no_grad():
+            assert len(state.open_blocks) == 1 and not gn.is_grad_enabled()
+            raise ValueError("inside")
+    x = gn.ones(2, requires_grad=True)
+    y = (x * 2).sum()
+    y.backward()
+    with pytest.raises(RuntimeError, match="already freed"):
+        y.backward()  # a walk that fails part-way
+    with pytest.raises(ZeroDivisionError), observe_ops(lambda *a: 1 / 0):
+        x * 3
+    assert state.open_blocks == [] and gn.is_grad_enabled() and not state.modes.watching
