@@ -427,14 +427,15 @@ def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool, 
     if visitor is not None or _state.anomaly:
         visitors = [v for v in (visitor, _AnomalyCheck() if _state.anomaly else None) if v is not None]
     writes = visitors is None or all(v.writes_grads for v in visitors)
+    pop, push, found = heapq.heappop, heapq.heappush, leaves.append
+    ready = None  # leaves whose post-accumulate hooks run as soon as their gradient is complete (data parallel)
+    if inputs is None and _post_accumulate_hooks and writes:  # (a walk that writes no .grad announces none)
+        ready = _ReadyLeaves(outputs, create_graph, leaves)
+        if ready.remaining:
+            found = ready.found
     prev_graph, prev_enabled = _state.graph_backward, _state.grad_enabled
     _block_opened(None)  # (closed in the finally below)
     _state.graph_backward = _state.grad_enabled = create_graph
-    pop, push, found = heapq.heappop, heapq.heappush, leaves.append
-    # (A walk that writes no gradient, such as lens.trace's, announces no leaf either.)
-    ready = _ReadyLeaves(outputs, create_graph, leaves) if inputs is None and _post_accumulate_hooks and writes else None
-    if ready is not None and ready.remaining:
-        found = ready.found
     # This loop runs once per node of every training step; it is written for speed (locals, one check per case).
     try:
         while heap:

@@ -25,6 +25,10 @@ Process-wide (one value for all threads, as in PyTorch; set them once, before th
   `ops.linalg.sum_rows` (rows of ones); each entry is immutable and a lost race only rebuilds one;
 - the graph's creation counter `autograd._sequence` (an `itertools.count`: `next` is atomic, so nodes made by
   two threads at once still get distinct numbers, in creation order within each graph);
+- post-accumulate gradient hooks: `autograd._post_accumulate_hooks` (leaf → hooks, filled by
+  `Tensor.register_post_accumulate_grad_hook`; data-parallel training registers one per parameter);
+- the data-parallel process group: `distributed._group` (one per process, as torch.distributed's; set by
+  `init_process_group`, before any training thread starts);
 - the allocator tuning done once at import: `backend._keep_freed_memory` (glibc `mallopt`, see there);
 - the device registry: `backend.register_device` fills two dicts (device type and array class → its backend); CUDA
   registers itself the first time it is asked for, the tests add their double; entries are only ever added.

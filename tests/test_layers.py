@@ -24,12 +24,14 @@ LAYERS = [
     ("glassnet.gradcheck", 3),
     ("glassnet.cuda", 3),
     ("glassnet.io.weights", 3),  # tensors to and from files: what checkpoints (train) are built on
+    ("glassnet.distributed", 3),  # the MPI process group and collectives on Tensors (nn.parallel builds on it)
     ("glassnet.nn", 4),
     ("glassnet.optim", 5),
     ("glassnet.io", 5),  # io.mapping loads PyTorch state dicts into Modules
     ("glassnet.data", 6),
     ("glassnet.train", 6),
     ("glassnet.models", 6),
+    ("glassnet.distributed.training", 6),  # a Trainer's fit as one rank of a data-parallel job
     ("glassnet.io.onnx", 7),
     ("glassnet.onnx", 7),
     ("glassnet.lens", 8),
@@ -39,7 +41,6 @@ LAYERS = [
     ("glassnet.cli", 10),
     ("glassnet.__main__", 10),
     ("glassnet.serve", 10),
-    ("glassnet.distributed", 10),
     ("glassnet.web", 10),  # applications: built as a user would
 ]
 
@@ -48,6 +49,7 @@ LAYERS = [
 KNOWN_UPWARD = {
     ("glassnet.autograd", "glassnet.gradcheck"),  # gn.autograd.gradcheck, through the module's __getattr__
     ("glassnet.lens.report", "glassnet"),  # the report shows glassnet.__version__
+    ("glassnet.ops.collective", "glassnet.distributed"),  # the all-reduce op reaches the process group
 }
 
 HEAVY = ("matplotlib", "starlette", "uvicorn", "mpi4py", "cupy", "torch", "scipy", "jinja2", "onnx", "httpx")

@@ -151,7 +151,8 @@ def test_an_op_error_of_a_multiple_inheritance_type_becomes_an_index_error():
 
 # ----- the list of process state -----------------------------------------------------------------------------
 _KNOWN_STATE = {  # module -> names of its module-level mutable state; each must be described in glassnet/state.py
-    "glassnet/autograd.py": {"_sequence"},
+    "glassnet/autograd.py": {"_sequence", "_post_accumulate_hooks"},
+    "glassnet/distributed/__init__.py": {"_group"},
     "glassnet/backend.py": {"_default_float", "_devices", "_array_types"},
     "glassnet/nn/module.py": {
         "_live_hooks",
@@ -167,6 +168,8 @@ _KNOWN_STATE = {  # module -> names of its module-level mutable state; each must
 _DESCRIBED_AS = {  # how state.py names each one
     "_default_float": "set_default_dtype",
     "_sequence": "autograd._sequence",
+    "_post_accumulate_hooks": "autograd._post_accumulate_hooks",
+    "_group": "distributed._group",
     "_devices": "register_device",
     "_array_types": "register_device",
     "_live_hooks": "count of live hooks",
