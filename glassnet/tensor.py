@@ -196,8 +196,8 @@ class Tensor:
             return ar.Cast.apply(self, dtype=dtype)
         return Tensor._make(self.data.astype(dtype), None)
 
-    def astype(self, dtype) -> Tensor:
-        """Convert to another dtype."""
+    def astype(self, dtype=None) -> Tensor:
+        """Convert to another dtype (itself when it has it already, or when none is given)."""
         return self._cast(dtype)
 
     type = astype
