@@ -29,6 +29,9 @@ Process-wide (one value for all threads, as in PyTorch; set them once, before th
   `Tensor.register_post_accumulate_grad_hook`; data-parallel training registers one per parameter);
 - the data-parallel process group: `distributed._group` (one per process, as torch.distributed's; set by
   `init_process_group`, before any training thread starts);
+- the BLAS/OpenMP thread count: `threads._controller` (threadpoolctl's controller; `gn.set_num_threads`, set to
+  one thread at import unless the environment says otherwise: process-wide, as `torch.set_num_threads`);
+- inside a DataLoader worker process, `data.workers._worker_info` (`get_worker_info()`; set once per process);
 - the allocator tuning done once at import: `backend._keep_freed_memory` (glibc `mallopt`, see there);
 - the device registry: `backend.register_device` fills two dicts (device type and array class → its backend); CUDA
   registers itself the first time it is asked for, the tests add their double; entries are only ever added.

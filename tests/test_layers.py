@@ -16,6 +16,10 @@ ROOT = pathlib.Path(glassnet.__file__).parent
 LAYERS = [
     ("glassnet.state", 0),
     ("glassnet.backend", 0),
+    ("glassnet.files", 0),  # atomic writes and safe reads, used at every layer
+    ("glassnet.threads", 0),
+    ("glassnet.extras", 0),  # the one-line errors naming an optional extra
+    ("glassnet.display", 0),  # text and HTML renderings of tables and curves (no glassnet import)
     ("glassnet.autograd", 1),
     ("glassnet.random", 1),
     ("glassnet.ops", 2),
@@ -50,6 +54,7 @@ KNOWN_UPWARD = {
     ("glassnet.autograd", "glassnet.gradcheck"),  # gn.autograd.gradcheck, through the module's __getattr__
     ("glassnet.lens.report", "glassnet"),  # the report shows glassnet.__version__
     ("glassnet.ops.collective", "glassnet.distributed"),  # the all-reduce op reaches the process group
+    ("glassnet", "glassnet.serve"),  # gn.serve(...) loads the web server on first use (the package's __getattr__)
 }
 
 HEAVY = ("matplotlib", "starlette", "uvicorn", "mpi4py", "cupy", "torch", "scipy", "jinja2", "onnx", "httpx")

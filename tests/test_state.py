@@ -153,6 +153,8 @@ def test_an_op_error_of_a_multiple_inheritance_type_becomes_an_index_error():
 _KNOWN_STATE = {  # module -> names of its module-level mutable state; each must be described in glassnet/state.py
     "glassnet/autograd.py": {"_sequence", "_post_accumulate_hooks"},
     "glassnet/distributed/__init__.py": {"_group"},
+    "glassnet/threads.py": {"_controller"},
+    "glassnet/data/workers.py": {"_worker_info"},
     "glassnet/backend.py": {"_default_float", "_devices", "_array_types"},
     "glassnet/nn/module.py": {
         "_live_hooks",
@@ -170,6 +172,8 @@ _DESCRIBED_AS = {  # how state.py names each one
     "_sequence": "autograd._sequence",
     "_post_accumulate_hooks": "autograd._post_accumulate_hooks",
     "_group": "distributed._group",
+    "_controller": "threads._controller",
+    "_worker_info": "data.workers._worker_info",
     "_devices": "register_device",
     "_array_types": "register_device",
     "_live_hooks": "count of live hooks",
@@ -192,6 +196,7 @@ _IMMUTABLE_MAKERS = {
     "_Required",
     "operator.itemgetter",
     "threading.Lock",
+    "logging.getLogger",  # (a logger is configuration, kept by the logging module)
 }
 
 

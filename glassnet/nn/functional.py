@@ -97,7 +97,6 @@ def pad(input: Tensor, pad: tuple, mode: str = "constant", value: float = 0.0) -
         raise NotImplementedError(f"pad: negative padding {pad} (cropping) is not supported")
     return sh.Pad.apply(input, widths=tuple(widths), value=value)
 from glassnet.nn._functional_attention import scaled_dot_product_attention  # noqa: E402,F401
-from glassnet.nn._functional_attention import scaled_dot_product_attention  # noqa: E402,F401
 from glassnet.nn._functional_conv import *  # noqa: E402,F401,F403
 from glassnet.nn._functional_layers import *  # noqa: E402,F401,F403
 
