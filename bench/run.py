@@ -7,6 +7,7 @@
     python -m bench.run --threads 1  # one BLAS/OpenMP thread each: steadier when other processes share the cores
     python -m bench.run --compile    # and glassnet's step through gn.compile (capture once, replay), a third column
     python -m bench.run --scaling    # also W0-W4 again at 1, 2 and all cores' threads, so the scaling shows
+    python -m bench.run --device cuda --workloads W1,W2,W3,W4   # on a GPU: glassnet (CuPy) against PyTorch CUDA
 
 Each measurement runs in a fresh subprocess so that its peak RSS (`resource.getrusage`) is its own.
 """
@@ -25,15 +26,15 @@ import time
 from bench.workloads import SCALING, WORKLOADS, parse
 
 
-def worker(system: str, workload: str, min_time: float, repeats: int, threads: int = 2) -> dict:
+def worker(system: str, workload: str, min_time: float, repeats: int, threads: int = 2, device: str = "cpu") -> dict:
     """Measure one system on one workload in this process; return steps/s and peak RSS in MiB."""
     from bench.harness import measure
     from bench.workloads import glassnet_step, torch_step
 
     if system == "pytorch":
-        step = torch_step(workload, threads)
+        step = torch_step(workload, threads, device)
     else:
-        step = glassnet_step(workload, compiled=system == "compiled")
+        step = glassnet_step(workload, device, compiled=system == "compiled")
     if system != "pytorch":
         import torch  # noqa: F401 - loaded in both workers so that peak RSS compares like with like
 
@@ -42,25 +43,26 @@ def worker(system: str, workload: str, min_time: float, repeats: int, threads: i
     return {"steps_per_s": rate, "peak_mib": peak_mib}
 
 
-def _spawn(system: str, workload: str, min_time: float, repeats: int, threads: int) -> dict:
+def _spawn(system: str, workload: str, min_time: float, repeats: int, threads: int, device: str = "cpu") -> dict:
     # The BLAS thread count has to be set before NumPy loads: through the environment of a fresh process.
     env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads),
                NUMBA_NUM_THREADS=str(threads))
     out = subprocess.run(
-        [sys.executable, "-m", "bench.run", "--worker", system, workload, str(min_time), str(repeats), str(threads)],
+        [sys.executable, "-m", "bench.run", "--worker", system, workload, str(min_time), str(repeats), str(threads),
+         device],
         capture_output=True, text=True, check=True, env=env,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def _measure_both(workload: str, min_time: float, repeats: int, rounds: int, threads: int,
-                  systems: tuple = ("glassnet", "pytorch")) -> dict:
+                  systems: tuple = ("glassnet", "pytorch"), device: str = "cpu") -> dict:
     """Median steps/s and max peak RSS of each system over `rounds` subprocess runs, the order rotated each round."""
     runs = {s: [] for s in systems}
     for r in range(rounds):
         order = systems[r % len(systems):] + systems[: r % len(systems)]
         for system in order:
-            runs[system].append(_spawn(system, workload, min_time, repeats, threads))
+            runs[system].append(_spawn(system, workload, min_time, repeats, threads, device))
     return {
         s: {"steps_per_s": statistics.median(x["steps_per_s"] for x in v), "peak_mib": max(x["peak_mib"] for x in v)}
         for s, v in runs.items()
@@ -98,21 +100,23 @@ def main(argv=None) -> dict:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2, help="BLAS/OpenMP threads of both systems (default 2)")
     parser.add_argument("--compile", action="store_true", help="also glassnet's step through gn.compile")
+    parser.add_argument("--device", default="cpu", help="where both systems train: cpu (default) or cuda")
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        system, workload, min_time, repeats, *threads = args.worker
-        print(json.dumps(worker(system, workload, float(min_time), int(repeats), *map(int, threads))))
+        system, workload, min_time, repeats, *rest = args.worker
+        threads, device = (int(rest[0]) if rest else 2), (rest[1] if len(rest) > 1 else "cpu")
+        print(json.dumps(worker(system, workload, float(min_time), int(repeats), threads, device)))
         return {}
     min_time, repeats, rounds = (0.2, 1, 1) if args.quick else (3.0, 3, args.rounds)
     load = os.getloadavg()[0]
     print(f"{time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} CPUs, load average {load:.1f}, "
-          f"{args.threads} thread(s) per system", flush=True)
+          f"{args.threads} thread(s) per system, device {args.device}", flush=True)
 
     systems = ("glassnet", "pytorch", "compiled") if args.compile else ("glassnet", "pytorch")
 
     def measure(w, threads=args.threads):
-        return _measure_both(w, min_time, repeats, rounds, threads, systems)
+        return _measure_both(w, min_time, repeats, rounds, threads, systems, args.device)
 
     workloads = args.workloads.split(",")
     results = _table("workload", workloads, measure, {}, args.compile)

@@ -139,38 +139,45 @@ def build(nn, F, workload: str):
     return _gpt(nn, F, context=steps)
 
 
-def _sgd_step(model, loss_fn, optimizer, x, y):
+def _sgd_step(model, loss_fn, optimizer, x, y, synchronize=None):
     def step():
         optimizer.zero_grad()
         loss_fn(model(x), y).backward()
         optimizer.step()
+        if synchronize is not None:  # a GPU queues its kernels: a step is done when they are
+            synchronize()
 
     return step
 
 
-def glassnet_step(workload: str, compiled: bool = False):
-    """A training step of `workload` in glassnet; with `compiled`, the same step through `gn.compile`."""
+def glassnet_step(workload: str, device: str = "cpu", compiled: bool = False):
+    """A training step of `workload` in glassnet (on `device`: "cpu", "cuda", …); with `compiled`, the same step
+    through `gn.compile`."""
     import glassnet as gn
     import glassnet.nn.functional as F
     from glassnet import nn
 
     gn.manual_seed(0)
-    x, y = (gn.tensor(a) for a in batch(workload))
+    x, y = (gn.tensor(a, device=device) for a in batch(workload))
     model, loss_fn = build(nn, F, workload)
+    model.to(device)
+    sync = gn.cuda.synchronize if device.startswith("cuda") else None
     optimizer = gn.optim.SGD(model.parameters(), lr=0.01)
     if not compiled:
-        return _sgd_step(model, loss_fn, optimizer, x, y)
+        return _sgd_step(model, loss_fn, optimizer, x, y, sync)
 
     @gn.compile
     def step(x, y):
         optimizer.zero_grad()
         loss_fn(model(x), y).backward()
         optimizer.step()
+        if sync is not None:
+            sync()
 
     return lambda: step(x, y)
 
 
-def torch_step(workload: str, threads: int = 2):
+def torch_step(workload: str, threads: int = 2, device: str = "cpu"):
     """The same training step in PyTorch eager (2 threads unless told otherwise)."""
     import torch
     import torch.nn.functional as F
@@ -178,6 +185,8 @@ def torch_step(workload: str, threads: int = 2):
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    x, y = (torch.from_numpy(a) for a in batch(workload))
+    x, y = (torch.from_numpy(a).to(device) for a in batch(workload))
     model, loss_fn = build(nn, F, workload)
-    return _sgd_step(model, loss_fn, torch.optim.SGD(model.parameters(), lr=0.01), x, y)
+    model.to(device)
+    sync = torch.cuda.synchronize if device.startswith("cuda") else None
+    return _sgd_step(model, loss_fn, torch.optim.SGD(model.parameters(), lr=0.01), x, y, sync)

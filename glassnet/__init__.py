@@ -1,7 +1,16 @@
 """glassnet: a deep-learning library you can see through.  `import glassnet as gn`."""
 
 from glassnet import autograd, linalg, threads
-from glassnet.autograd import detect_anomaly, enable_grad, grad, is_grad_enabled, no_grad, set_grad_enabled
+from glassnet.autograd import (
+    detect_anomaly,
+    enable_grad,
+    grad,
+    inference_mode,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
+)
+from glassnet.backend import Device as device  # noqa: N813 - gn.device("cuda"), as torch.device
 from glassnet.backend import (
     bool_,
     float16,
@@ -108,6 +117,7 @@ subtract, multiply, divide, true_divide, negative = sub, mul, div, div, neg
 
 __version__ = "0.1.0"
 from glassnet import (
+    cuda,  # noqa: E402
     lens,  # noqa: E402
     models,  # noqa: E402
     nn,  # noqa: E402

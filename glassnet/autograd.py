@@ -5,6 +5,22 @@ receives dL/d(output) and returns dL/d(input) for each positional input, written
 When `create_graph=True`, the very same backward code runs on Tensors instead of arrays (Tensor
 speaks NumPy's array protocols), so the gradient computation is itself recorded and can be
 differentiated again.
+
+The rules a backward follows (tests/test_backward_rules.py checks every op of the registry against them):
+
+1. Same code for arrays and Tensors. Use operators (+ − * / ** @), methods both have (`.sum(axis=, keepdims=)`,
+   `.reshape`, `.T`, `.astype`), the NumPy functions Tensor routes (`np.exp`, `np.log`, `np.where`, `np.sum`,
+   `np.broadcast_to`, `np.einsum`, … — the `_UFUNCS` and `_FUNCTIONS` tables in tensor.py) or another op's
+   `Op.call(...)`. Never `np.asarray`/`np.array`/`float()` of a gradient: that would cut it off the graph.
+2. In-place array work (`out=`, `+=`, `np.put_along_axis`) only on arrays the backward made itself, and only in a
+   branch taken on arrays (`if is_array(x):` — see Gelu and the losses); on Tensors take the plain formula.
+3. `save_for_backward` receives the op's inputs or output (the very arrays forward got or returned): in a
+   create_graph walk they come back as the Tensors on the graph. Anything else kept on `self` is a constant there.
+4. Return one gradient per positional input (None where none flows); it may be broadcast-shaped (the walk sums it
+   back), unless the op declares `exact_gradients`.
+5. Device-neutral: new arrays come from `array_module(x)` (`xp.zeros`, `xp.empty`), constants are moved with
+   `array_like(value, x)`, and no value is read back to the host (no `bool(array)` or `.item()` on the way).
+An op whose backward cannot follow rule 1 (the fused recurrent ops) refuses `create_graph` with a clear error.
 """
 
 from __future__ import annotations
@@ -18,24 +34,19 @@ import os
 import traceback
 import weakref
 
-from glassnet.backend import np
-from glassnet.errors import OpValueError
+from glassnet.backend import array_like, array_module, is_array, np, same_device_error
+from glassnet.errors import OpValueError, ShapeError
+from glassnet.state import mode_block_closed, mode_block_opened, modes, open_blocks
 
 Tensor = None  # glassnet.tensor assigns the class here (it imports this module first)
 ndarray = np.ndarray
 _sequence = itertools.count(1)
 
 
-class _State:  # process-wide modes (a plain object: thread-local lookups cost measurable time per op)
-    grad_enabled = True
-    graph_backward = False  # True while a create_graph backward runs: saved values come back as Tensors
-    anomaly = False
-    observers: tuple = ()  # callables told of every op (see observe_ops)
-    watching = False  # anomaly or observers: the one flag Function.apply checks
-    capture = None  # the recorder of a step being captured by gn.compile (told of backward walks, optimiser calls)
-
-
-_state = _State()
+# The per-thread modes (grad mode, anomaly, observers): one object, listed with the rest of the process state in
+# glassnet/state.py. Its attributes are thread-local, so two threads training at once keep their own modes.
+_state = modes
+_block_opened, _block_closed = open_blocks.append, open_blocks.pop  # state.mode_block_opened/closed, bound once
 
 
 def _update_watching() -> None:
@@ -52,6 +63,7 @@ def observe_ops(observer):
     not Functions, are reported with `op_class` None and `options={"ufunc": ...}`.
     """
     prev = _state.observers
+    mode_block_opened()
     _state.observers = prev + (observer,)
     _update_watching()
     try:
@@ -59,6 +71,7 @@ def observe_ops(observer):
     finally:
         _state.observers = prev
         _update_watching()
+        mode_block_closed()
 
 
 def _watch(fn, cls, args, options, out) -> None:
@@ -81,11 +94,14 @@ class _GradMode(contextlib.ContextDecorator):
     enabled = True
 
     def __enter__(self):
-        self.prev = _state.grad_enabled
-        _state.grad_enabled = self.enabled
+        state = _state
+        self.prev = state.grad_enabled
+        _block_opened(None)  # (state.py: mode_block_opened, inlined: the optimiser's step enters one every step)
+        state.grad_enabled = self.enabled
 
     def __exit__(self, *exc):
         _state.grad_enabled = self.prev
+        _block_closed()
         return False
 
     def _recreate_cm(self):  # a decorated function gets a fresh manager per call, so recursion restores correctly
@@ -113,11 +129,22 @@ class set_grad_enabled(_GradMode):  # noqa: N801
         self.enabled = bool(mode)
 
 
+class inference_mode(_GradMode):  # noqa: N801
+    """Context manager / decorator for inference: no graph is recorded (here the same as `no_grad`;
+    PyTorch's version also skips some bookkeeping glassnet never does). `inference_mode(False)` records."""
+
+    enabled = False
+
+    def __init__(self, mode: bool = True):
+        self.enabled = not mode
+
+
 @contextlib.contextmanager
 def detect_anomaly():
     """Inside this block, a NaN or Inf produced by an op's forward or backward raises an error
     naming the op and the line of user code that created it."""
     prev = _state.anomaly
+    mode_block_opened()
     _state.anomaly = True
     _update_watching()
     try:
@@ -125,6 +152,7 @@ def detect_anomaly():
     finally:
         _state.anomaly = prev
         _update_watching()
+        mode_block_closed()
 
 
 _GLASSNET_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -241,7 +269,11 @@ class Function:
 
     @classmethod
     def apply(cls, *args, **options):
-        """Run forward on the arrays inside `args` and, if any input requires grad, record the node."""
+        """Run forward on the arrays inside `args` and, if any input requires grad, record the node.
+
+        Fast path (glassnet/fast_paths.py): one, two and three arguments are unpacked by hand.
+        Reference: the general loop (its last branch).
+        """
         fn = _new_object(cls)
         # Tensor arguments are unpacked to their arrays by hand for one and two inputs: this is the hottest
         # code in glassnet (every op of every step passes here), so it avoids a generic loop and extra calls.
@@ -274,17 +306,21 @@ class Function:
                     else:
                         arrays.append(a)
                 out = fn.forward(*arrays, **options)
-        except (ValueError, TypeError, IndexError) as e:
-            shapes = ", ".join(str(tuple(a.shape)) for a in args if hasattr(a, "shape"))
-            kind = OpValueError if type(e) is ValueError else type(e)  # catchable as RuntimeError, as in PyTorch
-            raise kind(f"{cls.__name__}: {e} (input shapes {shapes})") from None
-        if type(out) is not ndarray:  # NumPy returns scalars from 0-d math; keep every result an array
+        except Exception as e:
+            mixed = same_device_error(cls.__name__, [a.data if isinstance(a, Tensor) else a for a in args])
+            if mixed is not None:  # the array library's own complaint about mixing devices, said plainly
+                raise mixed from e
+            if not isinstance(e, (ValueError, TypeError, IndexError)):
+                raise
+            wrapped = _op_error(e, cls, args)
+            raise wrapped from (None if type(e) in _MESSAGE_ERRORS else e)  # a foreign type stays as the cause
+        if type(out) is not ndarray and not is_array(out):  # NumPy returns scalars from 0-d math: make them arrays
             raw, out = out, np.asarray(out)
             fn._saved = tuple(out if v is raw else v for v in fn._saved)
         t = _new_object(Tensor)
         t.data = out
         t._grad = t._hooks = None
-        if tracked and _state.grad_enabled:
+        if tracked and (not open_blocks or _state.grad_enabled):
             fn.inputs = args
             fn._out = out
             fn._seq = next(_sequence)
@@ -293,9 +329,31 @@ class Function:
         else:
             t.grad_fn = None
             t._requires_grad = False
-        if _state.watching:  # detect_anomaly or an observer (one flag, so the common case pays one check)
+        if open_blocks and _state.watching:  # detect_anomaly or an observer (the common case: one check)
             _watch(fn, cls, args, options, t)
         return t
+
+
+def _op_error(error: Exception, cls, args) -> Exception:
+    """`error`, raised inside `cls.forward`, as an error whose message starts with the op's name and ends with the
+    input shapes. The message is always `str(error)`, never rebuilt from its arguments: a built-in TypeError or
+    IndexError (or a glassnet error) is raised again as the same type, a plain ValueError as `OpValueError`; a
+    library's subclass (NumPy's `_UFuncNoLoopError` takes a ufunc and dtypes, not a message) becomes its built-in
+    base (a ValueError: `OpValueError`), chained to the original: IndexError first (NumPy's AxisError is both a
+    ValueError and an IndexError; PyTorch raises IndexError for a bad dim)."""
+    shapes = ", ".join(str(tuple(a.shape)) for a in args if hasattr(a, "shape"))
+    if type(error) in _MESSAGE_ERRORS:  # built from a message alone: safe to raise again with a longer one
+        kind = type(error)
+    else:
+        kind = next(k for k in (IndexError, TypeError, ValueError) if isinstance(error, k))
+    if kind is ValueError:  # glassnet's op error: still a ValueError, and catchable as RuntimeError, as in PyTorch
+        kind = OpValueError
+    return kind(f"{cls.__name__}: {error} (input shapes {shapes})")
+
+
+# The error types whose constructor takes just a message: re-raised as themselves (a plain ValueError as
+# OpValueError), with no cause to chain. Any other type (a library's subclass) is never rebuilt from its args.
+_MESSAGE_ERRORS = (ValueError, TypeError, IndexError, OpValueError, ShapeError)
 
 
 _new_object = object.__new__
@@ -319,14 +377,48 @@ def unbroadcast(grad, shape: tuple):
     return grad.reshape(shape)
 
 
-def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool, inputs=None):
-    """Walk the graph from `outputs` back to the leaves.
+class BackwardVisitor:
+    """Watches one backward walk: the way instruments see backward without keeping a copy of the walk.
+
+    `run_backward(..., visitor=v)` calls `v.node(node, grad_output, grad_inputs)` once per node, after the node's
+    tensor hooks ran and its backward returned (`grad_inputs` as backward returned them, one per input, None where
+    no gradient flows; `match_gradient(g, input, name)` gives one in its input's shape and dtype), and
+    `v.leaf(tensor, grad)` once per leaf with its total gradient, after the leaf's hooks. With
+    `writes_grads = False` the walk computes every gradient but writes no `.grad` (nor `retain_grad`), so
+    `lens.trace` shows exactly what `.grad` would hold. Anomaly mode is a visitor too.
+    The values passed are the walk's own arrays: copy what you keep.
+    """
+
+    writes_grads = True
+
+    def node(self, node: Function, grad_output, grad_inputs: list) -> None:
+        """One node was walked."""
+
+    def leaf(self, tensor, grad) -> None:
+        """A leaf's total gradient is known."""
+
+
+class _AnomalyCheck(BackwardVisitor):
+    """detect_anomaly's part of the walk: a NaN or Inf gradient names the op that produced it."""
+
+    def node(self, node, grad_output, grad_inputs):
+        for gx in grad_inputs:
+            if gx is not None:
+                _check_finite(gx, "backward (gradient)", node)
+
+
+def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool, inputs=None, visitor=None):
+    """Walk the graph from `outputs` back to the leaves: the one backward walk of glassnet.
 
     Nodes are visited newest first (a max-heap on creation order): a node is created after all of its
     inputs, so by the time it is popped every consumer has already added its share to its gradient.
     With `inputs=None`, gradients are accumulated into each leaf's `.grad` (after all of them are
     computed, so a failure part-way leaves every `.grad` untouched). Otherwise the gradients of
-    `inputs` are returned and no `.grad` is changed.
+    `inputs` are returned and no `.grad` is changed. A `BackwardVisitor` watches every node and leaf
+    (anomaly mode adds its own).
+
+    Fast path (glassnet/fast_paths.py): a sum this walk made itself is added to in place.
+    Reference: a fresh sum for every share.
     """
     if _state.capture is not None:
         _state.capture.backward(outputs, grad_outputs, retain_graph, create_graph, inputs)
@@ -350,13 +442,19 @@ def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool, 
     captured: dict = {}
     owned: set = set()  # nodes whose gradient buffer is a fresh sum made by this walk
 
-    prev_graph, prev_enabled = _state.graph_backward, _state.grad_enabled
-    _state.graph_backward = _state.grad_enabled = create_graph
-    anomaly = _state.anomaly
+    visitors = None  # (the common case: nobody watches)
+    if visitor is not None or _state.anomaly:
+        visitors = [v for v in (visitor, _AnomalyCheck() if _state.anomaly else None) if v is not None]
+    writes = visitors is None or all(v.writes_grads for v in visitors)
     pop, push, found = heapq.heappop, heapq.heappush, leaves.append
-    ready = _ReadyLeaves(outputs, create_graph, leaves) if inputs is None and _post_accumulate_hooks else None
-    if ready is not None and ready.remaining:
-        found = ready.found
+    ready = None  # leaves whose post-accumulate hooks run as soon as their gradient is complete (data parallel)
+    if inputs is None and _post_accumulate_hooks and writes:  # (a walk that writes no .grad announces none)
+        ready = _ReadyLeaves(outputs, create_graph, leaves)
+        if ready.remaining:
+            found = ready.found
+    prev_graph, prev_enabled = _state.graph_backward, _state.grad_enabled
+    _block_opened(None)  # (closed in the finally below)
+    _state.graph_backward = _state.grad_enabled = create_graph
     # This loop runs once per node of every training step; it is written for speed (locals, one check per case).
     try:
         while heap:
@@ -370,16 +468,15 @@ def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool, 
                     "pass retain_graph=True to the first backward() to walk it again"
                 )
             if node._hooks is not None or node._retain is not None:
-                gy = _run_tensor_hooks(node, gy, create_graph)
+                gy = _run_tensor_hooks(node, gy, create_graph, writes)
             if wanted is not None and id(node) in wanted:
                 captured[id(node)] = gy
             gxs = node.backward(gy)
             if type(gxs) is not tuple:
                 gxs = (gxs,)
-            if anomaly:
-                for gx in gxs:
-                    if gx is not None:
-                        _check_finite(gx, "backward (gradient)", node)
+            if visitors:
+                for v in visitors:
+                    v.node(node, gy, gxs)
             checked = not node.exact_gradients
             for inp, gx in zip(node.inputs, gxs):
                 if gx is None or not isinstance(inp, Tensor) or not inp._requires_grad:
@@ -405,6 +502,7 @@ def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool, 
                 node._saved = node._out = None
     finally:
         _state.graph_backward, _state.grad_enabled = prev_graph, prev_enabled
+        _block_closed()
 
     if inputs is not None:
         for leaf, g in _sum_per_leaf(leaves):
@@ -414,7 +512,16 @@ def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool, 
     if ready is not None:
         ready.flush()
     final = _sum_per_leaf(leaves)
-    _write_leaf_grads(final, create_graph, grad_outputs)
+    if visitors:
+        final = [(leaf, _run_leaf_hooks(leaf, g, create_graph) if leaf._hooks else g) for leaf, g in final]
+        for v in visitors:
+            for leaf, g in final:
+                v.leaf(leaf, g)
+        if not writes:
+            return None
+        _write_leaf_grads(final, create_graph, grad_outputs, hooks_done=True)  # (the hooks ran above)
+    else:
+        _write_leaf_grads(final, create_graph, grad_outputs)
     if ready is not None:
         ready.fire_for(final)
     return None
@@ -535,7 +642,7 @@ def _announce(leaf) -> None:
 
 def match_gradient(gx, inp, op_name: str):
     """Bring a returned gradient to its input's shape and dtype, or explain why it cannot be."""
-    if type(gx) is not np.ndarray and not hasattr(gx, "grad_fn"):  # NumPy's 0-d math returns scalars
+    if type(gx) is not ndarray and not hasattr(gx, "grad_fn") and not is_array(gx):  # NumPy's 0-d math: scalars
         gx = np.asarray(gx)
     if gx.shape != inp.data.shape:
         try:
@@ -548,6 +655,16 @@ def match_gradient(gx, inp, op_name: str):
     if gx.dtype != inp.data.dtype:
         gx = gx.astype(inp.data.dtype)
     return gx
+
+
+def _as_array(value):
+    """An array of any device as it is; a NumPy scalar (from 0-d math) as a 0-d host array."""
+    return value if is_array(value) else np.asarray(value)
+
+
+def _copied(value):
+    """A fresh array holding `value` (on its device)."""
+    return value.copy() if is_array(value) else np.array(value)
 
 
 def _sum_per_leaf(leaves: list) -> list:
@@ -564,36 +681,37 @@ def _sum_per_leaf(leaves: list) -> list:
     return list(summed.values())
 
 
-def _run_tensor_hooks(node, gy, create_graph):
-    """Hooks registered on a non-leaf tensor see (and may replace) its gradient; retain_grad keeps it."""
+def _run_tensor_hooks(node, gy, create_graph, writes: bool = True):
+    """Hooks registered on a non-leaf tensor see (and may replace) its gradient; retain_grad keeps it (unless the
+    walk writes no gradients)."""
     if node._hooks:
         for hook in node._hooks:
-            result = hook(gy if isinstance(gy, Tensor) else Tensor._make(np.asarray(gy), None))
+            result = hook(gy if isinstance(gy, Tensor) else Tensor._make(_as_array(gy), None))
             if result is not None:
                 gy = _hook_result(result, node._out, create_graph)
-    if node._retain is not None:
+    if node._retain is not None and writes:
         tensor = node._retain()
         if tensor is not None:
-            g = gy if isinstance(gy, Tensor) else Tensor._make(np.array(gy), None)
+            g = gy if isinstance(gy, Tensor) else Tensor._make(_copied(gy), None)
             tensor._grad = g if tensor._grad is None else tensor._grad + g
     return gy
 
 
-def _write_leaf_grads(leaves: list, create_graph: bool, grad_outputs=()) -> None:
+def _write_leaf_grads(leaves: list, create_graph: bool, grad_outputs=(), hooks_done: bool = False) -> None:
     """Accumulate each (leaf, gradient) into leaf.grad, running the leaves' hooks first."""
     for leaf, _ in leaves:
-        if leaf._hooks:  # every hook first: if one raises, no .grad has been touched yet
+        if leaf._hooks and not hooks_done:  # every hook first: if one raises, no .grad has been touched yet
             leaves = [(leaf, _run_leaf_hooks(leaf, g, create_graph) if leaf._hooks else g) for leaf, g in leaves]
             break
     if create_graph:
         for leaf, g in leaves:
-            g = g if isinstance(g, Tensor) else Tensor._make(np.array(g), None)
+            g = g if isinstance(g, Tensor) else Tensor._make(_copied(g), None)
             leaf._grad = g if leaf._grad is None else leaf._grad + g
         return
     shared = set(map(id, grad_outputs))  # arrays that must not become a leaf's .grad as they are
     for leaf, g in leaves:
         if type(g) is not ndarray:
-            g = g.data if isinstance(g, Tensor) else np.array(g)  # (np.array turns NumPy's 0-d scalars into arrays)
+            g = g.data if isinstance(g, Tensor) else _as_array(g)  # (NumPy's 0-d math gives scalars: make arrays)
         if leaf._grad is not None:
             leaf._grad.data += g
             continue
@@ -601,7 +719,7 @@ def _write_leaf_grads(leaves: list, create_graph: bool, grad_outputs=()) -> None
         # two leaves (Add passes dL/dy to both inputs), or the caller's `gradient` is copied first, so that
         # later in-place accumulation cannot leak.
         if g.base is not None or id(g) in shared:
-            g = np.array(g)
+            g = g.copy()
         shared.add(id(g))
         t = _new_object(Tensor)
         t.data, t.grad_fn, t._requires_grad, t._grad, t._hooks = g, None, False, None, None
@@ -610,7 +728,7 @@ def _write_leaf_grads(leaves: list, create_graph: bool, grad_outputs=()) -> None
 
 def _run_leaf_hooks(leaf, g, create_graph: bool):
     for hook in leaf._hooks:
-        result = hook(g if isinstance(g, Tensor) else Tensor._make(np.asarray(g), None))
+        result = hook(g if isinstance(g, Tensor) else Tensor._make(_as_array(g), None))
         if result is not None:
             g = _hook_result(result, leaf.data, create_graph)
     return g
@@ -631,10 +749,43 @@ def _hook_result(result, value, create_graph: bool):
     return result if create_graph else result.data
 
 
+def unit_gradient(value):
+    """dL/dL = 1 in the shape and dtype of a one-element `value` (ones/ones_like are slower Python wrappers)."""
+    if type(value) is not np.ndarray:
+        return array_module(value).ones(value.shape, value.dtype)
+    seed = np.array(1, value.dtype)
+    return seed if value.ndim == 0 else seed.reshape(value.shape)
+
+
+def initial_gradients(outputs, grad_outputs, create_graph: bool, name: str) -> list:
+    """dL/dL = 1 for scalar outputs; a non-scalar output needs an explicit gradient of its shape."""
+    result = []
+    for i, out in enumerate(outputs):
+        g = None if grad_outputs is None else grad_outputs[i]
+        if g is None:
+            if out.data.size != 1:
+                raise RuntimeError(
+                    f"{name}: grad can be implicitly created only for scalar outputs, got shape {out.shape}; "
+                    "pass gradient= with the same shape"
+                )
+            g = unit_gradient(out.data)
+        else:
+            g_arr = g.data if isinstance(g, Tensor) else array_like(g, out.data, out.dtype)
+            if g_arr.shape != out.shape:
+                raise RuntimeError(
+                    f"{name}: gradient of shape {g_arr.shape} does not match the output shape {out.shape}"
+                )
+            # A gradient entering the graph has its output's dtype, like every gradient inside it (ops rely on it).
+            if create_graph and isinstance(g, Tensor):
+                result.append(g if g.dtype == out.dtype else g._cast(out.dtype))
+                continue
+            g = g_arr if g_arr.dtype == out.dtype else g_arr.astype(out.dtype)
+        result.append(Tensor._make(g, None) if create_graph else g)
+    return result
+
+
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False):
     """Return d(outputs)/d(inputs) without touching any `.grad` (like `torch.autograd.grad`)."""
-    from glassnet.tensor import Tensor, _initial_grads
-
     single = isinstance(inputs, Tensor)
     inputs = [inputs] if single else list(inputs)
     if isinstance(outputs, Tensor):
@@ -647,7 +798,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             raise RuntimeError(f"grad: an input of shape {t.shape} does not require grad")
     if retain_graph is None:
         retain_graph = create_graph
-    gouts = _initial_grads(outputs, grad_outputs, create_graph, "grad")
+    gouts = initial_gradients(outputs, grad_outputs, create_graph, "grad")
     found = run_backward(outputs, gouts, retain_graph, create_graph, inputs=inputs)
     result = []
     for t, g in zip(inputs, found):
@@ -660,7 +811,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             result.append(None)
         else:
             g = match_gradient(g, t, "grad")
-            result.append(g if isinstance(g, Tensor) else Tensor._make(np.asarray(g), None))
+            result.append(g if isinstance(g, Tensor) else Tensor._make(_as_array(g), None))
     return tuple(result)
 
 

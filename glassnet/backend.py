@@ -1,13 +1,297 @@
-"""The array module behind every Tensor (NumPy now; CuPy can be swapped in here), dtypes and promotion."""
+"""The array module behind every Tensor (NumPy on the CPU, CuPy on a GPU), devices, dtypes and promotion.
+
+Devices, in one place. An op never asks which device it runs on: it reads as NumPy (`np.exp(x)`, `x.sum()`),
+and NumPy's array protocols hand such calls on to CuPy when `x` is a CuPy array. Only what cannot be dispatched
+from an argument goes through this module: making a new array (`array_module(x).zeros(...)`), moving one between
+devices (`to_device`, `to_host`), asking where one lives (`device_of`), and the few functions CuPy spells
+differently (`scatter_add`). Each device is an `ArrayBackend` in one registry; the CUDA one loads CuPy on first
+use, and the tests register a NumPy-backed double of a GPU (`tests/device_double.py`).
+"""
 
 from __future__ import annotations
 
+import math
+
 import numpy
+
+from glassnet.state import modes
 
 # The one place that chooses the array library. Ops write `np.` and never import numpy themselves
 # for array math, so a GPU backend only has to change this binding.
 np = numpy
 
+# ----- devices ------------------------------------------------------------------------------------------------
+class Device:
+    """Where a tensor's values live: `gn.device("cpu")`, `gn.device("cuda")`, `gn.device("cuda:1")`.
+
+    It compares equal to its string (`t.device == "cuda:0"`); "cuda" without an index matches any CUDA device.
+    """
+
+    __slots__ = ("type", "index")
+
+    def __init__(self, spec: str | Device, index: int | None = None):
+        if isinstance(spec, Device):
+            spec, index = spec.type, spec.index if index is None else index
+        if not isinstance(spec, str):
+            raise TypeError(f"device: expected a string such as 'cpu' or 'cuda:0', got {type(spec).__name__}")
+        kind, _, number = spec.partition(":")
+        if number:
+            if index is not None or not number.isdigit():
+                raise ValueError(f"device: cannot read {spec!r}; expected 'cpu', 'cuda' or 'cuda:<index>'")
+            index = int(number)
+        if kind not in _devices and kind != "cuda":
+            known = ", ".join(sorted({"cpu", "cuda", *_devices}))
+            raise ValueError(f"device: unknown device type {kind!r} in {spec!r}; expected one of {known}")
+        if kind == "cpu" and index not in (None, 0):
+            raise ValueError(f"device: the cpu has no index {index}")
+        self.type, self.index = kind, (None if kind == "cpu" else index)
+
+    def __str__(self) -> str:
+        return self.type if self.index is None else f"{self.type}:{self.index}"
+
+    def __repr__(self) -> str:
+        index = "" if self.index is None else f", index={self.index}"
+        return f"device(type={self.type!r}{index})"
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, str):
+            try:
+                other = Device(other)
+            except (ValueError, TypeError):
+                return False
+        if not isinstance(other, Device):
+            return NotImplemented
+        return self.type == other.type and (self.index == other.index or None in (self.index, other.index))
+
+    def __hash__(self) -> int:
+        return hash(self.type)
+
+    def __enter__(self) -> Device:
+        """`with gn.device("cuda"):` makes factories (gn.tensor, gn.zeros, …) create tensors here, in this thread."""
+        modes.device_stack = modes.device_stack + (modes.default_device,)
+        modes.default_device = self
+        return self
+
+    def __exit__(self, *exc) -> None:
+        modes.default_device, modes.device_stack = modes.device_stack[-1], modes.device_stack[:-1]
+
+
+class ArrayBackend:
+    """One kind of device: its array module and how arrays move to and from it.
+
+    `module` is NumPy-compatible (numpy, cupy); `array_type` the class of its arrays. The methods take and
+    return arrays; `index` is the device number (0 for a device without several).
+    """
+
+    name = "cpu"
+    module = numpy
+    array_type: type = numpy.ndarray
+
+    def to_device(self, host: numpy.ndarray, index: int):
+        """A copy of a host array on device `index` (the host array itself for the CPU)."""
+        return host
+
+    def to_host(self, array) -> numpy.ndarray:
+        """The values as a NumPy array (a copy from a device; the array itself on the CPU)."""
+        return array
+
+    def index_of(self, array) -> int | None:
+        """Which device of this kind holds `array` (None for a device type without several)."""
+        return None
+
+    def scatter_add(self, out, index, values) -> None:
+        """out[index] += values, adding every repeated index (NumPy's unbuffered `np.add.at`)."""
+        numpy.add.at(out, index, values)
+
+    def as_strided(self, x, shape: tuple, strides: tuple):
+        """A read-only view of x with the given shape and byte strides (no copy)."""
+        return numpy.lib.stride_tricks.as_strided(x, shape, strides, writeable=False)
+
+    def erf(self, x):
+        """The error function, elementwise (SciPy's when installed, else the standard library's)."""
+        try:
+            from scipy.special import erf as scipy_erf
+        except ImportError:
+            return numpy.frompyfunc(math.erf, 1, 1)(x).astype(x.dtype)
+        return scipy_erf(x)
+
+
+class _CudaBackend(ArrayBackend):
+    """NVIDIA GPUs through CuPy (loaded on first use; `pip install glassnet[gpu]` installs it)."""
+
+    name = "cuda"
+
+    def __init__(self, cupy):
+        self.module = cupy
+        self.array_type = cupy.ndarray
+        import cupyx
+
+        self._scatter_add = cupyx.scatter_add
+
+    def to_device(self, host, index: int):
+        with self.module.cuda.Device(index):
+            return self.module.asarray(host)
+
+    def to_host(self, array) -> numpy.ndarray:
+        return array.get()
+
+    def index_of(self, array) -> int:
+        return array.device.id
+
+    def scatter_add(self, out, index, values) -> None:
+        self._scatter_add(out, index, values)  # CuPy's ufuncs have no unbuffered .at
+
+    def as_strided(self, x, shape: tuple, strides: tuple):
+        return self.module.lib.stride_tricks.as_strided(x, shape, strides)  # (CuPy's views have no read-only flag)
+
+    def erf(self, x):
+        from cupyx.scipy.special import erf
+
+        return erf(x)
+
+
+_devices: dict = {"cpu": ArrayBackend()}  # device type -> ArrayBackend; "cuda" is added when first asked for
+_array_types: dict = {numpy.ndarray: _devices["cpu"]}  # array class -> its backend (the lookup of every device_of)
+
+
+def register_device(backend: ArrayBackend) -> None:
+    """Add (or replace) a device type; its arrays are recognised from then on."""
+    _devices[backend.name] = backend
+    _array_types[backend.array_type] = backend
+
+
+def _load_cuda() -> ArrayBackend:
+    """The CUDA backend, or an error saying whether CuPy or the GPU is missing."""
+    backend = _devices.get("cuda")
+    if backend is not None:
+        return backend
+    try:
+        import cupy
+    except ImportError:
+        raise RuntimeError(
+            "CUDA needs CuPy, which is not installed: pip install 'glassnet[gpu]' (CuPy for CUDA 12)"
+        ) from None
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception as e:  # noqa: BLE001 - CuPy raises its own CUDARuntimeError when no driver or GPU is found
+        count, why = 0, f" ({e})"
+    else:
+        why = ""
+    if count == 0:
+        raise RuntimeError(f"CUDA: CuPy is installed but no NVIDIA GPU is available{why}")
+    register_device(_CudaBackend(cupy))
+    return _devices["cuda"]
+
+
+def backend_for(device: Device) -> ArrayBackend:
+    """The ArrayBackend of a device (loading CuPy for CUDA)."""
+    if device.type == "cuda":
+        return _load_cuda()
+    return _devices[device.type]
+
+
+def cuda_device_count() -> int:
+    """How many CUDA GPUs CuPy sees (0 without CuPy or without a GPU)."""
+    try:
+        return _load_cuda().module.cuda.runtime.getDeviceCount()
+    except RuntimeError:
+        return 0
+
+
+def _backend_of(array) -> ArrayBackend:
+    backend = _array_types.get(type(array))
+    if backend is None:
+        for cls, b in _array_types.items():  # a subclass (e.g. numpy.memmap, numpy.matrix)
+            if isinstance(array, cls):
+                return b
+        if isinstance(array, (numpy.generic, int, float)):  # NumPy's 0-d math gives host scalars
+            return _devices["cpu"]
+        raise TypeError(f"not an array glassnet knows: {type(array).__name__}")
+    return backend
+
+
+def array_module(array):
+    """The NumPy-compatible module of `array` (numpy for host arrays, cupy for GPU arrays): `xp = array_module(x)`."""
+    backend = _array_types.get(type(array))
+    return numpy if backend is None else backend.module
+
+
+def is_array(value) -> bool:
+    """Whether `value` is an array of any device (not a Tensor, not a number)."""
+    return type(value) in _array_types or isinstance(value, numpy.ndarray)
+
+
+def device_of(array) -> Device:
+    """The Device holding `array`."""
+    backend = _backend_of(array)
+    if backend.name == "cpu":
+        return _CPU
+    return Device(backend.name, backend.index_of(array))
+
+
+def to_device(array, device: Device):
+    """`array` on `device` (itself if it is already there)."""
+    source = _backend_of(array)
+    if source.name == device.type and (device.index is None or source.index_of(array) == device.index):
+        return array
+    target = backend_for(device)
+    host = source.to_host(array)
+    return target.to_device(host, device.index or 0)
+
+
+def to_host(array) -> numpy.ndarray:
+    """The values of `array` as a NumPy array (an explicit transfer from a device)."""
+    if type(array) is numpy.ndarray:
+        return array
+    return _backend_of(array).to_host(array)
+
+
+def array_like(value, like, dtype=None):
+    """`value` (a number, list or array of any device) as an array on the device of the array `like`."""
+    if type(like) is numpy.ndarray:
+        if type(value) is numpy.ndarray or not is_array(value):
+            return numpy.asarray(value, dtype=dtype)
+        value = to_host(value)  # explicit: a device array asked for on the host
+        return value if dtype is None else value.astype(dtype)
+    if not is_array(value):
+        value = numpy.asarray(value, dtype=dtype)
+    elif dtype is not None and value.dtype != dtype:
+        value = value.astype(dtype)
+    return to_device(value, device_of(like))
+
+
+def on_host(array) -> bool:
+    """Whether `array` is a host (NumPy) array: its values can be read without a transfer."""
+    return type(array) is numpy.ndarray or not is_array(array)
+
+
+def scatter_add(out, index, values) -> None:
+    """out[index] += values, with repeated indices each adding (np.add.at, on any device)."""
+    _backend_of(out).scatter_add(out, index, values)
+
+
+def as_strided(x, shape: tuple, strides: tuple):
+    """A read-only strided view of an array, on its device (NumPy's `as_strided`)."""
+    return _backend_of(x).as_strided(x, shape, strides)
+
+
+def erf(x):
+    """The error function of an array, on its device."""
+    return _backend_of(x).erf(x)
+
+
+def same_device_error(op_name: str, arrays) -> RuntimeError | None:
+    """The error to raise when `arrays` live on different devices (None when they share one)."""
+    names = list(dict.fromkeys(str(device_of(a)) for a in arrays if type(a) in _array_types))
+    if len(names) > 1:
+        return RuntimeError(f"{op_name}: expected all tensors on the same device, got {' and '.join(names)}")
+    return None
+
+
+_CPU = Device("cpu")
+
+
+# ----- dtypes -------------------------------------------------------------------------------------------------
 float16 = numpy.dtype("float16")
 float32 = numpy.dtype("float32")
 float64 = numpy.dtype("float64")

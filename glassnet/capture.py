@@ -26,9 +26,10 @@ from collections.abc import Callable
 from typing import Any
 
 from glassnet import autograd
-from glassnet.autograd import _state, _sum_per_leaf, _write_leaf_grads, match_gradient
+from glassnet.autograd import _state, _sum_per_leaf, _write_leaf_grads, match_gradient, unit_gradient
 from glassnet.backend import np
-from glassnet.tensor import Tensor, _unit_gradient
+from glassnet.state import mode_block_closed, mode_block_opened
+from glassnet.tensor import Tensor
 
 _ndarray = np.ndarray
 _new = object.__new__
@@ -531,10 +532,12 @@ def _generate(schedule: Schedule) -> Callable:
         "_ndarray": _ndarray,
         "_asarray": np.asarray,
         "_match": match_gradient,
-        "_unit": _unit_gradient,
+        "_unit": unit_gradient,
         "_write": _write_leaf_grads,
         "_sum": _sum_per_leaf,
         "_state": _state,
+        "_block_opened": mode_block_opened,
+        "_block_closed": mode_block_closed,
         "_fix": _fix_scalar,
     }
     names: dict = {}
@@ -620,6 +623,9 @@ def _emit_backward(walk: _Backward, n: int, emit: Callable, const: Callable, ops
     emit(f"    seed{n} = _unit(v{walk.root}); g{walk.root} = seed{n}; leaves{n} = []")
     for target, count in consumers.items():
         emit(f"    g{target} = None" + (f"; own{target} = False" if count > 1 else ""))
+    # a mode block, as the eager walk opens one: ops in other threads then read their own modes, not the shared
+    # fast path that assumes no thread has changed any (state.py: open_blocks)
+    emit("    _block_opened()")
     emit("    prev = _state.graph_backward, _state.grad_enabled; _state.graph_backward = _state.grad_enabled = False")
     emit("    try:")
     for slot, checked, targets in walk.nodes:
@@ -651,6 +657,7 @@ def _emit_backward(walk: _Backward, n: int, emit: Callable, const: Callable, ops
             emit(f"            f{slot}._saved = f{slot}._out = None")
     emit("    finally:")
     emit("        _state.graph_backward, _state.grad_enabled = prev")
+    emit("        _block_closed()")
     emit(f"    _write(_sum(leaves{n}), False, (seed{n},))")
 
 

@@ -55,8 +55,11 @@ def _raw(value):
     return value.data if isinstance(value, Tensor) else value
 
 
-def _const(array) -> Tensor:
-    return Tensor._make(numpy.asarray(array), None)
+def _const(array, like: Tensor | None = None) -> Tensor:
+    """A constant Tensor (no graph) of `array`: on `like`'s device when given, else where the array already is."""
+    if like is not None:
+        return Tensor._make(backend.array_like(array, like.data), None)
+    return Tensor._make(array if backend.is_array(array) else numpy.asarray(array), None)
 
 
 def _dim_tuple(dims, ndim: int, name: str) -> tuple:
@@ -222,7 +225,9 @@ def _bitwise(ufunc, bool_ufunc, name):
         if _is_bool(input, other) and bool_ufunc is not None:
             return _compare(bool_ufunc, input, other)
         dtype = backend.result_dtype(_operand_info(input), _operand_info(other))
-        return _const(ufunc(numpy.asarray(_raw(input), dtype=dtype), numpy.asarray(_raw(other), dtype=dtype)))
+        like = (input if isinstance(input, Tensor) else other).data  # the operands go to the tensor's device
+        a, b = (backend.array_like(_raw(v), like, dtype) for v in (input, other))
+        return _const(ufunc(a, b))
 
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = f"Elementwise {name.replace('_', ' ')} of integer or bool tensors (or Python ints)."
@@ -294,7 +299,9 @@ sgn = sign
 
 def _check_integer_divisor(name: str, a, b) -> None:
     dtype = backend.result_dtype(_operand_info(a), _operand_info(b))
-    if dtype.kind in "iu" and numpy.any(numpy.asarray(_raw(b)) == 0):
+    divisor = _raw(b)
+    divisor = backend.to_host(divisor) if backend.is_array(divisor) else numpy.asarray(divisor)  # (a read-back)
+    if dtype.kind in "iu" and numpy.any(divisor == 0):
         raise ZeroDivisionError(f"{name}: integer division by zero")
 
 
@@ -854,7 +861,7 @@ def index_select(input: Tensor, dim: int, index) -> Tensor:  # noqa: A002
 
 # ----- masked and indexed writes ---------------------------------------------------------------------------------
 def _mask(input: Tensor, mask, name: str):
-    m = numpy.asarray(_raw(mask))
+    m = backend.array_like(_raw(mask), input.data)  # on the input's device
     if m.dtype != bool:
         raise TypeError(f"{name}: the mask must be a bool tensor, got {m.dtype}")
     try:
@@ -1212,10 +1219,10 @@ __all__ = sorted(
 
 
 # ----- triangles and diagonals (compositions: a where with a constant mask, an indexing, an einsum) -------------------
-def _triangle_mask(shape: tuple, diagonal: int, lower: bool):
-    rows, cols = shape[-2], shape[-1]
+def _triangle_mask(input: Tensor, diagonal: int, lower: bool):
+    rows, cols = input.shape[-2], input.shape[-1]
     keep = numpy.tri(rows, cols, diagonal, dtype=bool) if lower else ~numpy.tri(rows, cols, diagonal - 1, dtype=bool)
-    return _const(keep)
+    return _const(keep, input)
 
 
 @method
@@ -1224,7 +1231,7 @@ def tril(input: Tensor, diagonal: int = 0) -> Tensor:  # noqa: A002
     _check_tensor("tril", input)
     if input.ndim < 2:
         raise ShapeError(f"tril: expected at least 2 dims, got shape {input.shape}")
-    return where(_triangle_mask(input.shape, diagonal, True), input, _const(numpy.zeros((), input.dtype)))
+    return where(_triangle_mask(input, diagonal, True), input, _const(numpy.zeros((), input.dtype), input))
 
 
 @method
@@ -1233,7 +1240,7 @@ def triu(input: Tensor, diagonal: int = 0) -> Tensor:  # noqa: A002
     _check_tensor("triu", input)
     if input.ndim < 2:
         raise ShapeError(f"triu: expected at least 2 dims, got shape {input.shape}")
-    return where(_triangle_mask(input.shape, diagonal, False), input, _const(numpy.zeros((), input.dtype)))
+    return where(_triangle_mask(input, diagonal, False), input, _const(numpy.zeros((), input.dtype), input))
 
 
 @method

@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 import numpy
 
 from glassnet import autograd, backend
-from glassnet.autograd import _state, run_backward
+from glassnet.autograd import _state, initial_gradients, open_blocks, run_backward, unit_gradient
 from glassnet.errors import OpValueError, ShapeError
 from glassnet.ops import activation as act
 from glassnet.ops import arithmetic as ar
@@ -27,8 +27,12 @@ class Tensor:
     __slots__ = ("data", "grad_fn", "_requires_grad", "_grad", "_hooks", "__weakref__")
     __array_priority__ = 1000
 
-    def __init__(self, data: Any, dtype=None, requires_grad: bool = False):
+    def __init__(self, data: Any, dtype=None, requires_grad: bool = False, device=None):
         self.data = _to_array(data, backend.to_dtype(dtype))
+        if device is None:
+            device = _state.default_device  # inside `with gn.device(...)`
+        if device is not None:
+            self.data = backend.to_device(self.data, backend.Device(device))
         self.grad_fn = None
         self._grad = None
         self._hooks = None
@@ -60,8 +64,13 @@ class Tensor:
         return self.data.dtype
 
     @property
-    def device(self) -> str:
-        return "cpu"
+    def device(self) -> backend.Device:
+        """Where the values live (`gn.device`); equal to its string: `t.device == "cpu"`."""
+        return backend.device_of(self.data)
+
+    @property
+    def is_cuda(self) -> bool:
+        return self.device.type == "cuda"
 
     @property
     def is_leaf(self) -> bool:
@@ -130,21 +139,33 @@ class Tensor:
             _state.capture.read("numpy()")
         if self._requires_grad:
             raise RuntimeError("numpy(): the tensor requires grad; call .detach().numpy() instead")
+        if type(self.data) is not numpy.ndarray:
+            raise TypeError(
+                f"numpy(): the tensor is on {self.device}; call .cpu() first to copy it to host memory"
+            )
         return self.data
 
     def item(self):
-        """The single value of a one-element tensor as a Python number."""
+        """The single value of a one-element tensor as a Python number (from a device: one transfer)."""
         if _state.capture is not None:
             _state.capture.read("item()")
         if self.data.size != 1:
             raise ValueError(f"item(): only one-element tensors can be converted, got shape {self.shape}")
-        return self.data.item()
+        return backend.to_host(self.data).item()
 
     def tolist(self):
         """The values as (nested) Python lists."""
         if _state.capture is not None:
             _state.capture.read("tolist()")
-        return self.data.tolist()
+        return backend.to_host(self.data).tolist()
+
+    def cpu(self) -> Tensor:
+        """This tensor in host memory (itself if it is there already); stays on the graph."""
+        return self.to("cpu")
+
+    def cuda(self, device: int | str | None = None) -> Tensor:
+        """This tensor on a CUDA GPU (`cuda()` is GPU 0, `cuda(1)` GPU 1)."""
+        return self.to(_cuda_device(device))
 
     def detach(self) -> Tensor:
         """The same values, cut from the graph (no grad_fn, requires_grad=False)."""
@@ -154,12 +175,30 @@ class Tensor:
         """A copy of the values that stays on the graph (memory_format is accepted; arrays here are always dense)."""
         return self + 0 if self.dtype.kind != "b" else Tensor._make(self.data.copy(), None)
 
-    def to(self, dtype=None, *args, **kwargs) -> Tensor:
-        """Convert to another dtype (device strings other than 'cpu' are refused for now)."""
-        if isinstance(dtype, str) and dtype in ("cpu",):
-            return self
-        if isinstance(dtype, str) and dtype.startswith(("cuda", "gpu")):
-            raise RuntimeError(f"to({dtype!r}): this build of glassnet has only the 'cpu' device")
+    def to(self, *args, dtype=None, device=None, non_blocking: bool = False) -> Tensor:
+        """`to(dtype)`, `to(device)`, `to(device, dtype)` or `to(other_tensor)`: a converted tensor (or itself).
+
+        Moving to another device stays on the graph: the gradient flows back to the original device.
+        """
+        if len(args) == 1 and device is None and isinstance(args[0], numpy.dtype):  # the common internal call
+            return self._cast(args[0])
+        for arg in args:
+            if isinstance(arg, Tensor):
+                device, dtype = arg.device, arg.dtype
+            elif isinstance(arg, backend.Device) or (isinstance(arg, str) and _is_device_string(arg)):
+                device = arg
+            else:
+                dtype = arg
+        t = self
+        if device is not None:
+            device = backend.Device(device)
+            if device != t.device or (device.index is not None and str(device) != str(t.device)):
+                t = ar.ToDevice.apply(t, device=device) if t._requires_grad else Tensor._make(
+                    backend.to_device(t.data, device), None
+                )
+        return t._cast(dtype)
+
+    def _cast(self, dtype) -> Tensor:
         dtype = backend.to_dtype(dtype)
         if dtype is None or dtype == self.dtype:
             return self
@@ -167,28 +206,31 @@ class Tensor:
             return ar.Cast.apply(self, dtype=dtype)
         return Tensor._make(self.data.astype(dtype), None)
 
-    astype = to
-    type = to
+    def astype(self, dtype=None) -> Tensor:
+        """Convert to another dtype (itself when it has it already, or when none is given)."""
+        return self._cast(dtype)
+
+    type = astype
 
     def float(self) -> Tensor:
         """Convert to float32."""
-        return self.to(backend.float32)
+        return self._cast(backend.float32)
 
     def double(self) -> Tensor:
         """Convert to float64."""
-        return self.to(backend.float64)
+        return self._cast(backend.float64)
 
     def long(self) -> Tensor:
         """Convert to int64."""
-        return self.to(backend.int64)
+        return self._cast(backend.int64)
 
     def int(self) -> Tensor:
         """Convert to int32."""
-        return self.to(backend.int32)
+        return self._cast(backend.int32)
 
     def bool(self) -> Tensor:
         """Convert to bool."""
-        return self.to(backend.bool_)
+        return self._cast(backend.bool_)
 
     def __float__(self) -> float:
         return float(self.item())
@@ -211,8 +253,8 @@ class Tensor:
         return int(self.data)
 
     def __repr__(self) -> str:
-        body = numpy.array2string(self.data, separator=", ", prefix="tensor(", **PRINT_OPTIONS)
-        extras = []
+        body = numpy.array2string(backend.to_host(self.data), separator=", ", prefix="tensor(", **PRINT_OPTIONS)
+        extras = [] if type(self.data) is numpy.ndarray else [f"device='{self.device}'"]
         if self.dtype not in (backend.get_default_dtype(), backend.int64, backend.bool_):
             extras.append(f"dtype={self.dtype}")
         if self.grad_fn is not None:
@@ -226,7 +268,7 @@ class Tensor:
         from glassnet.display import tensor_html
 
         grad_fn = f"<{self.grad_fn.name}Backward>" if self.grad_fn is not None else None
-        return tensor_html(self.data, self.dtype, grad_fn, self._requires_grad)
+        return tensor_html(backend.to_host(self.data), self.dtype, grad_fn, self._requires_grad)
 
     __hash__ = object.__hash__  # by identity, as in PyTorch (a C-level hash: tensors key the optimiser's state)
 
@@ -239,9 +281,9 @@ class Tensor:
                 "(was it computed under no_grad, or from tensors without requires_grad=True?)"
             )
         if gradient is None and self.data.size == 1 and not create_graph:  # the usual loss.backward()
-            grads = [_unit_gradient(self.data)]
+            grads = [unit_gradient(self.data)]
         else:
-            grads = _initial_grads([self], None if gradient is None else [gradient], create_graph, "backward")
+            grads = initial_gradients([self], None if gradient is None else [gradient], create_graph, "backward")
         run_backward([self], grads, retain_graph or create_graph, create_graph)
 
     def retain_grad(self) -> None:
@@ -271,6 +313,7 @@ class Tensor:
 
     # ----- arithmetic -----------------------------------------------------------------------------
     def __add__(self, other):
+        """self + other. Fast path (glassnet/fast_paths.py) for one dtype (also in -, ×). Reference: _binary."""
         if type(other) is Tensor and other.data.dtype is self.data.dtype:  # fast path: no promotion needed
             return _add(self, other)
         return _binary(ar.Add, self, other, "add")
@@ -304,9 +347,9 @@ class Tensor:
         if isinstance(other, _SCALARS) and not isinstance(other, Tensor):
             base = self
             if isinstance(other, float) and self.dtype.kind != "f":
-                base = self.to(backend.get_default_dtype())
+                base = self._cast(backend.get_default_dtype())
             elif self.dtype.kind == "b":
-                base = self.to(backend.int64)  # bool ** int is int64 in PyTorch (NumPy would give int8)
+                base = self._cast(backend.int64)  # bool ** int is int64 in PyTorch (NumPy would give int8)
             if base.dtype.kind in "iu" and not isinstance(other, float) and other < 0:
                 raise OpValueError(f"pow: integers to negative integer powers are not allowed (exponent {other}); "
                                    "convert the base with .float()")
@@ -447,8 +490,8 @@ class Tensor:
         if isinstance(min, Tensor) or isinstance(max, Tensor):
             bounds = [_operand_info(b) for b in (min, max) if b is not None]
             dtype = backend.result_dtype(_operand_info(self), *bounds)
-            lo, hi = (None if b is None else _as_tensor(b).to(dtype) for b in (min, max))
-            return ar.ClampTensor.apply(self.to(dtype), lo, hi)
+            lo, hi = (None if b is None else _as_tensor(b, self)._cast(dtype) for b in (min, max))
+            return ar.ClampTensor.apply(self._cast(dtype), lo, hi)
         float_bound = isinstance(min, float) or isinstance(max, float)
         x = _floating(self) if float_bound else self  # int.clamp(0.5, 2.5) is float32, as in PyTorch
         return ar.Clamp.apply(x, lo=min, hi=max)
@@ -475,8 +518,8 @@ class Tensor:
     def sum(self, dim=None, keepdim: bool = False, dtype=None, *, axis=None, keepdims=None) -> Tensor:
         """Sum over `dim` (all dims if None)."""
         dim, keepdim = _dims(self, dim, axis, keepdim, keepdims, "sum")
-        x = self if self.dtype.kind == "f" else self.to(dtype or backend.int64)
-        return rd.Sum.apply(x if dtype is None else x.to(dtype), axis=dim, keepdims=keepdim)
+        x = self if self.dtype.kind == "f" else self._cast(dtype or backend.int64)
+        return rd.Sum.apply(x if dtype is None else x._cast(dtype), axis=dim, keepdims=keepdim)
 
     def mean(self, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
         """Mean over `dim` (all dims if None)."""
@@ -549,13 +592,14 @@ class Tensor:
 
     def gather(self, dim: int, index) -> Tensor:
         """`out[i][j] = self[i][index[i][j]]` along `dim` (PyTorch's gather)."""
-        idx = index.data if isinstance(index, Tensor) else numpy.asarray(index)
+        idx = backend.array_like(index.data if isinstance(index, Tensor) else index, self.data)
         if idx.dtype.kind not in "iu":
             raise TypeError(f"gather: index must be an integer tensor, got {idx.dtype}")
         if idx.ndim != self.ndim:
             raise ShapeError(f"gather: index has {idx.ndim} dims but the input of shape {self.shape} has {self.ndim}")
         dim = _axis(dim, self.ndim, "gather")
-        if idx.size and (idx.max() >= self.shape[dim] or idx.min() < -self.shape[dim]):
+        # (On a device the values are not checked: that would read them back to the host on every call.)
+        if backend.on_host(idx) and idx.size and (idx.max() >= self.shape[dim] or idx.min() < -self.shape[dim]):
             raise IndexError(f"gather: index out of range for dim {dim} of size {self.shape[dim]}")
         src = self
         if any(n != m for d, (n, m) in enumerate(zip(idx.shape, self.shape)) if d != dim):
@@ -679,11 +723,11 @@ class Tensor:
         return chunk(self, chunks, dim)
 
     def __getitem__(self, index) -> Tensor:
-        index = _convert_index(index, self.shape)
+        index = _convert_index(index, self.shape, self.data)
         if isinstance(index, tuple) and _ints_apart_from_arrays(index):
             # PyTorch applies integer indices first (as selections), NumPy would treat them as arrays.
-            ints_first = tuple(_as_slices(i) if isinstance(i, numpy.ndarray) else (i,) for i in index)
-            rest = tuple(i if isinstance(i, numpy.ndarray) or i is Ellipsis else slice(None)
+            ints_first = tuple(_as_slices(i) if backend.is_array(i) else (i,) for i in index)
+            rest = tuple(i if backend.is_array(i) or i is Ellipsis else slice(None)
                          for i in index if not _is_int(i))
             return sh.GetItem.apply(sh.GetItem.apply(self, index=sum(ints_first, ())), index=rest)
         return sh.GetItem.apply(self, index=index)
@@ -694,7 +738,9 @@ class Tensor:
                 "setitem: in-place assignment into a tensor that requires grad would break its gradient; "
                 "build a new tensor (e.g. with gn.where) or do it under gn.no_grad()"
             )
-        self.data[_convert_index(index, self.shape)] = value.data if isinstance(value, Tensor) else value
+        if isinstance(value, Tensor) or backend.is_array(value):
+            value = backend.array_like(value.data if isinstance(value, Tensor) else value, self.data)
+        self.data[_convert_index(index, self.shape, self.data)] = value
 
     def __iter__(self):
         for i in range(len(self)):
@@ -713,11 +759,15 @@ class Tensor:
 
     def copy_(self, src) -> Tensor:
         """Copy `src`'s values into this tensor in place."""
-        self.data[...] = src.data if isinstance(src, Tensor) else src
+        if isinstance(src, Tensor) or backend.is_array(src):  # from another device: one explicit copy
+            src = backend.array_like(src.data if isinstance(src, Tensor) else src, self.data)
+        self.data[...] = src
         return self
 
     # ----- NumPy protocols: lets backward code written with np.* run on Tensors ---------------------
     def __array__(self, dtype=None, copy=None):
+        if type(self.data) is not numpy.ndarray:
+            raise TypeError(f"can't convert a tensor on {self.device} to a NumPy array; call .cpu() first")
         return self.data if dtype is None else self.data.astype(dtype)
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
@@ -749,10 +799,22 @@ autograd.Tensor = Tensor  # the engine builds output tensors with this class
 
 
 # ----- helpers ------------------------------------------------------------------------------------------
+def _is_device_string(text: str) -> bool:
+    return text.partition(":")[0] in ("cpu", "cuda", *backend._devices)
+
+
+def _cuda_device(device) -> backend.Device:
+    if device is None:
+        return backend.Device("cuda", 0)
+    if isinstance(device, int):
+        return backend.Device("cuda", device)
+    return backend.Device(device)
+
+
 def _to_array(data, dtype):
     if isinstance(data, Tensor):
         data = data.data
-    if isinstance(data, numpy.ndarray):
+    if isinstance(data, numpy.ndarray) or backend.is_array(data):
         return data if dtype is None or data.dtype == dtype else data.astype(dtype)
     if isinstance(data, (list, tuple)) and any(isinstance(d, Tensor) for d in _flatten(data)):
         data = _nested_values(data)
@@ -784,11 +846,19 @@ def _nested_values(data):
     return data
 
 
-def _as_tensor(value, like: Tensor | None = None) -> Tensor:
-    """Wrap a non-tensor operand as a constant tensor."""
+def _as_tensor(value, like=None) -> Tensor:
+    """Wrap a non-tensor operand as a constant tensor; a number or list goes to the device of `like` (a Tensor),
+    as PyTorch lets a Python number meet a GPU tensor. A host array stays a host array."""
     if isinstance(value, Tensor):
         return value
-    return Tensor._make(_to_array(value, None), None)
+    array = _to_array(value, None)
+    if isinstance(like, Tensor) and type(like.data) is not numpy.ndarray and not backend.is_array(value):
+        array = backend.to_device(array, like.device)
+    return Tensor._make(array, None)
+
+
+def _first_tensor(*values):
+    return next((v for v in values if isinstance(v, Tensor)), None)
 
 
 def _operand_info(value):
@@ -803,9 +873,9 @@ def _binary(op, a, b, name: str, floating: bool = False) -> Tensor:
             return op.apply(a, b)
     else:
         if not (a_t or isinstance(a, _SCALARS)):
-            a = _as_tensor(a)
+            a = _as_tensor(a, b)
         if not (b_t or isinstance(b, _SCALARS)):
-            b = _as_tensor(b)
+            b = _as_tensor(b, a)
         if isinstance(a, _SCALARS) and not isinstance(a, numpy.generic) and b.data.dtype.kind == "f" and not floating:
             return op.apply(a, b) if not isinstance(a, bool) else op.apply(int(a), b)
         if isinstance(b, _SCALARS) and not isinstance(b, numpy.generic) and a.data.dtype.kind == "f":
@@ -825,7 +895,7 @@ _add, _sub, _mul, _tanh = ar.Add.apply, ar.Sub.apply, ar.Mul.apply, act.Tanh.app
 
 def _cast_operand(x, dtype):
     if isinstance(x, Tensor):
-        return x if x.dtype == dtype else x.to(dtype)
+        return x if x.dtype == dtype else x._cast(dtype)
     if isinstance(x, numpy.generic):
         x = x.item()
     return numpy.asarray(x, dtype=dtype)[()] if dtype.kind != "f" else float(x)
@@ -840,7 +910,7 @@ def _check_broadcast(a, b, name: str) -> None:
 
 
 def _floating(x: Tensor) -> Tensor:
-    return x if x.data.dtype.kind == "f" else x.to(backend.get_default_dtype())
+    return x if x.data.dtype.kind == "f" else x._cast(backend.get_default_dtype())
 
 
 def _is_bool(a, b) -> bool:
@@ -852,8 +922,9 @@ def _compare(ufunc, a, b) -> Tensor:
     b_data = b.data if isinstance(b, Tensor) else b
     if isinstance(a, Tensor) and isinstance(b, Tensor):
         _check_broadcast(a, b, ufunc.__name__)
-    out = Tensor._make(numpy.asarray(ufunc(a_data, b_data)), None)
-    if _state.observers:  # comparisons are not Functions; observers (the ONNX tracer) still see them
+    result = ufunc(a_data, b_data)
+    out = Tensor._make(result if backend.is_array(result) else numpy.asarray(result), None)
+    if open_blocks and _state.observers:  # comparisons are not Functions; observers still see them
         for observer in _state.observers:
             observer(None, (a, b), {"ufunc": ufunc}, out)
     return out
@@ -904,11 +975,16 @@ def _arg(fn, t: Tensor, dim, keepdim) -> Tensor:
     if dim is None:
         _nonempty(t, None, fn.__name__)
         out = fn(t.data)
-        return Tensor._make(numpy.asarray(out, dtype=numpy.int64).reshape((1,) * t.ndim if keepdim else ()), None)
+        return Tensor._make(_int64(out, t.data).reshape((1,) * t.ndim if keepdim else ()), None)
     d = _axis(dim, t.ndim, fn.__name__)
     _nonempty(t, d, fn.__name__)
-    out = fn(t.data, axis=d, keepdims=keepdim) if t.ndim else numpy.asarray(0)
-    return Tensor._make(numpy.asarray(out, dtype=numpy.int64), None)
+    out = fn(t.data, axis=d, keepdims=keepdim) if t.ndim else 0
+    return Tensor._make(_int64(out, t.data), None)
+
+
+def _int64(value, like):
+    """An index result as an int64 array on `like`'s device."""
+    return backend.array_like(value, like, numpy.int64)
 
 
 class ValuesIndices(NamedTuple):
@@ -951,15 +1027,16 @@ def _check_reshape(old: tuple, new: tuple) -> tuple:
     return new
 
 
-def _convert_index(index, shape: tuple):
-    """Turn Tensors inside an index into arrays and check integer/boolean indices against `shape`."""
+def _convert_index(index, shape: tuple, like):
+    """Turn Tensors and lists inside an index into arrays on `like`'s device, and check integer/boolean indices
+    against `shape` (their values only on the host: on a device that would be a transfer per indexing)."""
     items = index if isinstance(index, tuple) else (index,)
     out = []
     for item in items:
         if isinstance(item, Tensor):
             item = item.data
-        elif isinstance(item, (list, tuple)):  # a sequence inside an index tuple selects like a list, as in PyTorch
-            item = numpy.asarray(item)
+        if isinstance(item, (list, tuple)) or (backend.is_array(item) and type(item) is not type(like)):
+            item = backend.array_like(item, like)  # a sequence inside an index tuple selects like a list, as in PyTorch
         out.append(item)
     _check_index(out, shape)
     return tuple(out) if isinstance(index, tuple) or len(out) > 1 else out[0]
@@ -969,23 +1046,23 @@ def _is_int(item) -> bool:
     return isinstance(item, (int, numpy.integer)) and not isinstance(item, (bool, numpy.bool_))
 
 
-def _as_slices(array: numpy.ndarray) -> tuple:
+def _as_slices(array) -> tuple:
     return (slice(None),) * (array.ndim if array.dtype.kind == "b" else 1)
 
 
 def _ints_apart_from_arrays(items: tuple) -> bool:
     """Whether an index mixes integers and arrays so that NumPy's and PyTorch's results would differ."""
-    if not any(_is_int(i) for i in items) or not any(isinstance(i, numpy.ndarray) for i in items):
+    if not any(_is_int(i) for i in items) or not any(backend.is_array(i) for i in items):
         return False
-    advanced = [k for k, i in enumerate(items) if _is_int(i) or isinstance(i, numpy.ndarray)]
+    advanced = [k for k, i in enumerate(items) if _is_int(i) or backend.is_array(i)]
     return advanced[-1] - advanced[0] + 1 != len(advanced)  # not all adjacent: NumPy moves them to the front
 
 
 def _check_index(items: list, shape: tuple) -> None:
     dim = 0
     n_real = sum(1 for i in items if i is not None and i is not Ellipsis and not isinstance(i, bool) and not (
-        isinstance(i, numpy.ndarray) and i.dtype.kind == "b"))
-    n_real += sum(i.ndim for i in items if isinstance(i, numpy.ndarray) and i.dtype.kind == "b")
+        backend.is_array(i) and i.dtype.kind == "b"))
+    n_real += sum(i.ndim for i in items if backend.is_array(i) and i.dtype.kind == "b")
     if n_real > len(shape):
         raise IndexError(f"getitem: too many indices ({n_real}) for a tensor of shape {shape}")
     for item in items:
@@ -994,7 +1071,7 @@ def _check_index(items: list, shape: tuple) -> None:
         if item is Ellipsis:
             dim = len(shape) - (n_real - dim)
             continue
-        if isinstance(item, numpy.ndarray) and item.dtype.kind == "b":
+        if backend.is_array(item) and item.dtype.kind == "b":
             if item.shape != shape[dim : dim + item.ndim]:
                 raise IndexError(
                     f"getitem: boolean mask of shape {item.shape} does not match shape "
@@ -1002,13 +1079,13 @@ def _check_index(items: list, shape: tuple) -> None:
                 )
             dim += item.ndim
             continue
-        if isinstance(item, (int, numpy.integer)) or (isinstance(item, numpy.ndarray) and item.dtype.kind in "iu"):
+        if isinstance(item, (int, numpy.integer)) or (backend.is_array(item) and item.dtype.kind in "iu"):
             n = shape[dim]
-            arr = numpy.asarray(item)
-            if arr.size and (arr.max() >= n or arr.min() < -n):
+            arr = numpy.asarray(item) if backend.on_host(item) else None
+            if arr is not None and arr.size and (arr.max() >= n or arr.min() < -n):
                 bad = arr.max() if arr.max() >= n else arr.min()
                 raise IndexError(f"getitem: index {bad} is out of range for dim {dim} of size {n} (shape {shape})")
-        elif isinstance(item, numpy.ndarray) and item.dtype.kind not in "iub":
+        elif backend.is_array(item) and item.dtype.kind not in "iub":
             raise IndexError(f"getitem: tensors used as indices must be integer or bool, not {item.dtype}")
         dim += 1
 
@@ -1021,7 +1098,7 @@ def matmul(a, b) -> Tensor:
         if (ad.ndim == 2 and bd.ndim == 2 and ad.shape[1] == bd.shape[0] and ad.dtype is bd.dtype
                 and ad.dtype.kind == "f"):
             return la.MatMul.apply(a, b)
-    a, b = _as_tensor(a), _as_tensor(b)
+    a, b = _as_tensor(a, b), _as_tensor(b, a)
     if a.ndim == 0 or b.ndim == 0:
         raise ShapeError(f"matmul: both operands must have at least 1 dim, got shapes {a.shape} and {b.shape}")
     k_a = a.shape[-1]
@@ -1035,7 +1112,7 @@ def matmul(a, b) -> Tensor:
             raise ShapeError(f"matmul: batch dims of {a.shape} and {b.shape} cannot be broadcast") from None
     if a.dtype != b.dtype:
         dtype = backend.result_dtype(_operand_info(a), _operand_info(b))
-        a, b = a.to(dtype), b.to(dtype)
+        a, b = a._cast(dtype), b._cast(dtype)
     if a.dtype.kind == "b":
         raise TypeError("matmul: bool tensors are not supported")
     return la.MatMul.apply(a, b)
@@ -1043,31 +1120,33 @@ def matmul(a, b) -> Tensor:
 
 def maximum(a, b) -> Tensor:
     """Elementwise maximum (the gradient goes to the larger; halves on ties)."""
-    return _binary(ar.Maximum, _as_tensor(a), _as_tensor(b), "maximum")
+    return _binary(ar.Maximum, _as_tensor(a, b), _as_tensor(b, a), "maximum")
 
 
 def minimum(a, b) -> Tensor:
     """Elementwise minimum (the gradient goes to the smaller; halves on ties)."""
-    return _binary(ar.Minimum, _as_tensor(a), _as_tensor(b), "minimum")
+    return _binary(ar.Minimum, _as_tensor(a, b), _as_tensor(b, a), "minimum")
 
 
 def where(condition, input, other) -> Tensor:  # noqa: A002 - PyTorch's name
     """Pick from `input` where `condition` holds, else from `other`."""
-    cond = condition.data if isinstance(condition, Tensor) else numpy.asarray(condition)
+    like = _first_tensor(input, other, condition)
+    a, b = _as_tensor(input, like), _as_tensor(other, like)
+    cond = backend.array_like(condition.data if isinstance(condition, Tensor) else condition, a.data)
     if cond.dtype.kind != "b":
         raise TypeError(f"where: condition must be bool, got {cond.dtype}")
-    a, b = _as_tensor(input), _as_tensor(other)
     try:
         numpy.broadcast_shapes(cond.shape, a.shape, b.shape)
     except ValueError:
         raise ShapeError(f"where: shapes {cond.shape}, {a.shape} and {b.shape} cannot be broadcast together") from None
     dtype = backend.result_dtype(_operand_info(a), _operand_info(b))
-    return ar.Where.apply(cond, a.to(dtype), b.to(dtype))
+    return ar.Where.apply(cond, a._cast(dtype), b._cast(dtype))
 
 
 def cat(tensors, dim: int = 0) -> Tensor:
     """Join tensors along an existing dimension."""
-    tensors = [_as_tensor(t) for t in tensors]
+    like = _first_tensor(*tensors)
+    tensors = [_as_tensor(t, like) for t in tensors]
     if not tensors:
         raise ValueError("cat: expected a non-empty list of tensors")
     d = _axis(dim, tensors[0].ndim, "cat")
@@ -1075,19 +1154,20 @@ def cat(tensors, dim: int = 0) -> Tensor:
         if t.ndim != tensors[0].ndim or any(t.shape[i] != tensors[0].shape[i] for i in range(t.ndim) if i != d):
             raise ShapeError(f"cat: shapes {[x.shape for x in tensors]} differ outside dim {dim}")
     dtype = backend.result_dtype(*[_operand_info(t) for t in tensors])
-    return sh.Concat.apply(*[t.to(dtype) for t in tensors], axis=d)
+    return sh.Concat.apply(*[t._cast(dtype) for t in tensors], axis=d)
 
 
 def stack(tensors, dim: int = 0) -> Tensor:
     """Join equally-shaped tensors along a new dimension."""
-    tensors = [_as_tensor(t) for t in tensors]
+    like = _first_tensor(*tensors)
+    tensors = [_as_tensor(t, like) for t in tensors]
     if not tensors:
         raise ValueError("stack: expected a non-empty list of tensors")
     if any(t.shape != tensors[0].shape for t in tensors):
         raise ShapeError(f"stack: all tensors must have the same shape, got {[t.shape for t in tensors]}")
     d = _axis(dim, tensors[0].ndim + 1, "stack")
     dtype = backend.result_dtype(*[_operand_info(t) for t in tensors])
-    return sh.Stack.apply(*[t.to(dtype) for t in tensors], axis=d)
+    return sh.Stack.apply(*[t._cast(dtype) for t in tensors], axis=d)
 
 
 def split(tensor: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
@@ -1131,7 +1211,7 @@ def einsum(equation: str, *operands) -> Tensor:
     la.parse_einsum(equation, [t.shape for t in tensors])
     dtype = backend.result_dtype(*[_operand_info(t) for t in tensors])
     try:
-        return la.Einsum.apply(*[t.to(dtype) for t in tensors], equation=equation)
+        return la.Einsum.apply(*[t._cast(dtype) for t in tensors], equation=equation)
     except ValueError as e:
         raise ValueError(f"einsum: '{equation}' with shapes {[t.shape for t in tensors]}: {e}") from None
 
@@ -1161,39 +1241,6 @@ def _einsum_diagonals(equation: str, tensors: list) -> tuple:
         new_subs.append(sub)
         new_tensors.append(t)
     return ",".join(new_subs) + "->" + rhs, new_tensors
-
-
-def _unit_gradient(value) -> numpy.ndarray:
-    """dL/dL = 1 in the shape and dtype of a one-element `value` (ones/ones_like are slower Python wrappers)."""
-    seed = numpy.array(1, value.dtype)
-    return seed if value.ndim == 0 else seed.reshape(value.shape)
-
-
-def _initial_grads(outputs, grad_outputs, create_graph: bool, name: str) -> list:
-    """dL/dL = 1 for scalar outputs; a non-scalar output needs an explicit gradient of its shape."""
-    result = []
-    for i, out in enumerate(outputs):
-        g = None if grad_outputs is None else grad_outputs[i]
-        if g is None:
-            if out.data.size != 1:
-                raise RuntimeError(
-                    f"{name}: grad can be implicitly created only for scalar outputs, got shape {out.shape}; "
-                    "pass gradient= with the same shape"
-                )
-            g = _unit_gradient(out.data)
-        else:
-            g_arr = g.data if isinstance(g, Tensor) else numpy.asarray(g, dtype=out.dtype)
-            if g_arr.shape != out.shape:
-                raise RuntimeError(
-                    f"{name}: gradient of shape {g_arr.shape} does not match the output shape {out.shape}"
-                )
-            # A gradient entering the graph has its output's dtype, like every gradient inside it (ops rely on it).
-            if create_graph and isinstance(g, Tensor):
-                result.append(g if g.dtype == out.dtype else g.to(out.dtype))
-                continue
-            g = g_arr if g_arr.dtype == out.dtype else g_arr.astype(out.dtype)
-        result.append(Tensor._make(g, None) if create_graph else g)
-    return result
 
 
 # ----- NumPy protocol tables -----------------------------------------------------------------------------

@@ -810,7 +810,8 @@ def _labels(L, like, kind: str):
     shape = tuple(like.shape)
     values = {"sign": lambda: rng.choice([-1.0, 1.0], shape), "binary": lambda: rng.choice([0.0, 1.0], shape),
               "count": lambda: rng.integers(0, 4, shape).astype(np.float64)}[kind]()
-    return L.tensor(values.astype(np.float32 if like.dtype in (np.float32, torch.float32) else np.float64))
+    values = values.astype(np.float32 if like.dtype in (np.float32, torch.float32) else np.float64)
+    return L.tensor(values, device=like.device)  # where the input is (the device-double suite runs these too)
 
 
 LOSSES_MORE = [

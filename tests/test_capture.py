@@ -185,3 +185,32 @@ def test_int32_targets_converted_inside_the_op_follow_each_call():
         assert np.array_equal(eager_step(x, y).data, compiled(x, y).data)
         _assert_same(eager_model, model)
     assert compiled.replays == 2 and "astype" in compiled.schedule.source
+
+
+def test_a_replayed_backward_opens_a_mode_block_for_other_threads():
+    # The replay switches grad mode off in its own thread only: it must say so (state.open_blocks), so that ops in
+    # other threads read their own modes instead of assuming nobody changed any; and close it again.
+    from glassnet import state
+
+    w = gn.tensor(np.ones(3), requires_grad=True)
+    opt = gn.optim.SGD([w], lr=0.1)
+    seen = []
+
+    class Spy(gn.autograd.Function):  # y = x, recording how many mode blocks are open while its backward runs
+        def forward(self, x):
+            return x * 1.0
+
+        def backward(self, gy):
+            seen.append(len(state.open_blocks))
+            return gy
+
+    @gn.compile
+    def step():
+        opt.zero_grad()
+        (Spy.apply(w) * w).sum().backward()
+        opt.step()
+
+    for _ in range(3):
+        step()
+    assert step.fallback_reason is None and len(seen) == 3
+    assert all(n >= 1 for n in seen) and len(state.open_blocks) == 0

@@ -19,7 +19,7 @@ import os
 import struct
 from typing import Any
 
-from glassnet.backend import np
+from glassnet.backend import Device, backend_for, is_array, np, to_host
 from glassnet.files import FileRefused, atomic_write, check_regular
 from glassnet.tensor import Tensor
 
@@ -72,8 +72,8 @@ def save(obj: Any, path: str | os.PathLike) -> None:
 
 
 def _encode(obj: Any, where: str, tensors: dict, names_by_id: dict):
-    if isinstance(obj, (Tensor, np.ndarray)):
-        arr = obj.data if isinstance(obj, Tensor) else obj
+    if isinstance(obj, Tensor) or is_array(obj):
+        arr = to_host(obj.data if isinstance(obj, Tensor) else obj)  # from a device: one explicit copy
         if arr.dtype.kind not in "biuf":
             raise TypeError(f"gn.save: cannot store an array of dtype {arr.dtype} at {where or 'the top level'}")
         if id(obj) not in names_by_id:  # the same tensor twice (tied weights) is stored once
@@ -109,8 +109,11 @@ def _plain_scalar(value):
 
 
 # ----- loading ---------------------------------------------------------------------------------------------
-def load(path: str | os.PathLike) -> Any:
+def load(path: str | os.PathLike, map_location=None) -> Any:
     """Read a file written by `gn.save` (or any safetensors file) back as Tensors in the saved structure.
+
+    Tensors come back in host memory (a file does not record where they were), or on `map_location`
+    ("cuda", "cuda:1", a `gn.device`) when given.
 
     A file without glassnet's structure metadata (e.g. one written by PyTorch or Hugging Face) comes back as a
     flat `{name: Tensor}` dict. A truncated or corrupt file raises `WeightsFileError` naming the file.
@@ -126,7 +129,12 @@ def load(path: str | os.PathLike) -> Any:
         arrays = stnp.load_file(path)
     except Exception as e:  # noqa: BLE001 - the Rust reader's error type is private
         raise WeightsFileError(f"gn.load: {path} is not a valid safetensors file: {e}") from e
-    tensors = {name: Tensor(arr if arr.flags.writeable else arr.copy()) for name, arr in arrays.items()}
+    device = None if map_location is None else Device(map_location)
+    if device is not None:
+        backend_for(device)  # a device that cannot be used fails before anything is read into it
+    tensors = {
+        name: Tensor(arr if arr.flags.writeable else arr.copy(), device=device) for name, arr in arrays.items()
+    }
     metadata = header.get("__metadata__") or {}
     if _STRUCTURE_KEY not in metadata:
         return tensors

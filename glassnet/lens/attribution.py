@@ -50,7 +50,7 @@ class _Problem:
 def _as_array(name: str, x) -> np.ndarray:
     """x as a batched NumPy array, or a TypeError/ValueError that names the function."""
     if isinstance(x, Tensor):
-        x = x.detach().numpy()
+        x = x.detach().cpu().numpy()
     elif not isinstance(x, np.ndarray):
         raise TypeError(f"{name}: x must be a glassnet Tensor or a NumPy array, got {type(x).__name__}")
     if x.ndim < 2 or x.shape[0] == 0:
@@ -84,7 +84,7 @@ def _resolve_targets(name: str, target, logits: np.ndarray) -> np.ndarray:
     if target is None:
         return logits.argmax(axis=1)
     if isinstance(target, Tensor):
-        target = target.numpy()
+        target = target.cpu().numpy()
     raw = np.asarray(target)
     if raw.dtype.kind not in "iu" or isinstance(target, bool):
         raise TypeError(f"{name}: target must be an int, a sequence of {n} ints or None, got {target!r}")
@@ -124,8 +124,10 @@ def _explaining(name: str, model: Module) -> Iterator[None]:
     modes = [(m, m.training) for m in model.modules()]
     grads = [(p, p.grad) for p in model.parameters()]
     model.eval()
+    first = next(iter(model.parameters()), None)
     try:
-        yield
+        with first.device if first is not None else contextlib.nullcontext():  # inputs made where the model is
+            yield
     finally:
         for m, training in modes:
             m.training = training
@@ -160,15 +162,15 @@ def _prepare(name: str, model: Module, x, target, embedding: Module | None = Non
                 "model's nn.Embedding>)"
             )
         with no_grad():
-            logits = _logits(name, model(Tensor(array)), n).numpy()
+            logits = _logits(name, model(Tensor(array)), n).cpu().numpy()
         return _Problem(name, model, array, _resolve_targets(name, target, logits), logits.shape[1])
     _, embedding = _find_module(name, model, embedding, "embedding")
     if array.dtype.kind not in "iu":
         raise TypeError(f"{name}: with embedding=, x must hold integer token ids, got dtype {array.dtype}")
     seen: list = []
-    handle = embedding.register_forward_hook(lambda mod, args, out: seen.append(out.detach().numpy()))
+    handle = embedding.register_forward_hook(lambda mod, args, out: seen.append(out.detach().cpu().numpy()))
     with handle, no_grad():
-        logits = _logits(name, model(Tensor(array)), n).numpy()
+        logits = _logits(name, model(Tensor(array)), n).cpu().numpy()
     if not seen:
         raise ValueError(f"{name}: the embedding {type(embedding).__name__} was not called by the model's forward")
     values = seen[0]
@@ -200,8 +202,8 @@ def _gradients(problem: _Problem, points: np.ndarray, rows: np.ndarray) -> tuple
     leaf = Tensor(points.astype(problem.values.dtype, copy=False), requires_grad=True)
     scores = _target_scores(problem, _forward(problem, leaf, rows), rows)
     (g,) = grad(scores.sum(), leaf, allow_unused=True)  # samples are independent, so one sum gives each its own
-    g = np.zeros_like(points) if g is None else g.numpy()
-    return g, scores.detach().numpy()
+    g = np.zeros_like(points) if g is None else g.cpu().numpy()
+    return g, scores.detach().cpu().numpy()
 
 
 def _scores(problem: _Problem, points: np.ndarray, rows: np.ndarray, batch_size: int) -> np.ndarray:
@@ -211,7 +213,7 @@ def _scores(problem: _Problem, points: np.ndarray, rows: np.ndarray, batch_size:
         for start in range(0, len(rows), batch_size):
             part = slice(start, start + batch_size)
             logits = _forward(problem, Tensor(points[part].astype(problem.values.dtype, copy=False)), rows[part])
-            out.append(_target_scores(problem, logits, rows[part]).numpy())
+            out.append(_target_scores(problem, logits, rows[part]).cpu().numpy())
     return np.concatenate(out)
 
 
@@ -271,7 +273,7 @@ def _baseline(problem: _Problem, baseline) -> np.ndarray:
     if baseline is None:
         return np.zeros_like(values)
     if isinstance(baseline, Tensor):
-        baseline = baseline.detach().numpy()
+        baseline = baseline.detach().cpu().numpy()
     try:
         return np.broadcast_to(np.asarray(baseline, dtype=values.dtype), values.shape)
     except ValueError:
@@ -403,20 +405,20 @@ def grad_cam(model: Module, layer: Module | str, x, target=None, size=None) -> n
                 f"{name}: layer '{layer_name}' ({kind}) gives output {shape}; expected a convolutional layer "
                 "(nn.Conv2d or a block ending in one) whose output is 4-D (N, C, H, W)"
             )
-        captured.append(Tensor(output.detach().numpy(), requires_grad=True))
+        captured.append(Tensor(output.detach().cpu().numpy(), requires_grad=True))
         return captured[0]
 
     with _explaining(name, model):
         with no_grad():
-            logits = _logits(name, model(Tensor(array)), n).numpy()
+            logits = _logits(name, model(Tensor(array)), n).cpu().numpy()
         problem = _Problem(name, model, array, _resolve_targets(name, target, logits), logits.shape[1])
         with module.register_forward_hook(substitute):
             scores = _target_scores(problem, _logits(name, model(Tensor(array)), n), np.arange(n))
         if not captured:
             raise ValueError(f"{name}: layer '{layer_name}' ({kind}) was not called by the model's forward")
         (g,) = grad(scores.sum(), captured[0], allow_unused=True)
-    activations = captured[0].detach().numpy()
-    g = np.zeros_like(activations) if g is None else g.numpy()
+    activations = captured[0].detach().cpu().numpy()
+    g = np.zeros_like(activations) if g is None else g.cpu().numpy()
     spatial = tuple(range(2, activations.ndim))
     channel_weights = g.mean(axis=spatial, keepdims=True)
     cam = np.maximum((channel_weights * activations).sum(axis=1), 0)

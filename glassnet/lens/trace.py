@@ -2,14 +2,14 @@
 
 Each step is one node of the graph, visited in the engine's order (newest node first): the op, its inputs (shapes,
 values when small), the local derivative (the formula from the op's docstring), the upstream gradient dL/dy, the
-gradient sent to each input and where it accumulates (a parent op or a named leaf). The gradients are computed here
-by calling each node's own `backward` on copies, so the graph is kept (retain_graph semantics) and no `.grad` is
-written. Renders as plain text, Markdown, LaTeX and self-contained HTML (glassnet's templates, every value escaped).
+gradient sent to each input and where it accumulates (a parent op or a named leaf). The gradients are the engine's own:
+the one backward walk runs with a visitor that records each step, keeps the graph (retain_graph semantics) and writes
+no `.grad`; hooks run as they would in `loss.backward()`. Renders as plain text, Markdown, LaTeX and self-contained
+HTML (glassnet's templates, every value escaped).
 """
 
 from __future__ import annotations
 
-import heapq
 import inspect
 import re
 from dataclasses import dataclass, field
@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy
 
-from glassnet.autograd import Function, match_gradient, no_grad
+from glassnet.autograd import BackwardVisitor, Function, initial_gradients, match_gradient, run_backward
+from glassnet.backend import is_array, to_host
 from glassnet.lens.render import render_html
 from glassnet.tensor import Tensor
 
@@ -242,12 +243,53 @@ class Trace:
 
 
 def _copy(a: Any) -> Any:
-    return a.copy() if isinstance(a, numpy.ndarray) else a
+    if isinstance(a, Tensor):
+        a = a.data
+    return to_host(a).copy() if is_array(a) else a  # kept on the host: a trace is for reading
+
+
+class _TraceVisitor(BackwardVisitor):
+    """Builds one Step per node the engine's walk visits; writes no `.grad` (the graph is kept)."""
+
+    writes_grads = False
+
+    def __init__(self, labels: dict):
+        self.labels = labels
+        self.unnamed = 0
+        self.steps: list[Step] = []
+        self.leaf_grads: list = []
+
+    def node(self, node: Function, grad_output, grad_inputs: list) -> None:
+        fwd, deriv = _split_formula(_docline(node))
+        step = Step(len(self.steps) + 1, node.name, node, fwd, deriv, tuple(numpy.shape(node._out)),
+                    _copy(node._out), _copy(grad_output))
+        for pos, inp in enumerate(node.inputs):
+            gx = grad_inputs[pos] if pos < len(grad_inputs) else None
+            if not isinstance(inp, Tensor):
+                step.inputs.append(StepInput(pos, "constant", tuple(numpy.shape(inp)), _copy(inp)))
+                continue
+            si = StepInput(pos, "", tuple(inp.shape), _copy(inp.data), is_leaf=inp.grad_fn is None,
+                           parent=inp.grad_fn)
+            if si.is_leaf:
+                if id(inp) not in self.labels and inp._requires_grad:
+                    self.unnamed += 1
+                    self.labels[id(inp)] = f"leaf{self.unnamed}{tuple(inp.shape)}"
+                si.label = self.labels.get(id(inp), "constant")
+                si.destination = f"leaf {si.label}" if inp._requires_grad else ""
+            if gx is not None and inp._requires_grad:
+                si.grad = _copy(match_gradient(gx, inp, "trace"))
+            step.inputs.append(si)
+        self.steps.append(step)
+
+    def leaf(self, tensor: Tensor, grad) -> None:
+        self.leaf_grads.append((self.labels[id(tensor)], tensor, _copy(grad)))
 
 
 def trace(loss: Tensor, names: dict | None = None, model: Any = None, gradient: Any = None) -> Trace:
     """Replay backward from `loss` step by step (without freeing the graph or writing `.grad`) and return a Trace.
 
+    It is the engine's own walk (`autograd.run_backward`) watched by a visitor, so tensor hooks and leaf hooks
+    run as in `loss.backward()`, and the final gradients are exactly what `.grad` would hold.
     `names` maps leaf tensors to labels (`{w1: 'w1'}`); with `model`, its parameters are labelled by their names.
     """
     if not isinstance(loss, Tensor):
@@ -263,78 +305,28 @@ def trace(loss: Tensor, names: dict | None = None, model: Any = None, gradient: 
         labels.update({id(p): n for n, p in model.named_parameters()})
     if names:
         labels.update({id(t): str(n) for t, n in names.items()})
-    if gradient is None:
-        if loss.data.size != 1:
-            raise ValueError(f"trace: loss has shape {tuple(loss.shape)}; expected a scalar (or pass `gradient`)")
-        seed = numpy.ones_like(loss.data)
-    else:
-        seed = numpy.array(gradient.data if isinstance(gradient, Tensor) else gradient, dtype=loss.data.dtype)
-
-    root = loss.grad_fn
-    grads: dict = {root: seed}
-    heap = [(-root._seq, root)]
-    leaf_acc: dict[int, list] = {}
-    unnamed = 0
-    steps: list[Step] = []
-    step_of: dict[int, int] = {}
-    with no_grad():
-        while heap:
-            node = heapq.heappop(heap)[1]
-            gy = grads.pop(node)
-            if node._saved is None:
-                raise RuntimeError(
-                    f"trace: the graph through {node.name} was freed by an earlier backward(); call trace() before "
-                    "loss.backward(), or pass retain_graph=True to backward()"
-                )
-            doc = _docline(node)
-            fwd, deriv = _split_formula(doc)
-            step = Step(len(steps) + 1, node.name, node, fwd, deriv, tuple(numpy.shape(node._out)),
-                        _copy(node._out), _copy(gy))
-            step_of[id(node)] = step.number
-            gxs = node.backward(_copy(gy))
-            if type(gxs) is not tuple:
-                gxs = (gxs,)
-            for pos, inp in enumerate(node.inputs):
-                gx = gxs[pos] if pos < len(gxs) else None
-                if not isinstance(inp, Tensor):
-                    step.inputs.append(StepInput(pos, "constant", tuple(numpy.shape(inp)), _copy(inp)))
-                    continue
-                needs = inp._requires_grad and gx is not None
-                si = StepInput(pos, "", tuple(inp.shape), inp.data.copy(), is_leaf=inp.grad_fn is None,
-                               parent=inp.grad_fn)
-                if si.is_leaf:
-                    if id(inp) not in labels:
-                        if inp._requires_grad:
-                            unnamed += 1
-                            labels[id(inp)] = f"leaf{unnamed}{tuple(inp.shape)}"
-                    si.label = labels.get(id(inp), "constant")
-                    si.destination = f"leaf {si.label}" if inp._requires_grad else ""
-                if needs:
-                    gx = match_gradient(gx, inp, "trace")
-                    si.grad = _copy(gx)
-                    parent = inp.grad_fn
-                    if parent is None:
-                        entry = leaf_acc.get(id(inp))
-                        if entry is None:
-                            leaf_acc[id(inp)] = [inp, gx]
-                        else:
-                            entry[1] = entry[1] + gx
-                    elif parent in grads:
-                        grads[parent] = grads[parent] + gx
-                    else:
-                        grads[parent] = gx
-                        heapq.heappush(heap, (-parent._seq, parent))
-                step.inputs.append(si)
-            steps.append(step)
-    for s in steps:  # parent step numbers are known only once the walk is over
+    if gradient is None and loss.data.size != 1:
+        raise ValueError(f"trace: loss has shape {tuple(loss.shape)}; expected a scalar (or pass `gradient`)")
+    seed = gradient if gradient is None or isinstance(gradient, Tensor) else numpy.asarray(gradient)
+    visitor = _TraceVisitor(labels)
+    try:
+        run_backward([loss], initial_gradients([loss], None if seed is None else [seed], False, "trace"),
+                     retain_graph=True, create_graph=False, visitor=visitor)
+    except RuntimeError as e:
+        if "already freed" in str(e):
+            raise RuntimeError(
+                f"trace: {e}; call trace() before loss.backward(), or pass retain_graph=True to backward()"
+            ) from None
+        raise
+    step_of = {id(s.node): s.number for s in visitor.steps}
+    for s in visitor.steps:  # parent step numbers are known only once the walk is over
         for si in s.inputs:
             if si.parent is not None:
                 num = step_of.get(id(si.parent))
                 si.label = f"{si.parent.name} (step {num})" if num else si.parent.name
                 if si.grad is not None:
                     si.destination = f"{si.parent.name} output (step {num})"
-    leaf_grads = [(labels[k], t, numpy.array(g)) for k, (t, g) in leaf_acc.items()]
-    return Trace(steps, leaf_grads, loss.data.copy())
+    return Trace(visitor.steps, visitor.leaf_grads, _copy(loss.data))
 
 
 explain = trace

@@ -72,7 +72,7 @@ def _affine_param(value, name: str, what: str, x: Tensor, shape: tuple):
     if value is None:
         return None
     if not isinstance(value, Tensor):
-        value = Tensor(numpy.asarray(value, dtype=x.dtype))
+        value = Tensor(numpy.asarray(value, dtype=x.dtype), device=x.device)
     if tuple(value.shape) != tuple(shape):
         raise ShapeError(f"{name}: {what} of shape {tuple(value.shape)} does not match; expected shape {tuple(shape)} "
                          f"for input of shape {x.shape}")
@@ -137,7 +137,7 @@ def batch_norm(input: Tensor, running_mean, running_var, weight: Tensor | None =
     for what, buf in (("running_mean", running_mean), ("running_var", running_var)):
         if buf is not None:
             buf = buf.data if isinstance(buf, Tensor) else buf
-            if not isinstance(buf, numpy.ndarray) or buf.shape != (channels,):
+            if not backend.is_array(buf) or buf.shape != (channels,):
                 shape = getattr(buf, "shape", type(buf).__name__)
                 raise ValueError(f"{name}: {what} must be an array or Tensor of shape ({channels},) for input of "
                                  f"shape {x.shape}, got {shape}")
@@ -258,13 +258,13 @@ def embedding(input, weight: Tensor, padding_idx: int | None = None, max_norm: f
         if not -rows <= padding_idx < rows:
             raise ValueError(f"{name}: padding_idx={padding_idx} must be within num_embeddings={rows}")
         padding_idx = int(padding_idx) % rows
-    if index.size:
+    if index.size and backend.on_host(index):  # (on a device, reading the values back would cost a transfer)
         lo, hi = int(index.min()), int(index.max())
         if lo < 0 or hi >= rows:
             bad = hi if hi >= rows else lo
             raise IndexError(f"{name}: index {bad} is out of range for a weight of {rows} rows "
                              f"(expected 0 <= index < {rows}; indices of shape {index.shape})")
-    index = index.astype(backend.int64, copy=False)
+    index = backend.array_like(index, weight.data, backend.int64)
     if max_norm is not None:
         _renorm_rows(weight, index, float(max_norm), float(norm_type))
     scale = None
@@ -292,7 +292,7 @@ def _class_weight(name: str, weight, x: Tensor, classes: int):
     if w.shape != (classes,):
         raise ValueError(f"{name}: weight must hold one value per class, shape ({classes},), got shape {w.shape} "
                          f"(input of shape {x.shape})")
-    return w.astype(x.dtype, copy=False)
+    return backend.array_like(w, x.data, x.dtype)
 
 
 def _class_indices(name: str, x: Tensor, t: Tensor, classes: int, ignore_index: int):
@@ -305,9 +305,10 @@ def _class_indices(name: str, x: Tensor, t: Tensor, classes: int, ignore_index: 
     if t.shape != expected:
         raise ShapeError(f"{name}: target of shape {t.shape} does not match input of shape {x.shape}; expected "
                          f"class indices of shape {expected}{also}")
-    target = t.data
-    bad = (target != ignore_index) & ((target < 0) | (target >= classes))
-    if bad.any():
+    target = backend.array_like(t.data, x.data)
+    # The values are checked on the host only: on a device the check would read them back on every step.
+    bad = (target != ignore_index) & ((target < 0) | (target >= classes)) if backend.on_host(target) else None
+    if bad is not None and bad.any():
         raise IndexError(f"{name}: target {int(target[bad].flat[0])} is out of range for {classes} classes (input of "
                          f"shape {x.shape}); expected 0 <= target < {classes} or ignore_index={ignore_index}")
     return target.astype(backend.int64, copy=False).reshape(expected or (1,))
@@ -407,7 +408,7 @@ def _weight_like(name: str, what: str, weight, x: Tensor) -> Tensor:
             raise ValueError
     except ValueError:
         raise ValueError(f"{name}: {what} of shape {w.shape} cannot be broadcast to input of shape {x.shape}") from None
-    return Tensor(w.astype(x.dtype, copy=False))
+    return Tensor(backend.array_like(w, x.data, x.dtype))
 
 
 # ----- regression and distribution losses -------------------------------------------------------------------

@@ -12,6 +12,7 @@ import math
 
 import numpy
 
+from glassnet import backend
 from glassnet.errors import OpValueError, ShapeError
 from glassnet.tensor import Tensor
 
@@ -60,7 +61,8 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
         num_classes = int(values.max()) + 1
     if values.size and (values.min() < 0 or values.max() >= num_classes):
         raise OpValueError(f"one_hot: class values must be in [0, {num_classes}), got {values.min()}..{values.max()}")
-    return Tensor._make((values[..., None] == numpy.arange(num_classes)).astype(numpy.int64), None)
+    classes = backend.array_module(values).arange(num_classes)  # where the values are
+    return Tensor._make((values[..., None] == classes).astype(numpy.int64), None)
 
 
 _MODES = {"nearest": 0, "nearest-exact": 0, "linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3, "area": 0}
@@ -152,6 +154,6 @@ def _resample(x: Tensor, axis: int, n_in: int, n_out: int, given_scale, mode: st
     out = None
     for off, w in zip(offsets, weights):
         taps = _along(x, axis, numpy.clip(base + off, 0, n_in - 1))
-        term = taps * Tensor._make(w.astype(x.dtype).reshape(view), None)
+        term = taps * Tensor._make(backend.array_like(w.astype(x.dtype).reshape(view), x.data), None)  # on x's device
         out = term if out is None else out + term
     return out

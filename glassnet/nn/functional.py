@@ -111,12 +111,12 @@ def pad(input: Tensor, pad: tuple, mode: str = "constant", value: float | None =
     return sh.Pad.apply(input, widths=tuple(widths), value=0.0 if value is None else value)
 
 
+from glassnet.nn._functional_attention import scaled_dot_product_attention  # noqa: E402,F401
 from glassnet.nn._functional_conv import *  # noqa: E402,F401,F403
 from glassnet.nn._functional_layers import *  # noqa: E402,F401,F403
 from glassnet.nn._functional_more import *  # noqa: E402,F401,F403
 from glassnet.nn._functional_pool_more import *  # noqa: E402,F401,F403
 from glassnet.nn._functional_resample import interpolate, one_hot  # noqa: E402,F401
-from glassnet.nn.attention import scaled_dot_product_attention  # noqa: E402,F401
 
 
 # ----- more activations: compositions of the ops above, so their derivatives follow from those ops' -------------------

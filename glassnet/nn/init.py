@@ -64,8 +64,7 @@ def _fill(tensor: Tensor, values) -> Tensor:
     """Write `values` into the tensor's array in place (no graph is recorded, as under no_grad)."""
     if not isinstance(tensor, Tensor):
         raise TypeError(f"init: expected a Tensor, got {type(tensor).__name__}")
-    tensor.data[...] = numpy.asarray(values).astype(tensor.dtype, copy=False)
-    return tensor
+    return tensor.copy_(numpy.asarray(values).astype(tensor.dtype, copy=False))  # (onto the tensor's device)
 
 
 def _calculate_fan_in_and_fan_out(tensor: Tensor) -> tuple[int, int]:

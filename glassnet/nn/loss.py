@@ -6,6 +6,7 @@ import warnings
 
 import numpy
 
+from glassnet import backend
 from glassnet.errors import ShapeError
 from glassnet.nn import functional as F
 from glassnet.nn._layer_utils import check_tensor, shape_str
@@ -105,6 +106,9 @@ def _check_class_targets(
             f"{name} got input of shape {shape_str(input.shape)} and target of shape {shape_str(target.shape)}; "
             f"expected class indices of shape {shape_str(index_shape)}{also}"
         )
+    # The values are checked on the host only: on a device the check would read them back on every step.
+    if not backend.on_host(target.data):
+        return False
     values = target.data[target.data != ignore_index]
     if values.size and (values.min() < 0 or values.max() >= classes):
         bad = int(values.min()) if values.min() < 0 else int(values.max())

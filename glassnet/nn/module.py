@@ -18,6 +18,7 @@ names (plus persistent buffers), and `model(x)` runs the forward pre-hooks, `for
 from __future__ import annotations
 
 import itertools
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NamedTuple
@@ -60,18 +61,44 @@ class RemovableHandle:
 
 
 # Hooks that fire for every module (instruments such as a recorder attach here rather than patching code).
-_no_hook_yet = True  # until the first hook is added anywhere, Module.__call__ need not look for any
+_live_hooks = 0  # hooks registered anywhere and not yet removed: while 0, Module.__call__ need not look for any
+_live_hooks_lock = threading.Lock()
+
+
+def _count_hooks(change: int) -> None:
+    global _live_hooks
+    with _live_hooks_lock:
+        _live_hooks += change
 
 
 class _HookDict(OrderedDict):
-    """The hooks of one module, or of all modules. Adding a hook here (by `register_*_hook` or by hand) marks the
-    process as using hooks, which turns off `Module.__call__`'s fast path for good: a one-way switch that costs
-    nothing while no hook exists (hooks are rare, module calls are not)."""
+    """The hooks of one module, or of all modules. Each entry added (by `register_*_hook` or by hand) or removed
+    here updates the process-wide count of live hooks; while it is 0, `Module.__call__` runs forward directly
+    (hooks are rare, module calls are not). A module garbage-collected with hooks still on it keeps them counted:
+    that only costs the slower path, never a missed hook."""
 
     def __setitem__(self, key, value) -> None:
-        global _no_hook_yet
-        _no_hook_yet = False
+        if key not in self:
+            _count_hooks(1)
         super().__setitem__(key, value)
+
+    def __delitem__(self, key) -> None:
+        super().__delitem__(key)
+        _count_hooks(-1)
+
+    def pop(self, key, *default):
+        if key in self:
+            _count_hooks(-1)
+        return super().pop(key, *default)
+
+    def popitem(self, last: bool = True):
+        item = super().popitem(last)
+        _count_hooks(-1)
+        return item
+
+    def clear(self) -> None:
+        _count_hooks(-len(self))
+        super().clear()
 
 
 _global_forward_pre_hooks: dict = _HookDict()
@@ -146,8 +173,8 @@ def _funnel(tensors: list, on_grads: Callable) -> list:
 def _replacement(new, old: Tensor) -> Tensor:
     """A hook's replacement gradient as a Tensor of the old one's shape (None means: no gradient, i.e. zeros)."""
     if new is None:
-        return Tensor(numpy.zeros(old.shape, dtype=old.dtype))
-    new = new if isinstance(new, Tensor) else Tensor(numpy.asarray(new, dtype=old.dtype))
+        return Tensor(numpy.zeros(old.shape, dtype=old.dtype), device=old.device)
+    new = new if isinstance(new, Tensor) else Tensor(numpy.asarray(new, dtype=old.dtype), device=old.device)
     if new.shape != old.shape:
         raise RuntimeError(f"backward hook returned a gradient of shape {new.shape}; expected {old.shape}")
     return new
@@ -257,8 +284,13 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} has no forward(); define forward(self, ...) in the class")
 
     def __call__(self, *args, **kwargs):
+        """Run forward with the hooks around it.
+
+        Fast path (glassnet/fast_paths.py): while no hook is live anywhere, forward runs directly.
+        Reference: the hooked path below it.
+        """
         try:
-            if _no_hook_yet and self._initialised:  # no hook exists anywhere: just the forward (the common case)
+            if not _live_hooks and self._initialised:  # no hook exists anywhere: just the forward (the common case)
                 return self.forward(*args, **kwargs) if kwargs else self.forward(*args)
             self._check_initialised()
             state = self.__dict__
@@ -557,20 +589,29 @@ class Module:
         return self
 
     def to(self, *args, **kwargs) -> Module:
-        """Convert floating parameters and buffers to a dtype: to(gn.float64), to('cpu'), to('cpu', gn.float64)."""
+        """Move and/or convert parameters and buffers in place: to("cuda"), to(gn.float64), to("cuda", gn.float64).
+
+        Only floating tensors change dtype; every tensor (and its gradient) moves. The Parameter objects stay the
+        same, so an optimiser made before the move keeps working (its state follows on its next step).
+        """
         dtype = kwargs.pop("dtype", None)
         device = kwargs.pop("device", None)
+        kwargs.pop("non_blocking", None)
         if kwargs:
             raise TypeError(f"to: unexpected keyword arguments {sorted(kwargs)}")
         for arg in args:
             if isinstance(arg, Tensor):
-                dtype = arg.dtype
-            elif isinstance(arg, str) and not _is_dtype_name(arg):
+                dtype, device = arg.dtype, arg.device
+            elif isinstance(arg, backend.Device) or (isinstance(arg, str) and not _is_dtype_name(arg)):
                 device = arg
             else:
                 dtype = arg
-        if device is not None and str(device) != "cpu":
-            raise RuntimeError(f"to({device!r}): this build of glassnet has only the 'cpu' device")
+        if device is not None:
+            device = backend.Device(device)
+            if device.type == "cuda" and device.index is None:
+                device = backend.Device("cuda", 0)
+            backend.backend_for(device)  # fails here, before anything moved, when the device cannot be used
+            self._apply_to_arrays(lambda a: backend.to_device(a, device))
         if dtype is None:
             return self
         dtype = backend.to_dtype(dtype)
@@ -591,8 +632,12 @@ class Module:
         return self.to(backend.float16)
 
     def cpu(self) -> Module:
-        """A no-op (glassnet computes on the CPU); here for PyTorch compatibility."""
-        return self
+        """Move parameters and buffers to host memory."""
+        return self.to("cpu")
+
+    def cuda(self, device: int | str | None = None) -> Module:
+        """Move parameters and buffers to a CUDA GPU (`cuda()` is GPU 0)."""
+        return self.to(backend.Device("cuda", device) if isinstance(device, int) or device is None else device)
 
     # ----- state ------------------------------------------------------------------------------------------
     def _state_entries(self, prefix: str = "") -> Iterator[tuple[str, Tensor]]:
@@ -656,7 +701,7 @@ class Module:
                 f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(errors)
             )
         for target, array in updates:
-            target.data[...] = array.astype(target.dtype, copy=False)
+            target.copy_(array.astype(target.dtype, copy=False))  # onto the parameter's own device
         return _IncompatibleKeys(missing, unexpected)
 
     # ----- printing ---------------------------------------------------------------------------------------

@@ -73,7 +73,7 @@ def _gru_step(gi: Tensor, h: Tensor, w_hh_t: Tensor, b_hh: Tensor | None) -> Ten
 
 def _lengths_array(lengths, batch: int, steps: int, name: str, got: tuple) -> numpy.ndarray:
     """Check `lengths` (list, array or Tensor of ints, one per sequence, each in 1..steps) and return it as int64."""
-    arr = lengths.numpy() if isinstance(lengths, Tensor) else numpy.asarray(lengths)
+    arr = lengths.cpu().numpy() if isinstance(lengths, Tensor) else numpy.asarray(lengths)  # host values, as in torch
     if arr.ndim == 0:
         arr = arr.reshape(1)
     if arr.ndim != 1 or arr.shape[0] != batch:
@@ -137,7 +137,7 @@ class _CellBase(Module):
             input = input.unsqueeze(0)
         expected = (self.hidden_size,) if unbatched else (input.shape[0], self.hidden_size)
         if hx is None:
-            hx = Tensor(numpy.zeros((input.shape[0], self.hidden_size), dtype=input.dtype))
+            hx = Tensor(numpy.zeros((input.shape[0], self.hidden_size), dtype=input.dtype), device=input.device)
         else:
             check_tensor(hx, name)
             if hx.shape != expected:
@@ -280,11 +280,11 @@ class _RNNBase(Module):
             return input.unsqueeze(1), True
         return (input.transpose(0, 1) if self.batch_first else input), False
 
-    def _check_state(self, state, batch: int, unbatched: bool, what: str, dtype) -> Tensor:
+    def _check_state(self, state, batch: int, unbatched: bool, what: str, dtype, device=None) -> Tensor:
         """Return the initial state `what` as (layers·directions, batch, hidden), zeros when None."""
         lead = self.num_layers * self.num_directions
         if state is None:
-            return Tensor(numpy.zeros((lead, batch, self.hidden_size), dtype=dtype))
+            return Tensor(numpy.zeros((lead, batch, self.hidden_size), dtype=dtype), device=device)
         name = self._name()
         check_tensor(state, name)
         expected = (lead, self.hidden_size) if unbatched else (lead, batch, self.hidden_size)
@@ -358,12 +358,12 @@ class _RNNBase(Module):
         x, unbatched = self._check_input(input)
         steps, batch = x.shape[0], x.shape[1]
         names = ("h_0", "c_0") if self.mode == "LSTM" else ("hx",)
-        states = [self._check_state(s, batch, unbatched, n, x.dtype) for s, n in zip(hx, names)]
+        states = [self._check_state(s, batch, unbatched, n, x.dtype, x.device) for s, n in zip(hx, names)]
         masks = None
         if lengths is not None:
             lens = _lengths_array(lengths, batch, steps, self._name(), input.shape)
             valid = numpy.arange(steps)[:, None] < lens[None, :]  # (T, N): is step t real for sequence n?
-            masks = [Tensor(valid[t][:, None]) for t in range(steps)]
+            masks = [Tensor(valid[t][:, None], device=x.device) for t in range(steps)]
         finals = [[] for _ in states]
         for layer in range(self.num_layers):
             if layer > 0 and self.dropout > 0 and self.training:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from glassnet.autograd import Function
-from glassnet.backend import np
+from glassnet.backend import erf, is_array, np
 
 
 class Relu(Function):
@@ -128,18 +128,13 @@ _INV_SQRT_2 = 1 / math.sqrt(2)
 _INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)
 
 
-def erf(x):
-    """The error function, elementwise (SciPy's when installed, else the standard library's)."""
-    try:
-        from scipy.special import erf as scipy_erf
-    except ImportError:
-        return np.frompyfunc(math.erf, 1, 1)(x).astype(x.dtype)
-    return scipy_erf(x)
-
-
 class Gelu(Function):
     """y = x·Φ(x);   dL/dx = dL/dy · (Φ(x) + x·φ(x))   — Φ, φ: the normal CDF and density.
-    approximate='tanh': Φ(x) ≈ ½(1 + tanh(√(2/π)(x + 0.044715x³)))"""
+    approximate='tanh': Φ(x) ≈ ½(1 + tanh(√(2/π)(x + 0.044715x³)))
+
+    Fast path (glassnet/fast_paths.py): the tanh form is computed in place on arrays.
+    Reference: the recorded formula of its create_graph branch.
+    """
 
     def forward(self, x, approximate="none"):
         self.approximate = approximate
@@ -160,7 +155,7 @@ class Gelu(Function):
 
     def backward(self, gy):
         (x,) = self.saved_tensors
-        if self.approximate == "tanh" and isinstance(x, np.ndarray):
+        if self.approximate == "tanh" and is_array(x):
             # the formula below, in place on arrays: dy/dx = ½(1 + t) + ½x(1 − t²)·√(2/π)(1 + 3·0.044715x²)
             t = self.t
             d = x * x

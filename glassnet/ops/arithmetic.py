@@ -7,7 +7,7 @@ at the broadcast shape and the engine sums it back down to each input's shape.
 from __future__ import annotations
 
 from glassnet.autograd import Function
-from glassnet.backend import np
+from glassnet.backend import device_of, np, to_device
 
 
 class Add(Function):
@@ -255,6 +255,17 @@ class Where(Function):
 
     def backward(self, gy):
         return None, np.where(self.cond, gy, 0.0), np.where(self.cond, 0.0, gy)
+
+
+class ToDevice(Function):
+    """y = x copied to another device;   dL/dx = dL/dy copied back to x's device"""
+
+    def forward(self, x, device=None):
+        self.source = device_of(x)
+        return to_device(x, device)
+
+    def backward(self, gy):
+        return ToDevice.call(gy, device=self.source)
 
 
 class Cast(Function):

@@ -31,7 +31,7 @@ import itertools
 import math
 
 from glassnet.autograd import Function
-from glassnet.backend import np
+from glassnet.backend import array_module, as_strided, np
 from glassnet.kernels import kernel as kernel_named
 
 # ----- geometry ---------------------------------------------------------------------------------------------------
@@ -70,13 +70,14 @@ def channel_major(a) -> bool:
     return a.shape[0] > 1 and a.shape[1] > 1 and a.strides[1] > a.strides[0]
 
 
-def full(shape, dtype, channel_major_layout: bool, value=0):
-    """A new (N, C, ...) array filled with `value`, stored channel-major when asked."""
+def full(like, shape, dtype, channel_major_layout: bool, value=0):
+    """A new (N, C, ...) array on `like`'s device filled with `value`, stored channel-major when asked."""
+    xp = array_module(like)
     if channel_major_layout:
         swapped = (shape[1], shape[0]) + tuple(shape[2:])
-        buf = np.zeros(swapped, dtype) if value == 0 else np.full(swapped, value, dtype)
+        buf = xp.zeros(swapped, dtype) if value == 0 else xp.full(swapped, value, dtype)
         return buf.swapaxes(0, 1)
-    return np.zeros(shape, dtype) if value == 0 else np.full(shape, value, dtype)
+    return xp.zeros(shape, dtype) if value == 0 else xp.full(shape, value, dtype)
 
 
 def pad(x, padding, value=0):
@@ -84,7 +85,7 @@ def pad(x, padding, value=0):
     if not any(lo or hi for lo, hi in padding):
         return x
     shape = x.shape[:2] + tuple(n + lo + hi for n, (lo, hi) in zip(x.shape[2:], padding))
-    out = full(shape, x.dtype, channel_major(x), value)
+    out = full(x, shape, x.dtype, channel_major(x), value)
     out[NC + tuple(slice(lo, lo + n) for n, (lo, _) in zip(x.shape[2:], padding))] = x
     return out
 
@@ -98,7 +99,7 @@ def windows(xp, kernel, stride, dilation, out_size):
     sn, sc, *ss = xp.strides
     shape = xp.shape[:2] + tuple(kernel) + tuple(out_size)
     strides = (sn, sc) + tuple(t * d for t, d in zip(ss, dilation)) + tuple(t * s for t, s in zip(ss, stride))
-    return np.lib.stride_tricks.as_strided(xp, shape, strides, writeable=False)
+    return as_strided(xp, shape, strides)
 
 
 def im2col(x, kernel, stride, padding, dilation, out_size):
@@ -113,7 +114,7 @@ def im2col(x, kernel, stride, padding, dilation, out_size):
     if fast is not None:  # the same copy on every core (glassnet.kernels)
         cols = fast(xp, *kernel, *stride, *dilation, *out_size)
     else:
-        cols = np.ascontiguousarray(np.moveaxis(view, 0, 1 + nd))  # (C, *kernel, N, *out)
+        cols = array_module(view).ascontiguousarray(np.moveaxis(view, 0, 1 + nd))  # (C, *kernel, N, *out)
     return cols.reshape(x.shape[1] * math.prod(kernel), x.shape[0] * math.prod(out_size))
 
 
@@ -125,7 +126,7 @@ def col2im(cols, in_size, kernel, stride, padding, dilation):
         max(n + lo + hi, (o - 1) * s + (k - 1) * d + 1)
         for n, (lo, hi), o, s, k, d in zip(in_size, padding, out_size, stride, kernel, dilation)
     )
-    buf = full(cols.shape[:2] + padded, cols.dtype, channel_major(cols))
+    buf = full(cols, cols.shape[:2] + padded, cols.dtype, channel_major(cols))
     fast = kernel_named("col2im2d", cols) if len(kernel) == 2 else None
     if fast is not None:  # the same sums, in the same order, on every core (glassnet.kernels)
         fast(cols, buf, *stride, *dilation)
@@ -173,13 +174,14 @@ def _gemm(a, b, n: int):
 
     The columns go in cache-sized blocks of whole images (≤ 8192 columns): a first layer's GEMM (6×25 by
     25×50,000) is memory-bound, and blocked it measured 2.7× faster; bigger layers are unaffected.
+    Fast path (glassnet/fast_paths.py). Reference: np.matmul(a, b).
     """
     groups, m, k = a.shape
     cols = b.shape[2]
     blocks = _blocks(n, cols, 8192)
     if blocks == 1:
         return np.matmul(a, b)
-    out = np.empty((groups, m, cols), dtype=np.result_type(a, b))
+    out = array_module(a).empty((groups, m, cols), dtype=np.result_type(a.dtype, b.dtype))
     np.matmul(a[:, None], b.reshape(groups, k, blocks, cols // blocks).swapaxes(1, 2),
               out=out.reshape(groups, m, blocks, cols // blocks).swapaxes(1, 2))
     return out

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from glassnet.autograd import Function
-from glassnet.backend import np
+from glassnet.backend import array_like, np
 from glassnet.random import get_rng
 
 
@@ -18,8 +18,9 @@ class Dropout(Function):
 
     def forward(self, x, p=0.5, generator=None, mask_shape=None):
         shape = x.shape if mask_shape is None else mask_shape
+        # drawn on the host by the same generator on every device (the same numbers), then moved next to x
         keep = get_rng(generator).random(shape, dtype=np.float32) >= p
-        self.mask = keep.astype(x.dtype)
+        self.mask = array_like(keep, x, x.dtype)
         if p < 1:
             self.mask *= 1.0 / (1.0 - p)
         return x * self.mask

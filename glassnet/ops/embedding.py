@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from glassnet.autograd import Function
-from glassnet.backend import np
+from glassnet.backend import array_module, scatter_add
 
 
 class Embedding(Function):
@@ -32,8 +32,8 @@ class EmbeddingGrad(Function):
         g = gy.reshape(-1, gy.shape[-1])
         if scale is not None:
             g = g * scale.reshape(-1, 1)
-        out = np.zeros((rows, gy.shape[-1]), dtype=gy.dtype)
-        np.add.at(out, index.reshape(-1), g)
+        out = array_module(gy).zeros((rows, gy.shape[-1]), dtype=gy.dtype)
+        scatter_add(out, index.reshape(-1), g)
         if padding_idx is not None:
             out[padding_idx] = 0
         return out

@@ -8,13 +8,13 @@ The other losses (L1, Huber, KL divergence, …) are a few Tensor ops each and l
 from __future__ import annotations
 
 from glassnet.autograd import Function
-from glassnet.backend import np
+from glassnet.backend import array_module, is_array, np
 from glassnet.ops.activation import Sigmoid, Softmax
 
 
 def _on_graph(saved) -> bool:
     """True when backward is being recorded (create_graph=True): saved values then come back as Tensors."""
-    return not isinstance(saved, np.ndarray)
+    return not is_array(saved)
 
 
 class _ClassIndexLoss(Function):
@@ -58,7 +58,7 @@ class _ClassIndexLoss(Function):
 
     def _one_hot(self, like, values):
         """A dense array of `like`'s shape holding `values` (N, 1, *) at the target classes, 0 elsewhere."""
-        out = np.zeros(like.shape, dtype=like.dtype)
+        out = array_module(like).zeros(like.shape, dtype=like.dtype)
         np.put_along_axis(out, self.index, values, axis=1)
         return out
 
@@ -70,9 +70,9 @@ class CrossEntropy(_ClassIndexLoss):
         ℓᵢ = (1 − ε)·w[tᵢ]·(−log p[i, tᵢ]) + (ε/C)·Σ_c w_c·(−log p[i, c])      (0 where tᵢ = ignore_index)
         dℓᵢ/dx[i, c] = p[i, c]·((1 − ε)·w[tᵢ] + (ε/C)·Σ_k w_k) − (1 − ε)·w[tᵢ]·[c = tᵢ] − (ε/C)·w_c
 
-    The readable version is `nll_loss(log_softmax(x), t)`. Fused, log p is only evaluated where the loss
-    needs it, softmax(x) is kept from the forward, and the backward is the closed form above instead of
-    the chain through log-softmax and the index pick.
+    Fast path (glassnet/fast_paths.py). Reference: nll_loss(log_softmax(x), t).
+    Fused, log p is only evaluated where the loss needs it, softmax(x) is kept from the forward, and the
+    backward is the closed form above instead of the chain through log-softmax and the index pick.
     """
 
     def forward(self, x, target=None, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
@@ -203,17 +203,20 @@ class LogSigmoid(Function):
 
 
 class MeanSquaredError(Function):
-    """L = (1/n) Σ (x − t)²  (or the sum);   dL/dx = dL/dL · 2(x − t)/n,   dL/dt = −dL/dx — one node for the loss"""
+    """L = (1/n) Σ (x − t)²  (or the sum);   dL/dx = dL/dL · 2(x − t)/n,   dL/dt = −dL/dx — one node for the loss
+
+    Fast path (glassnet/fast_paths.py). Reference: ((x - t) ** 2).mean().
+    """
 
     def forward(self, x, t, mean=True):
         self.save_for_backward(x, t)
         self.diff = diff = x - t
         self.scale = 2.0 / diff.size if mean and diff.size else 2.0
         total = np.vdot(diff, diff) if diff.dtype.kind == "f" else (diff * diff).sum()
-        return np.asarray(total / diff.size if mean else total, diff.dtype)
+        return array_module(diff).asarray(total / diff.size if mean else total, diff.dtype)
 
     def backward(self, gy):
         x, t = self.saved_tensors
-        diff = self.diff if type(x) is np.ndarray else x - t  # recomputed on the graph when differentiated twice
+        diff = self.diff if is_array(x) else x - t  # recomputed on the graph when differentiated twice
         gx = diff * (gy * self.scale)
         return gx, -gx if self.input_requires_grad(1) else None

@@ -23,7 +23,7 @@ code runs on Tensors: μ and σ are then recomputed from x on the graph, and sec
 from __future__ import annotations
 
 from glassnet.autograd import Function
-from glassnet.backend import np
+from glassnet.backend import is_array, np
 
 
 def _count(shape: tuple, axes: tuple) -> int:
@@ -61,7 +61,7 @@ def standardize_backward(g, xhat, rstd, axes: tuple):
 
 def _on_graph(saved) -> bool:
     """True when backward is being recorded (create_graph=True): saved values then come back as Tensors."""
-    return not isinstance(saved, np.ndarray)
+    return not is_array(saved)
 
 
 def _affine(xhat, weight, bias, shape: tuple):

@@ -13,7 +13,7 @@ is itself differentiated by average pooling. So every op here has gradients of a
 from __future__ import annotations
 
 from glassnet.autograd import Function
-from glassnet.backend import np
+from glassnet.backend import array_like, array_module, np, on_host
 from glassnet.ops.conv import NC, channel_major, full, kernel_regions, pad
 
 # ----- geometry ---------------------------------------------------------------------------------------------------
@@ -70,7 +70,9 @@ def window_argmax(xp, y, kernel, stride, dilation) -> tuple:
         np.logical_xor(free, hit, out=free)
         hits.append(hit)
     nan = np.isnan(y)
-    if nan.any():  # NaN == NaN is False, so those windows are still free: take their last NaN
+    # NaN == NaN is False, so those windows are still free: take their last NaN. (Skipped when the host can see there
+    # is no NaN; on a device, asking would read a value back every step, so the fix-up always runs there.)
+    if not on_host(nan) or nan.any():
         for k in reversed(range(len(views))):
             hit = np.logical_and(np.isnan(views[k]), nan)
             np.logical_xor(nan, hit, out=nan)
@@ -80,14 +82,15 @@ def window_argmax(xp, y, kernel, stride, dilation) -> tuple:
 
 def flat_indices(hits, in_size, kernel, stride, padding, dilation):
     """PyTorch's `return_indices`: each arg-max as a flat index into its (unpadded) input plane, h·W + w."""
-    arg = np.zeros(hits[0].shape, dtype=np.int64)
+    xp = array_module(hits[0])
+    arg = xp.zeros(hits[0].shape, dtype=np.int64)
     for k, hit in enumerate(hits[1:], start=1):
         arg += k * hit
     offsets = np.unravel_index(arg, kernel)
-    flat = np.zeros(arg.shape, dtype=np.int64)
+    flat = xp.zeros(arg.shape, dtype=np.int64)
     nd = len(kernel)
     for axis, (n, s, p, d) in enumerate(zip(in_size, stride, padding, dilation)):
-        start = (np.arange(arg.shape[2 + axis]) * s - p).reshape((-1,) + (1,) * (nd - 1 - axis))
+        start = (xp.arange(arg.shape[2 + axis]) * s - p).reshape((-1,) + (1,) * (nd - 1 - axis))
         flat = flat * n + start + offsets[axis] * d
     return flat
 
@@ -125,7 +128,7 @@ class WindowScatter(Function):
     def forward(self, g, hits=(), in_size=None, kernel=None, stride=None, padding=None, dilation=None):
         self.gather = dict(hits=hits, kernel=kernel, stride=stride, padding=padding, dilation=dilation)
         padded = tuple(n + lo + hi for n, (lo, hi) in zip(in_size, padding))
-        buf = full(g.shape[:2] + padded, g.dtype, channel_major(g))
+        buf = full(g, g.shape[:2] + padded, g.dtype, channel_major(g))
         overlap = any(s < d * (k - 1) + 1 for s, d, k in zip(stride, dilation, kernel))
         for hit, (_, region) in zip(hits, kernel_regions(kernel, stride, dilation, g.shape[2:])):
             if overlap:  # windows share elements: add
@@ -207,7 +210,7 @@ class AvgPool(Function):
                 total = xp[NC + region].copy(order="K")
             else:
                 total += xp[NC + region]
-        total /= divisor
+        total /= divisor if isinstance(divisor, int) else array_like(divisor, total)
         return total
 
     def backward(self, gy):
@@ -228,9 +231,9 @@ class AvgPoolT(Function):
                             count_include_pad=count_include_pad, divisor_override=divisor_override)
         out_size, pads, divisor = avg_plan(in_size, kernel, stride, padding, ceil_mode, count_include_pad,
                                            divisor_override, g.dtype)
-        share = g / divisor
+        share = g / (divisor if isinstance(divisor, int) else array_like(divisor, g))
         padded = tuple(n + lo + hi for n, (lo, hi) in zip(in_size, pads))
-        buf = full(g.shape[:2] + padded, g.dtype, channel_major(g))
+        buf = full(g, g.shape[:2] + padded, g.dtype, channel_major(g))
         for _, region in kernel_regions(kernel, stride, (1,) * len(kernel), out_size):
             buf[NC + region] += share
         return buf[_crop(in_size, pads)]
@@ -264,7 +267,7 @@ class PoolByMatrices(Function):
         y = x
         for axis, m in enumerate(matrices, start=2):
             if m is not None:  # one GEMM per axis
-                y = np.moveaxis(np.tensordot(y, m, axes=([axis], [1])), -1, axis)
+                y = np.moveaxis(np.tensordot(y, array_like(m, y), axes=([axis], [1])), -1, axis)
         return y
 
     def backward(self, gy):

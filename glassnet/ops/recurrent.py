@@ -8,7 +8,7 @@ backward that treats the four gates as one (N, 4H) block so that each step's rec
 from __future__ import annotations
 
 from glassnet.autograd import Function, _state
-from glassnet.backend import np
+from glassnet.backend import array_like, array_module, np
 
 
 class LSTMSequence(Function):
@@ -27,20 +27,23 @@ class LSTMSequence(Function):
     and outside the loop dL/dgi = da (all steps),  dL/dW_hh = Σ_t da_tᵀ h_{t−1} (one GEMM),  dL/dh_0, dL/dc_0 the
     carries left after step 1. The backward is plain array code: it cannot itself be differentiated (use the
     reference layer, `LSTM(..., fused=False)`, for higher-order gradients).
+
+    Fast path (glassnet/fast_paths.py). Reference: nn.LSTM(fused=False).
     """
 
     def forward(self, gi, h0, c0, w_hh, reverse=False):
         steps, batch, four_h = gi.shape
         hidden = four_h // 4
         self.reverse = reverse
-        gates = np.empty((steps, batch, 4, hidden), dtype=gi.dtype)  # activated i, f, g, o of every step
-        out = np.empty((steps + 1, batch, hidden), dtype=gi.dtype)
-        cells = np.empty((steps, batch, hidden), dtype=gi.dtype)
+        xp = array_module(gi)
+        gates = xp.empty((steps, batch, 4, hidden), dtype=gi.dtype)  # activated i, f, g, o of every step
+        out = xp.empty((steps + 1, batch, hidden), dtype=gi.dtype)
+        cells = xp.empty((steps, batch, hidden), dtype=gi.dtype)
         tanh_cells = np.empty_like(cells)
         # σ(a) = ½ tanh(a/2) + ½, so all four gates are one tanh between a per-gate scale and shift (4 passes).
-        scale, shift = _gate_constants(hidden, gi.dtype)
-        w_hh_t = np.ascontiguousarray(w_hh.T)  # one 4H×H copy: a row-major right operand makes each step's GEMM faster
-        written = np.empty((batch, hidden), dtype=gi.dtype)  # i ⊙ g, reused every step
+        scale, shift = _gate_constants(hidden, gi.dtype, gi)
+        w_hh_t = xp.ascontiguousarray(w_hh.T)  # one 4H×H copy: a row-major right operand makes each step's GEMM faster
+        written = xp.empty((batch, hidden), dtype=gi.dtype)  # i ⊙ g, reused every step
         h, c = h0, c0
         for t in _order(steps, reverse):
             a = gates[t].reshape(batch, four_h)
@@ -69,7 +72,7 @@ class LSTMSequence(Function):
         steps, batch, _, hidden = gates.shape
         h_prev, c_prev = _previous(out[:steps], h0, self.reverse), _previous(cells, c0, self.reverse)
         # Everything that does not depend on the carried gradients, for all steps at once:
-        scale, shift = _gate_constants(hidden, gates.dtype)
+        scale, shift = _gate_constants(hidden, gates.dtype, gates)
         slope = gates - shift.reshape(4, hidden)  # d(gate)/da = scale² − (gate − shift)²: σ(1 − σ) and 1 − tanh²
         slope *= slope
         np.subtract(np.square(scale).reshape(4, hidden), slope, out=slope)
@@ -81,10 +84,11 @@ class LSTMSequence(Function):
         dh_to_o = tanh_cells * slope[:, :, 3]
         forget = gates[:, :, 1]
         grad_gates = np.empty_like(gates)  # da of every step, (T, N, 4, H)
-        dh = np.empty((batch, hidden), dtype=gates.dtype)
+        xp = array_module(gates)
+        dh = xp.empty((batch, hidden), dtype=gates.dtype)
         dh_carry = np.zeros_like(dh)
         scratch = np.empty_like(dh)
-        dc = np.array(gy[steps], dtype=gates.dtype)  # dL/dc_T from the c_T row of the output
+        dc = gy[steps].astype(gates.dtype)  # dL/dc_T from the c_T row of the output (astype copies)
         for t in _order(steps, not self.reverse):
             np.add(gy[t], dh_carry, out=dh)
             dc += np.multiply(dh, dh_to_dc[t], out=scratch)
@@ -121,11 +125,11 @@ def _previous(states, first, reverse: bool):
     return prev
 
 
-def _gate_constants(hidden: int, dtype) -> tuple:
+def _gate_constants(hidden: int, dtype, like) -> tuple:
     """Per-column scale and shift that turn tanh into σ for the i, f, o gates: gate = scale·tanh(scale·a) + shift."""
     scale = np.repeat(np.array([0.5, 0.5, 1.0, 0.5], dtype=dtype), hidden)
     shift = np.repeat(np.array([0.5, 0.5, 0.0, 0.5], dtype=dtype), hidden)
-    return scale, shift
+    return array_like(scale, like), array_like(shift, like)
 
 
 class GRUSequence(Function):
@@ -140,17 +144,20 @@ class GRUSequence(Function):
         dgi_t = (da_r, da_z, da_n);   dgh_t = (da_r, da_z, da_n ⊙ r);   dh_{t−1} = dh ⊙ z + dgh_t W_hh
     and outside the loop dL/dW_hh = Σ_t dgh_tᵀ h_{t−1} (one GEMM), dL/db_hh = Σ_t dgh_t. Like LSTMSequence, the
     backward is array code and cannot be differentiated again (use `GRU(..., fused=False)` for that).
+
+    Fast path (glassnet/fast_paths.py). Reference: nn.GRU(fused=False).
     """
 
     def forward(self, gi, h0, w_hh, b_hh=None, reverse=False):
         steps, batch, three_h = gi.shape
         hidden = three_h // 3
         self.reverse = reverse
-        gates = np.empty((steps, batch, 3, hidden), dtype=gi.dtype)  # r, z, n of every step
-        hidden_n = np.empty((steps, batch, hidden), dtype=gi.dtype)  # gh_n, needed for dL/dr
-        out = np.empty((steps, batch, hidden), dtype=gi.dtype)
-        w_hh_t = np.ascontiguousarray(w_hh.T)
-        gh = np.empty((batch, three_h), dtype=gi.dtype)
+        xp = array_module(gi)
+        gates = xp.empty((steps, batch, 3, hidden), dtype=gi.dtype)  # r, z, n of every step
+        hidden_n = xp.empty((steps, batch, hidden), dtype=gi.dtype)  # gh_n, needed for dL/dr
+        out = xp.empty((steps, batch, hidden), dtype=gi.dtype)
+        w_hh_t = xp.ascontiguousarray(w_hh.T)
+        gh = xp.empty((batch, three_h), dtype=gi.dtype)
         h = h0
         for t in _order(steps, reverse):
             np.matmul(h, w_hh_t, out=gh)
@@ -183,10 +190,11 @@ class GRUSequence(Function):
         dh_to_az = (h_prev - n) * z * (1 - z)  # da_z/dh
         an_to_ar = hidden_n * r * (1 - r)  # da_r/da_n
         grad_gi = np.empty_like(gates)  # (da_r, da_z, da_n) of every step
-        grad_gh_n = np.empty((steps, batch, hidden), dtype=gates.dtype)  # da_n ⊙ r
-        dh = np.empty((batch, hidden), dtype=gates.dtype)
+        xp = array_module(gates)
+        grad_gh_n = xp.empty((steps, batch, hidden), dtype=gates.dtype)  # da_n ⊙ r
+        dh = xp.empty((batch, hidden), dtype=gates.dtype)
         carry = np.zeros_like(dh)
-        grad_gh = np.empty((batch, 3 * hidden), dtype=gates.dtype)
+        grad_gh = xp.empty((batch, 3 * hidden), dtype=gates.dtype)
         for t in _order(steps, not self.reverse):
             np.add(gy[t], carry, out=dh)
             da = grad_gi[t]

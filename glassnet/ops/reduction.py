@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from glassnet.autograd import Function
-from glassnet.backend import np
+from glassnet.backend import array_module, np, scatter_add
 
 
 def kept_shape(shape: tuple, axis) -> tuple:
@@ -120,7 +120,7 @@ class Prod(Function):
 def _product_of_others(x, axis: int):
     """Π_{j≠i} xⱼ along `axis` for every i, by exclusive cumulative products from both sides."""
     x = np.moveaxis(x, axis, -1)
-    ones = np.ones(x.shape[:-1] + (1,), dtype=x.dtype)
+    ones = array_module(x).ones(x.shape[:-1] + (1,), dtype=x.dtype)
     left = np.cumprod(np.concatenate([ones, x[..., :-1]], axis=-1), axis=-1)
     right = np.cumprod(np.concatenate([ones, x[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
     return np.moveaxis(left * right, -1, axis)
@@ -142,7 +142,7 @@ class LogSumExp(Function):
 
     def forward(self, x, axis=None, keepdims=False):
         self.kept = kept_shape(x.shape, axis)
-        m = np.max(x, axis=axis, keepdims=True) if x.size else np.zeros(self.kept, dtype=x.dtype)
+        m = np.max(x, axis=axis, keepdims=True) if x.size else array_module(x).zeros(self.kept, dtype=x.dtype)
         m = np.where(np.isfinite(m), m, 0)
         with np.errstate(divide="ignore"):  # an empty sum: log 0 = −∞, as in PyTorch
             y = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
@@ -171,8 +171,8 @@ class ScatterAdd(Function):
 
     def forward(self, src, index=None, axis=0, shape=None):
         self.index, self.axis = index, axis
-        out = np.zeros(shape, dtype=src.dtype)
-        np.add.at(out, _along_axis_index(index, axis), src)
+        out = array_module(src).zeros(shape, dtype=src.dtype)
+        scatter_add(out, _along_axis_index(index, axis), src)
         return out
 
     def backward(self, gy):
@@ -182,5 +182,5 @@ class ScatterAdd(Function):
 def _along_axis_index(index, axis: int) -> tuple:
     """Turn a take_along_axis index into a full fancy index (so np.add.at can scatter with it)."""
     axis = axis % index.ndim
-    grids = np.indices(index.shape, sparse=True)
+    grids = array_module(index).indices(index.shape, sparse=True)
     return tuple(index if d == axis else grids[d] for d in range(index.ndim))

@@ -6,7 +6,7 @@ None of these change values, so each backward just routes the gradient back to w
 from __future__ import annotations
 
 from glassnet.autograd import Function, unbroadcast
-from glassnet.backend import np
+from glassnet.backend import array_module, np, scatter_add
 
 
 class Reshape(Function):
@@ -63,11 +63,11 @@ class IndexAdd(Function):
 
     def forward(self, src, index=None, shape=None):
         self.index = index
-        out = np.zeros(shape, dtype=src.dtype)
+        out = array_module(src).zeros(shape, dtype=src.dtype)
         if _is_basic(index):
             out[index] = src  # basic indexing never repeats an element: plain assignment is enough
         else:
-            np.add.at(out, index, src)
+            scatter_add(out, index, src)
         return out
 
     def backward(self, gy):

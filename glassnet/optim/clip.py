@@ -1,52 +1,5 @@
-"""Gradient clipping: rescale all gradients together so their norm stays below a bound, or clamp each value."""
+"""Gradient clipping (implemented in `glassnet.nn.utils`, where PyTorch has it; re-exported here)."""
 
-from __future__ import annotations
+from glassnet.nn.utils import clip_grad_norm_, clip_grad_value_
 
-import math
-from collections.abc import Iterable
-
-from glassnet.backend import np
-from glassnet.optim.optimizer import _params_list
-from glassnet.tensor import Tensor
-
-
-def clip_grad_norm_(
-    parameters: Iterable[Tensor] | Tensor,
-    max_norm: float,
-    norm_type: float = 2.0,
-    error_if_nonfinite: bool = False,
-) -> Tensor:
-    """Scale the gradients in place so that their joint norm is at most `max_norm`; return the norm before clipping.
-
-    The joint norm is the `norm_type`-norm of all gradients stacked into one vector (`inf` for the largest
-    magnitude). Gradients are multiplied by min(1, max_norm / (norm + 1e-6)), as PyTorch does.
-    """
-    grads = [p.grad for p in _params_list(parameters) if p.grad is not None]
-    norm_type = float(norm_type)
-    if not grads:
-        return Tensor(0.0)
-    dtype = np.result_type(*[g.dtype for g in grads])
-    if norm_type == math.inf:
-        norms = [np.max(np.abs(g.data)) if g.data.size else 0.0 for g in grads]
-        total = max(norms)
-    else:
-        norms = np.array([np.linalg.norm(g.data.ravel(), ord=norm_type) for g in grads], dtype=np.float64)
-        total = np.linalg.norm(norms, ord=norm_type)
-    total = float(total)
-    if error_if_nonfinite and not math.isfinite(total):
-        raise RuntimeError(
-            f"clip_grad_norm_: the total norm of order {norm_type} of the gradients is {total}, so they cannot be "
-            "clipped; pass error_if_nonfinite=False to clip anyway"
-        )
-    coef = min(float(max_norm) / (total + 1e-6), 1.0)
-    for g in grads:
-        g.data *= coef
-    return Tensor._make(np.asarray(total, dtype=dtype), None)
-
-
-def clip_grad_value_(parameters: Iterable[Tensor] | Tensor, clip_value: float) -> None:
-    """Clamp every gradient element into [-clip_value, clip_value], in place."""
-    clip_value = float(clip_value)
-    for p in _params_list(parameters):
-        if p.grad is not None:
-            np.clip(p.grad.data, -clip_value, clip_value, out=p.grad.data)
+__all__ = ["clip_grad_norm_", "clip_grad_value_"]

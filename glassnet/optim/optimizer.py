@@ -19,11 +19,11 @@ from __future__ import annotations
 import copy
 import warnings
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 from glassnet.autograd import _state, enable_grad, no_grad
-from glassnet.backend import np
+from glassnet.backend import array_like, is_array, np
 from glassnet.tensor import Tensor, _RemovableHandle
 
 
@@ -40,13 +40,17 @@ required = _Required()
 _scalar_arrays: dict = {}
 
 
-def scalar_array(value: float, dtype) -> np.ndarray:
-    """`value` as a read-only 0-d array of `dtype`, cached.
+def scalar_array(value: float, dtype, like=None):
+    """`value` as a read-only 0-d array of `dtype`, cached (or the plain float beside an array `like` on a device,
+    which takes no host array).
 
     NumPy multiplies a small array by a 0-d array of its own dtype in about half the time it takes for a
     Python float (which it converts on every call), and the result is bitwise the same: the float is rounded
     to `dtype` either way. Optimisers use it for the learning rate in their per-parameter updates.
+    Fast path (glassnet/fast_paths.py). Reference: the Python float.
     """
+    if like is not None and type(like) is not np.ndarray:
+        return value
     key = (value, dtype)
     array = _scalar_arrays.get(key)
     if array is None:
@@ -310,19 +314,12 @@ def _check_state_shape(who: str, index: Any, key: str, value: Any, param: Tensor
 def _cast_state(key, value, param: Tensor):
     """A copy of a loaded state entry, with floating buffers cast to the parameter's dtype."""
     if key == "step":
-        return value.item() if isinstance(value, (Tensor, np.ndarray, np.generic)) else value
-    if isinstance(value, (Tensor, np.ndarray)):
+        return value.item() if isinstance(value, (Tensor, np.generic)) or is_array(value) else value
+    if isinstance(value, Tensor) or is_array(value):
         arr = value.data if isinstance(value, Tensor) else value
         if arr.dtype.kind == "f" and param.dtype.kind == "f":
             arr = arr.astype(param.dtype)
-        return Tensor._make(np.array(arr, copy=True), None)
+        return Tensor._make(array_like(arr, param.data).copy(), None)  # state lives where its parameter lives
     if isinstance(value, dict):
         return {k: _cast_state(k, v, param) for k, v in value.items()}
     return _plain(copy.deepcopy(value))
-
-
-def _params_list(params: Iterable[Tensor] | Tensor) -> list[Tensor]:
-    """A list of tensors from a single Tensor or any iterable of them (generators included)."""
-    if isinstance(params, Tensor):
-        return [params]
-    return list(params)

@@ -51,17 +51,19 @@ class SGD(Optimizer):
         super().__init__(params, defaults)
 
     def update_group(self, group: dict[str, Any]) -> None:
+        """Fast path (glassnet/fast_paths.py): plain SGD in one loop.
+        Reference: Optimizer.update_group with SGD.update."""
         if group["momentum"] or group["weight_decay"] or group["maximize"]:
             super().update_group(group)
             return
         # Plain SGD keeps no state (as in PyTorch): θ ← θ − lr·g, with the group's settings read once.
-        lr, lr_array = group["lr"], None
+        lr, lr_array, made_for = group["lr"], None, None
         for p in group["params"]:
             grad = p.grad
             if grad is not None:
                 g = grad.data
-                if lr_array is None or lr_array.dtype is not g.dtype:
-                    lr_array = scalar_array(lr, g.dtype)
+                if made_for is not g.dtype:  # (dtype objects are interned; a device array gets a plain float)
+                    lr_array, made_for = scalar_array(lr, g.dtype, g), g.dtype
                 p.data -= lr_array * g
 
     def update(self, param: Tensor, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
@@ -73,9 +75,9 @@ class SGD(Optimizer):
         if momentum != 0:
             buf = state.get("momentum_buffer")
             if buf is None:
-                buf = state["momentum_buffer"] = Tensor._make(np.array(grad, copy=True), None)
+                buf = state["momentum_buffer"] = Tensor._make(grad.copy(), None)
             else:
                 buf.data *= momentum
                 buf.data += (1 - group["dampening"]) * grad
             grad = grad + momentum * buf.data if group["nesterov"] else buf.data
-        param.data -= scalar_array(group["lr"], grad.dtype) * grad
+        param.data -= scalar_array(group["lr"], grad.dtype, grad) * grad

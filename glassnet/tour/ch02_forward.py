@@ -27,14 +27,14 @@ def trace(model: nn.Sequential, x: gn.Tensor) -> list[list[Any]]:
     h = x
     with gn.no_grad():
         rows.append(["input", str(tuple(h.shape)), h.mean().item(), h.std().item(),
-                     (h == 0).float().mean().item(), " ".join(f"{v:.2f}" for v in h.numpy().ravel()[:4])])
+                     (h == 0).float().mean().item(), " ".join(f"{v:.2f}" for v in h.cpu().numpy().ravel()[:4])])
         for i, layer in enumerate(model):
             h = layer(h)
             rows.append([f"{i}: {type(layer).__name__}", str(tuple(h.shape)), h.mean().item(), h.std().item(),
-                         (h == 0).float().mean().item(), " ".join(f"{v:.2f}" for v in h.numpy().ravel()[:4])])
+                         (h == 0).float().mean().item(), " ".join(f"{v:.2f}" for v in h.cpu().numpy().ravel()[:4])])
         p = F.softmax(h, dim=-1)
         rows.append(["softmax", str(tuple(p.shape)), p.mean().item(), p.std().item(), 0.0,
-                     " ".join(f"{v:.2f}" for v in p.numpy().ravel()[:4])])
+                     " ".join(f"{v:.2f}" for v in p.cpu().numpy().ravel()[:4])])
     return rows
 
 

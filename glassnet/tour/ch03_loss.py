@@ -39,7 +39,7 @@ def run(quick: bool = False, say: Callable[[str], None] = print) -> dict[str, An
         p = F.softmax(z, dim=-1)
         mse = ((p - onehot) ** 2).sum().item()
         ce = F.cross_entropy(z, target).item()
-        rows.append([name, " ".join(f"{v:.2f}" for v in p.numpy()[0]), mse, ce])
+        rows.append([name, " ".join(f"{v:.2f}" for v in p.cpu().numpy()[0]), mse, ce])
     columns = ["prediction (true class 0)", "probabilities", "squared error", "cross-entropy"]
     print_table(say, columns, rows)
 

@@ -36,11 +36,11 @@ def chain_rule_example() -> dict[str, Any]:
     loss = ((y - t) ** 2).sum()
     loss.backward()
 
-    xv, z1v, hv, z2v, yv = (v.detach().numpy() for v in (x, z1, h, z2, y))
+    xv, z1v, hv, z2v, yv = (v.detach().cpu().numpy() for v in (x, z1, h, z2, y))
     local = [
         ("dL/dy", "2 (y - t)", float(2 * (yv[0, 0] - t))),
         ("dy/dz2", "y (1 - y)", float(yv[0, 0] * (1 - yv[0, 0]))),
-        ("dz2/dh0", "W2[0,0]", float(w2.detach().numpy()[0, 0])),
+        ("dz2/dh0", "W2[0,0]", float(w2.detach().cpu().numpy()[0, 0])),
         ("dh0/dz1_0", "1 - h0^2", float(1 - hv[0, 0] ** 2)),
         ("dz1_0/dW1[0,0]", "x0", float(xv[0, 0])),
     ]
@@ -52,7 +52,7 @@ def chain_rule_example() -> dict[str, Any]:
                     "loss": loss.item()},
         "local": local,
         "product": product,
-        "autograd": float(w1.grad.numpy()[0, 0]),
+        "autograd": float(w1.grad.cpu().numpy()[0, 0]),
         "params": (w1, b1, w2, b2),
         "x": x,
         "t": t,
@@ -104,8 +104,8 @@ def run(quick: bool = False, say: Callable[[str], None] = print) -> dict[str, An
         with gn.no_grad():
             for p in params:
                 p.data -= 2.0 * p.grad.data
-    outputs = [round(v, 3) for v in y.detach().numpy().ravel().tolist()]
-    xor_acc = float(((y.detach().numpy() > 0.5) == (t.numpy() > 0.5)).mean())
+    outputs = [round(v, 3) for v in y.detach().cpu().numpy().ravel().tolist()]
+    xor_acc = float(((y.detach().cpu().numpy() > 0.5) == (t.cpu().numpy() > 0.5)).mean())
     say(f"the same 2-2-1 net trained on XOR for {steps} steps: loss {loss.item():.4f}, outputs {outputs} "
         f"for inputs 00 01 10 11, accuracy {xor_acc:.0%}")
     def net(points: gn.Tensor) -> gn.Tensor:

@@ -93,6 +93,8 @@ class Trainer:
         max_batch_records: how many per-batch records the History keeps.
         log_every: with a run_dir, every `log_every` steps the batch numbers, and at each epoch end its logs, are
             appended to the run folder's scalars.jsonl (`RunLogger`), which `glassnet serve` shows live.
+        device: where to train ("cuda", "cpu", a `gn.device`): the model moves there now, and every batch's
+            tensors on their way into a step (None: leave both where they are).
     """
 
     def __init__(
@@ -107,6 +109,7 @@ class Trainer:
         config: dict[str, Any] | None = None,
         max_batch_records: int = 10_000,
         log_every: int = 10,
+        device: Any = None,
     ):
         self.model = model
         self.loss_fn = loss_fn
@@ -134,6 +137,9 @@ class Trainer:
         self.global_step = 0
         self.steps_per_epoch: int | None = None
         self._distributed: Any = None  # the DistributedFit running this trainer's fit as one rank of an MPI job
+        self.device = device
+        if device is not None and hasattr(model, "to"):
+            model.to(device)
 
     # ----- steps (override for custom training) ------------------------------------------------------------
     def forward(self, inputs: Any) -> Any:
@@ -273,7 +279,7 @@ class Trainer:
         start = time.perf_counter()
         for i, batch in enumerate(loader):
             self.callbacks.on_batch_begin(i, {})
-            batch_logs = self._accumulate(self.train_step(batch), means, self.metrics)
+            batch_logs = self._accumulate(self.train_step(self._to_device(batch)), means, self.metrics)
             self.global_step += 1
             self.history.append_batch({"epoch": epoch, "batch": i, "step": self.global_step, **batch_logs})
             self.callbacks.on_batch_end(i, batch_logs)
@@ -304,7 +310,7 @@ class Trainer:
         try:
             with no_grad():
                 for batch in loader:
-                    self._accumulate(self.eval_step(batch), means, metrics)
+                    self._accumulate(self.eval_step(self._to_device(batch)), means, metrics)
         finally:
             self.model.train(was_training)
         return self._epoch_logs(means, metrics)
@@ -323,12 +329,24 @@ class Trainer:
                         batch = batch[0]
                     elif isinstance(batch, dict):
                         batch = batch["inputs"]
-                    outputs.append(self.forward(batch))
+                    outputs.append(self.forward(self._to_device(batch)))
         finally:
             self.model.train(was_training)
         if not outputs:
             raise ValueError("Trainer.predict: the data yielded no batches")
         return cat(outputs, 0) if len(outputs) > 1 else outputs[0]
+
+    def _to_device(self, batch: Any) -> Any:
+        """The batch with its tensors on the trainer's device (the batch itself when no device was given)."""
+        if self.device is None:
+            return batch
+        if isinstance(batch, Tensor):
+            return batch.to(self.device)
+        if isinstance(batch, (tuple, list)):
+            return type(batch)(self._to_device(b) for b in batch)
+        if isinstance(batch, dict):
+            return {k: self._to_device(v) for k, v in batch.items()}
+        return batch
 
     # ----- checkpoints and records ------------------------------------------------------------------------------
     def save_checkpoint(self, path: str | os.PathLike, epoch: int | None = None) -> None:

@@ -49,6 +49,7 @@ def export(model, example_input, path, dynamic_batch: bool = True, opset: int = 
     path = _check_path(path)
     if opset not in SUPPORTED_OPSETS:
         raise ValueError(f"gn.onnx.export: opset must be between 17 and 20, got {opset!r}")
+    model, example_input = _on_host(model, example_input)
     inputs = _as_inputs(example_input)
     if dynamic_batch:
         for x in inputs:
@@ -113,6 +114,20 @@ def _second_input(x: Tensor, dynamic_batch: bool, batch_axis: int) -> Tensor:
     if data.dtype.kind == "f":
         data = (data * 0.75 + 0.125).astype(x.dtype)
     return Tensor(data)
+
+
+def _on_host(model, example_input):
+    """A model on a device is traced as a host copy (an ONNX file holds host values); a host model as it is."""
+    tensors = [*model.parameters(), *model.buffers()] if hasattr(model, "parameters") else []
+    if any(t.device != "cpu" for t in tensors):
+        import copy
+
+        model = copy.deepcopy(model).cpu()
+    if isinstance(example_input, Tensor):
+        return model, example_input.cpu()
+    if isinstance(example_input, tuple):
+        return model, tuple(x.cpu() if isinstance(x, Tensor) else x for x in example_input)
+    return model, example_input
 
 
 def _two_traces(model, inputs: list, dynamic_batch: bool, batch_axis: int):

@@ -1,0 +1,167 @@
+"""Every fast path listed in glassnet/fast_paths.py names its reference in its docstring and equals it."""
+
+from __future__ import annotations
+
+import importlib
+import pathlib
+
+import numpy as np
+import pytest
+
+import glassnet as gn
+from glassnet.fast_paths import FAST_PATHS
+from glassnet.nn import functional as F
+from glassnet.ops import activation as act
+from glassnet.ops import arithmetic as ar
+from glassnet.ops import conv as cv
+
+TESTS = pathlib.Path(__file__).parent
+
+
+def _resolve(where: str):
+    module, name = where.split(":")
+    obj = importlib.import_module(module)
+    for part in name.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+@pytest.mark.parametrize("path", FAST_PATHS, ids=[p.where for p in FAST_PATHS])
+def test_each_fast_path_names_its_reference_and_has_its_equality_test(path):
+    doc = " ".join((_resolve(path.where).__doc__ or "").split())
+    assert f"Reference: {path.reference}" in doc, f"{path.where}'s docstring does not name its reference"
+    file, test = path.test.split("::")
+    assert f"def {test}(" in (TESTS.parent / file).read_text(), f"{path.test} does not exist"
+
+
+def _rand(*shape, seed=0):
+    return np.random.default_rng(seed).standard_normal(shape)
+
+
+def test_apply_unrolled_calls_equal_the_general_loop():
+    # The general loop is the last branch: reached with options on three arguments. The unrolled branches must give
+    # the same value and the same requires_grad for every mix of Tensors, constants and requires_grad.
+    a, b, c = _rand(3, 4), _rand(3, 4, seed=1), _rand(3, 4, seed=2)
+
+    class Add3(gn.autograd.Function):
+        def forward(self, x, y=None, z=None, scale=1.0):
+            return (x + (0 if y is None else y) + (0 if z is None else z)) * scale
+
+    for grads in [(False, False, False), (True, False, False), (False, True, True), (True, True, True)]:
+        xs = [gn.tensor(v, requires_grad=g) for v, g in zip((a, b, c), grads)]
+        for n in (1, 2, 3):
+            fast = Add3.apply(*xs[:n])
+            general = Add3.apply(*xs[:n], scale=1.0) if n == 3 else Add3.apply(*xs[:n], *([None] * (3 - n)), scale=1.0)
+            np.testing.assert_array_equal(
+                fast.numpy() if not fast.requires_grad else fast.detach().numpy(), general.detach().numpy()
+            )
+            assert fast.requires_grad == general.requires_grad == any(grads[:n])
+    constant = Add3.apply(a, gn.tensor(b, requires_grad=True))  # an array constant in the first place
+    assert constant.requires_grad and np.allclose(constant.detach().numpy(), a + b)
+
+
+def test_walk_in_place_sums_equal_fresh_sums():
+    # x feeds four consumers: the walk sums their shares in place into a buffer it made; the reference sums them
+    # with fresh arrays (create_graph=True walks never add in place).
+    x = gn.tensor(_rand(5), requires_grad=True)
+    y = (x.tanh() + x.sin() + x * 3 + x.exp()).sum()
+    y.backward(retain_graph=True)
+    fast = x.grad.numpy().copy()
+    (reference,) = gn.grad(y, x, create_graph=True)
+    np.testing.assert_array_equal(fast, reference.detach().numpy())
+
+
+def test_fused_mse_equals_the_composed_formula():
+    for dtype in (np.float64, np.float32):
+        x = gn.tensor(_rand(4, 3).astype(dtype), requires_grad=True)
+        t = gn.tensor(_rand(4, 3, seed=1).astype(dtype), requires_grad=True)
+        fused = F.mse_loss(x, t)
+        fused.backward()
+        gx, gt = x.grad.numpy().copy(), t.grad.numpy().copy()
+        x.grad = t.grad = None
+        reference = ((x - t) ** 2).mean()
+        reference.backward()
+        tol = 1e-12 if dtype == np.float64 else 1e-6
+        np.testing.assert_allclose(fused.item(), reference.item(), rtol=tol)
+        np.testing.assert_allclose(gx, x.grad.numpy(), rtol=tol, atol=tol)
+        np.testing.assert_allclose(gt, t.grad.numpy(), rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.2])
+def test_fused_cross_entropy_equals_nll_of_log_softmax(smoothing):
+    x = gn.tensor(_rand(6, 5), requires_grad=True)
+    target = gn.tensor(np.array([0, 4, 2, 1, 3, 3]))
+    fused = F.cross_entropy(x, target, label_smoothing=smoothing)
+    fused.backward()
+    g = x.grad.numpy().copy()
+    x.grad = None
+    log_p = x.log_softmax(1)
+    reference = (1 - smoothing) * F.nll_loss(log_p, target) - smoothing * log_p.mean(1).mean()
+    reference.backward()
+    np.testing.assert_allclose(fused.item(), reference.item(), rtol=1e-12)
+    np.testing.assert_allclose(g, x.grad.numpy(), rtol=1e-10, atol=1e-14)
+
+
+def test_in_place_gelu_equals_the_recorded_formula():
+    x = gn.tensor(_rand(3, 7), requires_grad=True)
+    y = F.gelu(x, approximate="tanh")
+    v = _rand(3, 7, seed=1)
+    (fast,) = gn.grad(y, x, gn.tensor(v), retain_graph=True)
+    (recorded,) = gn.grad(y, x, gn.tensor(v), create_graph=True)  # the create_graph branch: the formula on Tensors
+    xs = x.detach().numpy()
+    formula = 0.5 * xs * (1 + np.tanh(np.sqrt(2 / np.pi) * (xs + 0.044715 * xs**3)))
+    np.testing.assert_allclose(y.detach().numpy(), formula, rtol=1e-12)
+    np.testing.assert_allclose(fast.numpy(), recorded.detach().numpy(), rtol=1e-12, atol=1e-15)
+    assert act.Gelu is type(y.grad_fn)
+
+
+def test_plain_sgd_loop_equals_the_general_update():
+    gn.manual_seed(0)
+    net = gn.nn.Linear(4, 3)
+    twin = gn.nn.Linear(4, 3)
+    twin.load_state_dict(net.state_dict())
+    fast, general = gn.optim.SGD(net.parameters(), lr=0.1), gn.optim.SGD(twin.parameters(), lr=0.1)
+    x = gn.tensor(_rand(5, 4).astype(np.float32))
+    for _ in range(3):
+        for model, opt in ((net, fast), (twin, general)):
+            opt.zero_grad()
+            model(x).pow(2).sum().backward()
+        fast.step()  # the one-loop path, with the learning rate as a cached 0-d array
+        for group in general.param_groups:
+            gn.optim.Optimizer.update_group(general, group)  # the reference: per-parameter SGD.update
+    for p, q in zip(net.parameters(), twin.parameters()):
+        np.testing.assert_array_equal(p.detach().numpy(), q.detach().numpy())
+
+
+def test_blocked_convolution_gemm_equals_one_matmul():
+    rng = np.random.default_rng(0)
+    groups, m, k, n_images, per_image = 2, 3, 5, 16, 1024  # 16 384 columns: more than one block
+    a = rng.standard_normal((groups, m, k))
+    b = rng.standard_normal((groups, k, n_images * per_image))
+    assert cv._blocks(n_images, n_images * per_image, 8192) > 1
+    np.testing.assert_allclose(cv._gemm(a, b, n_images), np.matmul(a, b), rtol=1e-12, atol=1e-12)
+
+
+def test_module_call_without_hooks_equals_the_hooked_path():
+    gn.manual_seed(0)
+    net = gn.nn.Sequential(gn.nn.Linear(3, 4), gn.nn.Tanh(), gn.nn.Linear(4, 2))
+    x = gn.tensor(_rand(2, 3).astype(np.float32))
+    direct = [m.forward for m in net]  # what the fast path calls
+    out = x
+    for f in direct:
+        out = f(out)
+    with net[0].register_forward_hook(lambda mod, args, y: None):  # a live hook: the hooked path runs
+        hooked = net(x)
+    np.testing.assert_array_equal(net(x).detach().numpy(), hooked.detach().numpy())
+    np.testing.assert_array_equal(out.detach().numpy(), hooked.detach().numpy())
+
+
+def test_same_dtype_operators_equal_the_promoting_path():
+    from glassnet.tensor import _binary
+
+    for dtype in (np.float32, np.float64, np.int64):
+        a, b = gn.tensor(_rand(3).astype(dtype)), gn.tensor(_rand(3, seed=1).astype(dtype))
+        for fast, op, name in ((a + b, ar.Add, "add"), (a - b, ar.Sub, "sub"), (a * b, ar.Mul, "mul")):
+            reference = _binary(op, a, b, name)
+            assert fast.dtype == reference.dtype
+            np.testing.assert_array_equal(fast.numpy(), reference.numpy())
