@@ -471,6 +471,8 @@ def _close(a, b, where="result"):
         assert np.isclose(a, b, rtol=1e-5, atol=1e-6), f"{where}: {a} != {b}"
     elif isinstance(a, np.ndarray):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6, err_msg=where)
+    elif hasattr(a, "savefig"):  # a picture: drawn on the host from the numbers compared above
+        assert type(a) is type(b), where
     elif isinstance(a, gn.Tensor):
         np.testing.assert_allclose(a.detach().cpu().numpy(), b.detach().cpu().numpy(), rtol=1e-5, atol=1e-6)
     elif isinstance(a, str) and a != b:  # rendered numbers (tables): compare them as numbers

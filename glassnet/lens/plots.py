@@ -20,6 +20,8 @@ from typing import Any
 import numpy
 
 from glassnet.autograd import no_grad
+from glassnet.backend import Device
+from glassnet.creation import tensor
 from glassnet.files import atomic_write
 from glassnet.tensor import Tensor
 
@@ -100,9 +102,8 @@ def save_figure(fig: Any, path: str | os.PathLike, dpi: int = 90) -> str:
 # ----- small helpers -----------------------------------------------------------------------------------------------
 def _array(x: Any, who: str, what: str) -> numpy.ndarray:
     """A float/int NumPy copy of a Tensor, array or nested list."""
-    if isinstance(x, Tensor):
-        return x.detach().numpy()
-    if hasattr(x, "detach") and hasattr(x, "cpu"):  # a torch tensor, for convenience
+    if isinstance(x, (Tensor,)) or (hasattr(x, "detach") and hasattr(x, "cpu")):  # a picture is drawn on the host
+        return x.detach().cpu().numpy()
         return x.detach().cpu().numpy()
     try:
         return numpy.asarray(x)
@@ -117,13 +118,19 @@ def _run(model: Any, x: numpy.ndarray) -> numpy.ndarray:
         model.eval()
     try:
         with no_grad():
-            out = model(Tensor(x.astype(numpy.float32)))
+            out = model(tensor(x.astype(numpy.float32), device=_device_of(model)))
     finally:
         if was_training and hasattr(model, "train"):
             model.train()
     if isinstance(out, tuple):
         out = out[0]
     return _array(out, "model", "the output")
+
+
+def _device_of(model: Any) -> Any:
+    """Where the model's parameters live (None, the default device, for a model without any)."""
+    parameters = model.parameters() if hasattr(model, "parameters") else ()
+    return next((p.device for p in parameters), None)
 
 
 def _grid_2d(x_range: Any, resolution: int, who: str) -> tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]:
@@ -804,7 +811,6 @@ def optimizer_paths(loss_fn: Callable | None = None, optimizers: Sequence[str] =
                     lr: Mapping[str, float] | None = None) -> dict[str, dict[str, Any]]:
     """Run glassnet's own optimisers from `start` on a 2-D loss; {name: {"label", "lr", "path" (steps+1, 2),
     "loss" (steps+1,)}}. `loss_fn(p)` gets a Tensor with p[0] = x, p[1] = y (default: the Rosenbrock function)."""
-    from glassnet.nn.parameter import Parameter
 
     loss_fn = rosenbrock if loss_fn is None else loss_fn
     specs = _optimizer_specs()
@@ -814,6 +820,13 @@ def optimizer_paths(loss_fn: Callable | None = None, optimizers: Sequence[str] =
                          f"choose from {list(specs)}")
     if steps < 1 or len(start) != 2:
         raise ValueError(f"optimizer_paths: need steps ≥ 1 and a 2-D start, got steps={steps}, start={start}")
+    with Device("cpu"):  # a 2-D picture: computed on the host whatever the default device is
+        return _optimizer_paths_on_host(loss_fn, optimizers, steps, start, lr, specs)
+
+
+def _optimizer_paths_on_host(loss_fn, optimizers, steps, start, lr, specs) -> dict[str, dict[str, Any]]:
+    from glassnet.nn.parameter import Parameter
+
     out: dict[str, dict[str, Any]] = {}
     for name in optimizers:
         label, make, default_lr = specs[name]

@@ -85,8 +85,8 @@ def _activations_figure():
 
     z = np.linspace(-4, 4, 81)
     t = gn.tensor(z)
-    return plot_curves({"sigmoid": (z, t.sigmoid().numpy()), "tanh": (z, t.tanh().numpy()),
-                        "ReLU": (z, t.relu().numpy())}, xlabel="z = w·x + b", ylabel="activation")
+    return plot_curves({"sigmoid": (z, t.sigmoid().cpu().numpy()), "tanh": (z, t.tanh().cpu().numpy()),
+                        "ReLU": (z, t.relu().cpu().numpy())}, xlabel="z = w·x + b", ylabel="activation")
 
 
 def _boundary_figure(weight: gn.Tensor, bias: gn.Tensor, x: gn.Tensor, y: gn.Tensor):

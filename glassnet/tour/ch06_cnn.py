@@ -45,8 +45,8 @@ def run(quick: bool = False, say: Callable[[str], None] = print) -> dict[str, An
     """Train the CNN and a comparable MLP; return parameter counts and test accuracies, centred and shifted."""
     x_train, y_train, x_test, y_test = load_digits()
     images_train, images_test = x_train.reshape(-1, 1, 8, 8), x_test.reshape(-1, 1, 8, 8)
-    moved = np.concatenate([shifted(images_test.numpy(), dx, dy) for dx, dy in SHIFTS])
-    moved_labels = gn.tensor(np.tile(y_test.numpy(), len(SHIFTS)))
+    moved = np.concatenate([shifted(images_test.cpu().numpy(), dx, dy) for dx, dy in SHIFTS])
+    moved_labels = gn.tensor(np.tile(y_test.cpu().numpy(), len(SHIFTS)), device=y_test.device)
     cnn = nn.Sequential(
         nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),   # 8 x 4 x 4
         nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # 16 x 2 x 2
