@@ -3,9 +3,10 @@
 Devices, in one place. An op never asks which device it runs on: it reads as NumPy (`np.exp(x)`, `x.sum()`),
 and NumPy's array protocols hand such calls on to CuPy when `x` is a CuPy array. Only what cannot be dispatched
 from an argument goes through this module: making a new array (`array_module(x).zeros(...)`), moving one between
-devices (`to_device`, `to_host`), asking where one lives (`device_of`), and the few functions CuPy spells
-differently (`scatter_add`). Each device is an `ArrayBackend` in one registry; the CUDA one loads CuPy on first
-use, and the tests register a NumPy-backed double of a GPU (`tests/device_double.py`).
+devices (`to_device`, `to_host`), asking where one lives (`device_of`), and the few NumPy methods CuPy lacks or
+spells differently: `ufunc_at` (NumPy's `ufunc.at`; `scatter_add` is its sum) and `accumulate` (`ufunc.accumulate`).
+Each device is an `ArrayBackend` in one registry; the CUDA one loads CuPy on first use, and the tests register
+a NumPy-backed double of a GPU (`tests/device_double.py`).
 """
 
 from __future__ import annotations
@@ -103,6 +104,14 @@ class ArrayBackend:
         """out[index] += values, adding every repeated index (NumPy's unbuffered `np.add.at`)."""
         numpy.add.at(out, index, values)
 
+    def ufunc_at(self, ufunc, out, index, values) -> None:
+        """out[index] = ufunc(out[index], values), applied once per index even where indices repeat (`ufunc.at`)."""
+        ufunc.at(out, index, values)
+
+    def accumulate(self, ufunc, x, axis: int):
+        """The running ufunc along `axis`: y₀ = x₀, yᵢ = ufunc(yᵢ₋₁, xᵢ) (`ufunc.accumulate`)."""
+        return ufunc.accumulate(x, axis=axis)
+
     def as_strided(self, x, shape: tuple, strides: tuple):
         """A read-only view of x with the given shape and byte strides (no copy)."""
         return numpy.lib.stride_tricks.as_strided(x, shape, strides, writeable=False)
@@ -114,6 +123,11 @@ class ArrayBackend:
         except ImportError:
             return numpy.frompyfunc(math.erf, 1, 1)(x).astype(x.dtype)
         return scipy_erf(x)
+
+
+# The ufuncs whose .at and .accumulate CuPy (13) has; for the others the CUDA backend composes them from array calls.
+CUPY_UFUNC_AT = ("add", "subtract", "maximum", "minimum", "bitwise_and", "bitwise_or", "bitwise_xor")
+CUPY_ACCUMULATE = ("add", "multiply")
 
 
 class _CudaBackend(ArrayBackend):
@@ -139,7 +153,18 @@ class _CudaBackend(ArrayBackend):
         return array.device.id
 
     def scatter_add(self, out, index, values) -> None:
-        self._scatter_add(out, index, values)  # CuPy's ufuncs have no unbuffered .at
+        self._scatter_add(out, index, values)  # (CuPy before 13 had no ufunc.at)
+
+    def ufunc_at(self, ufunc, out, index, values) -> None:
+        if ufunc.__name__ in CUPY_UFUNC_AT:  # atomic scatters
+            getattr(self.module, ufunc.__name__).at(out, index, values)
+        else:  # no atomic multiply on a GPU
+            ufunc_at_in_rounds(ufunc, out, index, values)
+
+    def accumulate(self, ufunc, x, axis: int):
+        if ufunc.__name__ in CUPY_ACCUMULATE:
+            return getattr(self.module, ufunc.__name__).accumulate(x, axis=axis)
+        return accumulate_by_doubling(ufunc, x, axis)
 
     def as_strided(self, x, shape: tuple, strides: tuple):
         return self.module.lib.stride_tricks.as_strided(x, shape, strides)  # (CuPy's views have no read-only flag)
@@ -148,6 +173,50 @@ class _CudaBackend(ArrayBackend):
         from cupyx.scipy.special import erf
 
         return erf(x)
+
+
+# ----- ufunc.at and ufunc.accumulate from plain array calls (for devices whose ufuncs lack those methods) ----------
+def ufunc_at_in_rounds(ufunc, out, index, values) -> None:
+    """`ufunc.at` without `.at`: the k-th write to each place is made in round k, and no place repeats in a round.
+
+    `index` is an integer array or a tuple of them (one per leading dim of `out`; they broadcast with `values`).
+    Repeated places are combined in the order they appear, as `ufunc.at` does. One value is read back to the host:
+    how many rounds there are (the most times one place is written).
+    """
+    xp = array_module(out)
+    index = index if isinstance(index, tuple) else (index,)
+    k = len(index)
+    places = xp.broadcast_arrays(*index)
+    flat = xp.zeros(places[0].shape, dtype=numpy.int64)
+    for p, n in zip(places, out.shape):  # the flat position of each write among out's leading dims (row-major)
+        flat = flat * n + p % n
+    values = xp.broadcast_to(xp.asarray(values, dtype=out.dtype), flat.shape + out.shape[k:])
+    flat, values = flat.reshape(-1), values.reshape((flat.size,) + out.shape[k:])
+    if flat.size == 0:
+        return
+    order = xp.argsort(flat, kind="stable")
+    sorted_flat = flat[order]
+    first = xp.searchsorted(sorted_flat, sorted_flat, side="left")  # where each place's run of writes begins
+    round_of = xp.empty_like(flat)
+    round_of[order] = xp.arange(flat.size) - first  # the k-th write to a place is in round k
+    target = out.reshape((-1,) + out.shape[k:])
+    for r in range(int(round_of.max()) + 1):
+        now = round_of == r
+        target[flat[now]] = ufunc(target[flat[now]], values[now])
+    out[...] = target.reshape(out.shape)  # (a no-op where reshape gave a view)
+
+
+def accumulate_by_doubling(ufunc, x, axis: int):
+    """`ufunc.accumulate` without `.accumulate` (Hillis–Steele): after step s every element holds the ufunc of the
+    2ˢ elements ending at it, so ⌈log₂ n⌉ steps cover the axis. Exact for max and min; for an associative ufunc
+    such as logaddexp the grouping, so the rounding, differs from the left-to-right loop."""
+    xp = array_module(x)
+    y = xp.moveaxis(x, axis, -1).copy()
+    step = 1
+    while step < y.shape[-1]:
+        y[..., step:] = ufunc(y[..., :-step], y[..., step:])  # the right side is a new array: no overlap
+        step *= 2
+    return xp.moveaxis(y, -1, axis)
 
 
 _devices: dict = {"cpu": ArrayBackend()}  # device type -> ArrayBackend; "cuda" is added when first asked for
@@ -268,6 +337,16 @@ def on_host(array) -> bool:
 def scatter_add(out, index, values) -> None:
     """out[index] += values, with repeated indices each adding (np.add.at, on any device)."""
     _backend_of(out).scatter_add(out, index, values)
+
+
+def ufunc_at(ufunc, out, index, values) -> None:
+    """NumPy's `ufunc.at` on any device: `np.maximum.at(y, i, v)` → `ufunc_at(np.maximum, y, i, v)`."""
+    _backend_of(out).ufunc_at(ufunc, out, index, values)
+
+
+def accumulate(ufunc, x, axis: int):
+    """NumPy's `ufunc.accumulate` on any device: `np.maximum.accumulate(x, 1)` → `accumulate(np.maximum, x, 1)`."""
+    return _backend_of(x).accumulate(ufunc, x, axis)
 
 
 def as_strided(x, shape: tuple, strides: tuple):

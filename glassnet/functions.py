@@ -62,6 +62,16 @@ def _const(array, like: Tensor | None = None) -> Tensor:
     return Tensor._make(array if backend.is_array(array) else numpy.asarray(array), None)
 
 
+def _xp(t: Tensor):
+    """The array module of a tensor's device (numpy on the CPU, cupy on a GPU): for making new arrays there."""
+    return backend.array_module(t.data)
+
+
+def _on_device_of(value, input: Tensor):
+    """An index, mask or values argument (Tensor, array, list or number) as an array on `input`'s device."""
+    return backend.array_like(_raw(value), input.data)
+
+
 def _dim_tuple(dims, ndim: int, name: str) -> tuple:
     dims = (dims,) if isinstance(dims, (int, numpy.integer)) else tuple(dims)
     out = tuple(_axis(d, ndim, name) for d in dims)
@@ -299,9 +309,11 @@ sgn = sign
 
 def _check_integer_divisor(name: str, a, b) -> None:
     dtype = backend.result_dtype(_operand_info(a), _operand_info(b))
+    if dtype.kind not in "iu":
+        return
     divisor = _raw(b)
-    divisor = backend.to_host(divisor) if backend.is_array(divisor) else numpy.asarray(divisor)  # (a read-back)
-    if dtype.kind in "iu" and numpy.any(divisor == 0):
+    has_zero = (divisor == 0).any() if backend.is_array(divisor) else numpy.any(numpy.asarray(divisor) == 0)
+    if has_zero:  # (on a device: one value read back)
         raise ZeroDivisionError(f"{name}: integer division by zero")
 
 
@@ -493,13 +505,13 @@ def _cum_extreme(input: Tensor, dim: int, name: str, better) -> ValuesIndices:
     axis = _scan_axis(input, dim, name)
     x = input.data if input.ndim else input.data.reshape(1)
     if x.size == 0:
-        return ValuesIndices(input.clone(), _const(numpy.zeros(input.shape, dtype=numpy.int64)))
-    running = better.accumulate(x, axis=axis)
+        return ValuesIndices(input.clone(), _const(_xp(input).zeros(input.shape, dtype=numpy.int64)))
+    running = backend.accumulate(better, x, axis)  # better.accumulate(x, axis), on any device
     shape = [1] * x.ndim
     shape[axis] = x.shape[axis]
-    positions = numpy.arange(x.shape[axis]).reshape(shape)
+    positions = _xp(input).arange(x.shape[axis]).reshape(shape)
     is_best = (x == running) | (numpy.isnan(x) if x.dtype.kind == "f" else False)
-    idx = numpy.maximum.accumulate(numpy.where(is_best, positions, 0), axis=axis)
+    idx = backend.accumulate(numpy.maximum, numpy.where(is_best, positions, 0), axis)
     idx_t = _const(idx.astype(numpy.int64))
     src = input if input.ndim else input.reshape(1)
     values = src.gather(axis, idx_t)
@@ -524,7 +536,7 @@ def cummin(input: Tensor, dim: int) -> ValuesIndices:  # noqa: A002
 def _order(data, axis: int, descending: bool):
     """Stable argsort along `axis` (descending keeps equal elements in their original order, as torch does)."""
     if data.ndim == 0:
-        return numpy.zeros((), dtype=numpy.int64)
+        return backend.array_module(data).zeros((), dtype=numpy.int64)
     if descending:
         key = data.astype(numpy.int64) if data.dtype.kind in "bu" else data
         return numpy.argsort(-key, axis=axis, kind="stable")
@@ -567,7 +579,7 @@ def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: boo
     if not 0 <= k <= n:
         raise IndexError(f"topk: k={k} is out of range for dim {axis} of size {n} (shape {input.shape})")
     idx = _order(input.data, axis, largest)
-    idx = numpy.take(idx, numpy.arange(k), axis=axis) if input.ndim else idx
+    idx = idx[(slice(None),) * axis + (slice(0, k),)] if input.ndim else idx
     return ValuesIndices(_take(input, idx, axis), _const(idx.astype(numpy.int64)))
 
 
@@ -579,8 +591,8 @@ def _select_rank(input: Tensor, rank_of, dim, keepdim: bool, name: str) -> Value
     if not 0 <= k < n:
         raise IndexError(f"{name}: k={k + 1} is out of range for dim {axis} of size {n} (shape {input.shape})")
     if input.ndim == 0:
-        return ValuesIndices(input.clone(), _const(numpy.zeros((), dtype=numpy.int64)))
-    idx = numpy.take(_order(input.data, axis, False), [k], axis=axis).astype(numpy.int64)
+        return ValuesIndices(input.clone(), _const(_xp(input).zeros((), dtype=numpy.int64)))
+    idx = _order(input.data, axis, False)[(slice(None),) * axis + (slice(k, k + 1),)].astype(numpy.int64)
     values = input.gather(axis, _const(idx))
     if not keepdim:
         return ValuesIndices(values.squeeze(axis), _const(idx.squeeze(axis)))
@@ -599,7 +611,7 @@ def median(input: Tensor, dim=None, keepdim: bool = False):  # noqa: A002
     _check_tensor("median", input)
     if dim is None:
         if input.data.size == 0:
-            return Tensor._make(numpy.asarray(numpy.nan, dtype=input.dtype), None)
+            return Tensor._make(_xp(input).full((), numpy.nan, dtype=input.dtype), None)
         return _select_rank(input.reshape(-1), lambda n: (n - 1) // 2, 0, False, "median").values
     return _select_rank(input, lambda n: (n - 1) // 2, dim, keepdim, "median")
 
@@ -618,14 +630,16 @@ def mode(input: Tensor, dim: int = -1, keepdim: bool = False) -> ValuesIndices: 
     """The most frequent value along `dim` (the smallest on ties) and the index of its last occurrence."""
     axis = _scan_axis(input, dim, "mode")
     if input.ndim == 0:
-        return ValuesIndices(input.clone(), _const(numpy.zeros((), dtype=numpy.int64)))
+        return ValuesIndices(input.clone(), _const(_xp(input).zeros((), dtype=numpy.int64)))
     x = numpy.moveaxis(input.data, axis, -1)
     rows = x.reshape(-1, x.shape[-1])
-    best = numpy.empty(rows.shape[0], dtype=numpy.int64)
-    for r, row in enumerate(rows):
-        values, counts = numpy.unique(row, return_counts=True)
-        value = values[numpy.argmax(counts)]  # the first (smallest) of the most frequent
-        best[r] = numpy.flatnonzero(row == value)[-1]
+    s = numpy.sort(rows, axis=-1)  # equal values side by side, in runs
+    positions = _xp(input).arange(s.shape[-1])
+    run_starts_here = numpy.concatenate([_xp(input).ones((len(s), 1), dtype=bool), s[:, 1:] != s[:, :-1]], axis=-1)
+    run_start = backend.accumulate(numpy.maximum, numpy.where(run_starts_here, positions, 0), -1)
+    longest = numpy.argmax(positions - run_start, axis=-1)[:, None]  # ends the first longest run: the smallest mode
+    value = numpy.take_along_axis(s, longest, axis=-1)
+    best = numpy.where(rows == value, positions, -1).max(axis=-1)  # the last place the mode appears in its row
     idx = numpy.moveaxis(best.reshape(x.shape[:-1] + (1,)), -1, axis)
     values = input.gather(axis, _const(idx))
     if not keepdim:
@@ -663,9 +677,9 @@ def searchsorted(
     """For each value, the index where it would be inserted into the (last-dim) sorted sequence to keep it sorted."""
     _check_tensor("searchsorted", sorted_sequence)
     side = side or ("right" if right else "left")
-    seq, vals = sorted_sequence.data, numpy.asarray(_raw(values))
+    seq, vals = sorted_sequence.data, _on_device_of(values, sorted_sequence)
     if sorter is not None:
-        seq = numpy.take_along_axis(seq, numpy.asarray(_raw(sorter)), axis=-1)
+        seq = numpy.take_along_axis(seq, _on_device_of(sorter, sorted_sequence), axis=-1)
     if seq.ndim <= 1:
         out = numpy.searchsorted(seq, vals, side=side)
     else:
@@ -675,15 +689,15 @@ def searchsorted(
             )
         rows_s, rows_v = seq.reshape(-1, seq.shape[-1]), vals.reshape(-1, vals.shape[-1])
         out = numpy.stack([numpy.searchsorted(s, v, side=side) for s, v in zip(rows_s, rows_v)]).reshape(vals.shape)
-    return _const(numpy.asarray(out, dtype=numpy.int32 if out_int32 else numpy.int64))
+    return _const(out.astype(numpy.int32 if out_int32 else numpy.int64))
 
 
 def bucketize(input, boundaries: Tensor, *, out_int32: bool = False, right: bool = False) -> Tensor:  # noqa: A002
     """The index of the bucket of each value: boundaries[i−1] < x ≤ boundaries[i] (right=True: ≤ x <)."""
     if boundaries.ndim != 1:
         raise ValueError(f"bucketize: boundaries must be 1-D, got shape {boundaries.shape}")
-    out = numpy.searchsorted(boundaries.data, numpy.asarray(_raw(input)), side="right" if right else "left")
-    return _const(numpy.asarray(out, dtype=numpy.int32 if out_int32 else numpy.int64))
+    out = numpy.searchsorted(boundaries.data, _on_device_of(input, boundaries), side="right" if right else "left")
+    return _const(out.astype(numpy.int32 if out_int32 else numpy.int64))
 
 
 # ----- rearranging (compositions of indexing, so gradients flow back through GetItem) -------------------------------
@@ -763,7 +777,8 @@ def repeat_interleave(input: Tensor, repeats, dim=None, *, output_size=None) -> 
         input, dim = input.reshape(-1), 0
     axis = _axis(dim, input.ndim, "repeat_interleave")
     n = input.shape[axis] if input.ndim else 1
-    counts = numpy.asarray(_raw(repeats))
+    counts = _raw(repeats)  # the output's size depends on the counts: they are read on the host
+    counts = backend.to_host(counts) if backend.is_array(counts) else numpy.asarray(counts)
     if counts.ndim and counts.shape != (n,):
         raise ValueError(f"repeat_interleave: {counts.shape[0]} repeats for dim {axis} of size {n}")
     if numpy.any(counts < 0):
@@ -850,7 +865,7 @@ def narrow(input: Tensor, dim: int, start: int, length: int) -> Tensor:  # noqa:
 def index_select(input: Tensor, dim: int, index) -> Tensor:  # noqa: A002
     """The entries at the integer positions `index` (1-D) along `dim`."""
     _check_tensor("index_select", input)
-    idx = numpy.asarray(_raw(index))
+    idx = _on_device_of(index, input)
     if idx.ndim > 1 or idx.dtype.kind not in "iu":
         raise ValueError(f"index_select: index must be a 1-D integer tensor, got {idx.dtype} of shape {idx.shape}")
     axis = _axis(dim, input.ndim, "index_select")
@@ -912,14 +927,14 @@ def masked_scatter(input: Tensor, mask, source: Tensor) -> Tensor:  # noqa: A002
 
 
 def _scatter_index(input: Tensor, dim: int, index, name: str):
-    idx = numpy.asarray(_raw(index))
+    idx = _on_device_of(index, input)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"{name}: index must be an integer tensor, got {idx.dtype}")
     axis = _axis(dim, input.ndim, name)
     if idx.ndim != input.ndim:
         raise ValueError(f"{name}: index has {idx.ndim} dims but the input of shape {input.shape} has {input.ndim}")
     n = input.shape[axis] if input.ndim else 1
-    if idx.size and (idx.max() >= n or idx.min() < -n):
+    if idx.size and ((idx.max() >= n) | (idx.min() < -n)):  # (on a device: one value read back)
         raise IndexError(f"{name}: index out of range for dim {axis} of size {n}")
     for d, (a, b) in enumerate(zip(idx.shape, input.shape)):
         if d != axis and a > b:
@@ -935,7 +950,7 @@ def _scatter_source(src, idx, dtype, name: str):
         if src.ndim != idx.ndim or builtins.any(a > b for a, b in zip(idx.shape, src.shape)):
             raise ValueError(f"{name}: src of shape {src.shape} is smaller than the index {idx.shape}")
         return src[tuple(slice(0, n) for n in idx.shape)].to(dtype)
-    return _const(numpy.full(idx.shape, src, dtype=dtype))
+    return _const(backend.array_module(idx).full(idx.shape, src, dtype=dtype))
 
 
 @method
@@ -954,12 +969,12 @@ def scatter(input: Tensor, dim: int, index, src=None, *, value=None, reduce=None
             index,
             src
             if isinstance(src, Tensor)
-            else _scatter_source(src, numpy.asarray(_raw(index)), input.dtype, "scatter"),
+            else _scatter_source(src, _on_device_of(index, input), input.dtype, "scatter"),
             modes[reduce],
         )
     if input.ndim == 0:  # a 0-d tensor is scattered into as a 1-element vector
         src = src.reshape(1) if isinstance(src, Tensor) else src
-        return scatter(input.reshape(1), 0, numpy.asarray(_raw(index)).reshape(1), src).reshape(())
+        return scatter(input.reshape(1), 0, _on_device_of(index, input).reshape(1), src).reshape(())
     idx, axis = _scatter_index(input, dim, index, "scatter")
     source = _scatter_source(src, idx, input.dtype, "scatter")
     return ix.Scatter.apply(input, source, index=idx, axis=axis)
@@ -980,7 +995,7 @@ def scatter_reduce(input: Tensor, dim: int, index, src: Tensor, reduce: str, *, 
         raise ValueError(f"scatter_reduce: reduce must be sum, prod, mean, amax or amin, got {reduce!r}")
     if input.ndim == 0:
         src = src.reshape(1) if isinstance(src, Tensor) else src
-        index = numpy.asarray(_raw(index)).reshape(1)
+        index = _on_device_of(index, input).reshape(1)
         return scatter_reduce(input.reshape(1), 0, index, src, reduce, include_self=include_self).reshape(())
     idx, axis = _scatter_index(input, dim, index, "scatter_reduce")
     source = _scatter_source(src, idx, input.dtype, "scatter_reduce")
@@ -988,13 +1003,13 @@ def scatter_reduce(input: Tensor, dim: int, index, src: Tensor, reduce: str, *, 
 
 
 def _index_dim(input: Tensor, dim: int, index, name: str):
-    idx = numpy.asarray(_raw(index))
+    idx = _on_device_of(index, input)
     if idx.ndim > 1 or idx.dtype.kind not in "iu":
         raise ValueError(f"{name}: index must be a 1-D integer tensor, got {idx.dtype} of shape {idx.shape}")
     axis = _axis(dim, input.ndim, name)
     n = input.shape[axis] if input.ndim else 1
     idx = idx.reshape(-1)
-    if idx.size and (idx.max() >= n or idx.min() < -n):
+    if idx.size and ((idx.max() >= n) | (idx.min() < -n)):  # (on a device: one value read back)
         raise IndexError(f"{name}: index out of range for dim {axis} of size {n}")
     return idx % n if idx.size else idx, axis
 
@@ -1039,7 +1054,7 @@ def index_fill(input: Tensor, dim: int, index, value) -> Tensor:  # noqa: A002
     """out = input with the slices index[i] along `dim` set to `value`."""
     _check_tensor("index_fill", input)
     idx, axis = _index_dim(input, dim, index, "index_fill")
-    mask = numpy.zeros(input.shape[axis] if input.ndim else 1, dtype=bool)
+    mask = _xp(input).zeros(input.shape[axis] if input.ndim else 1, dtype=bool)
     mask[idx] = True
     view = [1] * input.ndim
     if input.ndim:
@@ -1051,7 +1066,7 @@ def index_fill(input: Tensor, dim: int, index, value) -> Tensor:  # noqa: A002
 def take_along_dim(input: Tensor, indices, dim=None) -> Tensor:  # noqa: A002
     """input gathered at `indices` along `dim`, broadcasting the other dims (flattened input if dim is None)."""
     _check_tensor("take_along_dim", input)
-    idx = numpy.asarray(_raw(indices))
+    idx = _on_device_of(indices, input)
     if dim is None:
         return input.reshape(-1).gather(0, _const(idx.reshape(-1)))
     axis = _axis(dim, input.ndim, "take_along_dim")
@@ -1068,7 +1083,7 @@ def take_along_dim(input: Tensor, indices, dim=None) -> Tensor:  # noqa: A002
 @method
 def take(input: Tensor, index) -> Tensor:  # noqa: A002
     """The elements of the flattened input at `index` (the result has the index's shape)."""
-    idx = numpy.asarray(_raw(index))
+    idx = _on_device_of(index, input)
     return input.reshape(-1)[_const(idx.reshape(-1))].reshape(idx.shape)
 
 
@@ -1272,8 +1287,8 @@ def diag_embed(input: Tensor, offset: int = 0, dim1: int = -2, dim2: int = -1) -
     x = input if input.ndim else input.reshape(1)
     n = x.shape[-1]
     m = n + abs(offset)
-    place = numpy.zeros((n, m, m), dtype=x.dtype)  # place[t] puts element t at (t + rows_shift, t + cols_shift)
-    t = numpy.arange(n)
+    place = _xp(x).zeros((n, m, m), dtype=x.dtype)  # place[t] puts element t at (t + rows_shift, t + cols_shift)
+    t = _xp(x).arange(n)
     place[t, t + builtins.max(0, -offset), t + builtins.max(0, offset)] = 1
     out = einsum_fn("...t,tij->...ij", x, _const(place))
     d1, d2 = _dim_tuple((dim1, dim2), out.ndim, "diag_embed")

@@ -4,7 +4,9 @@ Its arrays (`DoubleArray`) hold a NumPy array but, like CuPy's, refuse to be mix
 operation and refuse implicit conversion (`numpy.asarray(x)` raises). Every transfer of values to the host is
 counted (`get()`, `item()`, `tolist()`, `bool()`, `float()`, printing, `to_host`), with the line that asked for
 it, so a test can assert that a training step makes none. NumPy functions and ufuncs dispatch to it through the
-same array protocols that hand them to CuPy; full reductions return 0-d arrays (as CuPy's do), not scalars.
+same array protocols that hand them to CuPy; full reductions return 0-d arrays (as CuPy's do), not scalars; a ufunc
+method CuPy lacks (`np.multiply.at`, `np.maximum.accumulate`) raises, and the backend's stand-ins for them run the
+same array code as on a GPU.
 
 `install()` registers the device as "testgpu" (`t.to("testgpu")`; the name "double" would read as a dtype);
 glassnet itself never knows about it.
@@ -21,6 +23,16 @@ from numpy.lib.mixins import NDArrayOperatorsMixin
 from glassnet import backend
 
 _HOST_VALUES = (int, float, bool, complex, numpy.generic, numpy.dtype, type(None), slice, type(Ellipsis), str)
+
+
+# The ufunc methods CuPy (13) has, and for which ufuncs (its docs: reference/ufunc.rst; `outer` for all); others
+# raise, as on a GPU.
+_CUPY_UFUNC_METHODS = {
+    "reduce": ("add", "multiply"),
+    "accumulate": backend.CUPY_ACCUMULATE,
+    "reduceat": ("add",),
+    "at": backend.CUPY_UFUNC_AT,
+}
 
 
 class HostArrayError(TypeError):
@@ -115,6 +127,10 @@ class DoubleArray(NDArrayOperatorsMixin):
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         if _defers(inputs) or _defers(kwargs.get("out", ())):
             return NotImplemented
+        if method not in ("__call__", "outer") and ufunc.__name__ not in _CUPY_UFUNC_METHODS.get(method, ()):
+            raise TypeError(
+                f"device double: CuPy has no {ufunc.__name__}.{method} (use glassnet.backend's ufunc_at / accumulate)"
+            )
         args = _unwrap(inputs, f"np.{ufunc.__name__}")
         kw = {k: _unwrap(v, f"np.{ufunc.__name__}") for k, v in kwargs.items()}
         result = getattr(ufunc, method)(*args, **kw)
@@ -270,11 +286,22 @@ class DoubleBackend(backend.ArrayBackend):
     def scatter_add(self, out, index, values) -> None:
         numpy.add.at(out._a, _unwrap(index, "scatter_add"), _unwrap(values, "scatter_add"))
 
+    def ufunc_at(self, ufunc, out, index, values) -> None:
+        if ufunc.__name__ in backend.CUPY_UFUNC_AT:  # CuPy's own (atomic) .at
+            ufunc.at(out._a, _unwrap(index, "ufunc_at"), _unwrap(values, "ufunc_at"))
+        else:  # what the CUDA backend runs, through the double's arrays
+            backend.ufunc_at_in_rounds(ufunc, out, index, values)
+
+    def accumulate(self, ufunc, x, axis):
+        if ufunc.__name__ in backend.CUPY_ACCUMULATE:
+            return DoubleArray(ufunc.accumulate(x._a, axis=axis))
+        return backend.accumulate_by_doubling(ufunc, x, axis)
+
     def as_strided(self, x, shape, strides):
         return DoubleArray(numpy.lib.stride_tricks.as_strided(x._a, shape, strides, writeable=False))
 
     def erf(self, x):
-        return DoubleArray(backend.ArrayBackend().erf(x._a))
+        return _wrap(backend.ArrayBackend().erf(x._a))  # (SciPy gives a scalar for a 0-d array: CuPy a 0-d array)
 
 
 def install() -> None:

@@ -25,7 +25,8 @@ def _host(t):
 def _run(op, sample, arrays, device):
     """Outputs, first gradients and second gradients (with respect to inputs and upstream) of one op sample."""
     xs = [gn.tensor(a, requires_grad=op.grad, device=device) for a in arrays]
-    outs = as_list(op.call(gn, *xs, **sample.kwargs))
+    with gn.device(device):  # the op's own index and mask tensors (opinfo's _ix) are made on the device as well
+        outs = as_list(op.call(gn, *xs, **sample.kwargs))
     for o in outs:
         assert o.device == device, f"{op.name}: an output is on {o.device}, not {device}"
     result = {"out": [_host(o) for o in outs]}
@@ -60,42 +61,9 @@ def _assert_same(cpu, dev, what):
                 np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-14, err_msg=f"{what} {key}[{k}]")
 
 
-# Ops from the PyTorch-parity work (main) that still compute on the host, so they fail on a device. Listed, not
-# skipped silently: each entry says why, and the test below fails when a listed op starts to pass (then remove it).
-HOST_ONLY_OPS = {
-    "F.adaptive_max_pool2d": "_argmax_indices adds host window offsets (nn/_functional_pool_more.py)",
-    "div_trunc_int": "RoundedDivide converts its operands with numpy.asarray (ops/maths.py)",
-    "erf": "a 0-d second gradient comes back as a host scalar",
-    "xlogy": "Xlogy converts its operands with numpy.asarray (ops/maths.py)",
-    "cummax": "_cum_extreme builds its positions with host numpy (functions.py)",
-    "cummin": "_cum_extreme builds its positions with host numpy (functions.py)",
-    "sort": "the indices are computed with numpy.argsort on the host (functions.py)",
-    "topk": "the selected positions are a host array (functions.py)",
-    "mode": "the indices are a host array (functions.py)",
-    "searchsorted": "numpy.searchsorted on the host (functions.py)",
-    "bucketize": "numpy.searchsorted on the host (functions.py)",
-    "scatter": "Scatter's index comes as a host option; ops/indexing.py uses np.add.at/np.multiply.at",
-    "scatter_value": "as scatter",
-    "scatter_add": "as scatter",
-    "scatter_reduce": "as scatter (also np.maximum.at/np.minimum.at: no backend helper yet)",
-    "index_add": "as scatter",
-    "index_copy": "as scatter",
-    "diag_embed": "the placement tensor is built with host numpy (functions.py)",
-    "diag": "through diag_embed",
-}
-
-
 @pytest.mark.parametrize("op", ALL_OPS, ids=[op.name for op in ALL_OPS])
 def test_op_registry_gives_the_same_numbers_on_the_device(op):
-    if op.name in HOST_ONLY_OPS:
-        with pytest.raises((TypeError, RuntimeError, AssertionError, ValueError)):  # still host-only: see the list
-            _run_samples(op)
-        return
     _run_samples(op)
-
-
-def test_every_host_only_op_is_in_the_registry():
-    assert set(HOST_ONLY_OPS) <= {op.name for op in ALL_OPS}
 
 
 def _run_samples(op):

@@ -8,6 +8,7 @@ import math
 
 import numpy
 
+from glassnet.backend import array_module
 from glassnet.errors import ShapeError
 from glassnet.ops import reduction as rd
 from glassnet.tensor import Tensor
@@ -48,16 +49,16 @@ def _adaptive_max(name: str, nd: int, input: Tensor, output_size, return_indices
     return out, Tensor._make(_argmax_indices(x.data, sizes).reshape(out.shape), None)
 
 
-def _argmax_indices(x: numpy.ndarray, sizes: tuple) -> numpy.ndarray:
-    """The flat spatial index (h·W + w) of each window's first maximum."""
+def _argmax_indices(x, sizes: tuple):
+    """The flat spatial index (h·W + w) of each window's first maximum (an array on x's device)."""
     spatial = x.shape[2:]
     windows = [_windows(n, o) for n, o in zip(spatial, sizes)]
-    out = numpy.zeros(x.shape[:2] + sizes, dtype=numpy.int64)
+    out = array_module(x).zeros(x.shape[:2] + sizes, dtype=numpy.int64)
     for cell in numpy.ndindex(*sizes):
         region = tuple(slice(int(w[0][i]), int(w[1][i])) for w, i in zip(windows, cell))
         block = x[(slice(None), slice(None)) + region].reshape(x.shape[:2] + (-1,))
         local = numpy.unravel_index(block.argmax(-1), tuple(r.stop - r.start for r in region))
-        flat = numpy.zeros(x.shape[:2], dtype=numpy.int64)
+        flat = 0
         for r, pos, n in zip(region, local, spatial):
             flat = flat * n + (pos + r.start)
         out[(slice(None), slice(None)) + cell] = flat

@@ -6,7 +6,7 @@ whose gradients come from `Gather` and `GetItem`.
 from __future__ import annotations
 
 from glassnet.autograd import Function
-from glassnet.backend import np
+from glassnet.backend import np, ufunc_at
 from glassnet.ops.reduction import _along_axis_index
 
 
@@ -48,16 +48,16 @@ class ScatterReduce(Function):
         if reduce in ("sum", "mean"):
             if not include_self:
                 y[written] = 0
-            np.add.at(y, where, src)
+            ufunc_at(np.add, y, where, src)
             if reduce == "mean":
                 count = self.self_counts.copy()
-                np.add.at(count, where, 1)
+                ufunc_at(np.add, count, where, 1)
                 self.count = np.maximum(count, 1)
                 y = y / self.count if y.dtype.kind == "f" else y // self.count
         elif reduce == "prod":
             if not include_self:
                 y[written] = 1
-            np.multiply.at(y, where, src)
+            ufunc_at(np.multiply, y, where, src)
         else:
             ufunc = np.maximum if reduce == "amax" else np.minimum
             if not include_self:
@@ -66,12 +66,12 @@ class ScatterReduce(Function):
                 else:
                     info = np.iinfo(x.dtype)
                     y[written] = info.min if reduce == "amax" else info.max
-            ufunc.at(y, where, src)
+            ufunc_at(ufunc, y, where, src)
             # how many contributors equal the result at each place (the gradient is split among them)
             self.x_wins = (x == y) & (self.self_counts > 0)
             self.src_wins = src == y[where]
             ties = self.x_wins.astype(x.dtype)
-            np.add.at(ties, where, self.src_wins.astype(x.dtype))
+            ufunc_at(np.add, ties, where, self.src_wins.astype(x.dtype))
             self.ties = np.maximum(ties, 1)
         self.save_for_backward(x, src, y)
         return y

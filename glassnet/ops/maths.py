@@ -181,12 +181,12 @@ class Xlogy(Function):
     def forward(self, a, b):
         self.save_for_backward(a, b)
         y = a * np.log(b)
-        y = np.where(np.asarray(a) == 0, 0, y)
+        y = np.where(a == 0, 0, y)
         return np.where(np.isnan(b), b, y).astype(y.dtype)
 
     def backward(self, gy):
         a, b = self.saved_tensors
-        nonzero = (np.asarray(_raw(a)) != 0).astype(_raw(gy).dtype)
+        nonzero = np.not_equal(_raw(a), 0).astype(_raw(gy).dtype)  # (a may be a Python number)
         return gy * Xlogy.call(nonzero, b), gy * a / b
 
 
@@ -420,7 +420,7 @@ class RoundedDivide(Function):
             return np.floor_divide(a, b)
         if np.result_type(a, b).kind in "iu":  # integer division toward 0: floor, then step back where signs differ
             q = np.floor_divide(a, b)
-            return q + ((np.remainder(a, b) != 0) & ((np.asarray(a) < 0) != (np.asarray(b) < 0)))
+            return q + ((np.remainder(a, b) != 0) & ((a < 0) != (b < 0)))
         return np.trunc(np.true_divide(a, b))
 
     def backward(self, gy):

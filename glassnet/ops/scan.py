@@ -7,7 +7,7 @@ cummax/cummin need no op of their own: their values are a gather of x at the run
 from __future__ import annotations
 
 from glassnet.autograd import Function
-from glassnet.backend import np
+from glassnet.backend import accumulate, np
 
 
 def _raw(value):
@@ -68,7 +68,7 @@ class LogCumSumExp(Function):
     def forward(self, x, axis=0):
         self.axis = axis
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-            y = np.logaddexp.accumulate(x, axis=axis) if x.size else x.copy()
+            y = accumulate(np.logaddexp, x, axis) if x.size else x.copy()  # np.logaddexp.accumulate, on any device
         self.save_for_backward(x, y)
         return y
 
