@@ -1112,41 +1112,44 @@ def type_as(input: Tensor, other: Tensor) -> Tensor:  # noqa: A002
     return input.to(other.dtype)
 
 
-def _new(input: Tensor, fill, size, dtype):
+def _new(input: Tensor, fill, size, dtype, device=None):
+    """`fill` in a new tensor on input's device (or `device`), as PyTorch's new_* methods make it."""
     shape = tuple(size[0]) if len(size) == 1 and isinstance(size[0], (tuple, list)) else tuple(size)
     dtype = input.dtype if dtype is None else backend.to_dtype(dtype)
-    return Tensor._make(numpy.full(shape, fill, dtype=dtype), None)
+    made = Tensor._make(_xp(input).full(shape, fill, dtype=dtype), None)
+    return made if device is None else made.to(device)
 
 
 @method
 def new_zeros(input: Tensor, *size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:  # noqa: A002
     """Zeros of `size` with input's dtype (unless given)."""
-    return _new(input, 0, size, dtype).requires_grad_(requires_grad)
+    return _new(input, 0, size, dtype, device).requires_grad_(requires_grad)
 
 
 @method
 def new_ones(input: Tensor, *size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:  # noqa: A002
     """Ones of `size` with input's dtype (unless given)."""
-    return _new(input, 1, size, dtype).requires_grad_(requires_grad)
+    return _new(input, 1, size, dtype, device).requires_grad_(requires_grad)
 
 
 @method
 def new_empty(input: Tensor, *size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:  # noqa: A002
     """An uninitialised tensor of `size` with input's dtype (zeros here)."""
-    return _new(input, 0, size, dtype).requires_grad_(requires_grad)
+    return _new(input, 0, size, dtype, device).requires_grad_(requires_grad)
 
 
 @method
 def new_full(input: Tensor, size, fill_value, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:  # noqa: A002
     """`fill_value` in a tensor of `size` with input's dtype (unless given)."""
-    return _new(input, fill_value, (size,), dtype).requires_grad_(requires_grad)
+    return _new(input, fill_value, (size,), dtype, device).requires_grad_(requires_grad)
 
 
 @method
 def new_tensor(input: Tensor, data, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:  # noqa: A002
-    """A new tensor holding (a copy of) `data`, with input's dtype unless given."""
-    values = numpy.array(_raw(data), dtype=input.dtype if dtype is None else backend.to_dtype(dtype))
-    return Tensor._make(values, None).requires_grad_(requires_grad)
+    """A new tensor holding (a copy of) `data`, with input's dtype and device unless given."""
+    values = backend.array_like(_raw(data), input.data, input.dtype if dtype is None else backend.to_dtype(dtype))
+    made = Tensor._make(values.copy() if values is _raw(data) else values, None)
+    return (made if device is None else made.to(device)).requires_grad_(requires_grad)
 
 
 def set_printoptions(

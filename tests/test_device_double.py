@@ -18,6 +18,10 @@ install()
 DEV = "testgpu"
 
 
+def _rand(*shape, seed=0):
+    return np.random.default_rng(seed).standard_normal(shape)
+
+
 def _host(t):
     return None if t is None else t.detach().cpu().numpy()
 
@@ -148,6 +152,73 @@ def test_the_double_refuses_host_arrays_like_cupy():
         np.asarray(a)
 
 
+def test_the_double_refuses_the_ufunc_methods_cupy_lacks():
+    a = gn.tensor([3.0, 1.0, 2.0], device=DEV).data
+    with pytest.raises(TypeError, match="CuPy has no maximum.accumulate"):
+        np.maximum.accumulate(a)
+    with pytest.raises(TypeError, match="CuPy has no multiply.at"):
+        np.multiply.at(a, gn.tensor([0, 0], device=DEV).data, 2.0)
+    np.add.at(a, gn.tensor([0, 0], device=DEV).data, 1.0)  # CuPy 13 has these two
+    np.cumsum(a)
+    assert a.get().tolist() == [5.0, 1.0, 2.0]
+
+
+_AT_CASES = {  # name -> (ufunc, out, index, values): repeats, negative indices, a trailing dim, broadcasting, ints
+    "multiply_repeats": (np.multiply, _rand(5), np.array([1, 3, 1, 1, -1]), _rand(5, seed=1)),
+    "multiply_2d_tuple": (
+        np.multiply, _rand(3, 4), (np.array([[0, 2], [0, 0]]), np.array([[1], [3]])), _rand(2, 2, seed=1),
+    ),
+    "multiply_trailing_dim": (np.multiply, _rand(4, 3), np.array([2, 0, 2]), _rand(3, 3, seed=1)),
+    "multiply_scalar_value": (np.multiply, _rand(4), np.array([0, 0, 3]), 1.5),
+    "multiply_ints": (np.multiply, np.arange(1, 7).reshape(2, 3), (np.array([1, 1, 0]), np.array([2, 2, 2])), 3),
+    "divide": (np.divide, _rand(4), np.array([3, 3, 0]), _rand(3, seed=1)),
+    "maximum": (np.maximum, _rand(4), np.array([3, 3, 0, 1]), _rand(4, seed=1)),
+    "empty_index": (np.multiply, _rand(4), np.array([], dtype=np.int64), np.array([])),
+}
+
+
+@pytest.mark.parametrize("case", list(_AT_CASES))
+def test_ufunc_at_equals_numpys_on_every_device(case):
+    from glassnet import backend
+
+    ufunc, out, index, values = _AT_CASES[case]
+    expected = out.copy()
+    ufunc.at(expected, index, values)
+    host = out.copy()
+    backend.ufunc_at(ufunc, host, index, values)  # the CPU: NumPy itself
+    np.testing.assert_array_equal(host, expected)
+    rounds = out.copy()
+    backend.ufunc_at_in_rounds(ufunc, rounds, index, values)  # what a GPU runs where CuPy has no ufunc.at
+    assert rounds.dtype == expected.dtype
+    np.testing.assert_array_equal(rounds, expected)  # the same order of operations: bit for bit
+    dev = lambda a: gn.tensor(a, device=DEV).data if isinstance(a, np.ndarray) else a  # noqa: E731
+    on_device = dev(out.copy())
+    backend.ufunc_at(ufunc, on_device, tuple(map(dev, index)) if isinstance(index, tuple) else dev(index), dev(values))
+    np.testing.assert_array_equal(on_device.get(), expected)
+
+
+@pytest.mark.parametrize("ufunc", [np.maximum, np.minimum, np.logaddexp, np.add, np.multiply])
+@pytest.mark.parametrize("shape_axis", [((7,), 0), ((3, 5), 1), ((4, 3, 2), 0), ((2, 0), 1), ((2, 1), 1)])
+def test_accumulate_equals_numpys_on_every_device(ufunc, shape_axis):
+    from glassnet import backend
+
+    shape, axis = shape_axis
+    x = _rand(*shape)
+    x.reshape(-1)[::3] = np.nan if x.size > 3 else 0.0  # NaN spreads the same way
+    expected = ufunc.accumulate(x, axis=axis)
+    np.testing.assert_array_equal(backend.accumulate(ufunc, x, axis), expected)  # the CPU: NumPy itself
+    doubled = backend.accumulate_by_doubling(ufunc, x, axis)  # what a GPU runs where CuPy has no accumulate
+    if ufunc in (np.maximum, np.minimum):
+        np.testing.assert_array_equal(doubled, expected)  # max and min are exact in any grouping
+    else:
+        np.testing.assert_allclose(doubled, expected, rtol=1e-13)
+    on_device = backend.accumulate(ufunc, gn.tensor(x, device=DEV).data, axis)
+    np.testing.assert_allclose(on_device.get(), expected, rtol=1e-13)
+    ints = np.arange(1, x.size + 1).reshape(shape) % 5
+    running_max = backend.accumulate_by_doubling(np.maximum, ints, axis)
+    np.testing.assert_array_equal(running_max, np.maximum.accumulate(ints, axis))
+
+
 def test_cuda_without_cupy_says_what_is_missing_and_names_the_gpu_extra():
     try:
         import cupy  # noqa: F401
@@ -163,10 +234,6 @@ def test_cuda_without_cupy_says_what_is_missing_and_names_the_gpu_extra():
 
 
 # ----- nn layers ------------------------------------------------------------------------------------------------
-def _rand(*shape, seed=0):
-    return np.random.default_rng(seed).standard_normal(shape)
-
-
 _LAYERS = {  # name -> (make the layer, its inputs as host arrays or ints); float64 throughout
     "Linear": (lambda: gn.nn.Linear(4, 3), [_rand(2, 4)]),
     "Bilinear": (lambda: gn.nn.Bilinear(3, 4, 2), [_rand(2, 3), _rand(2, 4, seed=1)]),
@@ -225,6 +292,69 @@ _LAYERS = {  # name -> (make the layer, its inputs as host arrays or ints); floa
         [_rand(3, 3, 4)],
     ),
     "CosineSimilarity": (lambda: gn.nn.CosineSimilarity(dim=1), [_rand(3, 4), _rand(3, 4, seed=1)]),
+    # more layers and functions, so that none of them reads values back or builds host arrays unnoticed
+    "AdaptiveMaxPool2d": (lambda: gn.nn.AdaptiveMaxPool2d((3, 2)), [_rand(2, 3, 7, 5)]),
+    "MaxPool2d_MaxUnpool2d": (
+        lambda: _Fn(lambda x: F.max_unpool2d(*F.max_pool2d(x, 2, return_indices=True), 2)),
+        [_rand(2, 3, 6, 6)],
+    ),
+    "AdaptiveMaxPool1d_indices": (
+        lambda: _Fn(lambda x: F.adaptive_max_pool1d(x, 3, return_indices=True)),
+        [_rand(2, 3, 8)],
+    ),
+    "MoreActivations": (
+        lambda: gn.nn.Sequential(
+            gn.nn.CELU(),
+            gn.nn.Hardshrink(0.1),
+            gn.nn.Hardsigmoid(),
+            gn.nn.Hardswish(),
+            gn.nn.LogSigmoid(),
+            gn.nn.Mish(),
+            gn.nn.ReLU6(),
+            gn.nn.Softmin(-1),
+            gn.nn.Softshrink(0.01),
+            gn.nn.Softsign(),
+            gn.nn.Tanhshrink(),
+            gn.nn.Threshold(-1.0, 0.5),
+        ),
+        [_rand(3, 4)],
+    ),
+    "GLU": (lambda: gn.nn.GLU(), [_rand(3, 4)]),
+    "RReLU": (lambda: gn.nn.RReLU(), [_rand(3, 4)]),
+    "PixelShuffle_Unshuffle": (
+        lambda: gn.nn.Sequential(gn.nn.PixelShuffle(2), gn.nn.PixelUnshuffle(2)),
+        [_rand(1, 8, 3, 3)],
+    ),
+    "Upsample_bilinear": (lambda: gn.nn.Upsample(scale_factor=2, mode="bilinear"), [_rand(2, 3, 4, 5)]),
+    "UpsamplingNearest2d": (lambda: gn.nn.UpsamplingNearest2d(scale_factor=2), [_rand(2, 3, 4, 5)]),
+    "UpsamplingBilinear2d": (lambda: gn.nn.UpsamplingBilinear2d(size=(6, 7)), [_rand(2, 3, 4, 5)]),
+    "TransformerDecoder": (
+        lambda: gn.nn.TransformerDecoder(gn.nn.TransformerDecoderLayer(8, 2, 16, dropout=0.0, batch_first=True), 2),
+        [_rand(2, 4, 8), _rand(2, 5, 8, seed=1)],
+    ),
+    "TransformerEncoder_causal": (
+        lambda: gn.nn.TransformerEncoder(gn.nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True), 1),
+        [_rand(2, 5, 8), None, np.array([[False] * 5, [False, False, False, True, True]]), True],
+    ),
+    "MultiheadAttention_masks": (
+        lambda: gn.nn.MultiheadAttention(8, 2, batch_first=True),
+        [_rand(2, 5, 8)] * 3 + [np.array([[False] * 5, [False] * 4 + [True]]), True, np.tri(5, k=0) == 0],
+    ),
+    "sdpa_causal": (lambda: _Fn(lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True)),
+                    [_rand(2, 4, 3), _rand(2, 4, 3, seed=1), _rand(2, 4, 5, seed=2)]),
+    "Embedding_max_norm_freq": (
+        lambda: gn.nn.Embedding(10, 4, max_norm=1.0, scale_grad_by_freq=True),
+        [np.array([[1, 2, 1], [9, 2, 2]])],
+    ),
+    "fold_unfold": (
+        lambda: _Fn(lambda x: F.fold(F.unfold(x, 2, padding=1), (5, 4), 2, padding=1)),
+        [_rand(2, 3, 5, 4)],
+    ),
+    "pad_modes": (
+        lambda: _Fn(lambda x: F.pad(F.pad(F.pad(x, (1, 2), "reflect"), (2, 1), "replicate"), (1, 1), "circular")),
+        [_rand(2, 3, 5)],
+    ),
+    "dropout1d": (lambda: _Fn(lambda x: F.dropout1d(x, 0.5)), [_rand(2, 4, 3)]),
 }
 _LOSSES = {
     "CrossEntropyLoss": (lambda: gn.nn.CrossEntropyLoss(label_smoothing=0.1), [_rand(4, 5), np.array([0, 4, 2, 1])]),
@@ -243,7 +373,35 @@ _LOSSES = {
         [_rand(4, 5), (_rand(4, 5, seed=1) > 0) * 1.0],
     ),
     "KLDivLoss": (lambda: gn.nn.KLDivLoss(reduction="batchmean"), [_rand(4, 5), np.full((4, 5), 0.2)]),
+    "CrossEntropyLoss_probabilities": (lambda: gn.nn.CrossEntropyLoss(), [_rand(4, 5), np.full((4, 5), 0.2)]),
+    "GaussianNLLLoss": (lambda: gn.nn.GaussianNLLLoss(), [_rand(4, 5), _rand(4, 5, seed=1), np.full((4, 5), 0.5)]),
+    "HingeEmbeddingLoss": (lambda: gn.nn.HingeEmbeddingLoss(), [_rand(4, 5), np.sign(_rand(4, 5, seed=1))]),
+    "MarginRankingLoss": (
+        lambda: gn.nn.MarginRankingLoss(0.1),
+        [_rand(6), _rand(6, seed=1), np.sign(_rand(6, seed=2))],
+    ),
+    "MultiLabelSoftMarginLoss": (
+        lambda: gn.nn.MultiLabelSoftMarginLoss(),
+        [_rand(4, 5), (_rand(4, 5, seed=1) > 0) * 1.0],
+    ),
+    "PoissonNLLLoss": (lambda: gn.nn.PoissonNLLLoss(), [_rand(4, 5), np.abs(_rand(4, 5, seed=1))]),
+    "SoftMarginLoss": (lambda: gn.nn.SoftMarginLoss(), [_rand(4, 5), np.sign(_rand(4, 5, seed=1))]),
+    "TripletMarginLoss": (lambda: gn.nn.TripletMarginLoss(), [_rand(4, 5), _rand(4, 5, seed=1), _rand(4, 5, seed=2)]),
 }
+
+
+class _Fn(gn.nn.Module):
+    """A function as a layer, so that `_layer_run` can run it on both devices."""
+
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, *inputs):
+        return self.fn(*inputs)
+
+
+F = gn.nn.functional
 
 
 def _layer_run(make, arrays, device):
@@ -287,6 +445,11 @@ _OPTIMISERS = {
     "AdamW": lambda p: gn.optim.AdamW(p, lr=0.01, weight_decay=0.1),
     "RMSprop": lambda p: gn.optim.RMSprop(p, lr=0.01, momentum=0.5, centered=True),
     "Adagrad": lambda p: gn.optim.Adagrad(p, lr=0.1),
+    "ASGD": lambda p: gn.optim.ASGD(p, lr=0.01),
+    "Adadelta": lambda p: gn.optim.Adadelta(p),
+    "Adamax": lambda p: gn.optim.Adamax(p, lr=0.01),
+    "NAdam": lambda p: gn.optim.NAdam(p, lr=0.01),
+    "RAdam": lambda p: gn.optim.RAdam(p, lr=0.01),
 }
 
 
@@ -322,6 +485,59 @@ def _lenet_step(device):
     x = gn.tensor(_rand(8, 1, 28, 28).astype(np.float32), device=device)
     y = gn.tensor(np.arange(8) % 10, device=device)
     return model, opt, loss_fn, x, y
+
+
+@pytest.mark.parametrize("line_search", [None, "strong_wolfe"])
+def test_lbfgs_gives_the_same_numbers_on_the_device_with_a_parameter_that_has_no_gradient(line_search):
+    def run(device):
+        gn.manual_seed(0)
+        net = gn.nn.Sequential(gn.nn.Linear(4, 8), gn.nn.Tanh(), gn.nn.Linear(8, 2)).double().to(device)
+        unused = gn.nn.Linear(2, 2).double().to(device)  # its gradient stays None: LBFGS fills in zeros
+        opt = gn.optim.LBFGS(list(net.parameters()) + list(unused.parameters()), lr=0.5, max_iter=4,
+                             line_search_fn=line_search)
+        x = gn.tensor(_rand(5, 4), device=device)
+
+        def closure():
+            opt.zero_grad()
+            loss = net(x).pow(2).mean()
+            loss.backward()
+            return loss
+
+        for _ in range(2):
+            opt.step(closure)
+        return {"params": [_host(p) for p in net.parameters()]}
+
+    _assert_same(run("cpu"), run(DEV), "LBFGS")
+
+
+def test_new_tensors_are_made_on_the_device_of_their_input():
+    x = gn.tensor([1.0, 2.0], device=DEV)
+    made = [x.new_zeros(2, 3), x.new_ones(2), x.new_empty(3), x.new_full((2,), 4.0), x.new_tensor([5, 6])]
+    for t in made:
+        assert t.device == DEV
+    assert made[4].dtype == x.dtype and made[4].cpu().tolist() == [5.0, 6.0]
+    copy = x.new_tensor(x)
+    copy.data[0] = 9.0  # a copy, not a view
+    assert x.cpu().tolist() == [1.0, 2.0] and x.new_tensor(x).device == DEV
+    assert x.new_zeros(2, device="cpu").device == "cpu" and gn.ones(2).new_ones(2, device=DEV).device == DEV
+    assert gn.ones(2).new_tensor([1]).device == "cpu"
+
+
+def test_a_gan_draws_its_noise_and_gradient_penalty_on_its_device():
+    from glassnet.train.gan import gradient_penalty
+
+    def run(device):
+        gn.manual_seed(0)
+        gan = gn.models.GAN(gn.models.MLPGenerator(latent_dim=2, hidden=8), gn.models.MLPDiscriminator(hidden=8))
+        gan = gan.to(device)
+        z = gan.noise(4)
+        assert z.device == device and gan.sample(3).device == device
+        real = gn.tensor(_rand(4, 2).astype(np.float32), device=device)
+        penalty = gradient_penalty(gan.discriminator, real, gan(z).detach())
+        assert penalty.device == device
+        return {"out": [_host(z), _host(penalty)]}
+
+    _assert_same(run("cpu"), run(DEV), "GAN")
 
 
 def test_a_training_step_makes_no_host_transfer():
@@ -414,6 +630,36 @@ def test_lens_trace_saliency_grad_cam_and_recorder_give_the_same_numbers_on_the_
         out["recorder"] = [np.array([acts[k][s] for k in sorted(acts) for s in ("mean", "std")])]
         results[device] = out
     _assert_same(results["cpu"], results[DEV], "lens")
+
+
+def test_lens_attention_maps_gradcheck_view_and_graph_labels_read_device_values_explicitly():
+    from glassnet.lens import capture_attention, draw_graph, gradcheck_view
+    from glassnet.lens.graph import _numbers
+
+    results = {}
+    for device in ("cpu", DEV):
+        gn.manual_seed(0)
+        layer = gn.nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True).double().to(device)
+        with capture_attention(layer) as maps:
+            layer(gn.tensor(_rand(2, 5, 8), device=device))
+        net = gn.nn.Sequential(gn.nn.Linear(3, 4), gn.nn.Tanh(), gn.nn.Linear(4, 1)).double().to(device)
+        report = gradcheck_view(net, gn.nn.MSELoss(), gn.tensor(_rand(2, 3), device=device),
+                                gn.tensor(_rand(2, 1, seed=1), device=device))
+        assert all(row.passed for row in report.rows)
+        out = net(gn.tensor(_rand(2, 3), device=device)).sum()
+        results[device] = {
+            "attention": [w for ws in maps.values() for w in ws],
+            "gradcheck": [np.array([(row.analytic_norm, row.numeric_norm) for row in report.rows])],
+            "labels": [_numbers(out.data), _numbers(net[0].weight.data)],
+        }
+        try:
+            import graphviz  # noqa: F401
+        except ImportError:
+            continue
+        draw_graph(out, model=net)  # the labels read the device values with one explicit copy each
+    cpu, dev = results["cpu"], results[DEV]
+    assert cpu.pop("labels") == dev.pop("labels")
+    _assert_same(cpu, dev, "lens")
 
 
 def test_onnx_export_of_a_device_model_writes_the_cpu_file(tmp_path):

@@ -51,7 +51,7 @@ def _gpt_weights(module: Module, x: Tensor) -> np.ndarray:
     b, t, d = x.shape
     hd = d // module.n_head
     with no_grad():
-        qkv = F.linear(x.detach(), module.c_attn.weight, module.c_attn.bias).numpy()
+        qkv = F.linear(x.detach(), module.c_attn.weight, module.c_attn.bias).cpu().numpy()
     q, k = (qkv[..., i * d : (i + 1) * d].reshape(b, t, module.n_head, hd).transpose(0, 2, 1, 3) for i in range(2))
     scores = q @ k.transpose(0, 1, 3, 2) / math.sqrt(hd)
     scores = np.where(np.tril(np.ones((t, t), dtype=bool)), scores, -np.inf)
@@ -77,7 +77,7 @@ def capture_attention(model: Module) -> Iterator[AttentionMaps]:
         def hook(module, args, output):
             weights = module.last_attn_weights
             if weights is not None:
-                array = np.array(weights.numpy(), copy=True)
+                array = np.array(weights.cpu().numpy(), copy=True)  # (from a device: one explicit copy)
                 maps[name].append(array if array.ndim == 4 else array[None])  # unbatched input: N = 1
         return hook
 

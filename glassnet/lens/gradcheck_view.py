@@ -118,7 +118,7 @@ def gradcheck_view(model: Any, loss_fn: Callable, inputs: Any, targets: Any, eps
     rng = numpy.random.default_rng(seed)
     rows = []
     for (name, p), ga in zip(named, analytic):
-        a = numpy.zeros_like(p.data) if ga is None else ga.data
+        a = numpy.zeros(p.shape) if ga is None else ga.detach().cpu().numpy()  # compared on the host
         data = p.data
         idx = numpy.arange(data.size)
         if max_elements is not None and data.size > max_elements:

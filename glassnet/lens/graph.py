@@ -17,6 +17,7 @@ from typing import Any
 import numpy
 
 from glassnet.autograd import Function
+from glassnet.backend import is_array, to_host
 from glassnet.files import atomic_write
 from glassnet.tensor import Tensor
 
@@ -41,7 +42,7 @@ def _graphviz():
 
 def _numbers(a: Any) -> str:
     """The values of a small array, or mean ± std and [min, max] of a larger one."""
-    arr = numpy.asarray(a)
+    arr = to_host(a) if is_array(a) else numpy.asarray(a)  # (a device array: one explicit copy)
     if arr.dtype.kind not in "biuf":
         return f"{arr.dtype} values"
     if arr.size == 0:

@@ -126,7 +126,8 @@ class GAN(nn.Module):
         """n latent vectors z ~ N(0, I), shape (n, latent_dim)."""
         if not isinstance(n, int) or n < 1:
             raise ValueError(f"GAN: the number of samples must be a positive int, got {n!r}")
-        return randn(n, self.latent_dim, generator=generator)
+        weight = next(iter(self.generator.parameters()), None)  # z goes where the generator is
+        return randn(n, self.latent_dim, generator=generator, device=None if weight is None else weight.device)
 
     def sample(self, n: int, generator: Generator | None = None) -> Tensor:
         """n samples from the generator in eval mode, without recording a graph."""

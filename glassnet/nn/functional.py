@@ -200,7 +200,7 @@ def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3, trainin
     x = _floating(input)
     if not training:
         return leaky_relu(x, (lower + upper) / 2)
-    slope = rand(*x.shape, generator=generator, dtype=x.dtype) * (upper - lower) + lower
+    slope = rand(*x.shape, generator=generator, dtype=x.dtype, device=x.device) * (upper - lower) + lower
     return where(x >= 0, x, x * slope)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from glassnet.autograd import enable_grad
-from glassnet.backend import np
+from glassnet.backend import array_module, np
 from glassnet.optim.optimizer import Optimizer
 
 
@@ -57,7 +57,10 @@ class LBFGS(Optimizer):
     # the parameters and their gradients as one flat vector
     def _flat_grad(self):
         return np.concatenate(
-            [np.zeros(p.data.size, p.dtype) if p.grad is None else p.grad.data.reshape(-1) for p in self._params]
+            [
+                array_module(p.data).zeros(p.data.size, p.dtype) if p.grad is None else p.grad.data.reshape(-1)
+                for p in self._params
+            ]
         )
 
     def _add_grad(self, step_size, update) -> None:

@@ -37,7 +37,7 @@ def gradient_penalty(discriminator: Any, real: Tensor, fake: Tensor, generator: 
     if tuple(real.shape) != tuple(fake.shape):
         raise ValueError(f"gradient_penalty: real {tuple(real.shape)} and fake {tuple(fake.shape)} differ in shape")
     if eps is None:  # one mixing weight per sample, broadcast over its features
-        eps = rand(real.shape[0], *([1] * (real.ndim - 1)), generator=generator, dtype=real.dtype)
+        eps = rand(real.shape[0], *([1] * (real.ndim - 1)), generator=generator, dtype=real.dtype, device=real.device)
     mixed = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)
     scores = discriminator(mixed)
     (g,) = grad(scores.sum(), [mixed], create_graph=True)
