@@ -554,6 +554,61 @@ def test_a_training_step_makes_no_host_transfer():
     assert seen.count == 1
 
 
+_IDS = np.random.default_rng(0).integers(0, 11, (2, 6))
+_STEPS = {  # name -> (make the model, its loss from the model and a device); float64
+    "GPT": (
+        lambda: gn.models.GPT(11, 8, n_layer=1, n_head=2, d_model=8),
+        lambda m, d: m(gn.tensor(_IDS, device=d), gn.tensor(_IDS, device=d))[1],
+    ),
+    "BertModel_padding_mask": (
+        lambda: gn.models.BertModel(gn.models.BertConfig(
+            vocab_size=11, hidden_size=8, num_hidden_layers=1, num_attention_heads=2, intermediate_size=16,
+            max_position_embeddings=8, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)),
+        lambda m, d: m(gn.tensor(_IDS, device=d), attention_mask=gn.tensor((_IDS > 0) * 1, device=d)).pow(2).mean(),
+    ),
+    "CharRNN_GRU": (
+        lambda: gn.models.CharRNN(11, 4, 8, cell="gru"),
+        lambda m, d: gn.nn.functional.cross_entropy(
+            m(gn.tensor(_IDS, device=d))[0].reshape(-1, 11), gn.tensor(_IDS.reshape(-1), device=d)
+        ),
+    ),
+    "Embedding_BCELoss": (
+        lambda: gn.nn.Sequential(gn.nn.Embedding(11, 4), gn.nn.Flatten(), gn.nn.Linear(24, 1), gn.nn.Sigmoid()),
+        lambda m, d: gn.nn.BCELoss()(m(gn.tensor(_IDS, device=d)), gn.tensor(np.array([[1.0], [0.0]]), device=d)),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(_STEPS))
+def test_models_train_on_the_device_with_the_same_numbers_and_no_host_transfer(name):
+    make, loss_of = _STEPS[name]
+
+    def run(device):
+        gn.manual_seed(0)
+        model = make().double().to(device)
+        opt = gn.optim.AdamW(model.parameters(), lr=1e-2)
+        for _ in range(2):
+            with counting_transfers() as seen:
+                opt.zero_grad()
+                loss_of(model, device).backward()
+                opt.step()
+            assert device == "cpu" or seen.count == 0, f"{name} read values back to the host: {seen.where}"
+        return {"params": [_host(p) for p in model.parameters()]}
+
+    _assert_same(run("cpu"), run(DEV), name)
+
+
+def test_gpt_generates_the_same_tokens_on_the_device():
+    def run(device):
+        gn.manual_seed(0)
+        model = gn.models.GPT(11, 4, n_layer=1, n_head=2, d_model=8).to(device)
+        out = model.generate(gn.tensor(_IDS[:, :3], device=device), 5, temperature=0)  # greedy: no sampling
+        assert out.device == device
+        return out.cpu().numpy()
+
+    np.testing.assert_array_equal(run(DEV), run("cpu"))
+
+
 def test_trainer_fits_one_epoch_with_checkpoint_and_resume_on_the_device(tmp_path):
     from glassnet.train import Trainer
 

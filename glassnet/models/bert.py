@@ -21,6 +21,7 @@ import numpy
 
 from glassnet import nn
 from glassnet.autograd import no_grad
+from glassnet.backend import on_host
 from glassnet.io.mapping import LoadReport, load_state_dict
 from glassnet.tensor import Tensor
 
@@ -138,7 +139,7 @@ class BertModel(nn.Module):
         ids = _int_array(input_ids, "input_ids")
         if ids.ndim != 2:
             raise ValueError(f"BertModel got input_ids of shape {ids.shape}; expected (batch, length)")
-        if ids.size and (ids.min() < 0 or ids.max() >= self.config.vocab_size):
+        if ids.size and on_host(ids) and (ids.min() < 0 or ids.max() >= self.config.vocab_size):  # (no read-back)
             raise ValueError(f"BertModel: input_ids must lie in [0, {self.config.vocab_size}), got "
                              f"[{ids.min()}, {ids.max()}]")
         mask = numpy.ones_like(ids) if attention_mask is None else _int_array(attention_mask, "attention_mask")
@@ -147,7 +148,7 @@ class BertModel(nn.Module):
             if array.shape != ids.shape:
                 raise ValueError(f"BertModel got {name} of shape {array.shape}; expected input_ids' {ids.shape}")
         x = self.embeddings(Tensor(ids), Tensor(types))
-        return self.encoder(x, src_key_padding_mask=mask == 0)  # True = padding, not attended to
+        return self.encoder(x, src_key_padding_mask=Tensor(mask == 0))  # True = padding, not attended to
 
     def pool(self, hidden: Tensor) -> Tensor:
         """BERT's pooled [CLS] output tanh(W h_CLS + b), (N, hidden)."""
@@ -168,7 +169,7 @@ class BertModel(nn.Module):
 
 
 def _int_array(values, name: str) -> numpy.ndarray:
-    array = values.numpy() if isinstance(values, Tensor) else numpy.asarray(values)
+    array = values.data if isinstance(values, Tensor) else numpy.asarray(values)  # (on its device)
     if array.dtype.kind not in "biu":
         raise TypeError(f"BertModel: {name} must hold integers, got dtype {array.dtype}")
     return array.astype(numpy.int64)
@@ -263,7 +264,7 @@ class SentenceEncoder:
             for start in range(0, len(texts), batch_size):
                 rows = order[start : start + batch_size]
                 batch = self.tokenize([texts[i] for i in rows])
-                hidden = self.model(**batch).numpy()
+                hidden = self.model(**batch).cpu().numpy()  # (from a device: one explicit copy)
                 out[rows] = _mean_pool_normalise(hidden, batch["attention_mask"])
         return out
 

@@ -106,8 +106,8 @@ class GPT(nn.Module):
             raise TypeError(f"GPT.{what}: expected idx as a Tensor of token ids, got {type(idx).__name__}")
         if idx.ndim != 2:
             raise ValueError(f"GPT.{what}: idx of shape {tuple(idx.shape)}; expected (batch, time) token ids")
-        if not numpy.issubdtype(idx.numpy().dtype, numpy.integer):
-            raise ValueError(f"GPT.{what}: idx must hold integer token ids, got dtype {idx.numpy().dtype}")
+        if not numpy.issubdtype(idx.dtype, numpy.integer):
+            raise ValueError(f"GPT.{what}: idx must hold integer token ids, got dtype {idx.dtype}")
 
     def forward(self, idx: Tensor, targets: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
         """(batch, time ≤ block_size) ids [, targets (batch, time)] → (logits (batch, time, vocab), loss or None)."""
@@ -116,7 +116,7 @@ class GPT(nn.Module):
         if t > self.block_size:
             raise ValueError(f"GPT: idx of shape {tuple(idx.shape)} has {t} tokens, more than block_size="
                              f"{self.block_size}; crop the context to the last {self.block_size} tokens")
-        pos = Tensor(numpy.arange(t, dtype=numpy.int64))
+        pos = Tensor(numpy.arange(t, dtype=numpy.int64), device=self.wpe.weight.device)
         x = self.drop(self.wte(idx) + self.wpe(pos))
         for block in self.blocks:
             x = block(x)
@@ -148,14 +148,14 @@ class GPT(nn.Module):
                 f"{max(self.block_size - t, 0)} new tokens or pass sliding_window=True")
         was_training = self.training
         self.eval()
-        seq = idx.numpy().astype(numpy.int64)
+        seq = idx.cpu().numpy().astype(numpy.int64)  # tokens are sampled on the host, one step at a time
         try:
             with no_grad():
                 for _ in range(max_new_tokens):
-                    context = Tensor(seq[:, -self.block_size:])
+                    context = Tensor(seq[:, -self.block_size:], device=self.wpe.weight.device)
                     logits, _ = self(context)
-                    nxt = sample_next(logits.numpy()[:, -1, :], temperature, top_k, generator, "GPT")
+                    nxt = sample_next(logits[:, -1, :].cpu().numpy(), temperature, top_k, generator, "GPT")
                     seq = numpy.concatenate([seq, nxt.astype(numpy.int64)[:, None]], axis=1)
         finally:
             self.train(was_training)
-        return Tensor(seq)
+        return Tensor(seq, device=idx.device)

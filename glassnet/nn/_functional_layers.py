@@ -375,7 +375,7 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight=None, reduction: 
     name = "binary_cross_entropy"
     _check_reduction(name, reduction)
     x, t = _pair(name, input, target, same_shape=True, floating_target=True)
-    if x.data.size:
+    if x.data.size and backend.on_host(x.data):  # (on a device the check would read back every step)
         lo, hi = float(x.data.min()), float(x.data.max())
         if not (0.0 <= lo and hi <= 1.0):  # also catches NaN
             raise ValueError(f"{name}: input values must be probabilities in [0, 1], got values in [{lo:g}, {hi:g}]; "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy
 
+from glassnet import backend
 from glassnet.nn import functional as F
 from glassnet.nn import init
 from glassnet.nn._layer_utils import check_tensor, empty_parameter, factory_dtype, shape_str
@@ -80,7 +81,7 @@ class Embedding(Module):
         check_tensor(input, name)
         if input.dtype.kind not in "iu":
             raise TypeError(f"{name} expects integer ids (int64), got a tensor of dtype {input.dtype}; use .long()")
-        if input.numel():
+        if input.numel() and backend.on_host(input.data):  # (on a device the check would read back every step)
             lo, hi = int(input.data.min()), int(input.data.max())
             if lo < 0 or hi >= self.num_embeddings:
                 bad = lo if lo < 0 else hi
