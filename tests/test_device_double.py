@@ -572,6 +572,12 @@ _STEPS = {  # name -> (make the model, its loss from the model and a device); fl
             m(gn.tensor(_IDS, device=d))[0].reshape(-1, 11), gn.tensor(_IDS.reshape(-1), device=d)
         ),
     ),
+    "CrossEntropyLoss_weight_label_smoothing": (
+        lambda: gn.nn.Linear(4, 3),
+        lambda m, d: gn.nn.CrossEntropyLoss(weight=gn.tensor([1.0, 2.0, 0.5], device=d).double(), label_smoothing=0.1)(
+            m(gn.tensor(_rand(5, 4), device=d)), gn.tensor(np.array([0, 1, 2, 1, 0]), device=d)
+        ),
+    ),
     "Embedding_BCELoss": (
         lambda: gn.nn.Sequential(gn.nn.Embedding(11, 4), gn.nn.Flatten(), gn.nn.Linear(24, 1), gn.nn.Sigmoid()),
         lambda m, d: gn.nn.BCELoss()(m(gn.tensor(_IDS, device=d)), gn.tensor(np.array([[1.0], [0.0]]), device=d)),

@@ -87,7 +87,9 @@ class CrossEntropy(_ClassIndexLoss):
         # dℓ/dx = p·a − b:  a per position, b the one-hot part (built in backward)
         self.a = (1.0 - eps) * self.w_t
         if eps > 0:
-            w_sum = float(C) if self.w_b is None else float(np.sum(self.w_b))
+            w_sum = float(C) if self.w_b is None else np.sum(self.w_b)
+            if not is_array(w_sum):  # a Python number on the host; on a device a 0-d array (no read-back)
+                w_sum = float(w_sum)
             weighted = np.sum(shifted if self.w_b is None else shifted * self.w_b, axis=1, keepdims=True)
             loss -= (eps / C) * (weighted - w_sum * log_s) * self.valid  # Σ_c w_c·log p_c
             self.a = self.a + (eps * w_sum / C) * self.valid
