@@ -190,7 +190,9 @@ def ufunc_at_in_rounds(ufunc, out, index, values) -> None:
     flat = xp.zeros(places[0].shape, dtype=numpy.int64)
     for p, n in zip(places, out.shape):  # the flat position of each write among out's leading dims (row-major)
         flat = flat * n + p % n
-    values = xp.broadcast_to(xp.asarray(values, dtype=out.dtype), flat.shape + out.shape[k:])
+    if not is_array(values):  # a number takes out's dtype, as NumPy's (weak) Python scalars do
+        values = xp.asarray(values, dtype=out.dtype)
+    values = xp.broadcast_to(values, flat.shape + out.shape[k:])
     flat, values = flat.reshape(-1), values.reshape((flat.size,) + out.shape[k:])
     if flat.size == 0:
         return

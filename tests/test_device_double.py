@@ -172,6 +172,8 @@ _AT_CASES = {  # name -> (ufunc, out, index, values): repeats, negative indices,
     "multiply_scalar_value": (np.multiply, _rand(4), np.array([0, 0, 3]), 1.5),
     "multiply_ints": (np.multiply, np.arange(1, 7).reshape(2, 3), (np.array([1, 1, 0]), np.array([2, 2, 2])), 3),
     "divide": (np.divide, _rand(4), np.array([3, 3, 0]), _rand(3, seed=1)),
+    "multiply_float32_by_float64": (np.multiply, _rand(4).astype(np.float32), np.array([1, 1, 2]), _rand(3, seed=1)),
+    "multiply_float32_by_int": (np.multiply, _rand(4).astype(np.float32), np.array([1, 1, 2]), np.array([3, -2, 5])),
     "maximum": (np.maximum, _rand(4), np.array([3, 3, 0, 1]), _rand(4, seed=1)),
     "empty_index": (np.multiply, _rand(4), np.array([], dtype=np.int64), np.array([])),
 }
