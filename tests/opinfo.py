@@ -872,3 +872,42 @@ RESAMPLE = [
 REGISTRY.update(losses_more=LOSSES_MORE, resample=RESAMPLE, maths=MATHS, scan=SCAN, ordering=ORDERING,
                 indexing=INDEXING, predicate=PREDICATE)
 ALL_OPS = [op for ops in REGISTRY.values() for op in ops]
+
+
+# ----- 3-D convolution and pooling (glassnet/nn/_functional_conv.py over the N-d ops of ops/conv.py, ops/pooling.py) -
+def _Fn(name: str):
+    return lambda L, *xs, **kw: getattr(L.nn.functional, name)(*xs, **kw)
+
+
+CONV3D = [
+    OpInfo("F.conv3d", _Fn("conv3d"),
+           [S((2, 2, 3, 4, 3), (3, 2, 2, 2, 2), desc="basic"),
+            S((1, 2, 4, 3, 4), (2, 2, 2, 3, 2), (2,), stride=(2, 1, 2), padding=1, desc="bias-strided-padded"),
+            S((1, 4, 3, 3, 4), (4, 2, 2, 2, 2), groups=2, dilation=(1, 1, 2), desc="groups-dilated"),
+            S((1, 2, 3, 4, 3), (2, 2, 2, 3, 2), padding="same", desc="same-even-kernel"),
+            S((1, 3, 2, 3, 2), (3, 1, 1, 2, 2), groups=3, padding=(0, 1, 0), desc="depthwise"),
+            S((0, 2, 3, 3, 3), (2, 2, 2, 2, 2), desc="empty-batch")]),
+    OpInfo("F.conv_transpose3d", _Fn("conv_transpose3d"),
+           [S((1, 2, 2, 3, 2), (2, 3, 2, 2, 2), desc="basic"),
+            S((1, 2, 2, 2, 2), (2, 2, 3, 2, 2), (2,), stride=2, padding=1, output_padding=1, desc="bias-strided"),
+            S((1, 4, 2, 2, 3), (4, 1, 2, 2, 2), groups=2, dilation=(2, 1, 2), stride=(1, 2, 1), desc="groups-dilated"),
+            S((0, 2, 2, 2, 2), (2, 2, 2, 2, 2), desc="empty-batch")]),
+    OpInfo("F.max_pool3d", _Fn("max_pool3d"),
+           [S((1, 2, 4, 4, 4), kernel_size=2),
+            S((2, 1, 5, 4, 5), kernel_size=3, stride=2, padding=1, ceil_mode=True),
+            S((2, 3, 4, 5), kernel_size=(2, 3, 2), stride=1, dilation=(1, 1, 2), desc="unbatched-dilated"),
+            S((1, 1, 4, 5, 4), kernel_size=2, stride=(1, 2, 1), return_indices=True, desc="return_indices")],
+           domain=_distinct, dtypes=INTS),
+    OpInfo("F.avg_pool3d", _Fn("avg_pool3d"),
+           [S((1, 2, 4, 4, 4), kernel_size=2),
+            S((2, 1, 5, 4, 5), kernel_size=3, stride=2, padding=1, ceil_mode=True, count_include_pad=False),
+            S((1, 1, 4, 5, 4), kernel_size=3, stride=2, padding=1, ceil_mode=True, desc="ceil-include-pad"),
+            S((1, 2, 3, 4, 5), kernel_size=(2, 3, 2), stride=(1, 2, 1), padding=(1, 1, 0)),
+            S((2, 3, 4, 5), kernel_size=2, divisor_override=3, desc="unbatched-divisor")]),
+    OpInfo("F.adaptive_avg_pool3d", _Fn("adaptive_avg_pool3d"),
+           [S((1, 2, 5, 4, 6), output_size=(2, 3, 4)), S((2, 3, 4, 5), output_size=(None, 2, 3)),
+            S((1, 1, 3, 3, 3), output_size=1)]),
+]
+
+REGISTRY.update(conv3d=CONV3D)
+ALL_OPS = [op for ops in REGISTRY.values() for op in ops]
