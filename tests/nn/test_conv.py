@@ -117,8 +117,8 @@ def test_conv_default_init_matches_pytorch_statistics():
                          (nn.Conv1d(8, 32, 5), torch.nn.Conv1d(8, 32, 5)),
                          (nn.ConvTranspose2d(64, 16, 3), torch.nn.ConvTranspose2d(64, 16, 3)),
                          (nn.Conv3d(8, 32, 3), torch.nn.Conv3d(8, 32, 3)),
-                         (nn.ConvTranspose3d(32, 8, 3), torch.nn.ConvTranspose3d(32, 8, 3)),
-                         (nn.ConvTranspose1d(64, 16, 5), torch.nn.ConvTranspose1d(64, 16, 5))]:
+                         (nn.ConvTranspose3d(8, 64, 3), torch.nn.ConvTranspose3d(8, 64, 3)),
+                         (nn.ConvTranspose1d(16, 64, 5), torch.nn.ConvTranspose1d(16, 64, 5))]:
         w, tw = ours.weight.detach().numpy(), theirs.weight.detach().numpy()
         assert abs(w.std() / tw.std() - 1) < 0.05
         assert np.abs(w).max() <= np.abs(tw).max() * 1.001 + 1e-7
