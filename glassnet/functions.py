@@ -606,11 +606,27 @@ def median(input: Tensor, dim=None, keepdim: bool = False):  # noqa: A002
 
 @method
 def nanmedian(input: Tensor, dim=None, keepdim: bool = False):  # noqa: A002
-    """median ignoring NaN (the lower median of the values that are not NaN)."""
+    """median ignoring NaN (the lower median of the values that are not NaN; a row of NaN only gives NaN);
+    nanmedian(dim) → (values, indices) along `dim`, the gradient going to the chosen element."""
     if dim is None:
         kept = input[~isnan(input)] if input.dtype.kind == "f" else input.reshape(-1)
         return median(kept)
-    raise NotImplementedError("nanmedian(dim): use median on rows without NaN")
+    axis = _scan_axis(input, dim, "nanmedian")
+    if input.ndim == 0:
+        return ValuesIndices(input.clone(), _const(numpy.zeros((), dtype=numpy.int64)))
+    n = input.shape[axis]
+    if n == 0:
+        raise IndexError(f"nanmedian: cannot take the median of dim {axis} of size 0 (shape {input.shape})")
+    x = input.data
+    order = _order(x, axis, False)  # NaN sorts last
+    valid = (~numpy.isnan(x)).sum(axis=axis, keepdims=True) if x.dtype.kind == "f" else numpy.full((1,) * x.ndim, n)
+    rank = numpy.maximum(valid - 1, 0) // 2  # the lower median of the values that are not NaN (all NaN: NaN)
+    idx = numpy.take_along_axis(order, numpy.broadcast_to(rank, order.shape[:axis] + (1,) + order.shape[axis + 1:]),
+                                axis=axis).astype(numpy.int64)
+    values = input.gather(axis, _const(idx))
+    if not keepdim:
+        return ValuesIndices(values.squeeze(axis), _const(idx.squeeze(axis)))
+    return ValuesIndices(values, _const(idx))
 
 
 @method
