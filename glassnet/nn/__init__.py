@@ -39,6 +39,7 @@ from glassnet.nn.loss import (  # noqa: I001
     BCEWithLogitsLoss,
     CosineSimilarity,
     CrossEntropyLoss,
+    CTCLoss,
     GaussianNLLLoss,
     HingeEmbeddingLoss,
     HuberLoss,
@@ -64,7 +65,7 @@ from glassnet.nn.normalization import BatchNorm1d, BatchNorm2d, GroupNorm, Layer
 from glassnet.nn.parameter import Parameter
 from glassnet.nn.pooling import AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d
 from glassnet.nn.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
-from glassnet.nn.sparse import Embedding
+from glassnet.nn.sparse import Embedding, EmbeddingBag
 from glassnet.nn.summary import summary
 from glassnet.nn.sync_batchnorm import SyncBatchNorm
 from glassnet.nn.transformer import (
