@@ -613,16 +613,15 @@ def nanmedian(input: Tensor, dim=None, keepdim: bool = False):  # noqa: A002
         return median(kept)
     axis = _scan_axis(input, dim, "nanmedian")
     if input.ndim == 0:
-        return ValuesIndices(input.clone(), _const(numpy.zeros((), dtype=numpy.int64)))
+        return ValuesIndices(input.clone(), _const(numpy.zeros((), dtype=numpy.int64), like=input))
     n = input.shape[axis]
     if n == 0:
         raise IndexError(f"nanmedian: cannot take the median of dim {axis} of size 0 (shape {input.shape})")
     x = input.data
     order = _order(x, axis, False)  # NaN sorts last
-    valid = (~numpy.isnan(x)).sum(axis=axis, keepdims=True) if x.dtype.kind == "f" else numpy.full((1,) * x.ndim, n)
+    valid = (x == x).sum(axis=axis, keepdims=True)  # how many are not NaN
     rank = numpy.maximum(valid - 1, 0) // 2  # the lower median of the values that are not NaN (all NaN: NaN)
-    idx = numpy.take_along_axis(order, numpy.broadcast_to(rank, order.shape[:axis] + (1,) + order.shape[axis + 1:]),
-                                axis=axis).astype(numpy.int64)
+    idx = numpy.take_along_axis(order, rank, axis=axis).astype(numpy.int64)
     values = input.gather(axis, _const(idx))
     if not keepdim:
         return ValuesIndices(values.squeeze(axis), _const(idx.squeeze(axis)))

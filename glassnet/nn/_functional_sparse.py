@@ -9,7 +9,8 @@ from glassnet import backend
 from glassnet.errors import OpValueError, ShapeError
 from glassnet.nn._functional_layers import _as_tensor, _check_reduction, _floating, embedding
 from glassnet.ops import ctc as _loss_ctc
-from glassnet.tensor import Tensor
+from glassnet.ops import embedding as _embedding
+from glassnet.tensor import Tensor, cat, where
 
 __all__ = ["embedding_bag", "ctc_loss"]
 
@@ -57,9 +58,9 @@ def embedding_bag(input, weight: Tensor, offsets=None, max_norm: float | None = 
     """The sum, mean or max of the rows of `weight` picked by each bag of ids, (bags, embedding_dim).
 
     A composition: the rows are looked up (`embedding`, whose gradient adds into the weight), weighted by
-    per_sample_weights (mode "sum" only), and combined per bag with `index_add` (sum, mean: then divided by the
-    bag's size) or `scatter_reduce(amax)` (max: the gradient goes to the largest entry). Ids equal to padding_idx
-    are left out of their bag; an empty bag gives zeros.
+    per_sample_weights (mode "sum" only), and combined per bag: summed by a scatter-add (mean: then divided by the
+    bag's size), or laid side by side and reduced by `amax` (max: the gradient goes to the largest entry). Ids equal
+    to padding_idx are left out of their bag; an empty bag gives zeros.
     """
     name = "embedding_bag"
     if mode not in ("sum", "mean", "max"):
@@ -86,16 +87,21 @@ def embedding_bag(input, weight: Tensor, offsets=None, max_norm: float | None = 
             raise ShapeError(f"{name}: per_sample_weights of shape {psw.shape} must have input's shape {ids.shape}")
         psw = psw.reshape(-1)[: flat.size][Tensor(numpy.flatnonzero(keep)).to(weight.device)]
         vectors = vectors * psw.to(weight.dtype).unsqueeze(-1)
-    kept_bag = Tensor(bag[keep]).to(weight.device)
-    zeros = weight.new_zeros((n_bags, dim))
+    kept_bag = bag[keep]
+    counts = numpy.bincount(kept_bag, minlength=n_bags)
     if mode == "max":
-        return zeros.scatter_reduce(0, kept_bag.unsqueeze(-1).expand(-1, dim), vectors, "amax", include_self=False)
-    out = zeros.index_add(0, kept_bag, vectors)
+        # the bags side by side, (bags, longest bag, dim), shorter bags filled with a row of −∞; then amax per bag
+        starts = numpy.cumsum(counts) - counts
+        slots = numpy.full((n_bags, max(int(counts.max(initial=0)), 1)), kept_bag.size)  # → the −∞ row
+        slots[kept_bag, numpy.arange(kept_bag.size) - starts[kept_bag]] = numpy.arange(kept_bag.size)
+        table = cat([vectors, Tensor(numpy.full((1, dim), -numpy.inf, weight.dtype)).to(weight.device)])
+        largest = table[Tensor(slots).to(weight.device)].amax(1)
+        return where(Tensor(counts[:, None] > 0).to(weight.device), largest, 0.0)  # an empty bag gives zeros
+    # Σ of each bag's vectors: the scatter-add that is an embedding's gradient (ops/embedding.py), run forward
+    total = _embedding.EmbeddingGrad.apply(vectors, index=backend.array_like(kept_bag, weight.data), rows=n_bags)
     if mode == "mean":
-        counts = numpy.maximum(numpy.bincount(bag[keep], minlength=n_bags), 1).astype(weight.dtype)
-        out = out / Tensor(counts[:, None]).to(weight.device)
-    return out
-
+        total = total / Tensor(numpy.maximum(counts, 1).astype(weight.dtype)[:, None]).to(weight.device)
+    return total
 
 def ctc_loss(log_probs: Tensor, targets, input_lengths, target_lengths, blank: int = 0, reduction: str = "mean",
              zero_infinity: bool = False) -> Tensor:
