@@ -138,6 +138,7 @@ from glassnet import (
     accelerator,  # noqa: E402
     backends,  # noqa: E402
     cuda,  # noqa: E402
+    inplace,  # noqa: E402 - x.add_(1), x.clamp_(min=0), …: the in-place Tensor methods (after functions)
     lens,  # noqa: E402
     models,  # noqa: E402
     nn,  # noqa: E402

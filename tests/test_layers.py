@@ -30,6 +30,7 @@ LAYERS = [
     ("glassnet.gradcheck", 3),
     ("glassnet.cuda", 3),
     ("glassnet.accelerator", 3),  # gn.accelerator: torch.accelerator's names over gn.cuda
+    ("glassnet.inplace", 3),  # the in-place Tensor methods (x.add_(1), …) over the out-of-place ones
     ("glassnet.backends", 0),  # gn.backends: torch.backends' switches (mps, cudnn), answered plainly
     ("glassnet.functions", 3),  # the torch-style free functions (gn.acos, gn.where, ...) over Tensors and ops
     ("glassnet.linalg", 3),  # gn.linalg: Tensor-level linear algebra

@@ -104,3 +104,38 @@ def test_the_mnist_example_loop_runs_as_written():
     assert isinstance(correct, int) and 0 <= correct <= 12 and np.isfinite(test_loss)
     assert lines[0].startswith("Train Epoch: 1 [0/12 (0%)]\tLoss: ")
     assert optimizer.param_groups[0]["lr"] == pytest.approx(0.49)
+
+
+@pytest.mark.parametrize("call", [
+    lambda L, x: x.add_(1.5), lambda L, x: x.mul_(2), lambda L, x: x.sub_(x), lambda L, x: x.div_(4),
+    lambda L, x: x.clamp_(min=0), lambda L, x: x.clamp_(-0.5, 0.5), lambda L, x: x.masked_fill_(x > 0, -1.0),
+    lambda L, x: x.abs_().sqrt_(), lambda L, x: x.tanh_(), lambda L, x: x.pow_(2),
+    lambda L, x: x.scatter_(1, L.tensor(np.array([[2], [0]])), 9.0),
+    lambda L, x: x.index_fill_(1, L.tensor(np.array([0, 2])), 5.0), lambda L, x: x.tril_(),
+])
+def test_in_place_methods_change_the_tensor_itself_as_torch(call):
+    a = np.random.default_rng(0).standard_normal((2, 3))
+    ours, theirs = gn.tensor(a), torch.tensor(a)
+    out = call(gn, ours)
+    call(torch, theirs)
+    assert out is ours
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-12)
+
+
+def test_in_place_methods_refuse_what_torch_refuses():
+    with pytest.raises(RuntimeError, match="add_: result type float32 can't be cast"):
+        gn.tensor([1, 2]).add_(0.5)
+    w = gn.ones(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match="mul_: in-place change of a tensor that requires grad"):
+        w.mul_(2)
+    with gn.no_grad():  # an update step: allowed, as in PyTorch
+        w.mul_(2).clamp_(max=1.5)
+    np.testing.assert_array_equal(w.detach().numpy(), [1.5, 1.5, 1.5])
+
+
+def test_random_fills_in_place():
+    gn.manual_seed(0)
+    w = gn.empty(200, 3)
+    assert w.uniform_(-0.1, 0.1) is w and float(w.abs().max()) <= 0.1
+    assert abs(float(w.normal_(2.0, 0.5).mean()) - 2.0) < 0.1
+    assert set(np.unique(w.bernoulli_(0.3).numpy())) <= {0.0, 1.0}
