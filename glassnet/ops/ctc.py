@@ -108,10 +108,10 @@ class CtcLoss(Function):
             following = lp_ext[t] + _logsumexp(nxt, _shift_left(nxt, 1), xp.where(skip_next, _shift_left(nxt, 2),
                                                                                   -xp.inf))
             following = xp.where((self.input_lengths - 1 > t)[:, None], following, -xp.inf)
-            init = xp.full((batch, states), -xp.inf, dtype=lp_ext.dtype)
+            init = xp.full((batch, states), -xp.inf, dtype=lp_ext.dtype)  # a path ends in the last blank …
             init[rows, end] = lp_ext[t, rows, end]
-            init[rows, xp.maximum(end - 1, 0)] = xp.where(end > 0, lp_ext[t, rows, xp.maximum(end - 1, 0)],
-                                                          init[rows, xp.maximum(end - 1, 0)])
+            labelled = end > 0  # … or on the last label
+            init[rows[labelled], end[labelled] - 1] = lp_ext[t, rows[labelled], end[labelled] - 1]
             beta[t] = xp.where(start[:, None], init, following)
         return beta
 
