@@ -78,6 +78,7 @@ HOST_ONLY_OPS = {
     "scatter_value": "as scatter",
     "scatter_add": "as scatter",
     "scatter_reduce": "as scatter (also np.maximum.at/np.minimum.at: no backend helper yet)",
+    "scatter_reduce_prod_zeros": "as scatter_reduce",
     "index_add": "as scatter",
     "index_copy": "as scatter",
     "diag_embed": "the placement tensor is built with host numpy (functions.py)",

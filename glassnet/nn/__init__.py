@@ -39,6 +39,7 @@ from glassnet.nn.loss import (  # noqa: I001
     BCEWithLogitsLoss,
     CosineSimilarity,
     CrossEntropyLoss,
+    CTCLoss,
     GaussianNLLLoss,
     HingeEmbeddingLoss,
     HuberLoss,
@@ -74,7 +75,7 @@ from glassnet.nn.pooling import (
     MaxPool3d,
 )
 from glassnet.nn.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
-from glassnet.nn.sparse import Embedding
+from glassnet.nn.sparse import Embedding, EmbeddingBag
 from glassnet.nn.summary import summary
 from glassnet.nn.sync_batchnorm import SyncBatchNorm
 from glassnet.nn.transformer import (

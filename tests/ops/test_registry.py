@@ -28,6 +28,8 @@ REQUIRED = {
     "indexing": "flip fliplr flipud roll rot90 repeat_interleave meshgrid unfold movedim narrow index_select take "
     "take_along_dim tril triu diagonal trace diag_embed diag masked_fill masked_select masked_scatter scatter "
     "scatter_add scatter_reduce index_add index_copy index_fill",
+    "parity_misc": "nanmedian_dim nanmedian_nan cumprod_zeros scatter_reduce_prod_zeros linalg.svd F.embedding_bag "
+    "F.embedding_bag_weighted F.ctc_loss",
     "predicate": "eq ne lt le gt ge logical_and logical_or logical_xor logical_not any all isnan isinf isfinite "
     "isclose bitwise_and shift",
     "conv3d": "F.conv3d F.conv_transpose3d F.max_pool3d F.avg_pool3d F.adaptive_avg_pool3d",
