@@ -115,15 +115,37 @@ def _check_input(name: str, value) -> None:
 
 subtract, multiply, divide, true_divide, negative = sub, mul, div, div, neg
 
+
+def is_tensor(obj) -> bool:
+    """Whether obj is a glassnet Tensor (as `torch.is_tensor`)."""
+    return isinstance(obj, Tensor)
+
+
+def numel(input: Tensor) -> int:  # noqa: A002
+    """The number of elements (as `torch.numel`)."""
+    _check_input("numel", input)
+    return input.numel()
+
+
+def nonzero(input: Tensor, *, as_tuple: bool = False):  # noqa: A002
+    """The indices of the nonzero elements (as `torch.nonzero`)."""
+    _check_input("nonzero", input)
+    return input.nonzero(as_tuple=as_tuple)
+
+
 __version__ = "0.1.0"
 from glassnet import (
+    accelerator,  # noqa: E402
+    backends,  # noqa: E402
     cuda,  # noqa: E402
+    inplace,  # noqa: E402 - x.add_(1), x.clamp_(min=0), …: the in-place Tensor methods (after functions)
     lens,  # noqa: E402
     models,  # noqa: E402
     nn,  # noqa: E402
     onnx,  # noqa: E402
     optim,  # noqa: E402
     train,  # noqa: E402
+    utils,  # noqa: E402
 )
 from glassnet.capture import compile  # noqa: E402, A004  (torch.compile's name)
 from glassnet.io.weights import load, save  # noqa: E402

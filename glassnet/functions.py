@@ -618,11 +618,26 @@ def median(input: Tensor, dim=None, keepdim: bool = False):  # noqa: A002
 
 @method
 def nanmedian(input: Tensor, dim=None, keepdim: bool = False):  # noqa: A002
-    """median ignoring NaN (the lower median of the values that are not NaN)."""
+    """median ignoring NaN (the lower median of the values that are not NaN; a row of NaN only gives NaN);
+    nanmedian(dim) → (values, indices) along `dim`, the gradient going to the chosen element."""
     if dim is None:
         kept = input[~isnan(input)] if input.dtype.kind == "f" else input.reshape(-1)
         return median(kept)
-    raise NotImplementedError("nanmedian(dim): use median on rows without NaN")
+    axis = _scan_axis(input, dim, "nanmedian")
+    if input.ndim == 0:
+        return ValuesIndices(input.clone(), _const(numpy.zeros((), dtype=numpy.int64), like=input))
+    n = input.shape[axis]
+    if n == 0:
+        raise IndexError(f"nanmedian: cannot take the median of dim {axis} of size 0 (shape {input.shape})")
+    x = input.data
+    order = _order(x, axis, False)  # NaN sorts last
+    valid = (x == x).sum(axis=axis, keepdims=True)  # how many are not NaN
+    rank = numpy.maximum(valid - 1, 0) // 2  # the lower median of the values that are not NaN (all NaN: NaN)
+    idx = numpy.take_along_axis(order, rank, axis=axis).astype(numpy.int64)
+    values = input.gather(axis, _const(idx))
+    if not keepdim:
+        return ValuesIndices(values.squeeze(axis), _const(idx.squeeze(axis)))
+    return ValuesIndices(values, _const(idx))
 
 
 @method

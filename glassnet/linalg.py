@@ -11,7 +11,7 @@ import numpy
 from glassnet.errors import OpValueError, ShapeError
 from glassnet.ops import linalg as la
 from glassnet.ops import reduction as rd
-from glassnet.tensor import Tensor, _floating
+from glassnet.tensor import Tensor, _floating, cat
 
 __all__ = ["vector_norm", "matrix_norm", "norm", "inv", "solve", "det", "svdvals", "svd"]
 
@@ -113,9 +113,25 @@ def svdvals(a: Tensor) -> Tensor:
 
 
 def svd(a: Tensor, full_matrices: bool = True) -> tuple:
-    """(U, S, Vh) with A = U·diag(S)·Vh. S carries the gradient; U and Vh are returned without one (their derivative
-    is not implemented), so a loss that uses them must not be differentiated through them."""
+    """(U, S, Vh) with A = U·diag(S)·Vh, all three differentiable (PyTorch's formula, `ops/linalg.py` Svd).
+
+    The gradient through U or Vh exists only for losses that do not depend on the sign of each singular-vector
+    pair, and is infinite for repeated singular values (as in PyTorch). With full_matrices=True the columns of U
+    (rows of Vh) beyond min(m, n) are returned as constants, as PyTorch's backward ignores them.
+    """
+    if not isinstance(a, Tensor):
+        raise TypeError(f"linalg.svd: expected a Tensor, got {type(a).__name__}")
     if a.ndim < 2:
         raise ShapeError(f"linalg.svd: expected at least 2 dims, got shape {a.shape}")
-    u, _, vh = numpy.linalg.svd(_floating(a).data, full_matrices=full_matrices)
-    return Tensor._make(u, None), svdvals(a), Tensor._make(vh, None)
+    a = _floating(a)
+    m, n = a.shape[-2], a.shape[-1]
+    packed = la.Svd.apply(a)
+    u, s, vh = packed[..., :m, :], packed[..., m, :], packed[..., m + 1:, :].mT
+    if full_matrices and m != n:
+        u_full, _, vh_full = numpy.linalg.svd(a.data, full_matrices=True)
+        k = min(m, n)
+        if m > n:
+            u = cat([u, Tensor._make(u_full[..., :, k:], None)], -1)  # the complement: constants
+        else:
+            vh = cat([vh, Tensor._make(vh_full[..., k:, :], None)], -2)
+    return u, s, vh

@@ -36,6 +36,8 @@ Process-wide (one value for all threads, as in PyTorch; set them once, before th
 - the compiled kernels: `kernels._kernels` (the table GLASSNET_KERNELS chose, loaded on first use) and
   `kernels._compiled` (numba's kernels, built once); each is set once and a lost race only builds it twice;
 - the allocator tuning done once at import: `backend._keep_freed_memory` (glibc `mallopt`, see there);
+- `gn.backends`' switches (`backends.mps`, `backends.cudnn`, `backends.cuda`): plain attributes ported scripts set
+  (`torch.backends.cudnn.deterministic = True`); glassnet reads none of them, so threads cannot race on them;
 - the device registry: `backend.register_device` fills two dicts (device type and array class → its backend); CUDA
   registers itself the first time it is asked for, the tests add their double; entries are only ever added.
 

@@ -175,6 +175,23 @@ class Tensor:
         """A copy of the values that stays on the graph (memory_format is accepted; arrays here are always dense)."""
         return self + 0 if self.dtype.kind != "b" else Tensor._make(self.data.copy(), None)
 
+    def contiguous(self, memory_format=None) -> Tensor:
+        """The tensor itself: glassnet's view/reshape take any layout, so `x.transpose(1, 2).contiguous().view(...)`
+        needs no copy (memory_format is accepted for PyTorch's sake)."""
+        return self
+
+    def is_contiguous(self, memory_format=None) -> bool:
+        """Whether the values are laid out in row-major order (C-contiguous) in memory."""
+        return bool(self.data.flags.c_contiguous)
+
+    def nonzero(self, *, as_tuple: bool = False):
+        """The indices of the nonzero elements: (count, ndim) int64, or one 1-D tensor per dim with as_tuple=True."""
+        data = self.data if self.ndim else self.data.reshape(1)
+        found = backend.array_module(data).argwhere(data).astype(backend.int64)
+        if as_tuple:
+            return tuple(Tensor._make(found[:, d], None) for d in range(found.shape[1]))
+        return Tensor._make(found if self.ndim else found[:, :0], None)
+
     def to(self, *args, dtype=None, device=None, non_blocking: bool = False) -> Tensor:
         """`to(dtype)`, `to(device)`, `to(device, dtype)` or `to(other_tensor)`: a converted tensor (or itself).
 
@@ -251,6 +268,12 @@ class Tensor:
         if self.data.dtype.kind not in "iu" or self.data.size != 1:
             raise TypeError("only integer tensors of a single element can be used as an index")
         return int(self.data)
+
+    def __format__(self, format_spec: str) -> str:
+        """f"{loss:.4f}": a 0-d tensor formats as its number (as in PyTorch); other tensors take no format spec."""
+        if self.ndim == 0:
+            return self.item().__format__(format_spec)
+        return object.__format__(self, format_spec)
 
     def __repr__(self) -> str:
         body = numpy.array2string(backend.to_host(self.data), separator=", ", prefix="tensor(", **PRINT_OPTIONS)
@@ -1128,8 +1151,11 @@ def minimum(a, b) -> Tensor:
     return _binary(ar.Minimum, _as_tensor(a, b), _as_tensor(b, a), "minimum")
 
 
-def where(condition, input, other) -> Tensor:  # noqa: A002 - PyTorch's name
-    """Pick from `input` where `condition` holds, else from `other`."""
+def where(condition, input=None, other=None) -> Tensor:  # noqa: A002 - PyTorch's name
+    """Pick from `input` where `condition` holds, else from `other`; where(condition) alone: the indices where it
+    holds, one tensor per dim (condition.nonzero(as_tuple=True))."""
+    if input is None and other is None and isinstance(condition, Tensor):
+        return condition.nonzero(as_tuple=True)
     like = _first_tensor(input, other, condition)
     a, b = _as_tensor(input, like), _as_tensor(other, like)
     cond = backend.array_like(condition.data if isinstance(condition, Tensor) else condition, a.data)

@@ -872,3 +872,124 @@ RESAMPLE = [
 REGISTRY.update(losses_more=LOSSES_MORE, resample=RESAMPLE, maths=MATHS, scan=SCAN, ordering=ORDERING,
                 indexing=INDEXING, predicate=PREDICATE)
 ALL_OPS = [op for ops in REGISTRY.values() for op in ops]
+
+
+# ----- 3-D convolution and pooling (glassnet/nn/_functional_conv.py over the N-d ops of ops/conv.py, ops/pooling.py) -
+def _Fn(name: str):
+    return lambda L, *xs, **kw: getattr(L.nn.functional, name)(*xs, **kw)
+
+
+CONV3D = [
+    OpInfo("F.conv3d", _Fn("conv3d"),
+           [S((2, 2, 3, 4, 3), (3, 2, 2, 2, 2), desc="basic"),
+            S((1, 2, 4, 3, 4), (2, 2, 2, 3, 2), (2,), stride=(2, 1, 2), padding=1, desc="bias-strided-padded"),
+            S((1, 4, 3, 3, 4), (4, 2, 2, 2, 2), groups=2, dilation=(1, 1, 2), desc="groups-dilated"),
+            S((1, 2, 3, 4, 3), (2, 2, 2, 3, 2), padding="same", desc="same-even-kernel"),
+            S((1, 3, 2, 3, 2), (3, 1, 1, 2, 2), groups=3, padding=(0, 1, 0), desc="depthwise"),
+            S((0, 2, 3, 3, 3), (2, 2, 2, 2, 2), desc="empty-batch")]),
+    OpInfo("F.conv_transpose3d", _Fn("conv_transpose3d"),
+           [S((1, 2, 2, 3, 2), (2, 3, 2, 2, 2), desc="basic"),
+            S((1, 2, 2, 2, 2), (2, 2, 3, 2, 2), (2,), stride=2, padding=1, output_padding=1, desc="bias-strided"),
+            S((1, 4, 2, 2, 3), (4, 1, 2, 2, 2), groups=2, dilation=(2, 1, 2), stride=(1, 2, 1), desc="groups-dilated"),
+            S((0, 2, 2, 2, 2), (2, 2, 2, 2, 2), desc="empty-batch")]),
+    OpInfo("F.max_pool3d", _Fn("max_pool3d"),
+           [S((1, 2, 4, 4, 4), kernel_size=2),
+            S((2, 1, 5, 4, 5), kernel_size=3, stride=2, padding=1, ceil_mode=True),
+            S((2, 3, 4, 5), kernel_size=(2, 3, 2), stride=1, dilation=(1, 1, 2), desc="unbatched-dilated"),
+            S((1, 1, 4, 5, 4), kernel_size=2, stride=(1, 2, 1), return_indices=True, desc="return_indices")],
+           domain=_distinct, dtypes=INTS),
+    OpInfo("F.avg_pool3d", _Fn("avg_pool3d"),
+           [S((1, 2, 4, 4, 4), kernel_size=2),
+            S((2, 1, 5, 4, 5), kernel_size=3, stride=2, padding=1, ceil_mode=True, count_include_pad=False),
+            S((1, 1, 4, 5, 4), kernel_size=3, stride=2, padding=1, ceil_mode=True, desc="ceil-include-pad"),
+            S((1, 2, 3, 4, 5), kernel_size=(2, 3, 2), stride=(1, 2, 1), padding=(1, 1, 0)),
+            S((2, 3, 4, 5), kernel_size=2, divisor_override=3, desc="unbatched-divisor")]),
+    OpInfo("F.adaptive_avg_pool3d", _Fn("adaptive_avg_pool3d"),
+           [S((1, 2, 5, 4, 6), output_size=(2, 3, 4)), S((2, 3, 4, 5), output_size=(None, 2, 3)),
+            S((1, 1, 3, 3, 3), output_size=1)]),
+]
+
+REGISTRY.update(conv3d=CONV3D)
+
+
+# ----- pmisc (issue 18): embedding_bag, ctc_loss, svd's vectors, nanmedian(dim), zeros in cumprod/scatter_reduce ----
+def _with_zeros(rng, shape):
+    """±[0.5, 2] with about a third of the entries exactly 0 (cumprod and prod are polynomials: smooth there)."""
+    x = rng.choice([-1.0, 1.0], shape) * rng.uniform(0.5, 2.0, shape)
+    return np.where(rng.uniform(0, 1, shape) < 0.35, 0.0, x)
+
+
+def _with_nans(rng, shape):
+    """Distinct values with some NaN (not a whole row: PyTorch's index for a row of NaN only is its sort's accident)."""
+    x = _distinct(rng, shape)
+    nan = rng.uniform(0, 1, shape) < 0.4
+    nan.reshape(-1)[0] = False
+    return np.where(nan, np.nan, x)
+
+
+def _svd_parts(L, a, **kw):
+    """S and the sign-free products of the singular vectors: U², Vh², and each uₖvₖᵀ (U, Vh flip signs in pairs)."""
+    u, s, vh = L.linalg.svd(a, full_matrices=False, **kw)
+    return s, u * u, vh * vh, u.unsqueeze(-1) * vh.unsqueeze(-3)
+
+
+_BAG_IDS = [1, 2, 4, 5, 4, 3, 2, 0, 5]
+
+
+def _embedding_bag(L, w, psw=None, ids=None, offsets=None, **kw):
+    ids = L.tensor(np.array(_BAG_IDS if ids is None else ids, dtype=np.int64))
+    offsets = None if offsets is None else L.tensor(np.array(offsets, dtype=np.int64))
+    return L.nn.functional.embedding_bag(ids, w, offsets, per_sample_weights=psw, **kw)
+
+
+def _ctc(L, x, targets=None, input_lengths=None, target_lengths=None, **kw):
+    """ctc_loss of log_softmax(x): through log_softmax the gradient is the exact derivative in both libraries."""
+    return L.nn.functional.ctc_loss(x.log_softmax(-1), _ix(L, targets), _ix(L, input_lengths), _ix(L, target_lengths),
+                                    **kw)
+
+
+_ONE_ZERO = np.array([[0.0, 1.0, 1.0], [1.0, 1.0, 1.0], [1.0, 1.0, 1.0]])  # src[0, 0] → 0: one zero at place (1, 0)
+
+PARITY_MISC = [
+    OpInfo("nanmedian_dim", lambda L, a, **kw: L.nanmedian(a, **kw),
+           [S((2, 5), dim=1), S((4, 3), dim=0, keepdim=True), S((5,), dim=0), S((), dim=0)], domain=_distinct,
+           dtypes=INTS),
+    OpInfo("nanmedian_nan", lambda L, a, **kw: a.nanmedian(**kw),
+           [S((4, 5), dim=1), S((4, 3), dim=0, keepdim=True), S((4, 5))], domain=_with_nans, grad=False),
+    OpInfo("cumprod_zeros", lambda L, a, dim: L.cumprod(a, dim),
+           [S((3, 5), dim=1), S((4, 3), dim=0), S((7,), dim=0), S((0, 3), dim=1)], domain=_with_zeros, dtypes=INTS),
+    OpInfo("scatter_reduce_prod_zeros",
+           lambda L, a, s, **kw: a.scatter_reduce(0, _ix(L, [[1, 0, 1], [1, 1, 0], [0, 1, 1]]),
+                                                  s * L.tensor(_ONE_ZERO, dtype=s.dtype, device=s.device), "prod",
+                                                  **kw),
+           [S((2, 3), (3, 3), include_self=True), S((2, 3), (3, 3), include_self=False)],
+           domain=(_with_zeros, _nonzero(0.5, 2.0))),
+    OpInfo("linalg.svd", _svd_parts, [S((3, 3)), S((4, 3)), S((3, 5)), S((2, 4, 3)), S((2, 2, 5))],
+           domain=_well_conditioned, tol={np.float32: dict(rtol=1e-4, atol=1e-5)}),
+    OpInfo("F.embedding_bag", _embedding_bag,
+           [S((6, 3), mode=m, ids=[[1, 2, 0], [4, 4, 5]]) for m in ("sum", "mean", "max")]
+           + [S((6, 3), mode=m, offsets=[0, 2, 2, 5]) for m in ("sum", "mean", "max")]
+           + [S((6, 2), mode="mean", offsets=[0, 3, 5, 9], include_last_offset=True),
+              S((6, 3), mode="mean", offsets=[0, 3, 5], padding_idx=4),
+              S((6, 3), mode="max", offsets=[0, 3], padding_idx=2),
+              S((0, 3), mode="sum", ids=[], offsets=[0, 0], desc="no-rows-no-ids")],
+           domain=_distinct, gradgrad=False),  # (torch: no double backward; ours: tests/ops/test_parity_misc.py)
+    OpInfo("F.embedding_bag_weighted", lambda L, w, psw, **kw: _embedding_bag(L, w, psw, mode="sum", **kw),
+           [S((6, 3), (9,), offsets=[0, 4, 4]), S((6, 2), (2, 3), ids=[[1, 5, 0], [3, 3, 1]]),
+            S((6, 3), (9,), offsets=[0, 2, 9], include_last_offset=True, padding_idx=4)], gradgrad=False),
+    OpInfo("F.ctc_loss", _ctc,
+           [S((6, 2, 4), targets=[[1, 2, 2], [3, 1, 0]], input_lengths=[6, 5], target_lengths=[3, 2]),
+            S((8, 3, 5), targets=[1, 1, 2, 3, 3, 3, 4, 2], input_lengths=[8, 6, 7], target_lengths=[3, 3, 2],
+              reduction="none", desc="concatenated-repeats"),
+            S((8, 3, 5), targets=[[1, 1, 2], [3, 3, 3], [4, 2, 0]], input_lengths=[8, 6, 7],
+              target_lengths=[3, 3, 2], blank=4, reduction="sum", desc="blank-last"),
+            S((7, 3, 5), targets=[[1, 1, 2], [0, 0, 0], [4, 2, 2]], input_lengths=[7, 6, 7],
+              target_lengths=[3, 0, 3], blank=3, desc="blank-3-empty-target"),
+            S((3, 2, 4), targets=[[1, 1, 1], [1, 2, 3]], input_lengths=[3, 3], target_lengths=[3, 3],
+              zero_infinity=True, reduction="none", desc="impossible-zero-infinity"),
+            S((5, 4), targets=[2, 1], input_lengths=5, target_lengths=2, desc="unbatched")],
+           gradgrad=False, tol={np.float32: dict(rtol=1e-4, atol=1e-5)}),
+]
+
+REGISTRY.update(parity_misc=PARITY_MISC)
+ALL_OPS = [op for ops in REGISTRY.values() for op in ops]

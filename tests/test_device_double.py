@@ -248,6 +248,13 @@ _LAYERS = {  # name -> (make the layer, its inputs as host arrays or ints); floa
     "AvgPool1d": (lambda: gn.nn.AvgPool1d(3, stride=2, padding=1), [_rand(2, 3, 8)]),
     "AvgPool2d": (lambda: gn.nn.AvgPool2d(2), [_rand(2, 3, 6, 6)]),
     "AdaptiveAvgPool2d": (lambda: gn.nn.AdaptiveAvgPool2d((3, 2)), [_rand(2, 3, 7, 5)]),
+    "Conv3d_ConvTranspose3d": (
+        lambda: gn.nn.Sequential(gn.nn.Conv3d(2, 4, 3, padding=1, groups=2), gn.nn.ConvTranspose3d(4, 2, 2, stride=2)),
+        [_rand(1, 2, 3, 4, 3)],
+    ),
+    "ConvTranspose1d": (lambda: gn.nn.ConvTranspose1d(2, 3, 3, stride=2, padding=1), [_rand(2, 2, 5)]),
+    "Pool3d": (lambda: gn.nn.Sequential(gn.nn.MaxPool3d(2, ceil_mode=True), gn.nn.AvgPool3d(2, stride=1, padding=1),
+                                        gn.nn.AdaptiveAvgPool3d((2, None, 1))), [_rand(2, 3, 5, 4, 5)]),
     "BatchNorm1d": (lambda: gn.nn.BatchNorm1d(3), [_rand(4, 3)]),
     "BatchNorm2d": (lambda: gn.nn.BatchNorm2d(3), [_rand(4, 3, 2, 2)]),
     "LayerNorm": (lambda: gn.nn.LayerNorm(5), [_rand(2, 3, 5)]),

@@ -29,6 +29,9 @@ LAYERS = [
     ("glassnet.creation", 3),
     ("glassnet.gradcheck", 3),
     ("glassnet.cuda", 3),
+    ("glassnet.accelerator", 3),  # gn.accelerator: torch.accelerator's names over gn.cuda
+    ("glassnet.inplace", 3),  # the in-place Tensor methods (x.add_(1), …) over the out-of-place ones
+    ("glassnet.backends", 0),  # gn.backends: torch.backends' switches (mps, cudnn), answered plainly
     ("glassnet.functions", 3),  # the torch-style free functions (gn.acos, gn.where, ...) over Tensors and ops
     ("glassnet.linalg", 3),  # gn.linalg: Tensor-level linear algebra
     ("glassnet.capture", 3),  # gn.compile: records a step's ops and Tensor calls, replays them
@@ -38,6 +41,7 @@ LAYERS = [
     ("glassnet.optim", 5),
     ("glassnet.io", 5),  # io.mapping loads PyTorch state dicts into Modules
     ("glassnet.data", 6),
+    ("glassnet.utils", 6),  # gn.utils.data: torch.utils.data's spelling of glassnet.data
     ("glassnet.train", 6),
     ("glassnet.models", 6),
     ("glassnet.distributed.training", 6),  # a Trainer's fit as one rank of a data-parallel job

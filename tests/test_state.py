@@ -167,6 +167,7 @@ _KNOWN_STATE = {  # module -> names of its module-level mutable state; each must
     "glassnet/optim/optimizer.py": {"_scalar_arrays"},
     "glassnet/random.py": {"default_generator"},
     "glassnet/state.py": {"modes", "open_blocks"},
+    "glassnet/backends.py": {"mps", "cudnn", "cuda"},
 }
 _DESCRIBED_AS = {  # how state.py names each one
     "_default_float": "set_default_dtype",
@@ -188,6 +189,9 @@ _DESCRIBED_AS = {  # how state.py names each one
     "default_generator": "default_generator",
     "modes": "`modes`",
     "open_blocks": "`open_blocks`",
+    "mps": "`backends.mps`",
+    "cudnn": "`backends.cudnn`",
+    "cuda": "`backends.cuda`",
 }
 
 

@@ -31,7 +31,7 @@ from glassnet.nn.activation import (  # noqa: I001 - the second round of PyTorch
 )
 from glassnet.nn.attention import MultiheadAttention
 from glassnet.nn.containers import ModuleDict, ModuleList, Sequential
-from glassnet.nn.conv import Conv1d, Conv2d, ConvTranspose2d
+from glassnet.nn.conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from glassnet.nn.dropout import Dropout, Dropout2d
 from glassnet.nn.linear import Bilinear, Flatten, Identity, Linear, Unflatten
 from glassnet.nn.loss import (  # noqa: I001
@@ -39,6 +39,7 @@ from glassnet.nn.loss import (  # noqa: I001
     BCEWithLogitsLoss,
     CosineSimilarity,
     CrossEntropyLoss,
+    CTCLoss,
     GaussianNLLLoss,
     HingeEmbeddingLoss,
     HuberLoss,
@@ -62,9 +63,19 @@ from glassnet.nn.module import (
 )
 from glassnet.nn.normalization import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
 from glassnet.nn.parameter import Parameter
-from glassnet.nn.pooling import AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d
+from glassnet.nn.pooling import (
+    AdaptiveAvgPool1d,
+    AdaptiveAvgPool2d,
+    AdaptiveAvgPool3d,
+    AvgPool1d,
+    AvgPool2d,
+    AvgPool3d,
+    MaxPool1d,
+    MaxPool2d,
+    MaxPool3d,
+)
 from glassnet.nn.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
-from glassnet.nn.sparse import Embedding
+from glassnet.nn.sparse import Embedding, EmbeddingBag
 from glassnet.nn.summary import summary
 from glassnet.nn.sync_batchnorm import SyncBatchNorm
 from glassnet.nn.transformer import (

@@ -1,4 +1,5 @@
-"""Functional convolution and pooling with PyTorch's signatures (re-exported by `glassnet.nn.functional`).
+"""Functional convolution and pooling (1-D, 2-D and 3-D) with PyTorch's signatures (re-exported by
+`glassnet.nn.functional`).
 
 Here the arguments are checked and normalised (ints to tuples, "same"/"valid" to padding); the arithmetic and
 the derivatives live in `glassnet/ops/conv.py` and `glassnet/ops/pooling.py`.
@@ -18,20 +19,25 @@ from glassnet.tensor import Tensor, _as_tensor
 __all__ = [
     "conv1d",
     "conv2d",
+    "conv3d",
     "conv_transpose1d",
     "conv_transpose2d",
+    "conv_transpose3d",
     "max_pool1d",
     "max_pool2d",
+    "max_pool3d",
     "avg_pool1d",
     "avg_pool2d",
+    "avg_pool3d",
     "adaptive_avg_pool1d",
     "adaptive_avg_pool2d",
+    "adaptive_avg_pool3d",
     "unfold",
     "fold",
 ]
 
-_LAYOUT = {1: "(N, C, L)", 2: "(N, C, H, W)"}
-_KERNEL = {1: "k", 2: "kh, kw"}
+_LAYOUT = {1: "(N, C, L)", 2: "(N, C, H, W)", 3: "(N, C, D, H, W)"}
+_KERNEL = {1: "k", 2: "kh, kw", 3: "kd, kh, kw"}
 
 
 # ----- argument helpers -----------------------------------------------------------------------------------------------
@@ -160,6 +166,13 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
     return _conv("conv2d", 2, input, weight, bias, stride, padding, dilation, groups)
 
 
+def conv3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1,
+           groups: int = 1) -> Tensor:
+    """3-D convolution of (N, C, D, H, W) with weight (O, C/groups, kd, kh, kw), like torch.nn.functional.conv3d
+    (the same im2col + GEMM as conv2d, with one more spatial axis)."""
+    return _conv("conv3d", 3, input, weight, bias, stride, padding, dilation, groups)
+
+
 def _conv_transpose(op: str, nd: int, input, weight, bias, stride, padding, output_padding, groups,
                     dilation) -> Tensor:
     x, w, b = _conv_operands(op, nd, input, weight, bias, "in_channels, out_channels/groups")
@@ -189,7 +202,7 @@ def _conv_transpose(op: str, nd: int, input, weight, bias, stride, padding, outp
                          f"or dilation {dilation}")
     size = cv.transposed_output_size(x.shape[2:], kernel, stride, pads, dilation, extra)
     if any(n < 1 for n in size) or 0 in kernel:
-        raise ValueError(f"{op}: the output size {_size(size)} would not be positive "
+        raise ShapeError(f"{op}: the output size {_size(size)} would not be positive "
                          f"(input {_shape(x.shape)}, weight {_shape(w.shape)}, padding {padding!r})")
     return cv.ConvTranspose.apply(x, w, b, stride=stride, padding=pads, dilation=dilation, groups=groups,
                                   in_size=size)
@@ -206,6 +219,13 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
                      output_padding=0, groups: int = 1, dilation=1) -> Tensor:
     """2-D transposed convolution ("deconvolution") of (N, C_in, H, W) with weight (C_in, C_out/groups, kh, kw)."""
     return _conv_transpose("conv_transpose2d", 2, input, weight, bias, stride, padding, output_padding, groups,
+                           dilation)
+
+
+def conv_transpose3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
+                     output_padding=0, groups: int = 1, dilation=1) -> Tensor:
+    """3-D transposed convolution of (N, C_in, D, H, W) with weight (C_in, C_out/groups, kd, kh, kw)."""
+    return _conv_transpose("conv_transpose3d", 3, input, weight, bias, stride, padding, output_padding, groups,
                            dilation)
 
 
@@ -261,6 +281,13 @@ def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, c
     return _max_pool("max_pool2d", 2, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
 
 
+def max_pool3d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
+               return_indices: bool = False):
+    """Max over sliding windows of (N, C, D, H, W); with return_indices also the flat position (d·H·W + h·W + w)
+    of each maximum."""
+    return _max_pool("max_pool3d", 3, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
 def _avg_pool(op, nd, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override):
     x, unbatched = _batched(op, _as_tensor(input), nd, allow_unbatched=True)
     _floating(op, input=x)
@@ -283,6 +310,13 @@ def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bo
                count_include_pad: bool = True, divisor_override: int | None = None) -> Tensor:
     """Mean over sliding windows of (N, C, H, W), like torch.nn.functional.avg_pool2d."""
     return _avg_pool("avg_pool2d", 2, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                     divisor_override)
+
+
+def avg_pool3d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+               count_include_pad: bool = True, divisor_override: int | None = None) -> Tensor:
+    """Mean over sliding windows of (N, C, D, H, W), like torch.nn.functional.avg_pool3d."""
+    return _avg_pool("avg_pool3d", 3, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
                      divisor_override)
 
 
@@ -312,6 +346,12 @@ def adaptive_avg_pool1d(input: Tensor, output_size) -> Tensor:
 def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
     """Average (N, C, H, W) down to (N, C, *output_size) with windows of nearly equal size (None keeps a dim)."""
     return _adaptive_avg_pool("adaptive_avg_pool2d", 2, input, output_size)
+
+
+def adaptive_avg_pool3d(input: Tensor, output_size) -> Tensor:
+    """Average (N, C, D, H, W) down to (N, C, *output_size) with windows of nearly equal size (None keeps a dim):
+    one constant averaging matrix per spatial axis."""
+    return _adaptive_avg_pool("adaptive_avg_pool3d", 3, input, output_size)
 
 
 # ----- unfold / fold --------------------------------------------------------------------------------------------------

@@ -1,14 +1,18 @@
-"""Convolution layers: Conv1d, Conv2d and ConvTranspose2d (the arithmetic lives in F.conv*, these hold the weights)."""
+"""Convolution layers: Conv1d/2d/3d and ConvTranspose1d/2d/3d (the arithmetic lives in F.conv*, these hold the
+weights)."""
 
 from __future__ import annotations
 
+from glassnet.errors import ShapeError
 from glassnet.nn import functional as F
 from glassnet.nn import init
 from glassnet.nn._layer_utils import check_tensor, empty_parameter, factory_dtype, ntuple, shape_str
 from glassnet.nn.module import Module
 from glassnet.tensor import Tensor
 
-__all__ = ["Conv1d", "Conv2d", "ConvTranspose2d"]
+__all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"]
+
+_SPATIAL = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
 
 
 class _ConvNd(Module):
@@ -68,8 +72,7 @@ class _ConvNd(Module):
     def _check_input(self, input: Tensor) -> None:
         check_tensor(input, self._describe())
         n = self._dims
-        spatial = ("L",) if n == 1 else ("H", "W")
-        layout = f"(N, {self.in_channels}, {', '.join(spatial)})"
+        layout = f"(N, {self.in_channels}, {', '.join(_SPATIAL[n])})"
         if input.ndim != n + 2:
             hint = ""
             if input.ndim == n + 1:
@@ -87,7 +90,7 @@ class _ConvNd(Module):
             pad = (0,) * n if self.padding == "valid" else self.padding
             for size, p, k, d in zip(input.shape[2:], pad, self.kernel_size, self.dilation):
                 if size + 2 * p < d * (k - 1) + 1:
-                    raise ValueError(
+                    raise ShapeError(
                         f"{self._describe()} got input of shape {shape_str(input.shape)}: the kernel "
                         f"{self.kernel_size} (dilation {self.dilation}) is larger than the padded input "
                         f"{tuple(s + 2 * q for s, q in zip(input.shape[2:], pad))}"
@@ -130,21 +133,33 @@ class Conv2d(_ConvNd):
         return F.conv2d(input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
 
 
-class ConvTranspose2d(_ConvNd):
-    """Transposed 2-D convolution (the gradient of Conv2d w.r.t. its input), used to upsample.
+class Conv3d(_ConvNd):
+    """3-D convolution (cross-correlation) over (N, C_in, D, H, W) → (N, C_out, D_out, H_out, W_out), for volumes
+    and video; weight (C_out, C_in/groups, kd, kh, kw)."""
 
-    H_out = (H − 1)·stride − 2·padding + dilation·(kernel − 1) + output_padding + 1.
+    _dims = 3
+
+    def forward(self, input: Tensor) -> Tensor:
+        """y[n, o, t, i, j] = b[o] + Σ_{c,r,p,q} w[o, c, r, p, q] · x[n, c, t·s + r·d − pad, i·s + p·d − pad, …]"""
+        self._check_input(input)
+        return F.conv3d(input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+
+
+class _ConvTransposeNd(_ConvNd):
+    """Transposed convolution (the gradient of the plain convolution w.r.t. its input), used to upsample.
+
+    Each spatial size: out = (in − 1)·stride − 2·padding + dilation·(kernel − 1) + output_padding + 1.
     """
 
-    _dims = 2
     _transposed = True
 
     def __init__(
         self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, output_padding=0,
         groups: int = 1, bias: bool = True, dilation=1, padding_mode: str = "zeros", device=None, dtype=None,
     ) -> None:
+        name = type(self).__name__
         if isinstance(padding, str):
-            raise ValueError(f"ConvTranspose2d: padding must be an int or a tuple, got {padding!r}")
+            raise ValueError(f"{name}: padding must be an int or a tuple, got {padding!r}")
         super().__init__(
             in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, padding_mode,
             output_padding=output_padding, device=device, dtype=dtype,
@@ -152,17 +167,21 @@ class ConvTranspose2d(_ConvNd):
         for op, s, d in zip(self.output_padding, self.stride, self.dilation):
             if op >= max(s, d):
                 raise ValueError(
-                    f"ConvTranspose2d: output_padding {self.output_padding} must be smaller than either stride "
+                    f"{name}: output_padding {self.output_padding} must be smaller than either stride "
                     f"{self.stride} or dilation {self.dilation}"
                 )
 
     def _output_padding(self, input: Tensor, output_size) -> tuple:
-        """The output_padding that makes the output exactly `output_size` (H, W) (or the configured one)."""
+        """The output_padding that makes the output exactly `output_size` (its last spatial sizes are used, so
+        (N, C, *spatial) works too), or the configured one."""
         if output_size is None:
             return self.output_padding
-        output_size = tuple(output_size)[-2:]
+        n = self._dims
+        output_size = tuple(output_size)[-n:]
+        if len(output_size) != n:
+            raise ValueError(f"{self._describe()}: output_size {output_size} must have {n} spatial sizes")
         result = []
-        for i in range(2):
+        for i in range(n):
             smallest = (
                 (input.shape[i + 2] - 1) * self.stride[i] - 2 * self.padding[i]
                 + self.dilation[i] * (self.kernel_size[i] - 1) + 1
@@ -181,6 +200,32 @@ class ConvTranspose2d(_ConvNd):
         """Scatter each input pixel times the kernel into the (strided) output and sum the overlaps."""
         self._check_input(input)
         output_padding = self._output_padding(input, output_size)
-        return F.conv_transpose2d(
+        function = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}[self._dims]
+        return function(
             input, self.weight, self.bias, self.stride, self.padding, output_padding, self.groups, self.dilation
         )
+
+
+class ConvTranspose1d(_ConvTransposeNd):
+    """Transposed 1-D convolution (N, C_in, L) → (N, C_out, L_out), weight (C_in, C_out/groups, k).
+
+    L_out = (L − 1)·stride − 2·padding + dilation·(kernel − 1) + output_padding + 1.
+    """
+
+    _dims = 1
+
+
+class ConvTranspose2d(_ConvTransposeNd):
+    """Transposed 2-D convolution (the gradient of Conv2d w.r.t. its input), used to upsample.
+
+    H_out = (H − 1)·stride − 2·padding + dilation·(kernel − 1) + output_padding + 1.
+    """
+
+    _dims = 2
+
+
+class ConvTranspose3d(_ConvTransposeNd):
+    """Transposed 3-D convolution (N, C_in, D, H, W) → (N, C_out, D_out, H_out, W_out), weight
+    (C_in, C_out/groups, kd, kh, kw); each size as for ConvTranspose2d."""
+
+    _dims = 3

@@ -117,6 +117,7 @@ from glassnet.nn._functional_layers import *  # noqa: E402,F401,F403
 from glassnet.nn._functional_more import *  # noqa: E402,F401,F403
 from glassnet.nn._functional_pool_more import *  # noqa: E402,F401,F403
 from glassnet.nn._functional_resample import interpolate, one_hot  # noqa: E402,F401
+from glassnet.nn._functional_sparse import ctc_loss, embedding_bag  # noqa: E402,F401
 
 
 # ----- more activations: compositions of the ops above, so their derivatives follow from those ops' -------------------

@@ -358,3 +358,19 @@ class MultiLabelSoftMarginLoss(_Loss):
 
 __all__ += ["MarginRankingLoss", "HingeEmbeddingLoss", "SoftMarginLoss", "TripletMarginLoss", "PoissonNLLLoss",
             "GaussianNLLLoss", "MultiLabelSoftMarginLoss"]
+
+
+class CTCLoss(_Loss):
+    """Connectionist temporal classification: −log Σ over the alignments of each target to its input frames
+    (F.ctc_loss; the alpha/beta recursions are in glassnet/ops/ctc.py)."""
+
+    def __init__(self, blank: int = 0, reduction: str = "mean", zero_infinity: bool = False) -> None:
+        super().__init__(None, None, reduction)
+        self.blank, self.zero_infinity = blank, zero_infinity
+
+    def forward(self, log_probs: Tensor, targets, input_lengths, target_lengths) -> Tensor:
+        return F.ctc_loss(log_probs, targets, input_lengths, target_lengths, self.blank, self.reduction,
+                          self.zero_infinity)
+
+
+__all__ += ["CTCLoss"]

@@ -1,13 +1,18 @@
-"""Pooling layers: MaxPool1d/2d, AvgPool1d/2d and AdaptiveAvgPool2d (the arithmetic lives in F.*_pool*)."""
+"""Pooling layers: MaxPool1d/2d/3d, AvgPool1d/2d/3d and AdaptiveAvgPool1d/2d/3d (the arithmetic lives in
+F.*_pool*)."""
 
 from __future__ import annotations
 
+from glassnet.errors import ShapeError
 from glassnet.nn import functional as F
 from glassnet.nn._layer_utils import check_tensor, ntuple, shape_str
 from glassnet.nn.module import Module
 from glassnet.tensor import Tensor
 
-__all__ = ["MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool2d"]
+__all__ = ["MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d", "AdaptiveAvgPool1d",
+           "AdaptiveAvgPool2d", "AdaptiveAvgPool3d"]
+
+_SPATIAL = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
 
 
 class _Pool(Module):
@@ -20,7 +25,7 @@ class _Pool(Module):
         name = f"{type(self).__name__}({self.extra_repr()})"
         check_tensor(input, name)
         n = self._dims
-        spatial = ("L",) if n == 1 else ("H", "W")
+        spatial = _SPATIAL[n]
         if input.ndim not in (n + 1, n + 2):
             raise ValueError(
                 f"{name} got input of shape {shape_str(input.shape)}; expected (N, C, {', '.join(spatial)}) "
@@ -34,7 +39,7 @@ class _Pool(Module):
                 raise ValueError(f"{name}: padding {self.padding} must be at most half of kernel_size {k}")
             sizes = input.shape[-n:]
             if any(s + 2 * pi < di * (ki - 1) + 1 for s, pi, ki, di in zip(sizes, p, k, d)):
-                raise ValueError(
+                raise ShapeError(
                     f"{name} got input of shape {shape_str(input.shape)}: the pooling window {k} is larger than "
                     f"the padded input {tuple(s + 2 * pi for s, pi in zip(sizes, p))}"
                 )
@@ -87,6 +92,20 @@ class MaxPool2d(_MaxPoolNd):
         )
 
 
+class MaxPool3d(_MaxPoolNd):
+    """The maximum over each kernel_size window of a volume: (N, C, D, H, W) → (N, C, D_out, H_out, W_out)."""
+
+    _dims = 3
+
+    def forward(self, input: Tensor) -> Tensor | tuple[Tensor, Tensor]:
+        """y[n, c, t, i, j] = max over the window at (t·stride − padding, i·stride − padding, j·stride − padding)"""
+        self._check(input, self.dilation)
+        return F.max_pool3d(
+            input, self.kernel_size, self.stride, self.padding, self.dilation,
+            ceil_mode=self.ceil_mode, return_indices=self.return_indices,
+        )
+
+
 class AvgPool1d(_Pool):
     """The mean over each window of length kernel_size: (N, C, L) → (N, C, L_out)."""
 
@@ -114,10 +133,8 @@ class AvgPool1d(_Pool):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
-class AvgPool2d(_Pool):
-    """The mean over each kernel_size window: (N, C, H, W) → (N, C, H_out, W_out)."""
-
-    _dims = 2
+class _AvgPoolNd(_Pool):
+    """AvgPool2d/3d: PyTorch keeps their arguments as given (an int stays an int, as in the repr)."""
 
     def __init__(
         self, kernel_size, stride=None, padding=0, ceil_mode: bool = False, count_include_pad: bool = True,
@@ -132,30 +149,59 @@ class AvgPool2d(_Pool):
         self.divisor_override = divisor_override
 
     def forward(self, input: Tensor) -> Tensor:
-        """y[n, c, i, j] = mean over the window at (i·stride − padding, j·stride − padding)"""
+        """y[n, c, i, j] = mean over the window at (i·stride − padding, j·stride − padding) (one more index in 3-D)"""
         self._check(input)
         options = {"ceil_mode": self.ceil_mode, "count_include_pad": self.count_include_pad}
         if self.divisor_override is not None:
             options["divisor_override"] = self.divisor_override
-        return F.avg_pool2d(input, self.kernel_size, self.stride, self.padding, **options)
+        function = F.avg_pool2d if self._dims == 2 else F.avg_pool3d
+        return function(input, self.kernel_size, self.stride, self.padding, **options)
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
-class AdaptiveAvgPool2d(_Pool):
-    """Average-pool to a fixed output size (H_out, W_out) whatever the input size (None keeps that dim)."""
+class AvgPool2d(_AvgPoolNd):
+    """The mean over each kernel_size window: (N, C, H, W) → (N, C, H_out, W_out)."""
 
     _dims = 2
 
+
+class AvgPool3d(_AvgPoolNd):
+    """The mean over each kernel_size window of a volume: (N, C, D, H, W) → (N, C, D_out, H_out, W_out)."""
+
+    _dims = 3
+
+
+class _AdaptiveAvgPoolNd(_Pool):
     def __init__(self, output_size) -> None:
         super().__init__()
         self.output_size = output_size
 
     def forward(self, input: Tensor) -> Tensor:
-        """Each output cell is the mean of the input cells [⌊i·H/H_out⌋, ⌈(i+1)·H/H_out⌉)."""
+        """Each output cell is the mean of the input cells [⌊i·H/H_out⌋, ⌈(i+1)·H/H_out⌉) along every axis."""
         self._check(input)
-        return F.adaptive_avg_pool2d(input, self.output_size)
+        function = {1: F.adaptive_avg_pool1d, 2: F.adaptive_avg_pool2d, 3: F.adaptive_avg_pool3d}[self._dims]
+        return function(input, self.output_size)
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
+
+
+class AdaptiveAvgPool1d(_AdaptiveAvgPoolNd):
+    """Average-pool (N, C, L) to a fixed length L_out whatever L."""
+
+    _dims = 1
+
+
+class AdaptiveAvgPool2d(_AdaptiveAvgPoolNd):
+    """Average-pool to a fixed output size (H_out, W_out) whatever the input size (None keeps that dim)."""
+
+    _dims = 2
+
+
+class AdaptiveAvgPool3d(_AdaptiveAvgPoolNd):
+    """Average-pool a volume to a fixed output size (D_out, H_out, W_out) whatever the input size (None keeps
+    that dim)."""
+
+    _dims = 3

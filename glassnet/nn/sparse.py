@@ -12,7 +12,7 @@ from glassnet.nn.module import Module
 from glassnet.nn.parameter import Parameter
 from glassnet.tensor import Tensor
 
-__all__ = ["Embedding"]
+__all__ = ["Embedding", "EmbeddingBag"]
 
 
 class Embedding(Module):
@@ -108,4 +108,74 @@ class Embedding(Module):
             s += ", scale_grad_by_freq=True"
         if self.sparse:
             s += ", sparse=True"
+        return s
+
+
+class EmbeddingBag(Module):
+    """The sum, mean or max of the embeddings of each bag of ids (F.embedding_bag), without building the
+    (bag, ids, embedding_dim) tensor in between: a bag is a row of 2-D input, or a stretch of 1-D input between offsets.
+    weight (num_embeddings, embedding_dim) starts as N(0, 1), its padding row at zero."""
+
+    def __init__(
+        self, num_embeddings: int, embedding_dim: int, max_norm: float | None = None, norm_type: float = 2.0,
+        scale_grad_by_freq: bool = False, mode: str = "mean", sparse: bool = False, _weight=None,
+        include_last_offset: bool = False, padding_idx: int | None = None, device=None, dtype=None,
+    ) -> None:
+        super().__init__()
+        name = f"EmbeddingBag({num_embeddings}, {embedding_dim})"
+        if mode not in ("sum", "mean", "max"):
+            raise ValueError(f"{name}: mode must be 'sum', 'mean' or 'max', got {mode!r}")
+        if padding_idx is not None:
+            if not -num_embeddings <= padding_idx < num_embeddings:
+                raise ValueError(f"{name}: padding_idx {padding_idx} must be within [{-num_embeddings}, "
+                                 f"{num_embeddings})")
+            padding_idx = padding_idx % num_embeddings
+        self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
+        self.max_norm, self.norm_type, self.scale_grad_by_freq = max_norm, norm_type, scale_grad_by_freq
+        self.mode, self.sparse, self.padding_idx = mode, sparse, padding_idx
+        self.include_last_offset = include_last_offset
+        if _weight is None:
+            self.weight = empty_parameter(num_embeddings, embedding_dim, dtype=factory_dtype(dtype, device))
+            self.reset_parameters()
+        else:
+            values = _weight.data if isinstance(_weight, Tensor) else numpy.asarray(_weight)
+            if tuple(values.shape) != (num_embeddings, embedding_dim):
+                raise ValueError(f"{name}: _weight of shape {shape_str(values.shape)} does not match "
+                                 f"({num_embeddings}, {embedding_dim})")
+            self.weight = Parameter(values)
+
+    def reset_parameters(self) -> None:
+        """weight ~ N(0, 1), with the padding row set to zero."""
+        init.normal_(self.weight)
+        if self.padding_idx is not None:
+            self.weight.data[self.padding_idx] = 0
+
+    @classmethod
+    def from_pretrained(cls, embeddings, freeze: bool = True, max_norm: float | None = None, norm_type: float = 2.0,
+                        scale_grad_by_freq: bool = False, mode: str = "mean", sparse: bool = False,
+                        include_last_offset: bool = False, padding_idx: int | None = None) -> EmbeddingBag:
+        """An EmbeddingBag whose weight is `embeddings` (2-D), frozen unless freeze=False."""
+        values = embeddings.data if isinstance(embeddings, Tensor) else numpy.asarray(embeddings)
+        if values.ndim != 2:
+            raise ValueError(
+                f"EmbeddingBag.from_pretrained: embeddings must be 2-D, got shape {shape_str(values.shape)}")
+        bag = cls(values.shape[0], values.shape[1], max_norm, norm_type, scale_grad_by_freq, mode, sparse, values,
+                  include_last_offset, padding_idx)
+        bag.weight.requires_grad = not freeze
+        return bag
+
+    def forward(self, input: Tensor, offsets=None, per_sample_weights=None) -> Tensor:
+        """(bags, embedding_dim): one combined vector per bag."""
+        check_tensor(input, f"EmbeddingBag({self.num_embeddings}, {self.embedding_dim})")
+        return F.embedding_bag(input, self.weight, offsets, self.max_norm, self.norm_type, self.scale_grad_by_freq,
+                               self.mode, self.sparse, per_sample_weights, self.include_last_offset, self.padding_idx)
+
+    def extra_repr(self) -> str:
+        s = f"{self.num_embeddings}, {self.embedding_dim}, mode={self.mode!r}"
+        if self.padding_idx is not None:
+            s += f", padding_idx={self.padding_idx}"
+        if self.max_norm is not None:
+            s += f", max_norm={self.max_norm}"
+        if self.include_last_offset:
+            s += ", include_last_offset=True"
         return s

@@ -1,16 +1,17 @@
-"""Convolution ops: conv (1-D and 2-D; stride, padding, dilation, groups), its transpose, its weight gradient,
-and unfold/fold (im2col/col2im).
+"""Convolution ops: conv (1-D, 2-D and 3-D; stride, padding, dilation, groups), its transpose, its weight
+gradient, and unfold/fold (im2col/col2im).
 
 The naive definition, for x (N, C, H, W), w (O, C/G, kh, kw), bias b (O), G groups, stride s, dilation d and
-xpad = x with p zeros around it (1-D convolution drops one spatial axis):
+xpad = x with p zeros around it (1-D convolution drops one spatial axis, 3-D adds one, (N, C, D, H, W) with a
+kd×kh×kw kernel and one more sum; every function below takes any number of spatial axes):
 
     for n, o, i, j:                                  # every output pixel ...
         grp = o // (O/G)                             # ... reads the C/G input channels of its group
         y[n, o, i, j] = b[o] + Σ_{c<C/G} Σ_{u<kh} Σ_{v<kw} w[o, c, u, v] · xpad[n, grp·C/G + c, i·s + u·d, j·s + v·d]
 
 It is computed as im2col + one GEMM: a strided view lays every receptive field out as a column of the matrix
-(C·kh·kw, N·Ho·Wo) without any Python loop over pixels, and y = W (O, C·kh·kw) @ columns is a single matrix
-product (batched over the groups).
+(C·kh·kw, N·Ho·Wo) — (C·kd·kh·kw, N·Do·Ho·Wo) in 3-D — without any Python loop over pixels, and
+y = W (O, C·kh·kw) @ columns is a single matrix product (batched over the groups).
 
 Convolution is linear in x and in w, so all its derivatives come from one trilinear form T(x, w, g) = ⟨conv(x, w), g⟩:
 
@@ -105,7 +106,8 @@ def windows(xp, kernel, stride, dilation, out_size):
 def im2col(x, kernel, stride, padding, dilation, out_size):
     """Every receptive field of x as a column: (C·kh·kw, N·Ho·Wo), rows ordered (c, u, v), columns (n, i, j).
 
-    One strided view and one copy into the GEMM's layout; no Python loop over pixels.
+    One strided view and one copy into the GEMM's layout; no Python loop over pixels. Any number of spatial dims
+    (a 3-D kernel adds a row axis kd and a column axis Do); the compiled kernel, when enabled, does the 2-D copy.
     """
     nd = len(kernel)
     xp = pad(x, padding)
@@ -120,7 +122,8 @@ def im2col(x, kernel, stride, padding, dilation, out_size):
 
 def col2im(cols, in_size, kernel, stride, padding, dilation):
     """The adjoint of im2col: cols (N, C, *kernel, *out) → (N, C, *in_size), every column entry added back to the
-    pixel it was read from. One slice-add per kernel offset (kh·kw of them); no loop over pixels, no np.add.at."""
+    pixel it was read from. One slice-add per kernel offset (kh·kw of them, kd·kh·kw in 3-D); no loop over pixels,
+    no np.add.at."""
     out_size = cols.shape[2 + len(kernel):]
     padded = tuple(
         max(n + lo + hi, (o - 1) * s + (k - 1) * d + 1)
@@ -205,7 +208,7 @@ def _weight_gemm(gm, cols, n: int):
 
 
 class Conv(Function):
-    """y = conv(x, w) + b   (the loop formula is in the module docstring; 1-D or 2-D by x.ndim)
+    """y = conv(x, w) + b   (the loop formula is in the module docstring; 1-D, 2-D or 3-D by x.ndim)
 
     dL/dx = conv_transpose(dL/dy, w),   dL/dw = conv_weight(x, dL/dy),   dL/db[o] = Σ_{n,i,j} dL/dy[n, o, i, j]
 

@@ -6,7 +6,7 @@ whose gradients come from `Gather` and `GetItem`.
 from __future__ import annotations
 
 from glassnet.autograd import Function
-from glassnet.backend import np, ufunc_at
+from glassnet.backend import array_module, is_array, np, scatter_add, ufunc_at
 from glassnet.ops.reduction import _along_axis_index
 
 
@@ -35,11 +35,13 @@ class ScatterReduce(Function):
     place is left out).
     sum:  dL/dx = dL/dy (0 at written places without self),   dL/dsrc = gather(dL/dy)
     mean: yₖ = (x_k + Σ src) / count;   dL/dx = dL/dy / count,   dL/dsrc = gather(dL/dy / count)
-    prod: dL/dx = dL/dy · y / x,   dL/dsrc = gather(dL/dy · y) / src   (inputs without zeros)
+    prod: dL/dx = dL/dy · (the product of what else was combined there),   dL/dsrc likewise: y / x and y / src
+          where the factor is not 0; at a zero the product of the others is formed again with that zero set to 1
+          (PyTorch's formula: exact with zeros; a second derivative needs at most one 0 of src per place)
     amax, amin: the gradient is shared equally by every contributor equal to the result (as in PyTorch)"""
 
     def forward(self, x, src, index=None, axis=0, reduce="sum", include_self=True):
-        self.reduce = reduce
+        self.reduce, self.index, self.axis, self.include_self = reduce, index, axis, include_self
         self.where = where = _along_axis_index(index, axis)
         written = np.zeros_like(x, dtype=bool)
         written[where] = True
@@ -84,11 +86,30 @@ class ScatterReduce(Function):
             g = gy / self.count
             return g * self.self_counts, g[where]
         if reduce == "prod":
-            x, src, y = self.saved_tensors
-            if not (np.all(_raw(x) != 0) and np.all(_raw(src) != 0)):
-                raise NotImplementedError(
-                    "scatter_reduce(prod): the gradient at inputs containing 0 is not implemented"
-                )
-            return gy * y / x * self.self_counts, (gy * y)[where] / src
+            return self._prod_backward(gy)
         g = gy / self.ties
         return g * self.x_wins, g[where] * self.src_wins
+
+    def _prod_backward(self, gy):
+        """The gradients of reduce="prod", zeros included (PyTorch's scatter_reduce_backward)."""
+        x, src, y = self.saved_tensors
+        again = dict(index=self.index, axis=self.axis, reduce="prod", include_self=self.include_self)
+        where = self.where
+        # dL/dx: the product of the others is (y with x's zeros set to 1) / (x with its zeros set to 1)
+        x_zero = _raw(x) == 0
+        masked_x = np.where(x_zero, 1, x)
+        gx = gy * ScatterReduce.call(masked_x, src, **again) / masked_x * self.self_counts
+        # dL/dsrc: y / src where src ≠ 0; a zero that is the only zero at its place gets the product of the others
+        raw_src = _raw(src)
+        src_zero = raw_src == 0
+        zeros_there = array_module(raw_src).zeros(_raw(x).shape, dtype=raw_src.dtype)
+        scatter_add(zeros_there, where, src_zero.astype(raw_src.dtype))
+        zeros_there = zeros_there[where]
+        if not is_array(gy) and np.any(zeros_there > 1):
+            raise NotImplementedError(
+                "scatter_reduce(prod): the second derivative is not supported when more than one 0 of src is "
+                "scattered to the same place (as in PyTorch)")
+        single = src_zero & (zeros_there == 1)
+        others = ScatterReduce.call(x, np.where(single, 1, src), **again)
+        gsrc = np.where(single, (gy * others)[where], (gy * y)[where] / np.where(src_zero, 1, src))
+        return gx, gsrc

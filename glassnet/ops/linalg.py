@@ -5,7 +5,7 @@ from __future__ import annotations
 import string
 
 from glassnet.autograd import Function, unbroadcast
-from glassnet.backend import np
+from glassnet.backend import array_module, np
 from glassnet.errors import OpValueError, ShapeError
 
 
@@ -232,3 +232,55 @@ class SvdVals(Function):
 
     def backward(self, gs):
         return (self.u * gs[..., None, :]) @ self.vh
+
+
+def _skew(x):
+    """X − Xᵀ (of the last two dims)."""
+    return x - _mT(x)
+
+
+class Svd(Function):
+    """A = U · diag(S) · Vᵀ, the thin SVD (U: (…, m, k), S: (…, k) descending, V: (…, n, k), k = min(m, n)), returned
+    packed as one array [U; S; V] of shape (…, m + 1 + n, k) that `gn.linalg.svd` slices into U, S and Vh = Vᵀ.
+
+    With gU, gS, gV the gradients of the three parts, Eᵢⱼ = sⱼ² − sᵢ² off the diagonal and skew(X) = X − Xᵀ:
+        C = (skew(Uᵀ gU) · diag(S) + diag(S) · skew(Vᵀ gV)) / E + diag(gS)      (C's own diagonal is diag(gS))
+        m = n:  dL/dA = U C Vᵀ
+        m > n:  dL/dA = (U C + (I − U Uᵀ) gU S⁻¹) Vᵀ          (the part of gU outside U's columns)
+        m < n:  dL/dA = U (C Vᵀ + S⁻¹ gVᵀ (I − V Vᵀ))
+    This is PyTorch's formula (linalg_svd_backward). U and V are defined up to the sign of each column pair (uₖ, vₖ),
+    so only losses that do not depend on those signs have a gradient; and the division by sⱼ² − sᵢ² makes the
+    gradient through U or V infinite (or NaN) for repeated singular values, as in PyTorch. When no gradient reaches
+    U or V (both parts are zero: they were not used) the quotient is skipped, as PyTorch does for unused outputs,
+    so a loss of S alone has a finite gradient even for repeated singular values.
+    """
+
+    def forward(self, a):
+        u, s, vh = np.linalg.svd(a, full_matrices=False)
+        self.m = a.shape[-2]
+        out = np.concatenate([u, s[..., None, :], _mT(vh)], axis=-2)
+        self.save_for_backward(out)
+        return out
+
+    def backward(self, g):
+        (out,) = self.saved_tensors
+        m = self.m
+        u, s, v = out[..., :m, :], out[..., m, :], out[..., m + 1:, :]
+        gu, gs, gv = g[..., :m, :], g[..., m, :], g[..., m + 1:, :]
+        n, k = v.shape[-2], s.shape[-1]
+        s_row, s_col = s[..., None, :], s[..., :, None]
+        s2 = s * s
+        raw = s2.data if hasattr(s2, "grad_fn") else s2
+        eye = array_module(raw).eye(k, dtype=raw.dtype)
+        e = s2[..., None, :] - s2[..., :, None] + eye  # sⱼ² − sᵢ², with 1 on the diagonal (where the numerator is 0)
+        numerator = _skew(_mT(u) @ gu) * s_row + s_col * _skew(_mT(v) @ gv)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            used = np.any(gu != 0) | np.any(gv != 0)  # PyTorch skips the quotient when U and V get no gradient
+            c = np.where(used, numerator / e, 0 * numerator) + gs[..., :, None] * eye
+            if m > n:
+                gu_sinv = gu / s_row
+                return (u @ c + gu_sinv - u @ (_mT(u) @ gu_sinv)) @ _mT(v)
+            if m < n:
+                gv_sinv = gv / s_row
+                return u @ (c @ _mT(v) + _mT(gv_sinv) - (_mT(gv_sinv) @ v) @ _mT(v))
+            return u @ c @ _mT(v)

@@ -1,5 +1,6 @@
-"""Pooling ops: max and average over sliding windows (1-D and 2-D; stride, padding, dilation, ceil_mode) and
-adaptive average pooling.
+"""Pooling ops: max and average over sliding windows (1-D, 2-D and 3-D; stride, padding, dilation, ceil_mode) and
+adaptive average pooling. Written for 2-D below; every function takes any number of spatial axes (a 3-D window
+kd×kh×kw has kd·kh·kw offsets, and one more index in each formula).
 
 A window of kh×kw elements is visited one kernel offset at a time: for offset (u, v), the elements every window
 reads there form one strided slice of the padded input, xpad[:, :, u·d :: s, v·d :: s]. A 2×2 pool is therefore
@@ -81,7 +82,8 @@ def window_argmax(xp, y, kernel, stride, dilation) -> tuple:
 
 
 def flat_indices(hits, in_size, kernel, stride, padding, dilation):
-    """PyTorch's `return_indices`: each arg-max as a flat index into its (unpadded) input plane, h·W + w."""
+    """PyTorch's `return_indices`: each arg-max as a flat index into its (unpadded) input plane, h·W + w
+    (d·H·W + h·W + w in 3-D)."""
     xp = array_module(hits[0])
     arg = xp.zeros(hits[0].shape, dtype=np.int64)
     for k, hit in enumerate(hits[1:], start=1):
@@ -255,7 +257,8 @@ def adaptive_matrix(n: int, o: int, dtype):
 
 
 class PoolByMatrices(Function):
-    """y = x mixed along each spatial axis by a constant matrix: y = A · x · Bᵀ per (n, c) plane (2-D).
+    """y = x mixed along each spatial axis by a constant matrix: y = A · x · Bᵀ per (n, c) plane (2-D; one more
+    matrix per extra axis in 3-D).
 
     With A (Ho, H), B (Wo, W) from `adaptive_matrix` this is adaptive average pooling:
         y[n, c, i, j] = mean of x[n, c, ⌊i·H/Ho⌋ : ⌈(i+1)·H/Ho⌉, ⌊j·W/Wo⌋ : ⌈(j+1)·W/Wo⌉]

@@ -42,23 +42,26 @@ class Cumprod(Function):
         x, y = self.saved_tensors
         if np.all(_raw(x) != 0):
             return Cumsum.call(gy * y, axis=self.axis, reverse=True) / x
-        if hasattr(x, "grad_fn"):
-            raise NotImplementedError("cumprod: the second derivative at inputs containing 0 is not implemented")
         return np.swapaxes(
             _cumprod_grad_with_zeros(np.swapaxes(x, self.axis, -1), np.swapaxes(gy, self.axis, -1)), self.axis, -1
         )
 
 
 def _cumprod_grad_with_zeros(x, gy):
-    """Σ_{i≥j} gyᵢ · Π_{k≤i, k≠j} xₖ along the last axis, one j at a time (O(n²), no division)."""
+    """Σ_{i≥j} gyᵢ · Π_{k≤i, k≠j} xₖ along the last axis, one j at a time (O(n²), no division, as PyTorch does
+    with zeros in grad mode). Written in ops that Tensors record too, so it is differentiated again exactly: the
+    products that leave out xⱼ still depend on the other inputs, zeros included."""
     n = x.shape[-1]
-    gx = np.zeros_like(np.broadcast_to(x, np.broadcast_shapes(x.shape, gy.shape)))
-    left = np.ones_like(x[..., 0])  # Π_{k<j} xₖ
+    columns = []
+    left = None  # Π_{k<j} xₖ (None: the empty product, 1)
     for j in range(n):
-        after = np.cumprod(x[..., j + 1 :], axis=-1)  # Π_{j<k≤i} xₖ for i = j+1 … n−1
-        gx[..., j] = left * (gy[..., j] + np.sum(gy[..., j + 1 :] * after, axis=-1))
-        left = left * x[..., j]
-    return gx
+        inner = gy[..., j]
+        if j + 1 < n:
+            after = Cumprod.call(x[..., j + 1 :], axis=-1)  # Π_{j<k≤i} xₖ for i = j+1 … n−1
+            inner = inner + np.sum(gy[..., j + 1 :] * after, axis=-1)
+        columns.append(inner if left is None else left * inner)
+        left = x[..., j] if left is None else left * x[..., j]
+    return np.stack(columns, axis=-1)
 
 
 class LogCumSumExp(Function):

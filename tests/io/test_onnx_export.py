@@ -331,3 +331,15 @@ def test_missing_onnx_names_the_extra(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "onnx", None)
     with pytest.raises(ImportError, match=r"pip install 'glassnet\[onnx\]'"):
         export(nn.Linear(2, 2), gn.randn(1, 2), tmp_path / "m.onnx")
+
+
+def test_3d_convolution_and_pooling_layers(onnx, ort, tmp_path):
+    """Conv3d, MaxPool3d (ceil_mode), AvgPool3d (count_include_pad=False), ConvTranspose3d (groups) and an adaptive
+    pool over the last two axes export through the same converters as their 2-D versions."""
+    gn.manual_seed(5)
+    model = nn.Sequential(
+        nn.Conv3d(2, 4, 3, padding=1, stride=(1, 2, 1)), nn.ReLU(), nn.MaxPool3d(2, ceil_mode=True),
+        nn.AvgPool3d(2, stride=1, padding=1, count_include_pad=False), nn.ConvTranspose3d(4, 2, 2, stride=2, groups=2),
+        nn.AdaptiveAvgPool3d((None, 1, 3)), nn.Flatten(),
+    )
+    _check(onnx, ort, tmp_path, model, gn.randn(2, 2, 6, 8, 6), gn.randn(3, 2, 6, 8, 6))
