@@ -75,6 +75,43 @@ def test_small_buckets_start_during_backward_and_change_nothing(equivalence):
     assert small["started_before_walk_ended"]
 
 
+@pytest.fixture(scope="module")
+def views() -> dict[str, list]:
+    return results(launch("views"))
+
+
+@pytest.mark.parametrize("as_view", [False, True])
+@pytest.mark.parametrize("set_to_none", [True, False])
+@pytest.mark.parametrize("layout", ["one-bucket", "small-buckets"])
+@pytest.mark.parametrize("optimizer, dtype, tolerance", [("sgd", "float64", 1e-10), ("adam", "float32", 1e-5)])
+def test_every_way_of_holding_the_buckets_trains_as_one_process(
+    views, as_view, set_to_none, layout, optimizer, dtype, tolerance
+):
+    # gradient_as_bucket_view or a fresh buffer per step; gradients made fresh or accumulated in place
+    # (zero_grad(set_to_none=False)); one bucket, or one per parameter (reduced where the gradient lies)
+    assert views[f"view={as_view}-none={set_to_none}-{layout}-{optimizer}-{dtype}"][0] < tolerance
+    assert views[f"buckets-{layout}-{dtype}"][0] == (
+        1 if layout == "one-bucket" else {"float64": 5, "float32": 4}[dtype]
+    )
+
+
+@pytest.mark.parametrize("as_view", [False, True])
+@pytest.mark.parametrize("cap", [25.0, 0.0005])
+def test_a_grad_kept_from_an_earlier_step_changes_only_with_gradient_as_bucket_view(views, as_view, cap):
+    kept = views[f"kept-view={as_view}-cap={cap}"][0]
+    assert kept["changed"] is as_view  # PyTorch's caveat of gradient_as_bucket_view=True, and only of it
+    # one-parameter buckets reduce the gradient where it lies unless the buckets hold the gradients
+    # (the first small bucket holds two parameters: the last layer's bias and weight)
+    assert kept["in_place"] == ([False] if cap == 25.0 else [False] + [not as_view] * 4)
+
+
+@pytest.mark.parametrize("as_view", [False, True])
+def test_an_unused_parameter_keeps_an_accumulated_grad(views, as_view):
+    unused = views[f"unused-accumulated-view={as_view}"][0]
+    assert unused["extra_kept"] and unused["extra"] == [3.0] * 4
+    assert unused["shared"] == [6.0] * 4
+
+
 @pytest.mark.parametrize("dtype, tolerance", [("float64", 1e-10), ("float32", 1e-5)])
 def test_sync_batchnorm_over_two_ranks_equals_batchnorm_over_the_whole_batch(equivalence, dtype, tolerance):
     assert equivalence[f"syncbn-sgd-{dtype}"][0] < tolerance
