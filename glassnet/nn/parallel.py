@@ -113,6 +113,7 @@ class _Bucket:
             self.buffer = None
             self.arrays = self.views = None
         self.array: numpy.ndarray | None = None  # the memory this step reduces
+        self.targets: list | None = None  # each parameter's part of it, shaped as the parameter
         self.in_place = False  # this step reduces a single gradient where it lies
         # (as_view) gradients of parameters the forward did not reach, kept in case no rank used them
         self.saved: dict[int, numpy.ndarray] = {}
@@ -128,55 +129,67 @@ class _Bucket:
         if self.single:
             g = params[0]._grad
             if g is not None:
-                data = _host(g.data, self, 0)
+                data = g.data
+                if not isinstance(data, numpy.ndarray):
+                    _not_host(data, self, 0)
                 if data.flags.c_contiguous and data.flags.writeable:
                     numpy.multiply(data, scale, out=data)
                     self.in_place = True
                     self.array = data
                     return data
         self.in_place = False
-        buffer = self.buffer if self.as_view else numpy.empty(self.size, dtype=self.dtype)
-        for k, (p, start, end) in enumerate(zip(params, self.offsets, self.offsets[1:])):
+        if self.as_view:
+            buffer, targets = self.buffer, self.arrays
+        else:
+            buffer = numpy.empty(self.size, dtype=self.dtype)
+            targets = [
+                buffer[start:end].reshape(shape)
+                for start, end, shape in zip(self.offsets, self.offsets[1:], self.shapes)
+            ]
+        for k, p in enumerate(params):
             g = p._grad
-            part = buffer[start:end]
+            target = targets[k]
             if g is None:
-                part.fill(0)
-            elif self.as_view and g.data is self.arrays[k]:
+                target.fill(0)
+            elif g.data is target:  # (as_view) accumulated in the bucket already
                 if self.indices[k] in unreached:
-                    self.saved[k] = part.copy()
-                numpy.multiply(part, scale, out=part)
+                    self.saved[k] = target.copy()
+                numpy.multiply(target, scale, out=target)
             else:
-                numpy.multiply(_host(g.data, self, k).reshape(-1), scale, out=part)
+                data = g.data
+                if not isinstance(data, numpy.ndarray):
+                    _not_host(data, self, k)
+                numpy.multiply(data, scale, out=target)
         self.array = buffer
+        self.targets = targets
         return buffer
 
     def hand_over(self, used: numpy.ndarray | None) -> None:
         """After the reduction: each `.grad` the average (a parameter no rank used keeps its `.grad`)."""
-        array, views = self.array, self.views
         self.array = None
         if self.in_place:
             return  # the gradient itself now holds the average
-        for k, (i, p, start, end) in enumerate(zip(self.indices, self.params, self.offsets, self.offsets[1:])):
+        targets, views = self.targets, self.views
+        for k, (i, p) in enumerate(zip(self.indices, self.params)):
             if used is not None and not used[i]:
                 if k in self.saved:
-                    array[start:end] = self.saved[k]
+                    targets[k][...] = self.saved[k]
                 continue
             if views is None:
-                p._grad = Tensor._make(array[start:end].reshape(self.shapes[k]), None)
+                p._grad = Tensor._make(targets[k], None)
             else:
                 view = views[k]
-                view.data = self.arrays[k]  # (in case someone replaced it)
+                view.data = targets[k]  # (in case someone replaced it)
                 p._grad = view
         self.saved.clear()
+        self.targets = None
 
 
-def _host(data: Any, bucket: _Bucket, k: int) -> numpy.ndarray:
-    if type(data) is not numpy.ndarray:
-        raise TypeError(
-            f"DistributedDataParallel: a gradient of shape {bucket.shapes[k]} is a {type(data).__name__}, not a "
-            "NumPy array; the MPI reduction sends host memory (copy the model to the CPU for data-parallel training)"
-        )
-    return data
+def _not_host(data: Any, bucket: _Bucket, k: int) -> None:
+    raise TypeError(
+        f"DistributedDataParallel: a gradient of shape {bucket.shapes[k]} is a {type(data).__name__}, not a "
+        "NumPy array; the MPI reduction sends host memory (copy the model to the CPU for data-parallel training)"
+    )
 
 
 class DistributedDataParallel(Module):
@@ -237,6 +250,7 @@ class DistributedDataParallel(Module):
         for tensor in [p for _, p in module.named_parameters()] + self._buffers_to_sync:
             distributed.broadcast(tensor, src=0)
         self._buckets = self._make_buckets(int(self.bucket_cap_mb * 2**20))
+        self._total_nbytes = max(1, sum(b.nbytes for b in self._buckets))
         self._bucket_of = [None] * len(self._params)
         for bucket in self._buckets:
             for i in bucket.indices:
@@ -383,11 +397,11 @@ class DistributedDataParallel(Module):
             state.inflight.append(bucket.request)
             state.inflight_buckets.append(bucket)
             state.next_bucket += 1
-        if not self._progress.active.is_set():
-            self._progress.active.set()
         if state.next_bucket == n:
             self._finish()
         else:  # give MPI a chance to move the started reductions forward while backward computes the next bucket
+            if not self._progress.active.is_set():  # (and the progress thread, while backward computes)
+                self._progress.active.set()
             self._poll()
 
     def _finish(self) -> None:
@@ -402,20 +416,21 @@ class DistributedDataParallel(Module):
         self._mpi.Request.Waitall(self._state.inflight)
         if used is not None:
             used_request.Wait()
-        self._progress.active.clear()
+        if self._progress.active.is_set():
+            self._progress.active.clear()
         done = time.perf_counter()
         for bucket in buckets:
             bucket.hand_over(used)
         self._state.expecting = False
         self._state.inflight, self._state.inflight_buckets = [], []
-        total = max(1, sum(b.nbytes for b in buckets))
+        total = self._total_nbytes
         self.last_reduction.update(
             first_start=buckets[0].started,
             handed_over=handed_over,
             done=done,
             waited=done - handed_over,
-            started_fraction=sum(b.nbytes for b in buckets[:-1]) / total,
-            overlapped_fraction=sum(b.nbytes for b in buckets[:-1] if 0 < b.seen_done <= handed_over) / total,
+            started_fraction=(total - last.nbytes) / total,
+            overlapped_fraction=sum([b.nbytes for b in buckets[:-1] if 0 < b.seen_done <= handed_over]) / total,
         )
 
     def _raise_unfinished(self) -> None:
