@@ -32,6 +32,15 @@ def result(name: str, value, every_rank: bool = False) -> None:
             f.write(json.dumps([name, value]) + "\n")
 
 
+def fault_time() -> None:
+    """Record when this rank is about to fail (wall clock), so that the test times the job's end from the fault,
+    not from a launch that a loaded machine may make slow."""
+    with open(os.path.join(os.environ["RESULTS_DIR"], "fault_time"), "w") as f:
+        f.write(repr(time.time()))
+        f.flush()
+        os.fsync(f.fileno())
+
+
 def mlp(dtype) -> nn.Module:
     gn.manual_seed(1)
     return nn.Sequential(nn.Linear(8, 16), nn.Tanh(), nn.Linear(16, 16), nn.Tanh(), nn.Linear(16, 3)).to(dtype)
@@ -273,6 +282,7 @@ def case_raise() -> None:
     dist.init_process_group()
     if dist.get_rank() == 1:
         time.sleep(0.2)
+        fault_time()
         raise ValueError("rank 1 could not read batch 7")
     dist.all_reduce(gn.tensor(np.ones(3)))
     time.sleep(60)
@@ -283,6 +293,7 @@ def case_kill() -> None:
     dist.init_process_group()
     if dist.get_rank() == 1:
         time.sleep(0.2)
+        fault_time()
         os.kill(os.getpid(), signal.SIGKILL)
     dist.all_reduce(gn.tensor(np.ones(3)))
     time.sleep(60)

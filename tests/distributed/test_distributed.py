@@ -19,10 +19,12 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def launch(
-    case: str, *args: str, timeout: float = 120, ranks: int = 2, blas_env: bool = True
+    case: str, *args: str, timeout: float = 300, ranks: int = 2, blas_env: bool = True
 ) -> subprocess.CompletedProcess:
     """Run the worker's CASE as `ranks` MPI ranks, with the command line `glassnet train --ranks` uses; the ranks'
-    recorded results are in `.results` ({name: [value, …]}, one value per rank that recorded it)."""
+    recorded results are in `.results` ({name: [value, …]}, one value per rank that recorded it), `.ended` is the
+    wall-clock time the job ended and `.fault_time` when a fault case's rank failed (None if it did not get there).
+    The timeout is generous (a loaded machine starts Python slowly); a job that hangs still fails the test."""
     need_module("mpi4py", "pip install 'glassnet[mpi]'")
     from glassnet.distributed.launch import launch_environment, mpiexec_command
 
@@ -36,6 +38,9 @@ def launch(
         env["RESULTS_DIR"] = results_dir
         command = mpiexec_command(ranks, [sys.executable, str(WORKER), case, *args])
         proc = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env, cwd=REPO)
+        proc.ended = time.time()
+        fault = Path(results_dir) / "fault_time"
+        proc.fault_time = float(fault.read_text()) if fault.is_file() else None
         proc.results = {}
         for path in sorted(Path(results_dir).glob("rank*.jsonl")):
             for line in path.read_text().splitlines():
@@ -153,29 +158,29 @@ def test_each_rank_takes_its_share_of_the_cores_for_blas():
 
 
 def test_an_exception_on_one_rank_ends_every_rank_with_its_message():
-    start = time.monotonic()
-    proc = launch("raise", timeout=60)
-    assert time.monotonic() - start < 30
+    proc = launch("raise")
+    assert proc.fault_time is not None, proc.stderr
+    assert proc.ended - proc.fault_time < 30  # every rank ended within 30 s of the exception
     assert proc.returncode != 0
     assert "ValueError: rank 1 could not read batch 7" in proc.stderr
     assert "MPI_Abort" in proc.stderr
 
 
 def test_a_killed_rank_ends_the_job():
-    start = time.monotonic()
-    proc = launch("kill", timeout=60)
-    assert time.monotonic() - start < 30
+    proc = launch("kill")
+    assert proc.fault_time is not None, proc.stderr
+    assert proc.ended - proc.fault_time < 30  # the job ended within 30 s of the SIGKILL
     assert proc.returncode != 0
 
 
 def test_a_world_larger_than_the_batches_is_a_clear_error():
-    proc = launch("too-few-batches", timeout=60)
+    proc = launch("too-few-batches")
     assert proc.returncode != 0
     assert "the training loader has 1 batch(es) but the job has 2 ranks" in proc.stderr
 
 
 def test_a_custom_step_that_skips_the_wrapper_is_caught_at_the_end_of_the_epoch():
-    proc = launch("bypass", timeout=60)
+    proc = launch("bypass")
     assert proc.returncode != 0
     assert "no longer training one model" in proc.stderr and "self.forward" in proc.stderr
 

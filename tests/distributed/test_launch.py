@@ -58,7 +58,7 @@ def test_train_with_ranks_runs_under_mpiexec_and_only_rank_zero_prints(tmp_path)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
     argv = ["train", "mlp-digits", "--epochs", "1", "--out", str(out), "--ranks", "2", "--hostfile", str(hosts)]
     proc = subprocess.run(
-        [sys.executable, "-m", "glassnet", *argv], capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path
+        [sys.executable, "-m", "glassnet", *argv], capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.count("mlp-digits: using the bundled") == 1  # two ranks ran, one printed
@@ -73,7 +73,7 @@ def test_a_failing_rank_fails_the_launch(tmp_path):
     (bad / "digits.npz").write_bytes(b"not an npz")
     argv = ["train", "mlp-digits", "--epochs", "1", "--data", str(bad), "--out", str(tmp_path / "r"), "--ranks", "2"]
     proc = subprocess.run(
-        [sys.executable, "-m", "glassnet", *argv], capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path
+        [sys.executable, "-m", "glassnet", *argv], capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path
     )
     assert proc.returncode == 2
     assert "is not a plain-array digits.npz" in proc.stderr
