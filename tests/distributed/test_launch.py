@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -78,3 +79,18 @@ def test_a_failing_rank_fails_the_launch(tmp_path):
     assert proc.returncode == 2
     assert "is not a plain-array digits.npz" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_lenet_mnist_with_two_ranks_trains_and_writes_one_run_folder(tmp_path):
+    need_module("mpi4py", "pip install 'glassnet[mpi]'")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    argv = ["train", "lenet-mnist", "--epochs", "1", "--set", "limit=512", "--ranks", "2"]  # 2 steps per rank
+    proc = subprocess.run(
+        [sys.executable, "-m", "glassnet", *argv], capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("lenet-mnist: test accuracy") == 1
+    assert [p.name for p in (tmp_path / "runs").iterdir()] == ["lenet-mnist"]  # the default run folder, only one
+    run = tmp_path / "runs" / "lenet-mnist"
+    assert (run / "model.safetensors").is_file() and (run / "checkpoints" / "last.safetensors").is_file()
+    assert json.loads((run / "history.json").read_text())["epoch"] == [0]
