@@ -343,6 +343,15 @@ def main(argv: list[str] | None = None) -> int:
                 f"DistributedDataParallel {1e3 * ddp:.3f} ms ({1e3 * row['ddp_buckets_s']:.3f}): "
                 f"{ddp / bare_b - 1:+.0%}"
             )
+            one = next(r for r in summary if r["workload"] == row["workload"] and r["ranks"] == 1)
+            label = "one" if row["bucket_cap_mb"] == 25.0 else "small"
+            own_gn = one[f"alone_{label}_gn_all_reduce_s"] - one[f"alone_{label}_bare_allreduce_s"]
+            own_ddp = one[f"alone_{label}_ddp_buckets_s"] - one[f"alone_{label}_bare_buckets_s"]
+            print(
+                f"      glassnet's own work per call (measured at 1 rank, below): all_reduce {1e6 * own_gn:.1f} µs = "
+                f"{own_gn / bare:+.1%} of the fastest bare Allreduce here; DistributedDataParallel "
+                f"{1e6 * own_ddp:.1f} µs = {own_ddp / bare_b:+.0%} of the fastest bare Iallreduce set"
+            )
     print(
         "\nThe same calls at 1 rank (no partner: the all-reduce itself is almost free, what remains is glassnet's "
         "own work),\nCPU time per call, median of 15 batches of 50:"
