@@ -157,7 +157,7 @@ class _Bucket:
                 numpy.multiply(target, scale, out=target)
             else:
                 data = g.data
-                if not isinstance(data, numpy.ndarray):
+                if not isinstance(data, numpy.ndarray) or data.dtype != self.dtype:
                     _not_host(data, self, k)
                 numpy.multiply(data, scale, out=target)
         self.array = buffer
@@ -186,6 +186,12 @@ class _Bucket:
 
 
 def _not_host(data: Any, bucket: _Bucket, k: int) -> None:
+    """Raise the error for a gradient the bucket cannot take: not in host memory, or not of the bucket's dtype."""
+    if isinstance(data, numpy.ndarray):
+        raise TypeError(
+            f"DistributedDataParallel: a gradient of shape {bucket.shapes[k]} is {data.dtype}, but its bucket was "
+            f"made for {bucket.dtype} parameters: convert the model (model.to(dtype)) before wrapping it"
+        )
     raise TypeError(
         f"DistributedDataParallel: a gradient of shape {bucket.shapes[k]} is a {type(data).__name__}, not a "
         "NumPy array; the MPI reduction sends host memory (copy the model to the CPU for data-parallel training)"

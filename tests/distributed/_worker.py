@@ -267,6 +267,17 @@ def case_features() -> None:
     except RuntimeError as e:
         result("unused-strict", str(e), every_rank=True)
 
+    # A model converted to another dtype after wrapping: a clear error, not gradients of the wrong dtype.
+    converted = mlp(np.float64)
+    wrapped = DistributedDataParallel(converted)
+    converted.to(np.float32)
+    try:
+        F.cross_entropy(wrapped(gn.tensor(x[0, :4].astype(np.float32))), gn.tensor(y[0, :4])).backward()
+        result("converted-after-wrapping", "no error", every_rank=True)
+    except TypeError as e:
+        result("converted-after-wrapping", str(e), every_rank=True)
+    wrapped._state.expecting = False  # (the failed backward left it waiting)
+
     # Different architectures: a clear error on every rank, not a hang.
     other = nn.Sequential(nn.Linear(8, 16 + rank), nn.Tanh())
     try:

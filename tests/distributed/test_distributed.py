@@ -143,6 +143,11 @@ def test_unused_parameters(features):
         assert "never all reduced" in message and "extra.weight" in message and "find_unused_parameters" in message
 
 
+def test_a_model_converted_after_wrapping_is_a_clear_error(features):
+    for message in features["converted-after-wrapping"]:
+        assert "is float32, but its bucket was made for float64" in message and "before wrapping" in message
+
+
 def test_different_architectures_are_a_clear_error_on_every_rank(features):
     messages = features["architecture"]
     assert len(messages) == 2 and messages[0] == messages[1]
