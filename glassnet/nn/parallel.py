@@ -131,7 +131,7 @@ class _Bucket:
             if g is not None:
                 data = g.data
                 if not isinstance(data, numpy.ndarray):
-                    _not_host(data, self, 0)
+                    _refuse(data, self, 0)
                 if data.flags.c_contiguous and data.flags.writeable:
                     numpy.multiply(data, scale, out=data)
                     self.in_place = True
@@ -158,7 +158,7 @@ class _Bucket:
             else:
                 data = g.data
                 if not isinstance(data, numpy.ndarray) or data.dtype != self.dtype:
-                    _not_host(data, self, k)
+                    _refuse(data, self, k)
                 numpy.multiply(data, scale, out=target)
         self.array = buffer
         self.targets = targets
@@ -185,7 +185,7 @@ class _Bucket:
         self.targets = None
 
 
-def _not_host(data: Any, bucket: _Bucket, k: int) -> None:
+def _refuse(data: Any, bucket: _Bucket, k: int) -> None:
     """Raise the error for a gradient the bucket cannot take: not in host memory, or not of the bucket's dtype."""
     if isinstance(data, numpy.ndarray):
         raise TypeError(
