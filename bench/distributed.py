@@ -9,9 +9,13 @@ default size (the per-rank batch, as in PyTorch), so samples/s counts R × batch
 
 Measured in the 2-rank jobs:
 - backward time, and the part of it spent waiting for the all-reduce after the walk handed over the last bucket
-  (what backward could not hide);
-- the reduction alone (same gradients, no backward to hide behind): DistributedDataParallel's bucketed reduction,
-  glassnet.distributed.all_reduce of one flat tensor, and mpi4py's bare `Allreduce` of the same bytes;
+  (what backward could not hide); the share of the gradient bytes whose reduction had started, and had been seen
+  complete, by then;
+- the reduction alone (same gradients, no backward to hide behind): DistributedDataParallel's bucketed reduction
+  against mpi4py's bare `Iallreduce` of the same buckets, glassnet.distributed.all_reduce of one flat tensor
+  against mpi4py's bare `Allreduce` of the same bytes (the order rotated per call);
+- in the 1-rank jobs, the same calls in CPU time: with no partner the all-reduce costs almost nothing, and what
+  remains is glassnet's own work (Python, DDP's one pass over the gradients);
 - Allreduce time against message size, from which latency α and bandwidth β come (for 2 ranks, t = 2α + n/β).
 
 The scaling model predicts a step on N ranks over a network as compute (measured at 1 rank) plus the ring
