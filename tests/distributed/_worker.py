@@ -128,7 +128,14 @@ def case_equivalence() -> None:
     diff, buckets, timing = equivalence(mlp, (8,), "adam", np.float64, bucket_cap_mb=0.0005)
     result(
         "mlp-small-buckets",
-        {"diff": diff, "buckets": buckets, "started_before_walk_ended": timing["first_start"] < timing["handed_over"]},
+        {
+            "diff": diff,
+            "buckets": buckets,
+            "started_before_walk_ended": timing["first_start"] < timing["handed_over"],
+            "started_fraction": timing["started_fraction"],
+            "overlapped_fraction": timing["overlapped_fraction"],
+            "waited": timing["waited"],
+        },
     )
     for dtype in (np.float64, np.float32):
         diff, _, _ = equivalence(conv_bn, (2, 5, 5), "sgd", dtype, convert_bn=True)
