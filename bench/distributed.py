@@ -9,9 +9,13 @@ default size (the per-rank batch, as in PyTorch), so samples/s counts R × batch
 
 Measured in the 2-rank jobs:
 - backward time, and the part of it spent waiting for the all-reduce after the walk handed over the last bucket
-  (what backward could not hide);
-- the reduction alone (same gradients, no backward to hide behind): DistributedDataParallel's bucketed reduction,
-  glassnet.distributed.all_reduce of one flat tensor, and mpi4py's bare `Allreduce` of the same bytes;
+  (what backward could not hide); the share of the gradient bytes whose reduction had started, and had been seen
+  complete, by then;
+- the reduction alone (same gradients, no backward to hide behind): DistributedDataParallel's bucketed reduction
+  against mpi4py's bare `Iallreduce` of the same buckets, glassnet.distributed.all_reduce of one flat tensor
+  against mpi4py's bare `Allreduce` of the same bytes (the order rotated per call);
+- in the 1-rank jobs, the same calls in CPU time: with no partner the all-reduce costs almost nothing, and what
+  remains is glassnet's own work (Python, DDP's one pass over the gradients);
 - Allreduce time against message size, from which latency α and bandwidth β come (for 2 ranks, t = 2α + n/β).
 
 The scaling model predicts a step on N ranks over a network as compute (measured at 1 rank) plus the ring
@@ -37,6 +41,7 @@ WORKLOADS = ("W1", "W2")
 SMALL_BUCKETS_MB = {"W1": 0.5, "W2": 0.06}  # about 5 buckets each: room for overlap
 NETWORKS = {"10 Gb/s": (10e9 / 8, 20e-6), "100 Gb/s": (100e9 / 8, 5e-6)}  # bytes/s, one-way latency per message
 RANKS_MODELLED = (8, 64, 512)
+REDUCTION_ROUNDS = 60  # timed calls of each way of reducing the gradients, per job
 
 
 # ----- the rank side -------------------------------------------------------------------------------------------------
@@ -58,6 +63,7 @@ def _worker(workload: str, bucket_cap_mb: float, seconds: float) -> None:
     backward_s: list[float] = []
     waited_s: list[float] = []
     overlapped: list[float] = []
+    started: list[float] = []
 
     def step() -> None:
         optimizer.zero_grad()
@@ -68,6 +74,7 @@ def _worker(workload: str, bucket_cap_mb: float, seconds: float) -> None:
         if size > 1:
             waited_s.append(ddp.last_reduction["waited"])
             overlapped.append(ddp.last_reduction["overlapped_fraction"])
+            started.append(ddp.last_reduction["started_fraction"])
         optimizer.step()
 
     for _ in range(3):
@@ -81,6 +88,7 @@ def _worker(workload: str, bucket_cap_mb: float, seconds: float) -> None:
     backward_s.clear()
     waited_s.clear()
     overlapped.clear()
+    started.clear()
     dist.barrier()
     t0 = time.perf_counter()
     for _ in range(int(steps[0])):
@@ -103,20 +111,26 @@ def _worker(workload: str, bucket_cap_mb: float, seconds: float) -> None:
             bucket_cap_mb=bucket_cap_mb,
             waited_s=statistics.median(waited_s),
             overlapped_fraction=statistics.mean(overlapped),
+            started_fraction=statistics.mean(started),
         )
         result.update(_reduction_alone(ddp, dist))
+    else:  # no partner to wait for: what the machinery itself costs per call
+        result.update(_machinery_alone(model, dist, bucket_cap_mb=SMALL_BUCKETS_MB[workload]))
     if rank == 0:
         print("BENCH " + json.dumps(result), flush=True)
 
 
-def _reduction_alone(ddp, dist) -> dict:
-    """The gradients' reduction with no backward to hide behind: DDP's buckets, gn all_reduce, bare mpi4py."""
+def _systems(ddp, dist) -> dict:
+    """The same gradients reduced four ways: DistributedDataParallel's buckets (its whole machinery, as during
+    backward), mpi4py's bare Iallreduce of the same bucket layout, gn.distributed.all_reduce of one flat tensor,
+    and mpi4py's bare Allreduce of that flat tensor."""
     import glassnet as gn
 
     group = dist._world()
     comm, mpi = group.comm, group.MPI
     flat = np.concatenate([p.grad.data.reshape(-1) for p in ddp._params])
     tensor = gn.tensor(flat.copy())
+    arrays = [np.zeros(b.size, dtype=b.dtype) for b in ddp._buckets]
 
     def buckets() -> None:
         ddp._prepare(None)
@@ -124,22 +138,62 @@ def _reduction_alone(ddp, dist) -> dict:
             for i in bucket.indices:
                 ddp._mark_ready(i)
 
-    systems = {
+    def bare_buckets() -> None:
+        mpi.Request.Waitall([comm.Iallreduce(mpi.IN_PLACE, a, op=mpi.SUM) for a in arrays])
+
+    return {
         "ddp_buckets": buckets,
+        "bare_buckets": bare_buckets,
         "gn_all_reduce": lambda: dist.all_reduce(tensor),
         "bare_allreduce": lambda: comm.Allreduce(mpi.IN_PLACE, flat, op=mpi.SUM),
     }
-    times: dict[str, list[float]] = {name: [] for name in systems}
-    for round_ in range(40):
-        for name, fn in systems.items():
+
+
+def _time_rotated(systems: dict, comm, rounds: int, warm: int) -> dict[str, list[float]]:
+    """Each system once per round, the order rotated each round, every call after a barrier."""
+    names = list(systems)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for round_ in range(rounds):
+        shift = round_ % len(names)
+        for name in names[shift:] + names[:shift]:
             comm.Barrier()
             t0 = time.perf_counter()
-            fn()
+            systems[name]()
             elapsed = time.perf_counter() - t0
-            if round_ >= 5:  # warm-up rounds
+            if round_ >= warm:
                 times[name].append(elapsed)
+    return times
+
+
+def _reduction_alone(ddp, dist) -> dict:
+    """The gradients' reduction with no backward to hide behind (2 ranks)."""
+    times = _time_rotated(_systems(ddp, dist), dist._world().comm, REDUCTION_ROUNDS + 8, 8)
     out = {f"{name}_s": statistics.median(ts) for name, ts in times.items()}
     out.update({f"{name}_min_s": min(ts) for name, ts in times.items()})
+    return out
+
+
+def _machinery_alone(model, dist, bucket_cap_mb: float) -> dict:
+    """At 1 rank an MPI all-reduce has no partner and costs almost nothing, so what remains is glassnet's own
+    work per call: Python, and DDP's one pass over the gradients. Measured in CPU time, with one bucket and with
+    the small buckets, over batches of calls."""
+    from glassnet.nn.parallel import DistributedDataParallel
+
+    out = {}
+    for label, cap in (("one", 25.0), ("small", bucket_cap_mb)):
+        ddp = DistributedDataParallel(model, bucket_cap_mb=cap)
+        systems = _systems(ddp, dist)
+        per_call: dict[str, list[float]] = {name: [] for name in systems}
+        for _ in range(15):
+            for name, fn in systems.items():
+                t0 = time.process_time()
+                for _ in range(50):
+                    fn()
+                per_call[name].append((time.process_time() - t0) / 50)
+        for name, ts in per_call.items():
+            out[f"alone_{label}_{name}_s"] = statistics.median(ts)
+        out[f"alone_{label}_buckets"] = len(ddp._buckets)
+        ddp._release()
     return out
 
 
@@ -236,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     print("\nThroughput (per-rank batch: W1 128, W2 64); medians over the rounds, speed-up per round (range)")
     print(
         f"{'configuration':32s} {'samples/s':>9s} {'speed-up':>19s} {'step ms':>8s} {'backward ms':>11s} "
-        f"{'waited ms':>9s} {'reduced during backward':>23s}"
+        f"{'waited ms':>9s} {'started in backward':>19s} {'reduced in backward':>19s}"
     )
     summary = []
     for workload, ranks, cap in configs:
@@ -256,38 +310,67 @@ def main(argv: list[str] | None = None) -> int:
             "gradient_bytes": these[0]["gradient_bytes"],
         }
         if ranks > 1:
-            for key in (
-                "waited_s",
-                "overlapped_fraction",
-                "ddp_buckets_s",
-                "gn_all_reduce_s",
-                "bare_allreduce_s",
-                "ddp_buckets_min_s",
-                "gn_all_reduce_min_s",
-                "bare_allreduce_min_s",
+            for key in ("waited_s", "overlapped_fraction", "started_fraction") + tuple(
+                f"{system}{kind}_s"
+                for system in ("ddp_buckets", "bare_buckets", "gn_all_reduce", "bare_allreduce")
+                for kind in ("", "_min")
             ):
                 row[key] = med((workload, ranks, cap), key)
+        else:
+            for key in these[0]:
+                if key.startswith("alone_"):
+                    row[key] = med((workload, ranks, cap), key)
         summary.append(row)
         speed = f"{row['speedup']:.2f}x ({ratios[0]:.2f}-{ratios[-1]:.2f})"
         extra = ""
         if ranks > 1:
-            extra = f"{1e3 * row['waited_s']:9.2f} {row['overlapped_fraction']:22.0%}"
+            extra = f"{1e3 * row['waited_s']:9.2f} {row['started_fraction']:19.0%} {row['overlapped_fraction']:19.0%}"
         label = _config_name(workload, ranks, cap) + (f" ({row['buckets']})" if ranks > 1 else "")
         print(
             f"{label:32s} {row['samples_per_s']:9.0f} {speed:>19s} {1e3 * row['step_s']:8.2f} "
             f"{1e3 * row['backward_s']:11.2f} {extra}"
         )
 
-    print("\nThe gradients' reduction alone, 2 ranks (fastest of 35 calls; median in brackets), same bytes:")
+    print(
+        f"\nThe gradients' reduction alone, 2 ranks, same bytes (fastest of {REDUCTION_ROUNDS} calls per job, median "
+        "over the rounds; in brackets: the median call), each against mpi4py doing the same messages:"
+    )
     for row in summary:
         if row["ranks"] == 2:
-            bare, gnr, ddp = row["bare_allreduce_min_s"], row["gn_all_reduce_min_s"], row["ddp_buckets_min_s"]
+            bare, gnr = row["bare_allreduce_min_s"], row["gn_all_reduce_min_s"]
+            bare_b, ddp = row["bare_buckets_min_s"], row["ddp_buckets_min_s"]
             print(
-                f"  {row['workload']} {row['gradient_bytes'] / 1e6:.2f} MB in {row['buckets']} bucket(s): mpi4py "
-                f"Allreduce {1e3 * bare:.3f} ms ({1e3 * row['bare_allreduce_s']:.3f}); gn.distributed.all_reduce "
-                f"{1e3 * gnr:.3f} ms ({gnr / bare - 1:+.0%}); DDP buckets with their copies {1e3 * ddp:.3f} ms "
-                f"({ddp / bare - 1:+.0%})"
+                f"  {row['workload']} {row['gradient_bytes'] / 1e6:.2f} MB: mpi4py Allreduce {1e3 * bare:.3f} ms "
+                f"({1e3 * row['bare_allreduce_s']:.3f}), gn.distributed.all_reduce {1e3 * gnr:.3f} ms "
+                f"({1e3 * row['gn_all_reduce_s']:.3f}): {gnr / bare - 1:+.0%};  {row['buckets']} bucket(s): mpi4py "
+                f"Iallreduce each + Waitall {1e3 * bare_b:.3f} ms ({1e3 * row['bare_buckets_s']:.3f}), "
+                f"DistributedDataParallel {1e3 * ddp:.3f} ms ({1e3 * row['ddp_buckets_s']:.3f}): "
+                f"{ddp / bare_b - 1:+.0%}"
             )
+            one = next(r for r in summary if r["workload"] == row["workload"] and r["ranks"] == 1)
+            label = "one" if row["bucket_cap_mb"] == 25.0 else "small"
+            own_gn = one[f"alone_{label}_gn_all_reduce_s"] - one[f"alone_{label}_bare_allreduce_s"]
+            own_ddp = one[f"alone_{label}_ddp_buckets_s"] - one[f"alone_{label}_bare_buckets_s"]
+            print(
+                f"      glassnet's own work per call (measured at 1 rank, below): all_reduce {1e6 * own_gn:.1f} µs = "
+                f"{own_gn / bare:+.1%} of the fastest bare Allreduce here; DistributedDataParallel "
+                f"{1e6 * own_ddp:.1f} µs = {own_ddp / bare_b:+.0%} of the fastest bare Iallreduce set"
+            )
+    print(
+        "\nThe same calls at 1 rank (no partner: the all-reduce itself is almost free, what remains is glassnet's "
+        "own work),\nCPU time per call, median of 15 batches of 50:"
+    )
+    for row in summary:
+        if row["ranks"] == 1:
+            for label in ("one", "small"):
+                alone = {k[len(f"alone_{label}_") :]: v for k, v in row.items() if k.startswith(f"alone_{label}_")}
+                print(
+                    f"  {row['workload']} {int(alone['buckets'])} bucket(s): mpi4py Allreduce "
+                    f"{1e6 * alone['bare_allreduce_s']:.1f} µs, gn.distributed.all_reduce "
+                    f"{1e6 * alone['gn_all_reduce_s']:.1f} µs; mpi4py Iallreduce per bucket "
+                    f"{1e6 * alone['bare_buckets_s']:.1f} µs, DistributedDataParallel "
+                    f"{1e6 * alone['ddp_buckets_s']:.1f} µs"
+                )
 
     print(
         f"\nAllreduce on this machine, 2 ranks: latency α = {1e6 * latency:.1f} µs, bandwidth β = "

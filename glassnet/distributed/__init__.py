@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import sys
 import time
 from typing import Any
@@ -163,11 +164,46 @@ def abort(message: str = "", code: int = 1) -> None:
     sys.stderr.flush()
     sys.stdout.flush()
     if group is not None:
-        # The launcher forwards each rank's output through a pipe; MPI_Abort tears the job down at once, so give it
-        # a moment to pass on the traceback and message just printed (without this they were cut short under load).
+        # The launcher forwards each rank's output through a pipe; MPI_Abort tears the job down at once, so first let
+        # it read what was just printed (the traceback, the message): wait until it has emptied the pipes, then a
+        # moment more for it to pass them on (a fixed pause alone was cut short on a loaded machine).
+        _wait_until_read((2, 1), ABORT_DRAIN_S)
         time.sleep(0.5)
         group.comm.Abort(code)
     os._exit(code)  # MPI_Abort does not return; without MPI, end this process the same way
+
+
+ABORT_DRAIN_S = 10.0  # at most this long for the launcher to read a failing rank's last output
+
+
+def _wait_until_read(fds: tuple[int, ...], timeout: float) -> bool:
+    """Wait until nothing written to these file descriptors is still unread in a pipe (FIONREAD; a file or a
+    terminal counts as read), at most `timeout` seconds; whether it was all read."""
+    try:
+        import fcntl
+        import termios
+    except ImportError:  # not a POSIX system: nothing to ask
+        return True
+    deadline = time.monotonic() + timeout
+    pending = list(fds)
+    while pending:
+        unread = []
+        for fd in pending:
+            try:
+                if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+                    continue  # a file or a terminal: nothing waits to be read by the launcher
+                count = fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0")
+            except OSError:
+                continue  # closed: nothing waits in it
+            if int.from_bytes(count, sys.byteorder, signed=True) > 0:
+                unread.append(fd)
+        pending = unread
+        if not pending:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
 
 
 def is_initialized() -> bool:
@@ -233,6 +269,12 @@ def _contiguous(data: numpy.ndarray) -> numpy.ndarray:
 
 def all_reduce(tensor: Tensor, op: str = "sum") -> Tensor:
     """Reduce `tensor` over all ranks, in place on every rank: op is "sum", "mean", "max" or "min". Returns it."""
+    if op == "sum" and isinstance(tensor, Tensor):  # the common case, checked in a few steps: one MPI call
+        data = tensor.data
+        if type(data) is numpy.ndarray and data.flags.c_contiguous:
+            group = _group or _world()
+            group.comm.Allreduce(group.MPI.IN_PLACE, data, op=group.MPI.SUM)
+            return tensor
     reduce_array(_buffer(tensor, "all_reduce"), op)
     return tensor
 
@@ -243,7 +285,7 @@ def reduce_array(data: numpy.ndarray, op: str = "sum") -> numpy.ndarray:
         raise ValueError(f"all_reduce: op must be one of {', '.join(_OPS)}, got {op!r}")
     if op == "mean" and data.dtype.kind not in "fc":
         raise TypeError(f"all_reduce: op='mean' needs a floating-point tensor, got dtype {data.dtype}")
-    group = _world()
+    group = _group or _world()
     buf = _contiguous(data)
     mpi_op = {"sum": group.MPI.SUM, "mean": group.MPI.SUM, "max": group.MPI.MAX, "min": group.MPI.MIN}[op]
     group.comm.Allreduce(group.MPI.IN_PLACE, buf, op=mpi_op)

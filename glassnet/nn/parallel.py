@@ -1,10 +1,11 @@
 """DistributedDataParallel: one model replica per rank, gradients averaged over the ranks during backward.
 
 Each rank runs the same model on its own part of the batch. Backward computes the local gradients; as soon as every
-gradient of a *bucket* (a group of parameters, in the order backward reaches them) is complete, the bucket is copied
-into one flat buffer and a non-blocking MPI all-reduce starts on it, while backward goes on with the layers nearer
-the input. When the last bucket has started, the walk waits for them all and writes the averaged gradients back into
-each `.grad`; so when `loss.backward()` returns, every rank holds the same gradients and `optimizer.step()` keeps the
+gradient of a *bucket* (a group of parameters, in the order backward reaches them) is complete, the gradients are
+written into one flat buffer already divided by the world size (one pass over the memory) and a non-blocking MPI
+all-reduce starts on it, while backward goes on with the layers nearer the input. When the last bucket has started,
+the walk waits for them all and each `.grad` becomes a view of its slice of the reduced buffer (nothing is copied
+back); so when `loss.backward()` returns, every rank holds the same gradients and `optimizer.step()` keeps the
 replicas identical. As in PyTorch (whose DDP this follows), 2 ranks with batch 32 each train exactly as 1 process
 with batch 64 when the loss is a mean over the batch.
 """
@@ -70,28 +71,131 @@ class _ReductionState:
         self.ready = [False] * n_params  # which parameters' gradients are complete
         self.expecting = False  # a forward ran whose gradients must be reduced
         self.next_bucket = 0  # buckets before this one have started
+        self.inflight: list = []  # the requests of the started buckets not yet seen complete
+        self.inflight_buckets: list = []  # their buckets, in the same order
+        self.unreached: set[int] = set()  # parameters the forward did not reach (find_unused_parameters)
 
 
 class _Bucket:
-    """Parameters whose gradients travel together in one flat buffer (one dtype)."""
+    """Parameters whose gradients travel together in one flat buffer (one dtype).
 
-    def __init__(self, indices: list[int], params: list, dtype: numpy.dtype):
+    Two ways to hold the buffer, as PyTorch's `gradient_as_bucket_view`:
+
+    - False (the default): each step the bucket takes a fresh buffer (NumPy reuses the memory the previous step's
+      gradients freed), writes every gradient into it already divided by the world size (the copy and the average
+      in one pass), reduces it, and hands it over: each `.grad` becomes a view of its slice. A `.grad` kept from an
+      earlier step is never written again. A bucket of one parameter whose gradient is contiguous needs no buffer:
+      its gradient is divided in place and reduced where it lies.
+    - True: the bucket keeps one buffer for the life of the wrapper and `.grad` stays a view of it; a gradient that
+      already is that view (accumulated in place after `zero_grad(set_to_none=False)` or under `no_sync()`) is only
+      divided in place, with no copy at all.
+    """
+
+    def __init__(self, indices: list[int], params: list, dtype: numpy.dtype, as_view: bool):
         self.indices = indices
         self.params = params
+        self.dtype = numpy.dtype(dtype)
+        self.shapes = [tuple(p.data.shape) for p in params]
         sizes = [int(p.data.size) for p in params]
         self.offsets = numpy.concatenate([[0], numpy.cumsum(sizes)]).astype(int).tolist()
-        self.buffer = numpy.zeros(self.offsets[-1], dtype=dtype)
+        self.size = self.offsets[-1]
+        self.nbytes = self.size * self.dtype.itemsize
+        self.as_view = as_view
+        self.single = len(params) == 1 and not as_view
+        if as_view:  # the buffer, and the .grad Tensors viewing it, made once
+            self.buffer = numpy.zeros(self.size, dtype=self.dtype)
+            self.arrays = [
+                self.buffer[start:end].reshape(shape)
+                for start, end, shape in zip(self.offsets, self.offsets[1:], self.shapes)
+            ]
+            self.views = [Tensor._make(a, None) for a in self.arrays]
+        else:
+            self.buffer = None
+            self.arrays = self.views = None
+        self.array: numpy.ndarray | None = None  # the memory this step reduces
+        self.targets: list | None = None  # each parameter's part of it, shaped as the parameter
+        self.in_place = False  # this step reduces a single gradient where it lies
+        # (as_view) gradients of parameters the forward did not reach, kept in case no rank used them
+        self.saved: dict[int, numpy.ndarray] = {}
         self.missing = len(params)
         self.request: Any = None
+        self.started = 0.0  # perf_counter when its reduction started
+        self.seen_done = 0.0  # when the training thread first saw it complete (0: not yet)
 
-    def fill(self) -> None:
-        """Copy the parameters' gradients into the buffer (zeros for a parameter without one)."""
-        for p, start, end in zip(self.params, self.offsets, self.offsets[1:]):
-            g = p.grad
+    def fill(self, scale: Any, unreached: set[int]) -> numpy.ndarray:
+        """The memory to reduce, holding each parameter's gradient times `scale` (zeros for one without a
+        gradient)."""
+        params = self.params
+        if self.single:
+            g = params[0]._grad
+            if g is not None:
+                data = g.data
+                if not isinstance(data, numpy.ndarray):
+                    _refuse(data, self, 0)
+                if data.flags.c_contiguous and data.flags.writeable:
+                    numpy.multiply(data, scale, out=data)
+                    self.in_place = True
+                    self.array = data
+                    return data
+        self.in_place = False
+        if self.as_view:
+            buffer, targets = self.buffer, self.arrays
+        else:
+            buffer = numpy.empty(self.size, dtype=self.dtype)
+            targets = [
+                buffer[start:end].reshape(shape)
+                for start, end, shape in zip(self.offsets, self.offsets[1:], self.shapes)
+            ]
+        for k, p in enumerate(params):
+            g = p._grad
+            target = targets[k]
             if g is None:
-                self.buffer[start:end] = 0
+                target.fill(0)
+            elif g.data is target:  # (as_view) accumulated in the bucket already
+                if self.indices[k] in unreached:
+                    self.saved[k] = target.copy()
+                numpy.multiply(target, scale, out=target)
             else:
-                self.buffer[start:end] = g.data.reshape(-1)
+                data = g.data
+                if not isinstance(data, numpy.ndarray) or data.dtype != self.dtype:
+                    _refuse(data, self, k)
+                numpy.multiply(data, scale, out=target)
+        self.array = buffer
+        self.targets = targets
+        return buffer
+
+    def hand_over(self, used: numpy.ndarray | None) -> None:
+        """After the reduction: each `.grad` the average (a parameter no rank used keeps its `.grad`)."""
+        self.array = None
+        if self.in_place:
+            return  # the gradient itself now holds the average
+        targets, views = self.targets, self.views
+        for k, (i, p) in enumerate(zip(self.indices, self.params)):
+            if used is not None and not used[i]:
+                if k in self.saved:
+                    targets[k][...] = self.saved[k]
+                continue
+            if views is None:
+                p._grad = Tensor._make(targets[k], None)
+            else:
+                view = views[k]
+                view.data = targets[k]  # (in case someone replaced it)
+                p._grad = view
+        self.saved.clear()
+        self.targets = None
+
+
+def _refuse(data: Any, bucket: _Bucket, k: int) -> None:
+    """Raise the error for a gradient the bucket cannot take: not in host memory, or not of the bucket's dtype."""
+    if isinstance(data, numpy.ndarray):
+        raise TypeError(
+            f"DistributedDataParallel: a gradient of shape {bucket.shapes[k]} is {data.dtype}, but its bucket was "
+            f"made for {bucket.dtype} parameters: convert the model (model.to(dtype)) before wrapping it"
+        )
+    raise TypeError(
+        f"DistributedDataParallel: a gradient of shape {bucket.shapes[k]} is a {type(data).__name__}, not a "
+        "NumPy array; the MPI reduction sends host memory (copy the model to the CPU for data-parallel training)"
+    )
 
 
 class DistributedDataParallel(Module):
@@ -108,6 +212,11 @@ class DistributedDataParallel(Module):
             no gradient on any rank keep their `.grad` unchanged, as in PyTorch.
         broadcast_buffers: before each training forward, copy rank 0's buffers (BatchNorm running statistics) to
             every rank (evaluation forwards, in eval mode or under no_grad, communicate nothing).
+        gradient_as_bucket_view: as PyTorch's: each `.grad` is a view of its bucket's one buffer, kept for the life
+            of the wrapper, so that gradients accumulated in place (`zero_grad(set_to_none=False)`, `no_sync()`)
+            are reduced with no copy. A `.grad` kept from one step to the next then changes with the buffer. False
+            (the default) copies each gradient into a fresh buffer once per step (see `_Bucket`); either way the
+            average is written in that one pass and nothing is copied back.
 
     `no_sync()` skips the all-reduce (gradient accumulation: the gradients of several backward passes add up
     locally and are averaged by the first backward outside the block). `state_dict()` keys start with "module.",
@@ -120,6 +229,7 @@ class DistributedDataParallel(Module):
         bucket_cap_mb: float = 25.0,
         find_unused_parameters: bool = False,
         broadcast_buffers: bool = True,
+        gradient_as_bucket_view: bool = False,
     ):
         super().__init__()
         if not isinstance(module, Module):
@@ -129,6 +239,7 @@ class DistributedDataParallel(Module):
         self.module = module
         self.find_unused_parameters = bool(find_unused_parameters)
         self.broadcast_buffers = bool(broadcast_buffers)
+        self.gradient_as_bucket_view = bool(gradient_as_bucket_view)
         self.bucket_cap_mb = float(bucket_cap_mb)
         self.world_size = distributed.get_world_size()
         self.rank = distributed.get_rank()
@@ -145,7 +256,11 @@ class DistributedDataParallel(Module):
         for tensor in [p for _, p in module.named_parameters()] + self._buffers_to_sync:
             distributed.broadcast(tensor, src=0)
         self._buckets = self._make_buckets(int(self.bucket_cap_mb * 2**20))
-        self._bucket_of = {i: b for b, bucket in enumerate(self._buckets) for i in bucket.indices}
+        self._total_nbytes = max(1, sum(b.nbytes for b in self._buckets))
+        self._bucket_of = [None] * len(self._params)
+        for bucket in self._buckets:
+            for i in bucket.indices:
+                self._bucket_of[i] = bucket
         # What the coming backward's reduction has done so far (a plain object: written at every gradient, it
         # skips Module.__setattr__'s bookkeeping).
         self._state = _ReductionState(len(self._params))
@@ -153,9 +268,10 @@ class DistributedDataParallel(Module):
         self._grad_ready_handles = [
             p.register_post_accumulate_grad_hook(self._make_hook(i)) for i, p in enumerate(self._params)
         ]
-        # The last reduction (perf_counter seconds): when the first bucket started, when the walk had handed over
-        # the last one, how long finishing waited for the network after that, and the fraction of the gradient
-        # bytes already reduced by then (reduced while backward was computing).
+        # The last reduction (perf_counter seconds): when the first bucket started ("first_start"), when the walk
+        # handed over the last one ("handed_over"), how long finishing then waited ("waited"), and the fractions of
+        # the gradient bytes whose reduction had started ("started_fraction") and had been seen complete
+        # ("overlapped_fraction") by then, i.e. while backward was still computing.
         self.last_reduction: dict[str, float] = {}
 
     # ----- construction -------------------------------------------------------------------------------------------
@@ -177,16 +293,21 @@ class DistributedDataParallel(Module):
         buckets: list[_Bucket] = []
         current: list[int] = []
         size = 0
+
+        def close() -> None:
+            params = [self._params[j] for j in current]
+            buckets.append(_Bucket(list(current), params, params[0].dtype, self.gradient_as_bucket_view))
+
         for i in reversed(range(len(self._params))):
             p = self._params[i]
             nbytes = int(p.data.nbytes)
             if current and (size + nbytes > cap_bytes or self._params[current[0]].dtype != p.dtype):
-                buckets.append(_Bucket(current, [self._params[j] for j in current], self._params[current[0]].dtype))
+                close()
                 current, size = [], 0
             current.append(i)
             size += nbytes
         if current:
-            buckets.append(_Bucket(current, [self._params[j] for j in current], self._params[current[0]].dtype))
+            close()
         return buckets
 
     # ----- the forward pass -----------------------------------------------------------------------------------
@@ -206,18 +327,22 @@ class DistributedDataParallel(Module):
         return output
 
     def _prepare(self, output: Any) -> None:
-        self._state.ready = [False] * len(self._params)
+        state = self._state
+        state.ready = [False] * len(self._params)
         for bucket in self._buckets:
             bucket.missing = len(bucket.params)
             bucket.request = None
-        self._state.next_bucket = 0
-        self._state.expecting = True
+            bucket.seen_done = 0.0
+        state.next_bucket = 0
+        state.inflight, state.inflight_buckets = [], []
+        state.unreached = set()
+        state.expecting = True
         self.last_reduction.clear()
         if self.find_unused_parameters:
             reached = _leaves_reached(output)
-            for i, p in enumerate(self._params):
-                if id(p) not in reached:
-                    self._mark_ready(i)
+            state.unreached = {i for i, p in enumerate(self._params) if id(p) not in reached}
+            for i in sorted(state.unreached):
+                self._mark_ready(i)
 
     @contextlib.contextmanager
     def no_sync(self) -> Iterator[None]:
@@ -238,66 +363,80 @@ class DistributedDataParallel(Module):
         return hook
 
     def _mark_ready(self, index: int) -> None:
-        if self._state.ready[index]:
+        state = self._state
+        if state.ready[index]:
             raise RuntimeError(
                 f"DistributedDataParallel: parameter {self._names[index]!r} got a second gradient after the same "
                 "forward (two backward passes through one forward are not supported; run forward again)"
             )
-        self._state.ready[index] = True
-        bucket = self._buckets[self._bucket_of[index]]
+        state.ready[index] = True
+        bucket = self._bucket_of[index]
         bucket.missing -= 1
         if bucket.missing == 0:
             self._start_ready_buckets()
-        elif self._state.next_bucket:  # MPI moves started reductions only inside MPI calls: one at every gradient
-            self._mpi.Request.Testall([b.request for b in self._buckets[: self._state.next_bucket]])
+        elif state.inflight:  # MPI moves started reductions only inside MPI calls: one at every gradient
+            self._poll()
+
+    def _poll(self) -> None:
+        """Test the reductions in flight (which moves them on) and note when each is first seen complete."""
+        state = self._state
+        done = self._mpi.Request.Testsome(state.inflight)
+        if done:
+            now = time.perf_counter()
+            finished = set(done)
+            for j in done:
+                state.inflight_buckets[j].seen_done = now
+            state.inflight = [r for j, r in enumerate(state.inflight) if j not in finished]
+            state.inflight_buckets = [b for j, b in enumerate(state.inflight_buckets) if j not in finished]
 
     def _start_ready_buckets(self) -> None:
         # Buckets start strictly in order, so that every rank issues the same collectives in the same order.
-        buckets, mpi = self._buckets, self._mpi
-        while self._state.next_bucket < len(buckets) and buckets[self._state.next_bucket].missing == 0:
-            bucket = buckets[self._state.next_bucket]
-            bucket.fill()
-            if self._state.next_bucket == 0:
-                self.last_reduction["first_start"] = time.perf_counter()
-            bucket.request = self._comm.Iallreduce(mpi.IN_PLACE, bucket.buffer, op=mpi.SUM)
-            self._state.next_bucket += 1
-        if not self._progress.active.is_set():
-            self._progress.active.set()
-        if self._state.next_bucket == len(buckets):
+        state, buckets, mpi = self._state, self._buckets, self._mpi
+        n = len(buckets)
+        while state.next_bucket < n and buckets[state.next_bucket].missing == 0:
+            bucket = buckets[state.next_bucket]
+            if state.next_bucket == n - 1 and state.inflight:  # the walk hands over: what is done by now?
+                self._poll()
+            array = bucket.fill(bucket.dtype.type(1.0 / self.world_size), state.unreached)
+            bucket.started = time.perf_counter()
+            bucket.request = self._comm.Iallreduce(mpi.IN_PLACE, array, op=mpi.SUM)
+            state.inflight.append(bucket.request)
+            state.inflight_buckets.append(bucket)
+            state.next_bucket += 1
+        if state.next_bucket == n:
             self._finish()
         else:  # give MPI a chance to move the started reductions forward while backward computes the next bucket
-            mpi.Request.Testall([b.request for b in buckets[: self._state.next_bucket]])
+            if not self._progress.active.is_set():  # (and the progress thread, while backward computes)
+                self._progress.active.set()
+            self._poll()
 
     def _finish(self) -> None:
-        """Wait for every bucket, then write the averaged gradients into `.grad`."""
-        handed_over = time.perf_counter()
-        # How much had been reduced while backward was still computing: the buckets already complete now.
-        overlapped = sum(b.buffer.nbytes for b in self._buckets[:-1] if b.request.Test())
+        """Wait for every bucket, then make each `.grad` the average."""
+        buckets = self._buckets
+        last = buckets[-1]
+        handed_over = last.started
         used = None
         if self.find_unused_parameters:  # which parameters got a gradient on some rank
             used = numpy.array([p.grad is not None for p in self._params], dtype=numpy.int32)
             used_request = self._comm.Iallreduce(self._mpi.IN_PLACE, used, op=self._mpi.SUM)
-        self._mpi.Request.Waitall([b.request for b in self._buckets])
+        self._mpi.Request.Waitall(self._state.inflight)
         if used is not None:
             used_request.Wait()
-        self._progress.active.clear()
+        if self._progress.active.is_set():
+            self._progress.active.clear()
         done = time.perf_counter()
-        for bucket in self._buckets:
-            scale = bucket.buffer.dtype.type(1.0 / self.world_size)  # in the bucket's dtype: grads keep theirs
-            for i, p, start, end in zip(bucket.indices, bucket.params, bucket.offsets, bucket.offsets[1:]):
-                if used is not None and not used[i]:
-                    continue
-                summed = bucket.buffer[start:end].reshape(p.shape)
-                if p.grad is None:
-                    p.grad = Tensor(summed * scale)
-                else:  # the average, written in one pass over the memory
-                    numpy.multiply(summed, scale, out=p.grad.data)
+        for bucket in buckets:
+            bucket.hand_over(used)
         self._state.expecting = False
+        self._state.inflight, self._state.inflight_buckets = [], []
+        total = self._total_nbytes
         self.last_reduction.update(
+            first_start=buckets[0].started,
             handed_over=handed_over,
             done=done,
             waited=done - handed_over,
-            overlapped_fraction=overlapped / max(1, sum(b.buffer.nbytes for b in self._buckets)),
+            started_fraction=(total - last.nbytes) / total,
+            overlapped_fraction=sum([b.nbytes for b in buckets[:-1] if 0 < b.seen_done <= handed_over]) / total,
         )
 
     def _raise_unfinished(self) -> None:

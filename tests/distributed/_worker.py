@@ -32,6 +32,15 @@ def result(name: str, value, every_rank: bool = False) -> None:
             f.write(json.dumps([name, value]) + "\n")
 
 
+def fault_time() -> None:
+    """Record when this rank is about to fail (wall clock), so that the test times the job's end from the fault,
+    not from a launch that a loaded machine may make slow."""
+    with open(os.path.join(os.environ["RESULTS_DIR"], "fault_time"), "w") as f:
+        f.write(repr(time.time()))
+        f.flush()
+        os.fsync(f.fileno())
+
+
 def mlp(dtype) -> nn.Module:
     gn.manual_seed(1)
     return nn.Sequential(nn.Linear(8, 16), nn.Tanh(), nn.Linear(16, 16), nn.Tanh(), nn.Linear(16, 3)).to(dtype)
@@ -59,10 +68,10 @@ def data(shape: tuple, dtype, seed: int = 3):
     return x, y
 
 
-def train(model, optimizer, x, y, step_model=None) -> None:
+def train(model, optimizer, x, y, step_model=None, set_to_none: bool = True) -> None:
     forward = step_model or model
     for step in range(len(x)):
-        optimizer.zero_grad()
+        optimizer.zero_grad(set_to_none=set_to_none)
         loss = F.cross_entropy(forward(gn.tensor(x[step])), gn.tensor(y[step]))
         loss.backward()
         optimizer.step()
@@ -81,6 +90,8 @@ def equivalence(
     convert_bn: bool = False,
     bucket_cap_mb: float = 25.0,
     parallel: bool = True,
+    as_view: bool = False,
+    set_to_none: bool = True,
 ):
     """2 ranks x half the batch against 1 process x the whole batch: the largest weight difference after 20 steps."""
     rank, size = dist.get_rank(), dist.get_world_size()
@@ -94,10 +105,14 @@ def equivalence(
     model = build(dtype)
     if convert_bn:
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
-    ddp = DistributedDataParallel(model, bucket_cap_mb=bucket_cap_mb) if parallel else model
+    ddp = (
+        DistributedDataParallel(model, bucket_cap_mb=bucket_cap_mb, gradient_as_bucket_view=as_view)
+        if parallel
+        else model
+    )
     share = GLOBAL_BATCH // size
     mine = slice(rank * share, (rank + 1) * share)
-    train(model, make(model.parameters()), x[:, mine], y[:, mine], step_model=ddp)
+    train(model, make(model.parameters()), x[:, mine], y[:, mine], step_model=ddp, set_to_none=set_to_none)
     if not parallel:
         return largest_difference(model, reference), 0, {}
     return largest_difference(model, reference), len(ddp._buckets), ddp.last_reduction
@@ -113,13 +128,82 @@ def case_equivalence() -> None:
     diff, buckets, timing = equivalence(mlp, (8,), "adam", np.float64, bucket_cap_mb=0.0005)
     result(
         "mlp-small-buckets",
-        {"diff": diff, "buckets": buckets, "started_before_walk_ended": timing["first_start"] < timing["handed_over"]},
+        {
+            "diff": diff,
+            "buckets": buckets,
+            "started_before_walk_ended": timing["first_start"] < timing["handed_over"],
+            "started_fraction": timing["started_fraction"],
+            "overlapped_fraction": timing["overlapped_fraction"],
+            "waited": timing["waited"],
+        },
     )
     for dtype in (np.float64, np.float32):
         diff, _, _ = equivalence(conv_bn, (2, 5, 5), "sgd", dtype, convert_bn=True)
         result(f"syncbn-sgd-{np.dtype(dtype).name}", diff)
         control, _, _ = equivalence(conv_bn, (2, 5, 5), "sgd", dtype)  # plain BatchNorm: each rank's statistics
         result(f"control-bn-sgd-{np.dtype(dtype).name}", control)
+
+
+def case_views() -> None:
+    """The bucket memory: gradient_as_bucket_view, gradients accumulated in place, one-parameter buckets reduced
+    where they lie, and a .grad kept from an earlier step left as it was."""
+    rank, size = dist.get_rank(), dist.get_world_size()
+    for as_view in (False, True):
+        for set_to_none in (True, False):
+            for cap in (25.0, 0.0005):  # one bucket; one parameter per bucket
+                for opt, dtype in (("sgd", np.float64), ("adam", np.float32)):
+                    diff, buckets, _ = equivalence(
+                        mlp, (8,), opt, dtype, bucket_cap_mb=cap, as_view=as_view, set_to_none=set_to_none
+                    )
+                    layout = "one-bucket" if cap == 25.0 else "small-buckets"
+                    result(f"view={as_view}-none={set_to_none}-{layout}-{opt}-{np.dtype(dtype).name}", diff)
+                    result(f"buckets-{layout}-{np.dtype(dtype).name}", buckets)
+
+    x, y = data((8,), np.float64)
+    share = GLOBAL_BATCH // size
+    mine_x = gn.tensor(x[0, rank * share : (rank + 1) * share])
+    mine_y = gn.tensor(y[0, rank * share : (rank + 1) * share])
+    for as_view in (False, True):
+        for cap in (25.0, 0.0005):
+            model = mlp(np.float64)
+            ddp = DistributedDataParallel(model, bucket_cap_mb=cap, gradient_as_bucket_view=as_view)
+            F.cross_entropy(ddp(mine_x), mine_y).backward()
+            kept = [p.grad for p in model.parameters()]
+            values = [g.data.copy() for g in kept]
+            model.zero_grad()
+            F.cross_entropy(ddp(mine_x * 2), mine_y).backward()
+            changed = any(not np.array_equal(g.data, v) for g, v in zip(kept, values))
+            in_place = [b.in_place for b in ddp._buckets]
+            result(f"kept-view={as_view}-cap={cap}", {"changed": changed, "in_place": in_place})
+
+    # Unused parameters with gradients accumulated in place: a parameter no rank uses keeps its .grad exactly.
+    class Branchy(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.shared = nn.Linear(4, 2)
+            self.extra = nn.Linear(4, 2)
+
+        def forward(self, x, use_extra):
+            out = self.shared(x)
+            return out + self.extra(x) if use_extra else out
+
+    for as_view in (False, True):
+        gn.manual_seed(5)
+        branchy = Branchy().to(np.float64)
+        ddp = DistributedDataParallel(branchy, find_unused_parameters=True, gradient_as_bucket_view=as_view)
+        xb = gn.tensor(np.ones((2, 4)) * (rank + 1))
+        ddp(xb, use_extra=True).sum().backward()  # gradients 2 and 4: averages 3
+        before = branchy.extra.weight.grad.data.copy()
+        ddp(xb, use_extra=False).sum().backward()  # no zero_grad: shared accumulates 3 + 3, extra stays
+        result(
+            f"unused-accumulated-view={as_view}",
+            {
+                "extra_kept": bool(np.array_equal(branchy.extra.weight.grad.data, before)),
+                "extra": branchy.extra.weight.grad.data[0].tolist(),
+                "shared": branchy.shared.weight.grad.data[0].tolist(),
+            },
+        )
+    dist.barrier()
 
 
 def case_features() -> None:
@@ -190,6 +274,17 @@ def case_features() -> None:
     except RuntimeError as e:
         result("unused-strict", str(e), every_rank=True)
 
+    # A model converted to another dtype after wrapping: a clear error, not gradients of the wrong dtype.
+    converted = mlp(np.float64)
+    wrapped = DistributedDataParallel(converted)
+    converted.to(np.float32)
+    try:
+        F.cross_entropy(wrapped(gn.tensor(x[0, :4].astype(np.float32))), gn.tensor(y[0, :4])).backward()
+        result("converted-after-wrapping", "no error", every_rank=True)
+    except TypeError as e:
+        result("converted-after-wrapping", str(e), every_rank=True)
+    wrapped._state.expecting = False  # (the failed backward left it waiting)
+
     # Different architectures: a clear error on every rank, not a hang.
     other = nn.Sequential(nn.Linear(8, 16 + rank), nn.Tanh())
     try:
@@ -205,6 +300,7 @@ def case_raise() -> None:
     dist.init_process_group()
     if dist.get_rank() == 1:
         time.sleep(0.2)
+        fault_time()
         raise ValueError("rank 1 could not read batch 7")
     dist.all_reduce(gn.tensor(np.ones(3)))
     time.sleep(60)
@@ -215,6 +311,7 @@ def case_kill() -> None:
     dist.init_process_group()
     if dist.get_rank() == 1:
         time.sleep(0.2)
+        fault_time()
         os.kill(os.getpid(), signal.SIGKILL)
     dist.all_reduce(gn.tensor(np.ones(3)))
     time.sleep(60)
@@ -310,6 +407,6 @@ def case_bypass() -> None:
 if __name__ == "__main__":
     name, args = sys.argv[1], sys.argv[2:]
     case = globals()[f"case_{name.replace('-', '_')}"]
-    if name in ("equivalence", "features"):
+    if name in ("equivalence", "features", "views"):
         dist.init_process_group()
     case(*args) if name != "trainer" else case(args[0], int(args[1]), args[2] if len(args) > 2 else None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -58,7 +59,7 @@ def test_train_with_ranks_runs_under_mpiexec_and_only_rank_zero_prints(tmp_path)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
     argv = ["train", "mlp-digits", "--epochs", "1", "--out", str(out), "--ranks", "2", "--hostfile", str(hosts)]
     proc = subprocess.run(
-        [sys.executable, "-m", "glassnet", *argv], capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path
+        [sys.executable, "-m", "glassnet", *argv], capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.count("mlp-digits: using the bundled") == 1  # two ranks ran, one printed
@@ -73,8 +74,23 @@ def test_a_failing_rank_fails_the_launch(tmp_path):
     (bad / "digits.npz").write_bytes(b"not an npz")
     argv = ["train", "mlp-digits", "--epochs", "1", "--data", str(bad), "--out", str(tmp_path / "r"), "--ranks", "2"]
     proc = subprocess.run(
-        [sys.executable, "-m", "glassnet", *argv], capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path
+        [sys.executable, "-m", "glassnet", *argv], capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path
     )
     assert proc.returncode == 2
     assert "is not a plain-array digits.npz" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_lenet_mnist_with_two_ranks_trains_and_writes_one_run_folder(tmp_path):
+    need_module("mpi4py", "pip install 'glassnet[mpi]'")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    argv = ["train", "lenet-mnist", "--epochs", "1", "--set", "limit=512", "--ranks", "2"]  # 2 steps per rank
+    proc = subprocess.run(
+        [sys.executable, "-m", "glassnet", *argv], capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("lenet-mnist: test accuracy") == 1
+    assert [p.name for p in (tmp_path / "runs").iterdir()] == ["lenet-mnist"]  # the default run folder, only one
+    run = tmp_path / "runs" / "lenet-mnist"
+    assert (run / "model.safetensors").is_file() and (run / "checkpoints" / "last.safetensors").is_file()
+    assert json.loads((run / "history.json").read_text())["epoch"] == [0]

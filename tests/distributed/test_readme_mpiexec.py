@@ -35,7 +35,7 @@ def test_readme_example_runs_under_mpiexec(code, tmp_path):
         mpiexec_command(2, [sys.executable, str(script)]),
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,
         env=env,
         cwd=tmp_path,
     )
