@@ -148,20 +148,21 @@ def _unplanes(planes, n: int, c: int, cmajor: bool):
 def _build_pooling() -> dict:
     from numba import njit, prange
 
-    @njit(inline="always")
-    def maximum(m, x):  # pragma: no cover - compiled
-        """np.maximum(m, x): m if m > x or m is NaN, else x (a NaN wins; of equal values, x: NumPy's −0/+0)."""
-        return m if (m > x) | (m != m) else x
-
     @njit(parallel=True, cache=True)
     def window_max2x2(xp, y):  # pragma: no cover - compiled
-        """y[p, i, j] = max(xp[p, 2i, 2j], xp[p, 2i, 2j + 1], xp[p, 2i + 1, 2j], xp[p, 2i + 1, 2j + 1]),
-        folded in that order, as the reference's np.maximum calls fold it."""
+        """y[p, i, j] = max(xp[p, 2i, 2j], xp[p, 2i, 2j + 1], xp[p, 2i + 1, 2j], xp[p, 2i + 1, 2j + 1]), folded in
+        that order with np.maximum's rule, m ← m if m > x or m is NaN, else x (a NaN wins; of equal values the
+        later is kept, so −0 and +0 come out as NumPy's)."""
         for p in prange(y.shape[0]):  # one plane per task
             for i in range(y.shape[1]):
                 top, bottom, out = xp[p, 2 * i], xp[p, 2 * i + 1], y[p, i]
                 for j in range(y.shape[2]):
-                    out[j] = maximum(maximum(maximum(top[2 * j], top[2 * j + 1]), bottom[2 * j]), bottom[2 * j + 1])
+                    m, x = top[2 * j], top[2 * j + 1]
+                    m = m if (m > x) | (m != m) else x
+                    x = bottom[2 * j]
+                    m = m if (m > x) | (m != m) else x
+                    x = bottom[2 * j + 1]
+                    out[j] = m if (m > x) | (m != m) else x
         return y
 
     def window_max(xp, out_size):
