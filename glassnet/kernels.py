@@ -6,10 +6,11 @@ form of its formula; it runs only when `GLASSNET_KERNELS=numba` is set, numba is
 and the op runs its NumPy reference, so glassnet stays pure NumPy and gives the same bits either way
 (tests/test_kernels.py asserts each pair equal). Numba compiles a kernel on its first call (cached on disk).
 
-Opt-in, not the default, by measurement: on the 2-core machine these were written on (load average 8 from other
-processes) the kernels at 1 thread matched NumPy on im2col and beat it up to 1.8x on col2im, but at 2 threads they
-lost to NumPy several times over (a parallel region waits for its slowest thread, and a busy core stalls it). The
-README's performance section has the figures; switch the default once a quiet many-core machine shows a gain.
+Opt-in, not the default, by measurement (README, "Compiled kernels"): at glassnet's default of one thread they make
+a LeNet-5 training step (W2) 1.09x faster in CPU time, but importing numba adds ~120 MiB of peak RSS (W2 then
+peaks above PyTorch) and seconds before the first step of a fresh process; at 2 threads on the loaded 2-core
+machine they lost to NumPy several times over (a parallel region waits for its slowest thread, and a busy core
+stalls it). Switch the default once a quiet many-core machine shows a gain that pays for that.
 
 Kernels:
     im2col2d   the copy inside ops.conv.im2col: cols[c, u, v, n, i, j] = xpad[n, c, i·s + u·d, j·s + v·d]
