@@ -1,12 +1,14 @@
 """The reference workloads, glassnet against PyTorch: steps/s, their ratio, and peak memory of each.
 
     python -m bench.run              # W0-W4, each system in its own subprocess, alternating, 3 rounds
-    (--scaling also measures the size table: W1 at batch 32/128/512, W3 at sequence 32/64/128)
+    (--scaling also measures the size table: W1 at batch 32/128/512, W3 at sequence 32/64/128, then W0-W4 at 1, 2 and
+all cores' threads, and prints each system's speed-up over its own 1-thread figure)
     python -m bench.run --quick      # smoke test: short windows, one round
     python -m bench.run --workloads W3,W4-t32 --rounds 5
     python -m bench.run --threads 1  # one BLAS/OpenMP thread each: steadier when other processes share the cores
     python -m bench.run --compile    # and glassnet's step through gn.compile (capture once, replay), a third column
     python -m bench.run --scaling    # also W0-W4 again at 1, 2 and all cores' threads, so the scaling shows
+    python -m bench.run --kernels numba   # glassnet with its compiled kernels (GLASSNET_KERNELS; needs numba)
     python -m bench.run --device cuda --workloads W1,W2,W3,W4   # on a GPU: glassnet (CuPy) against PyTorch CUDA
 
 Each measurement runs in a fresh subprocess so that its peak RSS (`resource.getrusage`) is its own.
@@ -43,10 +45,15 @@ def worker(system: str, workload: str, min_time: float, repeats: int, threads: i
     return {"steps_per_s": rate, "peak_mib": peak_mib}
 
 
+KERNELS: str | None = None  # GLASSNET_KERNELS for glassnet's workers (--kernels); None: as the environment says
+
+
 def _spawn(system: str, workload: str, min_time: float, repeats: int, threads: int, device: str = "cpu") -> dict:
     # The BLAS thread count has to be set before NumPy loads: through the environment of a fresh process.
     env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads),
                NUMBA_NUM_THREADS=str(threads))
+    if KERNELS is not None:
+        env["GLASSNET_KERNELS"] = KERNELS
     out = subprocess.run(
         [sys.executable, "-m", "bench.run", "--worker", system, workload, str(min_time), str(repeats), str(threads),
          device],
@@ -101,6 +108,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--threads", type=int, default=2, help="BLAS/OpenMP threads of both systems (default 2)")
     parser.add_argument("--compile", action="store_true", help="also glassnet's step through gn.compile")
     parser.add_argument("--device", default="cpu", help="where both systems train: cpu (default) or cuda")
+    parser.add_argument("--kernels", choices=("numpy", "numba"), help="glassnet's GLASSNET_KERNELS (default: as set)")
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
@@ -109,9 +117,12 @@ def main(argv=None) -> dict:
         print(json.dumps(worker(system, workload, float(min_time), int(repeats), threads, device)))
         return {}
     min_time, repeats, rounds = (0.2, 1, 1) if args.quick else (3.0, 3, args.rounds)
+    global KERNELS
+    KERNELS = args.kernels
     load = os.getloadavg()[0]
+    kernels = KERNELS or os.environ.get("GLASSNET_KERNELS", "numpy")
     print(f"{time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} CPUs, load average {load:.1f}, "
-          f"{args.threads} thread(s) per system, device {args.device}", flush=True)
+          f"{args.threads} thread(s) per system, device {args.device}, glassnet kernels {kernels}", flush=True)
 
     systems = ("glassnet", "pytorch", "compiled") if args.compile else ("glassnet", "pytorch")
 
@@ -121,11 +132,26 @@ def main(argv=None) -> dict:
     workloads = args.workloads.split(",")
     results = _table("workload", workloads, measure, {}, args.compile)
     if args.scaling:  # W1 is W1-b128 and W3 is W3-t64: measured once
+        by_threads = {args.threads: dict(results)}
         results.update(_table("scaling", SCALING, measure, {parse(w): r for w, r in results.items()}, args.compile))
         for threads in sorted({1, 2, os.cpu_count() or 1} - {args.threads}):  # how each system scales with cores
             print(f"{threads} thread(s) per system, load average {os.getloadavg()[0]:.1f}", flush=True)
-            _table(f"{threads} thr", workloads, lambda w, t=threads: measure(w, t), {}, args.compile)
+            by_threads[threads] = _table(f"{threads} thr", workloads, lambda w, t=threads: measure(w, t), {},
+                                         args.compile)
+        _speedups(by_threads, systems)
     return results
+
+
+def _speedups(by_threads: dict, systems) -> None:
+    """Each system's steps/s at every thread count as a multiple of its own at 1 thread: how it scales."""
+    counts = sorted(by_threads)
+    print(f"speed-up over 1 thread, load average {os.getloadavg()[0]:.1f}")
+    print(f"{'workload':<9}{'system':<10}" + "".join(f"{f'{t} thr':>9}" for t in counts))
+    for w in by_threads[counts[0]]:
+        for system in systems:
+            one = by_threads[1][w][system]["steps_per_s"]
+            print(f"{w:<9}{system:<10}" + "".join(f"{by_threads[t][w][system]['steps_per_s'] / one:>8.2f}x"
+                                                    for t in counts), flush=True)
 
 
 if __name__ == "__main__":

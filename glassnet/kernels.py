@@ -6,15 +6,18 @@ form of its formula; it runs only when `GLASSNET_KERNELS=numba` is set, numba is
 and the op runs its NumPy reference, so glassnet stays pure NumPy and gives the same bits either way
 (tests/test_kernels.py asserts each pair equal). Numba compiles a kernel on its first call (cached on disk).
 
-Opt-in, not the default, by measurement: on the 2-core machine these were written on (load average 8 from other
-processes) the kernels at 1 thread matched NumPy on im2col and beat it up to 1.8x on col2im, but at 2 threads they
-lost to NumPy several times over (a parallel region waits for its slowest thread, and a busy core stalls it). The
-README's performance section has the figures; switch the default once a quiet many-core machine shows a gain.
+Opt-in, not the default, by measurement (README, "Compiled kernels"): at glassnet's default of one thread they make
+a LeNet-5 training step (W2) 1.09x faster in CPU time, but importing numba adds ~120 MiB of peak RSS (W2 then
+peaks above PyTorch) and seconds before the first step of a fresh process; at 2 threads on the loaded 2-core
+machine they lost to NumPy several times over (a parallel region waits for its slowest thread, and a busy core
+stalls it). Switch the default once a quiet many-core machine shows a gain that pays for that.
 
 Kernels:
     im2col2d   the copy inside ops.conv.im2col: cols[c, u, v, n, i, j] = xpad[n, c, i·s + u·d, j·s + v·d]
+               (only with 2 threads or more: on one, NumPy's copy is as fast or faster)
     col2im2d   the slice-adds inside ops.conv.col2im: buf[n, c, i·s + u·d, j·s + v·d] += cols[n, c, u, v, i, j],
                kernel offsets in row-major order (the reference's order, hence the same sums)
+    window_max2x2   ops.pooling.window_max for 2×2 windows, stride 2: the max of each window, one pass
 
 Threads: `gn.set_num_threads(n)` sets numba's pool with BLAS's (up to NUMBA_NUM_THREADS), and the kernels start
 with glassnet's current count; bench.run sets NUMBA_NUM_THREADS with BLAS's.
@@ -36,14 +39,28 @@ def enabled() -> bool:
 
 
 def kernel(name: str, *arrays) -> Callable | None:
-    """The compiled kernel `name` if it may run on `arrays` (NumPy arrays, numba present and enabled), else None."""
+    """The compiled kernel `name` if it may run on `arrays` (NumPy float32/float64/bool arrays, numba present and
+    enabled), else None."""
     table = _kernels if _kernels is not None else _load()
     if not table:
         return None
     for a in arrays:
         if type(a) is not numpy.ndarray:  # a CuPy array (or anything else) keeps the NumPy-style reference path
             return None
+        if a.dtype.char not in "fd?":  # float32, float64 or a mask; numba has no float16: the reference
+            return None
+    if name in PARALLEL_ONLY and _numba_threads() < 2:
+        return None
     return table.get(name)
+
+
+PARALLEL_ONLY = {"im2col2d"}  # no faster than NumPy on one thread (README, "Compiled kernels"): used only on more
+
+
+def _numba_threads() -> int:
+    import numba
+
+    return numba.get_num_threads()
 
 
 def _load() -> dict | None:
@@ -95,7 +112,69 @@ def _build() -> dict:
                                 buf[n, c, i * sh + u * dh, j * sw + v * dw] += cols[n, c, u, v, i, j]
         return buf
 
-    return {"im2col2d": im2col2d, "col2im2d": col2im2d}
+    return {"im2col2d": im2col2d, "col2im2d": col2im2d, **_build_pooling()}
+
+
+# --- Pooling kernel (max_pool2d forward, 2×2 windows, stride 2): float32/float64 ---------------------------------
+#
+# Pooling works plane by plane, so the kernel sees the arrays as their (image, channel) planes in memory order,
+# (P, H, W) with P = N·C, C-contiguous whether the memory is (N, C, …) or channel-major (C, N, …) as the conv GEMM
+# writes it; the planes are shared out over the threads. It folds each window in the reference's order with the
+# reference's np.maximum: the same bits, and the output in the reference's memory order (tests/test_kernels.py).
+# Only the common 2×2, stride-2 case has a kernel: written with the four offsets spelled out, the compiler
+# vectorises it (2.3-3.3x NumPy's four passes at one thread); the general loop (runtime offsets and strides) was
+# 1.2-4x slower than NumPy at one thread, and so were kernels for the arg-max and the backward scatter
+# (README, "Compiled kernels"): those stay NumPy.
+
+
+def _planes(a, cmajor: bool):
+    """a (N, C, H, W) as its planes (P, H, W) in (C, N) order if `cmajor` else (N, C); a view when a's memory is in
+    that order (the usual case), else a contiguous copy."""
+    b = a.swapaxes(0, 1) if cmajor else a
+    return numpy.ascontiguousarray(b).reshape((-1,) + b.shape[2:])
+
+
+def _cmajor(a) -> bool:
+    """Whether a (N, C, …) is stored channel-major (as glassnet.ops.conv.channel_major says)."""
+    return a.shape[0] > 1 and a.shape[1] > 1 and a.strides[1] > a.strides[0]
+
+
+def _unplanes(planes, n: int, c: int, cmajor: bool):
+    """The (N, C, H, W) view of planes (P, H, W) laid out as `_planes` made them."""
+    if cmajor:
+        return planes.reshape((c, n) + planes.shape[1:]).swapaxes(0, 1)
+    return planes.reshape((n, c) + planes.shape[1:])
+
+
+def _build_pooling() -> dict:
+    from numba import njit, prange
+
+    @njit(parallel=True, cache=True)
+    def window_max2x2(xp, y):  # pragma: no cover - compiled
+        """y[p, i, j] = max(xp[p, 2i, 2j], xp[p, 2i, 2j + 1], xp[p, 2i + 1, 2j], xp[p, 2i + 1, 2j + 1]), folded in
+        that order with np.maximum's rule, m ← m if m > x or m is NaN, else x (a NaN wins; of equal values the
+        later is kept, so −0 and +0 come out as NumPy's)."""
+        for p in prange(y.shape[0]):  # one plane per task
+            for i in range(y.shape[1]):
+                top, bottom, out = xp[p, 2 * i], xp[p, 2 * i + 1], y[p, i]
+                for j in range(y.shape[2]):
+                    m, x = top[2 * j], top[2 * j + 1]
+                    m = m if (m > x) | (m != m) else x
+                    x = bottom[2 * j]
+                    m = m if (m > x) | (m != m) else x
+                    x = bottom[2 * j + 1]
+                    out[j] = m if (m > x) | (m != m) else x
+        return y
+
+    def window_max(xp, out_size):
+        """ops.pooling.window_max for 2×2 windows, stride 2: y (N, C, *out_size) in xp's memory order."""
+        cm = _cmajor(xp)
+        planes = _planes(xp, cm)
+        y = numpy.empty(planes.shape[:1] + tuple(out_size), xp.dtype)
+        window_max2x2(planes, y)
+        return _unplanes(y, xp.shape[0], xp.shape[1], cm)
+
+    return {"window_max2x2": window_max}
 
 
 def use(table: dict | None) -> dict | None:

@@ -5,7 +5,8 @@ import pytest
 
 import glassnet as gn
 from glassnet import kernels
-from glassnet.ops import conv
+from glassnet.ops import conv, pooling
+from glassnet.ops.conv import channel_major
 from tests.needs import need_module
 
 
@@ -34,8 +35,10 @@ GEOMETRIES = [  # (x shape, kernel, stride, padding, dilation)
 
 
 @pytest.mark.parametrize("shape, k, stride, padding, dilation", GEOMETRIES)
-def test_im2col_and_col2im_equal_their_references(table, shape, k, stride, padding, dilation, dtype=np.float32):
+def test_im2col_and_col2im_equal_their_references(table, monkeypatch, shape, k, stride, padding, dilation,
+                                                  dtype=np.float32):
     # (float32 only: each dtype is one more numba compilation, seconds of CI time; the loops do not depend on it)
+    monkeypatch.setattr(kernels, "PARALLEL_ONLY", set())  # im2col's kernel at any thread count
     rng = np.random.default_rng(0)
     x = rng.standard_normal(shape).astype(dtype)
     out = conv.conv_output_size(shape[2:], k, stride, padding, dilation)
@@ -66,8 +69,8 @@ def test_selection_is_numpy_unless_asked(table, monkeypatch):
     monkeypatch.delenv("GLASSNET_KERNELS", raising=False)
     assert kernels.kernel("im2col2d", np.zeros(3)) is None and not kernels.enabled()
     kernels.use(table)
-    assert kernels.kernel("im2col2d", np.zeros(3)) is table["im2col2d"]
-    assert kernels.kernel("im2col2d", np.zeros(3), [1.0]) is None  # not a NumPy array: the reference path
+    assert kernels.kernel("col2im2d", np.zeros(3)) is table["col2im2d"]
+    assert kernels.kernel("col2im2d", np.zeros(3), [1.0]) is None  # not a NumPy array: the reference path
     kernels.use(None)
     monkeypatch.setenv("GLASSNET_KERNELS", "fast")
     with pytest.raises(ValueError, match="GLASSNET_KERNELS='fast'"):
@@ -78,10 +81,85 @@ def test_set_num_threads_sets_the_kernels_pool_too(table):
     import numba
 
     before = gn.get_num_threads()
+    kernels.use(table)
     try:
         gn.set_num_threads(1)
         assert numba.get_num_threads() == 1
+        assert kernels.kernel("im2col2d", np.zeros(3)) is None  # one thread: NumPy's copy, as fast
         gn.set_num_threads(2)
         assert numba.get_num_threads() == min(2, numba.config.NUMBA_NUM_THREADS)
+        if numba.get_num_threads() == 2:
+            assert kernels.kernel("im2col2d", np.zeros(3)) is table["im2col2d"]
     finally:
         gn.set_num_threads(before)
+        kernels.use({})
+
+
+# ----- the pooling kernel (max_pool2d forward, 2×2 windows, stride 2) ---------------------------------------------
+
+POOLS = [  # (x shape, kernel, stride, padding, dilation, ceil_mode): the kernel is for 2×2, stride 2
+    ((4, 6, 28, 28), (2, 2), (2, 2), (0, 0), (1, 1), False),  # LeNet's pools
+    ((3, 5, 9, 7), (2, 2), (2, 2), (1, 0), (1, 1), True),  # padding, odd sizes, a partial last window
+    ((1, 4, 5, 6), (2, 2), (2, 2), (0, 1), (1, 1), False),  # one image: "channel-major" is no layout
+    ((2, 3, 7, 7), (2, 2), (2, 2), (0, 0), (1, 1), False),  # a last row and column in no window
+    ((2, 3, 8, 8), (3, 3), (3, 3), (1, 1), (2, 2), False),  # not 2×2: the reference either way
+]
+
+
+def _bits(a):
+    a = np.ascontiguousarray(a)
+    return a.view(np.uint8) if a.dtype == bool else a.view(np.dtype(f"u{a.itemsize}"))
+
+
+def _same(ref, fast):
+    """Bitwise equal arrays (NaN payloads and the signs of zeros included), in the same memory order."""
+    return (ref.shape == fast.shape and ref.dtype == fast.dtype and channel_major(ref) == channel_major(fast)
+            and np.array_equal(_bits(ref), _bits(fast)))
+
+
+def _pool_input(shape, dtype, seed=0, layout="nchw"):
+    rng = np.random.default_rng(seed)
+    x = rng.integers(-3, 4, shape).astype(dtype)  # few values: ties in most windows, +0 and -0 among them
+    x[rng.random(shape) < 0.3] *= -1  # -0.0 where x was 0
+    x[rng.random(shape) < 0.02] = np.nan  # some windows hold NaNs, some more than one
+    x[rng.random(shape) < 0.01] = -np.inf
+    if layout == "cnhw":  # channel-major memory, as the conv GEMM writes it
+        x = x.transpose(1, 0, 2, 3).copy().transpose(1, 0, 2, 3)
+    return x
+
+
+@pytest.mark.parametrize("layout", ["nchw", "cnhw"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape, k, stride, padding, dilation, ceil_mode", POOLS)
+def test_max_pool_kernel_equals_its_reference(table, shape, k, stride, padding, dilation, ceil_mode, dtype, layout):
+    x = _pool_input(shape, dtype, layout=layout)
+    out, pads = pooling.pool_geometry(shape[2:], k, stride, padding, dilation, ceil_mode)
+    xp = conv.pad(x, pads, -np.inf)
+    ref, fast = _both(table, lambda: pooling.window_max(xp, out, k, stride, dilation))
+    assert _same(ref, fast)
+
+
+def test_pool_kernel_keeps_the_reference_for_other_dtypes(table):
+    kernels.use(table)
+    try:
+        assert kernels.kernel("window_max2x2", np.zeros((1, 1, 2, 2), np.float16)) is None  # numba has no float16
+        assert kernels.kernel("window_max2x2", np.zeros((1, 1, 2, 2), np.int64)) is None
+        assert kernels.kernel("window_max2x2", np.zeros((1, 1, 2, 2), np.float32)) is table["window_max2x2"]
+        x = gn.tensor(np.arange(16.0, dtype=np.float16).reshape(1, 1, 4, 4), requires_grad=True)
+        gn.nn.functional.max_pool2d(x, 2).sum().backward()
+        assert x.grad.dtype == gn.float16 and float(x.grad.sum()) == 4
+    finally:
+        kernels.use({})
+
+
+def test_max_pool_layer_step_is_bitwise_the_same(table):
+    def step():
+        x = gn.tensor(_pool_input((3, 4, 11, 10), np.float64, seed=2).clip(-2, 2) + np.arange(110).reshape(11, 10),
+                      requires_grad=True)
+        y = gn.nn.functional.max_pool2d(x, 2, padding=1, ceil_mode=True)
+        (gx,) = gn.autograd.grad((y * y).sum(), [x], create_graph=True)
+        (gx * gx).sum().backward()  # the scatter's backward: the gather, through the same arg-max masks
+        return [a.copy() for a in (y.data, gx.data, x.grad.data)]
+
+    ref, fast = _both(table, step)
+    assert all(_same(a, b) for a, b in zip(ref, fast))

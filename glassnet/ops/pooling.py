@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from glassnet.autograd import Function
 from glassnet.backend import array_like, array_module, np, on_host
+from glassnet.kernels import kernel as kernel_named
 from glassnet.ops.conv import NC, channel_major, full, kernel_regions, pad
 
 # ----- geometry ---------------------------------------------------------------------------------------------------
@@ -41,6 +42,11 @@ def _crop(in_size, pads) -> tuple:
     return NC + tuple(slice(lo, lo + n) for n, (lo, _) in zip(in_size, pads))
 
 
+def _two_by_two(kernel, stride, dilation) -> bool:
+    """The common 2-D pooling (2×2 windows, stride 2, no dilation), which has a compiled kernel (glassnet.kernels)."""
+    return tuple(kernel) == (2, 2) and tuple(stride) == (2, 2) and tuple(dilation) == (1, 1)
+
+
 def _lowest(dtype):
     return -np.inf if dtype.kind == "f" else np.iinfo(dtype).min
 
@@ -51,6 +57,9 @@ def _lowest(dtype):
 def window_max(xp, out_size, kernel, stride, dilation):
     """The max of every window of a padded input, (N, C, *out_size): one np.maximum per kernel offset
     (np.maximum lets a NaN win, as PyTorch's max pooling does)."""
+    fast = kernel_named("window_max2x2", xp) if _two_by_two(kernel, stride, dilation) else None
+    if fast is not None:  # the same maxima in one pass, on every core (glassnet.kernels)
+        return fast(xp, out_size)
     y = None
     for _, region in kernel_regions(kernel, stride, dilation, out_size):
         v = xp[NC + region]

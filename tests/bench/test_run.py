@@ -51,3 +51,38 @@ def test_both_systems_start_from_the_same_loss(workload):
         loss = float(loss_fn(model(lib.tensor(x)), lib.tensor(y)).item())
         assert abs(loss - np.log(65)) < 0.5, (lib.__name__, loss)
     torch_step(workload)()
+
+
+def test_scaling_shows_each_systems_speed_up_over_one_thread(monkeypatch, capsys):
+    import bench.run as run
+
+    def fake(system, workload, min_time, repeats, threads, device="cpu"):  # steps/s proportional to threads
+        return {"steps_per_s": 10.0 * threads * (2 if system == "pytorch" else 1), "peak_mib": 100.0}
+
+    monkeypatch.setattr(run, "_spawn", fake)
+    monkeypatch.setattr(run.os, "cpu_count", lambda: 4)
+    main(["--quick", "--workloads", "W0,W2", "--scaling", "--threads", "2"])
+    out = capsys.readouterr().out
+    table = out[out.index("speed-up over 1 thread"):].splitlines()
+    assert table[1].split() == ["workload", "system", "1", "thr", "2", "thr", "4", "thr"]
+    assert table[2].split() == ["W0", "glassnet", "1.00x", "2.00x", "4.00x"]
+    assert table[5].split() == ["W2", "pytorch", "1.00x", "2.00x", "4.00x"]
+
+
+def test_kernels_option_reaches_the_workers(monkeypatch):
+    import json
+
+    import bench.run as run
+
+    seen = []
+
+    def fake_run(cmd, env, **kwargs):
+        seen.append(env.get("GLASSNET_KERNELS"))
+        return type("Done", (), {"stdout": json.dumps({"steps_per_s": 1.0, "peak_mib": 1.0})})()
+
+    monkeypatch.setattr(run.subprocess, "run", fake_run)
+    monkeypatch.setenv("GLASSNET_KERNELS", "numpy")
+    main(["--quick", "--workloads", "W0", "--kernels", "numba"])
+    assert seen == ["numba", "numba"]
+    main(["--quick", "--workloads", "W0"])
+    assert seen[2:] == ["numpy", "numpy"]  # as the environment says
