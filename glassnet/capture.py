@@ -25,7 +25,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-from glassnet import autograd
+from glassnet import autograd, lowering
 from glassnet.autograd import _state, _sum_per_leaf, _write_leaf_grads, match_gradient, unit_gradient
 from glassnet.backend import np
 from glassnet.state import mode_block_closed, mode_block_opened
@@ -38,6 +38,8 @@ _new = object.__new__
 _SLOT, _INPUT, _EXTERNAL, _CONSTANT, _INPUT_VIEW = 0, 1, 2, 3, 4
 
 
+_STALE = object()  # what a replay returns, having changed nothing, when a parameter no longer fits its schedule
+
 MAX_SCHEDULES = 16  # input signatures kept per compiled step before it gives up and runs eagerly
 
 
@@ -48,7 +50,9 @@ class CaptureError(Exception):
 class _Op:
     """One recorded op: its class, where each argument comes from, its options."""
 
-    __slots__ = ("cls", "sources", "options", "option_views", "inputs", "shape", "dtype", "tracked", "ufunc")
+    __slots__ = (
+        "cls", "sources", "options", "option_views", "inputs", "shape", "dtype", "tracked", "ufunc", "lowered"
+    )
 
     def describe(self, names: dict) -> str:
         args = ", ".join(
@@ -179,8 +183,9 @@ class Schedule:
 class _Recorder:
     """Told by the engine of every op, backward walk and optimiser call while a step is captured."""
 
-    def __init__(self, schedule: Schedule, inputs: list):
+    def __init__(self, schedule: Schedule, inputs: list, lower: bool = True):
         self.schedule = schedule
+        self.lower = lower
         self.inputs = {id(t): k for k, t in enumerate(inputs) if isinstance(t, Tensor)}
         self.input_tensors = [(k, t) for k, t in enumerate(inputs) if isinstance(t, Tensor)]
         self.slots: dict[int, int] = {}  # id(output tensor) -> slot
@@ -241,6 +246,10 @@ class _Recorder:
         op.tracked = out.grad_fn is not None
         op.ufunc = options.get("ufunc") if cls is None else None
         op.options = {} if cls is None else op_options
+        op.lowered = None
+        if self.lower and cls is not None and not option_views:
+            arrays = [a.data if isinstance(a, Tensor) else a for a in args]
+            op.lowered = lowering.lower(cls, arrays, op_options, out.data)
         slot = len(self.schedule.ops)
         self.keep.append(out)
         self.outputs.append(out.data)
@@ -388,9 +397,10 @@ def _key(args: tuple, kwargs: dict) -> tuple:
 class CompiledStep:
     """A step function with capture and replay; call it like the function itself (see the module docstring)."""
 
-    def __init__(self, fn: Callable, warn: bool = True):
+    def __init__(self, fn: Callable, warn: bool = True, lower: bool = True):
         self.fn = fn
         self.warn = warn
+        self.lower = lower  # write the hottest ops inline (glassnet/lowering.py); False: call every op's methods
         self.schedules: dict[tuple, Schedule] = {}
         self.fallback_reason: str | None = None
         self.captures = 0
@@ -419,8 +429,12 @@ class CompiledStep:
                 kwargs,
             )
         if schedule is not None:
-            self.replays += 1
-            return _replay(schedule, [a for a in list(args) + list(kwargs.values())])
+            inputs = list(args) + list(kwargs.values()) if kwargs else args
+            values = schedule.run(inputs)
+            if values is not _STALE:
+                self.replays += 1
+                return _rebuild(schedule.result, values, inputs) if schedule.result is not None else None
+            del self.schedules[key]  # a parameter changed shape, dtype or requires_grad: capture again
         return self._capture(key, args, kwargs)
 
     def _fall_back(self, reason: str, args, kwargs):
@@ -440,7 +454,7 @@ class CompiledStep:
             return self._fall_back("a compiled step called inside another one's capture", args, kwargs)
         inputs = list(args) + list(kwargs.values())
         schedule = Schedule(key, len(inputs))
-        recorder = _Recorder(schedule, inputs)
+        recorder = _Recorder(schedule, inputs, self.lower)
         _state.capture = recorder
         try:
             with autograd.observe_ops(recorder.op):
@@ -539,6 +553,8 @@ def _generate(schedule: Schedule) -> Callable:
         "_block_opened": mode_block_opened,
         "_block_closed": mode_block_closed,
         "_fix": _fix_scalar,
+        "_STALE": _STALE,
+        **lowering.NAMESPACE,
     }
     names: dict = {}
 
@@ -558,6 +574,20 @@ def _generate(schedule: Schedule) -> Callable:
         else "    pass"
     )
     consts["_T"] = Tensor
+    # Lowered code reads each parameter's array without the op's checks: a parameter whose shape, dtype or
+    # requires_grad changed since the capture (model.double(), a frozen layer) makes the schedule stale
+    guarded = {}
+    for op in schedule.ops:
+        if op.lowered is not None:
+            for kind, value in op.sources:
+                if kind == _EXTERNAL:
+                    guarded[id(value)] = value
+    for p in guarded.values():
+        data = p.data
+        emit(
+            f"    if {const(p, 'p')}.data.dtype is not {const(data.dtype, 'c')} or {const(p, 'p')}.data.shape != "
+            f"{data.shape} or {const(p, 'p')}._requires_grad is not {p._requires_grad}: return _STALE"
+        )
     i = 0
     for n_walk, step in enumerate(schedule.steps):
         if type(step) is _Op:
@@ -575,6 +605,10 @@ def _generate(schedule: Schedule) -> Callable:
                     args.append(const(value, "c"))
             if step.cls is None:
                 emit(f"    v{i} = {const(step.ufunc, 'u')}({', '.join(args)})")
+            elif step.lowered is not None:  # the op's own array calls, inline (glassnet/lowering.py)
+                emit(f"    # {step.cls.__name__}")
+                for line in step.lowered.forward(i, args, const):
+                    emit(f"    {line}")
             else:
                 if step.options:
                     args.append(f"**{const(step.options, 'o')}")
@@ -614,6 +648,8 @@ def _fix_scalar(out, fn):
 
 
 def _emit_backward(walk: _Backward, n: int, emit: Callable, const: Callable, ops: list) -> None:
+    """One backward walk as straight-line code: each node's backward (the op's method, or its lowered lines),
+    then each input's share routed to its producer's gradient or to the leaves' list."""
     consumers: dict = {}  # slot -> how many shares its gradient receives
     for _, _, targets in walk.nodes:
         for _, _, target in targets:
@@ -632,11 +668,22 @@ def _emit_backward(walk: _Backward, n: int, emit: Callable, const: Callable, ops
         if slot != walk.root and slot not in consumers:
             continue
         emit(f"        if g{slot} is not None:  # {ops[slot].cls.__name__}")
-        emit(f"            gx = f{slot}.backward(g{slot})")
-        emit("            if type(gx) is not tuple: gx = (gx,)")
+        lowered = ops[slot].lowered
+        if lowered is not None:
+            wanted = {position for position, _, _ in targets}
+            n_inputs = len(ops[slot].sources)
+            lines, grads = lowered.backward(slot, tuple(k in wanted for k in range(n_inputs)), const)
+            for line in lines:
+                emit(f"            {line}")
+        else:
+            emit(f"            gx = f{slot}.backward(g{slot})")
+            emit("            if type(gx) is not tuple: gx = (gx,)")
         for position, inp, target in targets:
-            emit(f"            s = gx[{position}] if len(gx) > {position} else None")
-            if checked:
+            if lowered is not None:  # (a lowering returns each gradient in its input's shape and dtype)
+                emit(f"            s = {grads[position] if position < len(grads) else None}")
+            else:
+                emit(f"            s = gx[{position}] if len(gx) > {position} else None")
+            if checked and lowered is None:
                 data, name = const(inp, "p"), const(ops[slot].cls.__name__, "c")
                 emit(
                     f"            if s is not None and (s.shape != {data}.data.shape or s.dtype != {data}.data.dtype):"
@@ -653,7 +700,7 @@ def _emit_backward(walk: _Backward, n: int, emit: Callable, const: Callable, ops
                 emit(f"                if g{target} is None: g{target} = s")
                 emit(f"                elif own{target}: g{target} += s")
                 emit(f"                else: g{target} = g{target} + s; own{target} = True")
-        if not walk.retain:
+        if not walk.retain and lowered is None:
             emit(f"            f{slot}._saved = f{slot}._out = None")
     emit("    finally:")
     emit("        _state.graph_backward, _state.grad_enabled = prev")
@@ -674,17 +721,13 @@ def _result_slots(spec) -> set:
     return set().union(*map(_result_slots, value)) if value else set()
 
 
-def _replay(schedule: Schedule, inputs: list):
-    """Run the schedule's generated function on new inputs and rebuild the step's return value."""
-    values = schedule.run(inputs)
-    return _rebuild(schedule.result, values, inputs) if schedule.result is not None else None
-
-
-def compile(fn: Callable | None = None, *, warn: bool = True) -> Any:  # noqa: A001  (torch.compile's name)
+def compile(fn: Callable | None = None, *, warn: bool = True, lower: bool = True) -> Any:  # noqa: A001
     """Capture `fn` (a training step) on its first call and replay the recording afterwards; see the module doc.
+    (The name is torch.compile's.) `lower=False` replays every op through its own forward and backward instead of
+    writing the hottest ones inline (glassnet/lowering.py): slower, the reference the lowered replay equals.
 
     Usable as `step = gn.compile(step)` or as the decorator `@gn.compile`.
     """
     if fn is None:
-        return lambda f: CompiledStep(f, warn=warn)
-    return CompiledStep(fn, warn=warn)
+        return lambda f: CompiledStep(f, warn=warn, lower=lower)
+    return CompiledStep(fn, warn=warn, lower=lower)
