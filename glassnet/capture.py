@@ -28,6 +28,7 @@ from typing import Any
 from glassnet import autograd, lowering
 from glassnet.autograd import _state, _sum_per_leaf, _write_leaf_grads, match_gradient, unit_gradient
 from glassnet.backend import np
+from glassnet.optim.optimizer import Optimizer
 from glassnet.state import mode_block_closed, mode_block_opened
 from glassnet.tensor import Tensor
 
@@ -384,13 +385,20 @@ def _address(a) -> int:
     return a.__array_interface__["data"][0]
 
 
-def _key(args: tuple, kwargs: dict) -> tuple:
+def _key(args: tuple, kwargs: dict) -> tuple | None:
+    """The arguments' signature: each tensor's shape, dtype and requires_grad, every other argument (by value if
+    it is a plain Python value, else by identity), the keywords' names. None if a list/tuple/dict holds a tensor."""
     shapes, others = [], []
-    for a in list(args) + list(kwargs.values()):
+    for a in (args + tuple(kwargs.values())) if kwargs else args:
         if isinstance(a, Tensor):
-            shapes.append((a.data.shape, a.data.dtype, a._requires_grad))
+            data = a.data
+            shapes.append((data.shape, data.dtype, a._requires_grad))
+        elif isinstance(a, (int, float, str, bool, type(None))):
+            others.append(a)
         else:
-            others.append(a if isinstance(a, (int, float, str, bool, type(None))) else id(a))
+            if isinstance(a, (list, tuple, dict)) and _has_tensor(a):
+                return None
+            others.append(id(a))
     return tuple(shapes), tuple(others), tuple(kwargs)
 
 
@@ -415,12 +423,9 @@ class CompiledStep:
     def __call__(self, *args, **kwargs):
         if self.fallback_reason is not None:
             return self.fn(*args, **kwargs)
-        for a in list(args) + list(kwargs.values()):
-            if isinstance(a, (list, tuple, dict)) and _has_tensor(a):
-                return self._fall_back(
-                    "tensors inside a list/tuple/dict argument; pass them as arguments", args, kwargs
-                )
         key = _key(args, kwargs)
+        if key is None:
+            return self._fall_back("tensors inside a list/tuple/dict argument; pass them as arguments", args, kwargs)
         schedule = self.schedules.get(key)
         if schedule is None and len(self.schedules) >= MAX_SCHEDULES:
             return self._fall_back(
@@ -554,6 +559,7 @@ def _generate(schedule: Schedule) -> Callable:
         "_block_closed": mode_block_closed,
         "_fix": _fix_scalar,
         "_STALE": _STALE,
+        "_write_fresh": _write_fresh,
         **lowering.NAMESPACE,
     }
     names: dict = {}
@@ -620,6 +626,10 @@ def _generate(schedule: Schedule) -> Callable:
             i += 1
         elif type(step) is _Backward:
             _emit_backward(step, n_walk, emit, const, schedule.ops)
+        elif getattr(step.method, "__func__", None) is Optimizer.zero_grad and step.args == (True,):
+            # Optimizer.zero_grad() itself: each parameter's .grad = None (the setter does no more for None)
+            emit(f"    for group in {const(step.method.__self__, 'o')}.param_groups:")
+            emit("        for p in group['params']: p._grad = None")
         else:
             emit(f"    {const(step.method, 'm')}(*{const(step.args, 'c')})")
     slots = sorted(_result_slots(schedule.result))
@@ -655,6 +665,8 @@ def _emit_backward(walk: _Backward, n: int, emit: Callable, const: Callable, ops
         for _, _, target in targets:
             if type(target) is int:
                 consumers[target] = consumers.get(target, 0) + 1
+    if _emit_lowered_backward(walk, n, emit, const, ops, consumers):
+        return
     emit(f"    # backward walk {n} from v{walk.root}")
     emit(f"    seed{n} = _unit(v{walk.root}); g{walk.root} = seed{n}; leaves{n} = []")
     for target, count in consumers.items():
@@ -706,6 +718,69 @@ def _emit_backward(walk: _Backward, n: int, emit: Callable, const: Callable, ops
     emit("        _state.graph_backward, _state.grad_enabled = prev")
     emit("        _block_closed()")
     emit(f"    _write(_sum(leaves{n}), False, (seed{n},))")
+
+
+def _emit_lowered_backward(walk: _Backward, n: int, emit: Callable, const: Callable, ops: list, consumers: dict):
+    """A walk whose every node is lowered, and whose every leaf gets one share, as plain straight-line code: every
+    gradient is then known to exist and to be a fresh array, so the checks for None, the sums' bookkeeping, the
+    leaves' list and the grad-mode switch (no op method runs) all go; the eager order of every sum stays.
+    Returns False (writing nothing) for any other walk."""
+    walked = [(slot, targets) for slot, _, targets in walk.nodes if slot == walk.root or slot in consumers]
+    leaf_shares: dict = {}
+    arrived: dict = {}  # slot -> how many of its gradient's shares are summed so far
+    code, writes = [], []
+    for slot, targets in walked:
+        lowered = ops[slot].lowered
+        if lowered is None:
+            return False
+        wanted = {position for position, _, _ in targets}
+        lines, grads = lowered.backward(slot, tuple(k in wanted for k in range(len(ops[slot].sources))), const)
+        code.append(f"# {ops[slot].cls.__name__}")
+        code.extend(lines)
+        for position, _, target in targets:
+            grad = grads[position] if position < len(grads) else None
+            if grad is None:
+                return False
+            if type(target) is tuple:
+                kind, leaf = target
+                key = (kind, id(leaf))
+                leaf_shares[key] = leaf_shares.get(key, 0) + 1
+                writes.append(f"({f'inputs[{leaf}]' if kind == _INPUT else const(leaf, 'p')}, {grad})")
+                continue
+            arrived[target] = k = arrived.get(target, 0) + 1
+            # as the eager walk sums: the first share as it is, the second into a new array, then in place
+            code.append(f"g{target} = {grad}" if k == 1 else f"g{target} = g{target} + {grad}" if k == 2 else
+                        f"g{target} += {grad}")
+    if any(count != 1 for count in leaf_shares.values()):
+        return False
+    root = ops[walk.root]
+    seed = unit_gradient(np.zeros(root.shape, root.dtype))
+    seed.flags.writeable = False  # (read by the root's lowered backward only)
+    emit(f"    # backward walk {n} from v{walk.root}, all lowered")
+    emit(f"    g{walk.root} = {const(seed, 'c')}")
+    for line in code:
+        emit(f"    {line}")
+    if writes:
+        emit(f"    _write_fresh(({', '.join(writes)},))")
+    return True
+
+
+def _write_fresh(leaves: tuple) -> None:
+    """`_write_leaf_grads` for a lowered walk's leaf gradients: one per leaf, each a new array nothing else holds."""
+    for leaf, _ in leaves:
+        if leaf._hooks:  # (added since the capture) the eager writer runs them
+            _write_leaf_grads(list(leaves), False)
+            return
+    for leaf, g in leaves:
+        grad = leaf._grad
+        if grad is not None:
+            grad.data += g
+            continue
+        if g.base is not None:  # a view (a reshaped gradient): copied, as the eager writer does
+            g = g.copy()
+        t = _new(Tensor)
+        t.data, t.grad_fn, t._requires_grad, t._grad, t._hooks = g, None, False, None, None
+        leaf._grad = t
 
 
 def _result_slots(spec) -> set:
