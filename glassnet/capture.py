@@ -51,9 +51,7 @@ class CaptureError(Exception):
 class _Op:
     """One recorded op: its class, where each argument comes from, its options."""
 
-    __slots__ = (
-        "cls", "sources", "options", "option_views", "inputs", "shape", "dtype", "tracked", "ufunc", "lowered"
-    )
+    __slots__ = ("cls", "sources", "options", "option_views", "inputs", "shape", "dtype", "tracked", "ufunc", "lowered")
 
     def describe(self, names: dict) -> str:
         args = ", ".join(
@@ -749,8 +747,13 @@ def _emit_lowered_backward(walk: _Backward, n: int, emit: Callable, const: Calla
                 continue
             arrived[target] = k = arrived.get(target, 0) + 1
             # as the eager walk sums: the first share as it is, the second into a new array, then in place
-            code.append(f"g{target} = {grad}" if k == 1 else f"g{target} = g{target} + {grad}" if k == 2 else
-                        f"g{target} += {grad}")
+            code.append(
+                f"g{target} = {grad}"
+                if k == 1
+                else f"g{target} = g{target} + {grad}"
+                if k == 2
+                else f"g{target} += {grad}"
+            )
     if any(count != 1 for count in leaf_shares.values()):
         return False
     root = ops[walk.root]
