@@ -623,7 +623,7 @@ def _generate(schedule: Schedule) -> Callable:
                     emit(f"    f{i}.inputs = {const(step.inputs, 'I')}; f{i}._out = v{i}")
             i += 1
         elif type(step) is _Backward:
-            _emit_backward(step, n_walk, emit, const, schedule.ops)
+            _emit_backward(step, n_walk, emit, const, schedule.ops, _freeable(schedule, n_walk, step))
         elif getattr(step.method, "__func__", None) is Optimizer.zero_grad and step.args == (True,):
             # Optimizer.zero_grad() itself: each parameter's .grad = None (the setter does no more for None)
             emit(f"    for group in {const(step.method.__self__, 'o')}.param_groups:")
@@ -655,7 +655,30 @@ def _fix_scalar(out, fn):
     return out
 
 
-def _emit_backward(walk: _Backward, n: int, emit: Callable, const: Callable, ops: list) -> None:
+def _freeable(schedule: Schedule, n: int, walk: _Backward) -> tuple[set, set]:
+    """What the replay may drop once walk `n` has run a node's backward, as the eager walk frees each node's saved
+    values: (slots whose value nothing later reads: no later op, not the step's result; nodes no later walk visits).
+    Nothing, if the walk keeps its graph (retain_graph=True)."""
+    if walk.retain:
+        return set(), set()
+    read_later, visited_later = set(_result_slots(schedule.result)), set()
+    for step in schedule.steps[n + 1 :]:
+        if type(step) is _Op:
+            read_later.update(value for kind, value in step.sources if kind == _SLOT)
+        elif type(step) is _Backward:
+            visited_later.update(slot for slot, _, _ in step.nodes)
+    slots = {slot for slot, _, _ in walk.nodes}
+    return slots - read_later, slots - visited_later
+
+
+def _drop(names: list) -> str:
+    """`a = b = None`: the replay lets go of arrays it no longer needs (see _freeable)."""
+    return f"{' = '.join(names)} = None"
+
+
+def _emit_backward(
+    walk: _Backward, n: int, emit: Callable, const: Callable, ops: list, freeable: tuple = (set(), set())
+) -> None:
     """One backward walk as straight-line code: each node's backward (the op's method, or its lowered lines),
     then each input's share routed to its producer's gradient or to the leaves' list."""
     consumers: dict = {}  # slot -> how many shares its gradient receives
@@ -663,7 +686,7 @@ def _emit_backward(walk: _Backward, n: int, emit: Callable, const: Callable, ops
         for _, _, target in targets:
             if type(target) is int:
                 consumers[target] = consumers.get(target, 0) + 1
-    if _emit_lowered_backward(walk, n, emit, const, ops, consumers):
+    if _emit_lowered_backward(walk, n, emit, const, ops, consumers, freeable):
         return
     emit(f"    # backward walk {n} from v{walk.root}")
     emit(f"    seed{n} = _unit(v{walk.root}); g{walk.root} = seed{n}; leaves{n} = []")
@@ -712,13 +735,32 @@ def _emit_backward(walk: _Backward, n: int, emit: Callable, const: Callable, ops
                 emit(f"                else: g{target} = g{target} + s; own{target} = True")
         if not walk.retain and lowered is None:
             emit(f"            f{slot}._saved = f{slot}._out = None")
+        dropped = [f"g{slot}"] + _dropped(slot, lowered, grads if lowered is not None else [], freeable)
+        emit(f"            {_drop(dropped)}" if lowered is not None else f"            {_drop(dropped + ['gx'])}")
     emit("    finally:")
     emit("        _state.graph_backward, _state.grad_enabled = prev")
     emit("        _block_closed()")
     emit(f"    _write(_sum(leaves{n}), False, (seed{n},))")
 
 
-def _emit_lowered_backward(walk: _Backward, n: int, emit: Callable, const: Callable, ops: list, consumers: dict):
+def _dropped(slot: int, lowered, grads: list, freeable: tuple, keep: tuple = ()) -> list:
+    """The locals of node `slot` to drop after its backward: its lowered temporaries and gradients (but `keep`),
+    its saved values, its own value, its op object, as far as `freeable` allows."""
+    values, nodes = freeable
+    names = [f"gy_{slot}"] if isinstance(lowered, lowering._LinearCall) else []
+    names += [g for g in grads if g is not None and g not in keep]
+    if lowered is not None and slot in nodes:
+        names += lowered.saved(slot)
+    if slot in values:
+        names.append(f"v{slot}")
+    if lowered is None and slot in nodes:
+        names.append(f"f{slot}")
+    return names
+
+
+def _emit_lowered_backward(
+    walk: _Backward, n: int, emit: Callable, const: Callable, ops: list, consumers: dict, freeable: tuple
+):
     """A walk whose every node is lowered, and whose every leaf gets one share, as plain straight-line code: every
     gradient is then known to exist and to be a fresh array, so the checks for None, the sums' bookkeeping, the
     leaves' list and the grad-mode switch (no op method runs) all go; the eager order of every sum stays.
@@ -735,6 +777,7 @@ def _emit_lowered_backward(walk: _Backward, n: int, emit: Callable, const: Calla
         lines, grads = lowered.backward(slot, tuple(k in wanted for k in range(len(ops[slot].sources))), const)
         code.append(f"# {ops[slot].cls.__name__}")
         code.extend(lines)
+        to_leaves = []
         for position, _, target in targets:
             grad = grads[position] if position < len(grads) else None
             if grad is None:
@@ -744,6 +787,7 @@ def _emit_lowered_backward(walk: _Backward, n: int, emit: Callable, const: Calla
                 key = (kind, id(leaf))
                 leaf_shares[key] = leaf_shares.get(key, 0) + 1
                 writes.append(f"({f'inputs[{leaf}]' if kind == _INPUT else const(leaf, 'p')}, {grad})")
+                to_leaves.append(grad)
                 continue
             arrived[target] = k = arrived.get(target, 0) + 1
             # as the eager walk sums: the first share as it is, the second into a new array, then in place
@@ -754,6 +798,7 @@ def _emit_lowered_backward(walk: _Backward, n: int, emit: Callable, const: Calla
                 if k == 2
                 else f"g{target} += {grad}"
             )
+        code.append(_drop([f"g{slot}"] + _dropped(slot, lowered, grads, freeable, keep=tuple(to_leaves))))
     if any(count != 1 for count in leaf_shares.values()):
         return False
     root = ops[walk.root]

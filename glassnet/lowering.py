@@ -63,6 +63,11 @@ class Lowered:
     def backward(self, i: int, wants: tuple, const) -> tuple[list, list]:
         raise NotImplementedError
 
+    def saved(self, i: int) -> list:
+        """The locals the forward keeps for the backward (dropped once the backward has run, as the eager walk
+        frees a node's saved values)."""
+        return []
+
 
 def _host(*arrays) -> bool:
     return all(type(a) is _ndarray for a in arrays)
@@ -100,9 +105,12 @@ class _LinearCall(Lowered):
             lines.append(f"v{i} = v{i}.reshape({self.x_shape[:-1] + (self.n_out,)})")
         return lines
 
+    def saved(self, i):
+        return [f"x_{i}", f"w_{i}"]
+
     def backward(self, i, wants, const):
         gy = f"g{i}.reshape({(-1, self.n_out)})" if self.flat else f"g{i}"
-        lines, names = [f"gy_{i} = {gy}"], [None] * len(wants)
+        lines, names = [f"gy_{i} = {gy}"], [None] * len(wants)  # (gy_{i}: a temporary, dropped with g{i})
         if wants[0]:
             lines.append(f"d{i}_0 = _dot(gy_{i}, w_{i})")
             if self.flat:
@@ -179,6 +187,9 @@ class _MseCall(Lowered):
             f"d_{i} = {args[0]} - {args[1]}",  # diff = x − t
             f"v{i} = _asarray({f'{total} / {self.size}' if self.mean else total}, d_{i}.dtype)",
         ]
+
+    def saved(self, i):
+        return [f"d_{i}"]
 
     def backward(self, i, wants, const):
         lines = [f"d{i}_0 = d_{i} * (g{i} * {const(self.scale, 'c')})"]  # dL/dx = dL/dL · 2(x − t)/n
