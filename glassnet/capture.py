@@ -29,6 +29,7 @@ from glassnet import autograd, lowering
 from glassnet.autograd import _state, _sum_per_leaf, _write_leaf_grads, match_gradient, unit_gradient
 from glassnet.backend import np
 from glassnet.optim.optimizer import Optimizer
+from glassnet.optim.sgd import SGD
 from glassnet.state import mode_block_closed, mode_block_opened
 from glassnet.tensor import Tensor
 
@@ -628,6 +629,14 @@ def _generate(schedule: Schedule) -> Callable:
             # Optimizer.zero_grad() itself: each parameter's .grad = None (the setter does no more for None)
             emit(f"    for group in {const(step.method.__self__, 'o')}.param_groups:")
             emit("        for p in group['params']: p._grad = None")
+        elif getattr(step.method, "__func__", None) is Optimizer.step and type(step.method.__self__) is SGD:
+            # SGD.step() itself: each group's update_group (array updates only: the no_grad block it opens for
+            # optimisers whose update makes tensors is left out), unless hooks have been added since
+            opt = const(step.method.__self__, "o")
+            emit(f"    if {opt}._step_pre_hooks or {opt}._step_post_hooks: {opt}.step()")
+            emit("    else:")
+            emit(f"        for group in {opt}.param_groups: {opt}.update_group(group)")
+            emit(f"        {opt}._step_count += 1")
         else:
             emit(f"    {const(step.method, 'm')}(*{const(step.args, 'c')})")
     slots = sorted(_result_slots(schedule.result))
