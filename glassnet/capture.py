@@ -6,6 +6,10 @@ every optimiser `zero_grad`/`step`. Later calls replay that *schedule*: each op'
 backward as a fixed list of the same `backward` calls in the order the walk visited them, then the optimiser
 calls. No Tensors are made in between, there is no graph to build, no heap to order and no per-node checks, so
 the result is bitwise what the eager step computes (the same NumPy calls on the same values in the same order).
+The hottest ops (Linear, Tanh, ReLU, MSE: glassnet/lowering.py) are not even called: their array calls are written
+into the replay inline, and a backward walk made only of such ops becomes plain straight-line code; the parameters
+they read are checked (shape, dtype, requires_grad) on every replay, and one that changed means a new capture.
+`gn.compile(step, lower=False)` replays every op through its own methods: the reference the inline code equals.
 
 What cannot be replayed falls back to eager, with a one-line reason in `compiled.fallback_reason` (and a warning):
 reading a tensor's value inside the step (`.item()`, `.numpy()`, `if loss > 0:` ...), tensor hooks,
@@ -60,7 +64,7 @@ class _Op:
             for kind, value in self.sources
         )
         name = self.cls.__name__ if self.cls is not None else f"compare:{self.ufunc.__name__}"
-        return f"{name}({args}) -> {self.dtype}{list(self.shape)}"
+        return f"{name}({args}) -> {self.dtype}{list(self.shape)}{'  [inline]' if self.lowered is not None else ''}"
 
 
 class _Backward:
@@ -123,7 +127,8 @@ class Schedule:
     def __str__(self) -> str:
         names = self._names()
         lines = [
-            f"schedule for inputs {list(self.key[0])}: {len(self.ops)} ops, "
+            f"schedule for inputs {list(self.key[0])}: {len(self.ops)} ops "
+            f"({sum(op.lowered is not None for op in self.ops)} written inline), "
             f"{sum(isinstance(s, _Backward) for s in self.steps)} backward walk(s)"
         ]
         index = {id(op): i for i, op in enumerate(self.ops)}
@@ -544,6 +549,8 @@ def _generate(schedule: Schedule) -> Callable:
     input's share is added to its producer's gradient (`g2 = gx[0]`, or a sum where a value has several
     consumers, as the eager walk sums them: the first share as it is, the second into a new array, further ones
     in place). Leaf gradients go through the eager walk's own `_write_leaf_grads`. `schedule.source` shows it.
+    A lowered op (glassnet/lowering.py) is written as its own array calls instead: `v3 = _tanh(v2)`, and in the
+    backward `d3_0 = g3 * (1 - v3 * v3)`. Each node's values are dropped once its backward has run (_freeable).
     """
     consts: dict = {
         "_new": _new,
