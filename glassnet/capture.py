@@ -600,6 +600,18 @@ def _generate(schedule: Schedule) -> Callable:
             f"    if {const(p, 'p')}.data.dtype is not {const(data.dtype, 'c')} or {const(p, 'p')}.data.shape != "
             f"{data.shape} or {const(p, 'p')}._requires_grad is not {p._requires_grad}: return _STALE"
         )
+    # a post-accumulate hook (DDP) registered on one of the walks' parameters since the capture: captured again,
+    # which refuses it (the replay does not run them)
+    leaves = set()
+    for walk in schedule.steps:
+        if type(walk) is _Backward:
+            for _, _, targets in walk.nodes:
+                leaves.update(id(t[1]) for _, _, t in targets if type(t) is tuple and t[0] == _EXTERNAL)
+    if leaves:
+        consts["_post_hooks"] = autograd._post_accumulate_hooks
+        emit(
+            f"    if _post_hooks and not _post_hooks.keys().isdisjoint({const(frozenset(leaves), 'c')}): return _STALE"
+        )
     i = 0
     for n_walk, step in enumerate(schedule.steps):
         if type(step) is _Op:

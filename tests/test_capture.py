@@ -329,6 +329,33 @@ def test_a_parameter_changed_since_the_capture_is_captured_again():
         assert np.array_equal(eager_step(x, t).data, compiled(x, t).data)
         _assert_same(eager_model, model)
     assert model[0].weight.grad is None and (compiled.captures, compiled.replays) == (2, 2)
+    for m in (eager_model, model):  # a new array of the same shape and dtype (load_state_dict): read as it is
+        m[2].weight.data = np.full((1, 4), 0.5, np.float32)
+    assert np.array_equal(eager_step(x, t).data, compiled(x, t).data)
+    _assert_same(eager_model, model)
+    assert (compiled.captures, compiled.replays) == (2, 3)
     model.to(np.float64)
     x64, t64 = gn.tensor(np.ones((5, 3))), gn.tensor(np.zeros((5, 1)))
     assert compiled(x64, t64).dtype == np.float64 and compiled.captures == 3
+
+
+def test_a_post_accumulate_hook_added_after_the_capture_runs_the_step_eagerly():
+    gn.manual_seed(6)
+    model = nn.Sequential(nn.Linear(3, 1))
+    opt = gn.optim.SGD(model.parameters(), lr=0.1)
+    x, t = gn.tensor(np.ones((4, 3), np.float32)), gn.tensor(np.zeros((4, 1), np.float32))
+
+    @gn.compile
+    def step(x, t):
+        opt.zero_grad()
+        F.mse_loss(model(x), t).backward()
+        opt.step()
+
+    step(x, t)
+    step(x, t)
+    seen = []
+    model[0].weight.register_post_accumulate_grad_hook(lambda p: seen.append(p.grad))
+    with pytest.warns(UserWarning, match="a gradient hook on a leaf tensor"):
+        step(x, t)  # the replay sees the hook, the capture refuses it: eager from now on, and the hook runs
+    step(x, t)
+    assert len(seen) == 2 and step.replays == 1 and step.schedule is None
