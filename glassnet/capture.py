@@ -32,8 +32,6 @@ from typing import Any
 from glassnet import autograd, lowering
 from glassnet.autograd import _state, _sum_per_leaf, _write_leaf_grads, match_gradient, unit_gradient
 from glassnet.backend import np
-from glassnet.optim.optimizer import Optimizer
-from glassnet.optim.sgd import SGD
 from glassnet.state import mode_block_closed, mode_block_opened
 from glassnet.tensor import Tensor
 
@@ -644,11 +642,13 @@ def _generate(schedule: Schedule) -> Callable:
             i += 1
         elif type(step) is _Backward:
             _emit_backward(step, n_walk, emit, const, schedule.ops, _freeable(schedule, n_walk, step))
-        elif getattr(step.method, "__func__", None) is Optimizer.zero_grad and step.args == (True,):
+        elif _defined_as(step.method, "glassnet.optim.optimizer", "Optimizer.zero_grad") and step.args == (True,):
             # Optimizer.zero_grad() itself: each parameter's .grad = None (the setter does no more for None)
             emit(f"    for group in {const(step.method.__self__, 'o')}.param_groups:")
             emit("        for p in group['params']: p._grad = None")
-        elif getattr(step.method, "__func__", None) is Optimizer.step and type(step.method.__self__) is SGD:
+        elif _defined_as(step.method, "glassnet.optim.optimizer", "Optimizer.step") and _defined_as(
+            type(step.method.__self__), "glassnet.optim.sgd", "SGD"
+        ):
             # SGD.step() itself: each group's update_group (array updates only: the no_grad block it opens for
             # optimisers whose update makes tensors is left out), unless hooks have been added since
             opt = const(step.method.__self__, "o")
@@ -665,6 +665,13 @@ def _generate(schedule: Schedule) -> Callable:
     exec(builtins.compile(source, "<gn.compile schedule>", "exec"), namespace)  # noqa: S102  (code generated above)
     schedule.source = source
     return namespace["replay"]
+
+
+def _defined_as(value, module: str, qualname: str) -> bool:
+    """Whether `value` (a class, or a bound method's function) is the one defined as `module`.`qualname`: the
+    optimisers sit in a layer above this module, which therefore names them rather than importing them."""
+    value = getattr(value, "__func__", value)
+    return getattr(value, "__module__", None) == module and getattr(value, "__qualname__", None) == qualname
 
 
 def _view(view: tuple, const: Callable) -> str:
