@@ -173,6 +173,8 @@ class MseLowering(Lowering):
         mean = arrays[2] if len(arrays) == 3 else True
         if x.shape != t.shape or x.dtype is not t.dtype or x.dtype.kind != "f" or type(mean) is not bool:
             return None
+        if x.ndim == 0 or x.size == 0:  # (0-d maths gives NumPy scalars, which the eager walk turns into arrays)
+            return None
         return _MseCall(x.size, mean)
 
 

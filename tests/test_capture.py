@@ -359,3 +359,27 @@ def test_a_post_accumulate_hook_added_after_the_capture_runs_the_step_eagerly():
         step(x, t)  # the replay sees the hook, the capture refuses it: eager from now on, and the hook runs
     step(x, t)
     assert len(seen) == 2 and step.replays == 1 and step.schedule is None
+
+
+def test_a_scalar_prediction_is_left_to_the_op_and_still_equals_eager():
+    # mse_loss of 0-d tensors: NumPy's 0-d maths gives scalars, which only the op's own path turns into arrays
+    def setup():
+        w = gn.tensor(np.float32(0.5), requires_grad=True)
+        opt = gn.optim.SGD([w], lr=0.1)
+
+        def step(x, t):
+            opt.zero_grad()
+            loss = F.mse_loss((w * x).tanh(), t)
+            loss.backward()
+            opt.step()
+            return loss
+
+        return w, step
+
+    (w_eager, eager_step), (w, step) = setup(), setup()
+    compiled = gn.compile(step)
+    for k in range(3):
+        x, t = gn.tensor(np.float32(k + 1)), gn.tensor(np.float32(0.25))
+        assert np.array_equal(eager_step(x, t).data, compiled(x, t).data)
+        assert np.array_equal(w_eager.data, w.data) and np.array_equal(w_eager.grad.data, w.grad.data)
+    assert compiled.replays == 2 and "[inline]" not in str(compiled.schedule)
