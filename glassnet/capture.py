@@ -596,7 +596,7 @@ def _generate(schedule: Schedule) -> Callable:
         data = p.data
         emit(
             f"    if {const(p, 'p')}.data.dtype is not {const(data.dtype, 'c')} or {const(p, 'p')}.data.shape != "
-            f"{data.shape} or {const(p, 'p')}._requires_grad is not {p._requires_grad}: return _STALE"
+            f"{data.shape} or {const(p, 'p')}._requires_grad != {p._requires_grad}: return _STALE"
         )
     # a post-accumulate hook (DDP) registered on one of the walks' parameters since the capture: captured again,
     # which refuses it (the replay does not run them)
