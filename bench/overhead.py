@@ -48,8 +48,9 @@ def numpy_step():
     return step
 
 
-def glassnet_step():
-    """W0 in glassnet, written as a user would: nn.Linear, nn.Tanh, F.mse_loss, optim.SGD."""
+def glassnet_step(compiled: bool = False):
+    """W0 in glassnet, written as a user would: nn.Linear, nn.Tanh, F.mse_loss, optim.SGD (with `compiled`, the
+    same step through gn.compile: captured on the first call, replayed afterwards)."""
     import glassnet.nn.functional as F
     from glassnet import nn
 
@@ -57,12 +58,13 @@ def glassnet_step():
     model = nn.Sequential(nn.Linear(2, 16), nn.Tanh(), nn.Linear(16, 16), nn.Tanh(), nn.Linear(16, 1))
     opt = gn.optim.SGD(model.parameters(), lr=0.01)
 
-    def step():
+    def step(x, y):
         opt.zero_grad()
         F.mse_loss(model(x), y).backward()
         opt.step()
 
-    return step
+    step = gn.compile(step) if compiled else step
+    return lambda: step(x, y)
 
 
 def torch_step():
@@ -120,10 +122,12 @@ def main(argv=None) -> dict:
         times = {s: [1e6 / r for r in rs] for s, rs in rates.items()}  # µs per call
         results[name] = {s: statistics.median(t) for s, t in times.items()}
         ratios[name] = [g / n for g, n in zip(times["glassnet"], times["numpy"])]
-    steps = {"numpy": numpy_step(), "glassnet": glassnet_step(), "pytorch": torch_step()}
+    steps = {"numpy": numpy_step(), "glassnet": glassnet_step(), "pytorch": torch_step(),
+             "compiled": glassnet_step(compiled=True)}
     rates = interleaved(steps, **window)
     results["W0 step"] = {s: statistics.median(r) for s, r in rates.items()}
     ratios["W0 step"] = [g / t for g, t in zip(rates["glassnet"], rates["pytorch"])]
+    ratios["W0 compiled"] = [c / t for c, t in zip(rates["compiled"], rates["pytorch"])]
 
     rounds = len(ratios["W0 step"])
     print(f"{'benchmark':<14}{'NumPy':>12}{'glassnet':>12}{'PyTorch':>12}   ratio: median (range) of {rounds} rounds")
@@ -134,6 +138,8 @@ def main(argv=None) -> dict:
     r = results["W0 step"]
     print(f"{'W0 step':<14}{r['numpy']:>9.0f}/s {r['glassnet']:>9.0f}/s {r['pytorch']:>9.0f}/s   "
           f"glassnet/PyTorch {_summary(ratios['W0 step'])}")
+    print(f"{'W0 gn.compile':<14}{'':>12}{r['compiled']:>9.0f}/s {'':>12}   "
+          f"compiled/PyTorch {_summary(ratios['W0 compiled'])}")
     results["ratios"] = ratios
     return results
 

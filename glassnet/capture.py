@@ -6,6 +6,10 @@ every optimiser `zero_grad`/`step`. Later calls replay that *schedule*: each op'
 backward as a fixed list of the same `backward` calls in the order the walk visited them, then the optimiser
 calls. No Tensors are made in between, there is no graph to build, no heap to order and no per-node checks, so
 the result is bitwise what the eager step computes (the same NumPy calls on the same values in the same order).
+The hottest ops (Linear, Tanh, ReLU, MSE: glassnet/lowering.py) are not even called: their array calls are written
+into the replay inline, and a backward walk made only of such ops becomes plain straight-line code; the parameters
+they read are checked (shape, dtype, requires_grad) on every replay, and one that changed means a new capture.
+`gn.compile(step, lower=False)` replays every op through its own methods: the reference the inline code equals.
 
 What cannot be replayed falls back to eager, with a one-line reason in `compiled.fallback_reason` (and a warning):
 reading a tensor's value inside the step (`.item()`, `.numpy()`, `if loss > 0:` ...), tensor hooks,
@@ -25,7 +29,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-from glassnet import autograd
+from glassnet import autograd, lowering
 from glassnet.autograd import _state, _sum_per_leaf, _write_leaf_grads, match_gradient, unit_gradient
 from glassnet.backend import np
 from glassnet.state import mode_block_closed, mode_block_opened
@@ -38,6 +42,8 @@ _new = object.__new__
 _SLOT, _INPUT, _EXTERNAL, _CONSTANT, _INPUT_VIEW = 0, 1, 2, 3, 4
 
 
+_STALE = object()  # what a replay returns, having changed nothing, when a parameter no longer fits its schedule
+
 MAX_SCHEDULES = 16  # input signatures kept per compiled step before it gives up and runs eagerly
 
 
@@ -48,7 +54,7 @@ class CaptureError(Exception):
 class _Op:
     """One recorded op: its class, where each argument comes from, its options."""
 
-    __slots__ = ("cls", "sources", "options", "option_views", "inputs", "shape", "dtype", "tracked", "ufunc")
+    __slots__ = ("cls", "sources", "options", "option_views", "inputs", "shape", "dtype", "tracked", "ufunc", "lowered")
 
     def describe(self, names: dict) -> str:
         args = ", ".join(
@@ -56,7 +62,7 @@ class _Op:
             for kind, value in self.sources
         )
         name = self.cls.__name__ if self.cls is not None else f"compare:{self.ufunc.__name__}"
-        return f"{name}({args}) -> {self.dtype}{list(self.shape)}"
+        return f"{name}({args}) -> {self.dtype}{list(self.shape)}{'  [inline]' if self.lowered is not None else ''}"
 
 
 class _Backward:
@@ -119,7 +125,8 @@ class Schedule:
     def __str__(self) -> str:
         names = self._names()
         lines = [
-            f"schedule for inputs {list(self.key[0])}: {len(self.ops)} ops, "
+            f"schedule for inputs {list(self.key[0])}: {len(self.ops)} ops "
+            f"({sum(op.lowered is not None for op in self.ops)} written inline), "
             f"{sum(isinstance(s, _Backward) for s in self.steps)} backward walk(s)"
         ]
         index = {id(op): i for i, op in enumerate(self.ops)}
@@ -179,8 +186,9 @@ class Schedule:
 class _Recorder:
     """Told by the engine of every op, backward walk and optimiser call while a step is captured."""
 
-    def __init__(self, schedule: Schedule, inputs: list):
+    def __init__(self, schedule: Schedule, inputs: list, lower: bool = True):
         self.schedule = schedule
+        self.lower = lower
         self.inputs = {id(t): k for k, t in enumerate(inputs) if isinstance(t, Tensor)}
         self.input_tensors = [(k, t) for k, t in enumerate(inputs) if isinstance(t, Tensor)]
         self.slots: dict[int, int] = {}  # id(output tensor) -> slot
@@ -241,6 +249,10 @@ class _Recorder:
         op.tracked = out.grad_fn is not None
         op.ufunc = options.get("ufunc") if cls is None else None
         op.options = {} if cls is None else op_options
+        op.lowered = None
+        if self.lower and cls is not None and not option_views:
+            arrays = [a.data if isinstance(a, Tensor) else a for a in args]
+            op.lowered = lowering.lower(cls, arrays, op_options, out.data)
         slot = len(self.schedule.ops)
         self.keep.append(out)
         self.outputs.append(out.data)
@@ -375,22 +387,30 @@ def _address(a) -> int:
     return a.__array_interface__["data"][0]
 
 
-def _key(args: tuple, kwargs: dict) -> tuple:
+def _key(args: tuple, kwargs: dict) -> tuple | None:
+    """The arguments' signature: each tensor's shape, dtype and requires_grad, every other argument (by value if
+    it is a plain Python value, else by identity), the keywords' names. None if a list/tuple/dict holds a tensor."""
     shapes, others = [], []
-    for a in list(args) + list(kwargs.values()):
+    for a in (args + tuple(kwargs.values())) if kwargs else args:
         if isinstance(a, Tensor):
-            shapes.append((a.data.shape, a.data.dtype, a._requires_grad))
+            data = a.data
+            shapes.append((data.shape, data.dtype, a._requires_grad))
+        elif isinstance(a, (int, float, str, bool, type(None))):
+            others.append(a)
         else:
-            others.append(a if isinstance(a, (int, float, str, bool, type(None))) else id(a))
+            if isinstance(a, (list, tuple, dict)) and _has_tensor(a):
+                return None
+            others.append(id(a))
     return tuple(shapes), tuple(others), tuple(kwargs)
 
 
 class CompiledStep:
     """A step function with capture and replay; call it like the function itself (see the module docstring)."""
 
-    def __init__(self, fn: Callable, warn: bool = True):
+    def __init__(self, fn: Callable, warn: bool = True, lower: bool = True):
         self.fn = fn
         self.warn = warn
+        self.lower = lower  # write the hottest ops inline (glassnet/lowering.py); False: call every op's methods
         self.schedules: dict[tuple, Schedule] = {}
         self.fallback_reason: str | None = None
         self.captures = 0
@@ -405,12 +425,9 @@ class CompiledStep:
     def __call__(self, *args, **kwargs):
         if self.fallback_reason is not None:
             return self.fn(*args, **kwargs)
-        for a in list(args) + list(kwargs.values()):
-            if isinstance(a, (list, tuple, dict)) and _has_tensor(a):
-                return self._fall_back(
-                    "tensors inside a list/tuple/dict argument; pass them as arguments", args, kwargs
-                )
         key = _key(args, kwargs)
+        if key is None:
+            return self._fall_back("tensors inside a list/tuple/dict argument; pass them as arguments", args, kwargs)
         schedule = self.schedules.get(key)
         if schedule is None and len(self.schedules) >= MAX_SCHEDULES:
             return self._fall_back(
@@ -419,8 +436,12 @@ class CompiledStep:
                 kwargs,
             )
         if schedule is not None:
-            self.replays += 1
-            return _replay(schedule, [a for a in list(args) + list(kwargs.values())])
+            inputs = list(args) + list(kwargs.values()) if kwargs else args
+            values = schedule.run(inputs)
+            if values is not _STALE:
+                self.replays += 1
+                return _rebuild(schedule.result, values, inputs) if schedule.result is not None else None
+            del self.schedules[key]  # a parameter changed shape, dtype or requires_grad: capture again
         return self._capture(key, args, kwargs)
 
     def _fall_back(self, reason: str, args, kwargs):
@@ -440,7 +461,7 @@ class CompiledStep:
             return self._fall_back("a compiled step called inside another one's capture", args, kwargs)
         inputs = list(args) + list(kwargs.values())
         schedule = Schedule(key, len(inputs))
-        recorder = _Recorder(schedule, inputs)
+        recorder = _Recorder(schedule, inputs, self.lower)
         _state.capture = recorder
         try:
             with autograd.observe_ops(recorder.op):
@@ -526,6 +547,8 @@ def _generate(schedule: Schedule) -> Callable:
     input's share is added to its producer's gradient (`g2 = gx[0]`, or a sum where a value has several
     consumers, as the eager walk sums them: the first share as it is, the second into a new array, further ones
     in place). Leaf gradients go through the eager walk's own `_write_leaf_grads`. `schedule.source` shows it.
+    A lowered op (glassnet/lowering.py) is written as its own array calls instead: `v3 = _tanh(v2)`, and in the
+    backward `d3_0 = g3 * (1 - v3 * v3)`. Each node's values are dropped once its backward has run (_freeable).
     """
     consts: dict = {
         "_new": _new,
@@ -539,6 +562,9 @@ def _generate(schedule: Schedule) -> Callable:
         "_block_opened": mode_block_opened,
         "_block_closed": mode_block_closed,
         "_fix": _fix_scalar,
+        "_STALE": _STALE,
+        "_write_fresh": _write_fresh,
+        **lowering.NAMESPACE,
     }
     names: dict = {}
 
@@ -558,6 +584,32 @@ def _generate(schedule: Schedule) -> Callable:
         else "    pass"
     )
     consts["_T"] = Tensor
+    # Lowered code reads each parameter's array without the op's checks: a parameter whose shape, dtype or
+    # requires_grad changed since the capture (model.double(), a frozen layer) makes the schedule stale
+    guarded = {}
+    for op in schedule.ops:
+        if op.lowered is not None:
+            for kind, value in op.sources:
+                if kind == _EXTERNAL:
+                    guarded[id(value)] = value
+    for p in guarded.values():
+        data = p.data
+        emit(
+            f"    if {const(p, 'p')}.data.dtype is not {const(data.dtype, 'c')} or {const(p, 'p')}.data.shape != "
+            f"{data.shape} or {const(p, 'p')}._requires_grad != {p._requires_grad}: return _STALE"
+        )
+    # a post-accumulate hook (DDP) registered on one of the walks' parameters since the capture: captured again,
+    # which refuses it (the replay does not run them)
+    leaves = set()
+    for walk in schedule.steps:
+        if type(walk) is _Backward:
+            for _, _, targets in walk.nodes:
+                leaves.update(id(t[1]) for _, _, t in targets if type(t) is tuple and t[0] == _EXTERNAL)
+    if leaves:
+        consts["_post_hooks"] = autograd._post_accumulate_hooks
+        emit(
+            f"    if _post_hooks and not _post_hooks.keys().isdisjoint({const(frozenset(leaves), 'c')}): return _STALE"
+        )
     i = 0
     for n_walk, step in enumerate(schedule.steps):
         if type(step) is _Op:
@@ -575,6 +627,10 @@ def _generate(schedule: Schedule) -> Callable:
                     args.append(const(value, "c"))
             if step.cls is None:
                 emit(f"    v{i} = {const(step.ufunc, 'u')}({', '.join(args)})")
+            elif step.lowered is not None:  # the op's own array calls, inline (glassnet/lowering.py)
+                emit(f"    # {step.cls.__name__}")
+                for line in step.lowered.forward(i, args, const):
+                    emit(f"    {line}")
             else:
                 if step.options:
                     args.append(f"**{const(step.options, 'o')}")
@@ -585,7 +641,21 @@ def _generate(schedule: Schedule) -> Callable:
                     emit(f"    f{i}.inputs = {const(step.inputs, 'I')}; f{i}._out = v{i}")
             i += 1
         elif type(step) is _Backward:
-            _emit_backward(step, n_walk, emit, const, schedule.ops)
+            _emit_backward(step, n_walk, emit, const, schedule.ops, _freeable(schedule, n_walk, step))
+        elif _defined_as(step.method, "glassnet.optim.optimizer", "Optimizer.zero_grad") and step.args == (True,):
+            # Optimizer.zero_grad() itself: each parameter's .grad = None (the setter does no more for None)
+            emit(f"    for group in {const(step.method.__self__, 'o')}.param_groups:")
+            emit("        for p in group['params']: p._grad = None")
+        elif _defined_as(step.method, "glassnet.optim.optimizer", "Optimizer.step") and _defined_as(
+            type(step.method.__self__), "glassnet.optim.sgd", "SGD"
+        ):
+            # SGD.step() itself: each group's update_group (array updates only: the no_grad block it opens for
+            # optimisers whose update makes tensors is left out), unless hooks have been added since
+            opt = const(step.method.__self__, "o")
+            emit(f"    if {opt}._step_pre_hooks or {opt}._step_post_hooks: {opt}.step()")
+            emit("    else:")
+            emit(f"        for group in {opt}.param_groups: {opt}.update_group(group)")
+            emit(f"        {opt}._step_count += 1")
         else:
             emit(f"    {const(step.method, 'm')}(*{const(step.args, 'c')})")
     slots = sorted(_result_slots(schedule.result))
@@ -595,6 +665,13 @@ def _generate(schedule: Schedule) -> Callable:
     exec(builtins.compile(source, "<gn.compile schedule>", "exec"), namespace)  # noqa: S102  (code generated above)
     schedule.source = source
     return namespace["replay"]
+
+
+def _defined_as(value, module: str, qualname: str) -> bool:
+    """Whether `value` (a class, or a bound method's function) is the one defined as `module`.`qualname`: the
+    optimisers sit in a layer above this module, which therefore names them rather than importing them."""
+    value = getattr(value, "__func__", value)
+    return getattr(value, "__module__", None) == module and getattr(value, "__qualname__", None) == qualname
 
 
 def _view(view: tuple, const: Callable) -> str:
@@ -613,12 +690,39 @@ def _fix_scalar(out, fn):
     return out
 
 
-def _emit_backward(walk: _Backward, n: int, emit: Callable, const: Callable, ops: list) -> None:
+def _freeable(schedule: Schedule, n: int, walk: _Backward) -> tuple[set, set]:
+    """What the replay may drop once walk `n` has run a node's backward, as the eager walk frees each node's saved
+    values: (slots whose value nothing later reads: no later op, not the step's result; nodes no later walk visits).
+    Nothing, if the walk keeps its graph (retain_graph=True)."""
+    if walk.retain:
+        return set(), set()
+    read_later, visited_later = set(_result_slots(schedule.result)), set()
+    for step in schedule.steps[n + 1 :]:
+        if type(step) is _Op:
+            read_later.update(value for kind, value in step.sources if kind == _SLOT)
+        elif type(step) is _Backward:
+            visited_later.update(slot for slot, _, _ in step.nodes)
+    slots = {slot for slot, _, _ in walk.nodes}
+    return slots - read_later, slots - visited_later
+
+
+def _drop(names: list) -> str:
+    """`a = b = None`: the replay lets go of arrays it no longer needs (see _freeable)."""
+    return f"{' = '.join(names)} = None"
+
+
+def _emit_backward(
+    walk: _Backward, n: int, emit: Callable, const: Callable, ops: list, freeable: tuple = (set(), set())
+) -> None:
+    """One backward walk as straight-line code: each node's backward (the op's method, or its lowered lines),
+    then each input's share routed to its producer's gradient or to the leaves' list."""
     consumers: dict = {}  # slot -> how many shares its gradient receives
     for _, _, targets in walk.nodes:
         for _, _, target in targets:
             if type(target) is int:
                 consumers[target] = consumers.get(target, 0) + 1
+    if _emit_lowered_backward(walk, n, emit, const, ops, consumers, freeable):
+        return
     emit(f"    # backward walk {n} from v{walk.root}")
     emit(f"    seed{n} = _unit(v{walk.root}); g{walk.root} = seed{n}; leaves{n} = []")
     for target, count in consumers.items():
@@ -632,11 +736,22 @@ def _emit_backward(walk: _Backward, n: int, emit: Callable, const: Callable, ops
         if slot != walk.root and slot not in consumers:
             continue
         emit(f"        if g{slot} is not None:  # {ops[slot].cls.__name__}")
-        emit(f"            gx = f{slot}.backward(g{slot})")
-        emit("            if type(gx) is not tuple: gx = (gx,)")
+        lowered = ops[slot].lowered
+        if lowered is not None:
+            wanted = {position for position, _, _ in targets}
+            n_inputs = len(ops[slot].sources)
+            lines, grads = lowered.backward(slot, tuple(k in wanted for k in range(n_inputs)), const)
+            for line in lines:
+                emit(f"            {line}")
+        else:
+            emit(f"            gx = f{slot}.backward(g{slot})")
+            emit("            if type(gx) is not tuple: gx = (gx,)")
         for position, inp, target in targets:
-            emit(f"            s = gx[{position}] if len(gx) > {position} else None")
-            if checked:
+            if lowered is not None:  # (a lowering returns each gradient in its input's shape and dtype)
+                emit(f"            s = {grads[position] if position < len(grads) else None}")
+            else:
+                emit(f"            s = gx[{position}] if len(gx) > {position} else None")
+            if checked and lowered is None:
                 data, name = const(inp, "p"), const(ops[slot].cls.__name__, "c")
                 emit(
                     f"            if s is not None and (s.shape != {data}.data.shape or s.dtype != {data}.data.dtype):"
@@ -653,12 +768,102 @@ def _emit_backward(walk: _Backward, n: int, emit: Callable, const: Callable, ops
                 emit(f"                if g{target} is None: g{target} = s")
                 emit(f"                elif own{target}: g{target} += s")
                 emit(f"                else: g{target} = g{target} + s; own{target} = True")
-        if not walk.retain:
+        if not walk.retain and lowered is None:
             emit(f"            f{slot}._saved = f{slot}._out = None")
+        dropped = [f"g{slot}"] + _dropped(slot, lowered, grads if lowered is not None else [], freeable)
+        emit(f"            {_drop(dropped)}" if lowered is not None else f"            {_drop(dropped + ['gx'])}")
     emit("    finally:")
     emit("        _state.graph_backward, _state.grad_enabled = prev")
     emit("        _block_closed()")
     emit(f"    _write(_sum(leaves{n}), False, (seed{n},))")
+
+
+def _dropped(slot: int, lowered, grads: list, freeable: tuple, keep: tuple = ()) -> list:
+    """The locals of node `slot` to drop after its backward: its lowered temporaries and gradients (but `keep`),
+    its saved values, its own value, its op object, as far as `freeable` allows."""
+    values, nodes = freeable
+    names = [f"gy_{slot}"] if isinstance(lowered, lowering._LinearCall) else []
+    names += [g for g in grads if g is not None and g not in keep]
+    if lowered is not None and slot in nodes:
+        names += lowered.saved(slot)
+    if slot in values:
+        names.append(f"v{slot}")
+    if lowered is None and slot in nodes:
+        names.append(f"f{slot}")
+    return names
+
+
+def _emit_lowered_backward(
+    walk: _Backward, n: int, emit: Callable, const: Callable, ops: list, consumers: dict, freeable: tuple
+):
+    """A walk whose every node is lowered, and whose every leaf gets one share, as plain straight-line code: every
+    gradient is then known to exist and to be a fresh array, so the checks for None, the sums' bookkeeping, the
+    leaves' list and the grad-mode switch (no op method runs) all go; the eager order of every sum stays.
+    Returns False (writing nothing) for any other walk."""
+    walked = [(slot, targets) for slot, _, targets in walk.nodes if slot == walk.root or slot in consumers]
+    leaf_shares: dict = {}
+    arrived: dict = {}  # slot -> how many of its gradient's shares are summed so far
+    code, writes = [], []
+    for slot, targets in walked:
+        lowered = ops[slot].lowered
+        if lowered is None:
+            return False
+        wanted = {position for position, _, _ in targets}
+        lines, grads = lowered.backward(slot, tuple(k in wanted for k in range(len(ops[slot].sources))), const)
+        code.append(f"# {ops[slot].cls.__name__}")
+        code.extend(lines)
+        to_leaves = []
+        for position, _, target in targets:
+            grad = grads[position] if position < len(grads) else None
+            if grad is None:
+                return False
+            if type(target) is tuple:
+                kind, leaf = target
+                key = (kind, id(leaf))
+                leaf_shares[key] = leaf_shares.get(key, 0) + 1
+                writes.append(f"({f'inputs[{leaf}]' if kind == _INPUT else const(leaf, 'p')}, {grad})")
+                to_leaves.append(grad)
+                continue
+            arrived[target] = k = arrived.get(target, 0) + 1
+            # as the eager walk sums: the first share as it is, the second into a new array, then in place
+            code.append(
+                f"g{target} = {grad}"
+                if k == 1
+                else f"g{target} = g{target} + {grad}"
+                if k == 2
+                else f"g{target} += {grad}"
+            )
+        code.append(_drop([f"g{slot}"] + _dropped(slot, lowered, grads, freeable, keep=tuple(to_leaves))))
+    if any(count != 1 for count in leaf_shares.values()):
+        return False
+    root = ops[walk.root]
+    seed = unit_gradient(np.zeros(root.shape, root.dtype))
+    seed.flags.writeable = False  # (read by the root's lowered backward only)
+    emit(f"    # backward walk {n} from v{walk.root}, all lowered")
+    emit(f"    g{walk.root} = {const(seed, 'c')}")
+    for line in code:
+        emit(f"    {line}")
+    if writes:
+        emit(f"    _write_fresh(({', '.join(writes)},))")
+    return True
+
+
+def _write_fresh(leaves: tuple) -> None:
+    """`_write_leaf_grads` for a lowered walk's leaf gradients: one per leaf, each a new array nothing else holds."""
+    for leaf, _ in leaves:
+        if leaf._hooks:  # (added since the capture) the eager writer runs them
+            _write_leaf_grads(list(leaves), False)
+            return
+    for leaf, g in leaves:
+        grad = leaf._grad
+        if grad is not None:
+            grad.data += g
+            continue
+        if g.base is not None:  # a view (a reshaped gradient): copied, as the eager writer does
+            g = g.copy()
+        t = _new(Tensor)
+        t.data, t.grad_fn, t._requires_grad, t._grad, t._hooks = g, None, False, None, None
+        leaf._grad = t
 
 
 def _result_slots(spec) -> set:
@@ -674,17 +879,13 @@ def _result_slots(spec) -> set:
     return set().union(*map(_result_slots, value)) if value else set()
 
 
-def _replay(schedule: Schedule, inputs: list):
-    """Run the schedule's generated function on new inputs and rebuild the step's return value."""
-    values = schedule.run(inputs)
-    return _rebuild(schedule.result, values, inputs) if schedule.result is not None else None
-
-
-def compile(fn: Callable | None = None, *, warn: bool = True) -> Any:  # noqa: A001  (torch.compile's name)
+def compile(fn: Callable | None = None, *, warn: bool = True, lower: bool = True) -> Any:  # noqa: A001
     """Capture `fn` (a training step) on its first call and replay the recording afterwards; see the module doc.
+    (The name is torch.compile's.) `lower=False` replays every op through its own forward and backward instead of
+    writing the hottest ones inline (glassnet/lowering.py): slower, the reference the lowered replay equals.
 
     Usable as `step = gn.compile(step)` or as the decorator `@gn.compile`.
     """
     if fn is None:
-        return lambda f: CompiledStep(f, warn=warn)
-    return CompiledStep(fn, warn=warn)
+        return lambda f: CompiledStep(f, warn=warn, lower=lower)
+    return CompiledStep(fn, warn=warn, lower=lower)

@@ -155,7 +155,10 @@ def test_schedule_prints_and_draws():
     text = str(compiled.schedule)
     assert "%0 = Linear(in0, p" in text and "Tanh(%0)" in text and "MeanSquaredError(%4, in1" in text
     assert "backward from %5: 6 nodes" in text and text.index("SGD.zero_grad()") < text.index("SGD.step()")
-    assert "f0.forward(a0," in compiled.schedule.source and "f5.backward(g5)" in compiled.schedule.source
+    assert "_dot(x_0, w_0.T)" in compiled.schedule.source  # Linear lowered (glassnet/lowering.py)
+    reference = gn.compile(step, lower=False)
+    reference(x, y)
+    assert "f0.forward(a0," in reference.schedule.source and "f5.backward(g5)" in reference.schedule.source
     need_module("graphviz", "pip install 'glassnet[graph]'")
     graph = gn.lens.draw_graph(compiled.schedule)
     assert "Linear" in graph.source and "backward (6 nodes)" in graph.source
@@ -214,3 +217,169 @@ def test_a_replayed_backward_opens_a_mode_block_for_other_threads():
         step()
     assert step.fallback_reason is None and len(seen) == 3
     assert all(n >= 1 for n in seen) and len(state.open_blocks) == 0
+
+
+def _lowered_cases():
+    """(name, module builder, input shape, dtype, whether the input wants a gradient): every lowering, in float32
+    and float64, with the shapes that take its other branches (3-D Linear, no bias, an input that is a leaf)."""
+    cases = []
+    for dtype in (np.float32, np.float64):
+        cases += [
+            ("linear-tanh", lambda: nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2)), (5, 3), dtype, False),
+            ("linear3d-relu", lambda: nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2, bias=False)),
+             (2, 5, 3), dtype, True),
+            ("linear1d", lambda: nn.Sequential(nn.Linear(3, 2)), (3,), dtype, True),
+        ]
+    return cases
+
+
+@pytest.mark.parametrize("name, build_model, shape, dtype, leaf_input", _lowered_cases(),
+                         ids=[f"{c[0]}-{np.dtype(c[3]).name}" for c in _lowered_cases()])
+def test_every_lowering_equals_its_op_to_the_bit(name, build_model, shape, dtype, leaf_input):
+    # The lowered replay (glassnet/lowering.py), the op-calling replay (lower=False) and eager agree bitwise:
+    # outputs, every parameter's gradient and update, and the gradient of an input that requires one.
+    def setup(lower):
+        gn.manual_seed(3)
+        model = build_model().to(dtype)
+        opt = gn.optim.SGD(model.parameters(), lr=0.1)
+
+        def step(x, t):
+            opt.zero_grad()
+            out = model(x)
+            loss = F.mse_loss(out, t)
+            loss.backward()
+            opt.step()
+            return loss, out
+
+        return model, (step if lower is None else gn.compile(step, lower=lower))
+
+    runs = {mode: setup(mode) for mode in (None, False, True)}
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        x_np = rng.standard_normal(shape).astype(dtype)
+        t_np = rng.standard_normal(shape[:-1] + (2,)).astype(dtype)
+        got = {}
+        for mode, (_, step) in runs.items():
+            x = gn.tensor(x_np, requires_grad=leaf_input)
+            loss, out = step(x, gn.tensor(t_np))
+            got[mode] = (loss.data, out.data, None if x.grad is None else x.grad.data)
+        for mode in (False, True):
+            for a, b in zip(got[None], got[mode]):
+                assert (a is None and b is None) or np.array_equal(a, b), (mode, name)
+            _assert_same(runs[None][0], runs[mode][0])
+    lowered = runs[True][1]
+    assert lowered.replays == 2 and "all lowered" in lowered.schedule.source
+    assert "_dot(" in lowered.schedule.source and ".forward(" not in lowered.schedule.source
+    assert ".forward(" in runs[False][1].schedule.source
+
+
+def test_lowered_walk_sums_shared_gradients_as_eager_does():
+    # One weight used by two layers (its leaf gets two shares) and one activation used twice (summed into its
+    # producer's gradient): the replay sums as the eager walk does, bit for bit.
+    def setup():
+        gn.manual_seed(4)
+        lin = nn.Linear(4, 4)
+        opt = gn.optim.SGD(lin.parameters(), lr=0.1)
+
+        def step(x, t):
+            opt.zero_grad()
+            h = lin(x).tanh()
+            loss = F.mse_loss(lin(h) + h, t)
+            loss.backward()
+            opt.step()
+            return loss
+
+        return lin, step
+
+    (eager_lin, eager_step), (lin, step) = setup(), setup()
+    compiled = gn.compile(step)
+    rng = np.random.default_rng(1)
+    for _ in range(3):
+        x, t = (gn.tensor(rng.standard_normal((6, 4)).astype(np.float32)) for _ in range(2))
+        assert np.array_equal(eager_step(x, t).data, compiled(x, t).data)
+        _assert_same(eager_lin, lin)
+    assert compiled.replays == 2
+
+
+def test_a_parameter_changed_since_the_capture_is_captured_again():
+    # Lowered code reads parameters without the op's checks: a parameter of another dtype, shape or
+    # requires_grad makes the schedule stale, and the next call captures again (as eager would run it).
+    def setup():
+        gn.manual_seed(5)
+        model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 1))
+        opt = gn.optim.SGD(model.parameters(), lr=0.1)
+
+        def step(x, t):
+            opt.zero_grad()
+            loss = F.mse_loss(model(x), t)
+            loss.backward()
+            opt.step()
+            return loss
+
+        return model, step
+
+    (eager_model, eager_step), (model, step) = setup(), setup()
+    compiled = gn.compile(step)
+    x, t = gn.tensor(np.ones((5, 3), np.float32)), gn.tensor(np.zeros((5, 1), np.float32))
+    for _ in range(2):
+        assert np.array_equal(eager_step(x, t).data, compiled(x, t).data)
+    for m in (eager_model, model):
+        m[0].weight.requires_grad_(False)  # a frozen first layer: no gradient for it from now on
+    for _ in range(2):
+        assert np.array_equal(eager_step(x, t).data, compiled(x, t).data)
+        _assert_same(eager_model, model)
+    assert model[0].weight.grad is None and (compiled.captures, compiled.replays) == (2, 2)
+    for m in (eager_model, model):  # a new array of the same shape and dtype (load_state_dict): read as it is
+        m[2].weight.data = np.full((1, 4), 0.5, np.float32)
+    assert np.array_equal(eager_step(x, t).data, compiled(x, t).data)
+    _assert_same(eager_model, model)
+    assert (compiled.captures, compiled.replays) == (2, 3)
+    model.to(np.float64)
+    x64, t64 = gn.tensor(np.ones((5, 3))), gn.tensor(np.zeros((5, 1)))
+    assert compiled(x64, t64).dtype == np.float64 and compiled.captures == 3
+
+
+def test_a_post_accumulate_hook_added_after_the_capture_runs_the_step_eagerly():
+    gn.manual_seed(6)
+    model = nn.Sequential(nn.Linear(3, 1))
+    opt = gn.optim.SGD(model.parameters(), lr=0.1)
+    x, t = gn.tensor(np.ones((4, 3), np.float32)), gn.tensor(np.zeros((4, 1), np.float32))
+
+    @gn.compile
+    def step(x, t):
+        opt.zero_grad()
+        F.mse_loss(model(x), t).backward()
+        opt.step()
+
+    step(x, t)
+    step(x, t)
+    seen = []
+    model[0].weight.register_post_accumulate_grad_hook(lambda p: seen.append(p.grad))
+    with pytest.warns(UserWarning, match="a gradient hook on a leaf tensor"):
+        step(x, t)  # the replay sees the hook, the capture refuses it: eager from now on, and the hook runs
+    step(x, t)
+    assert len(seen) == 2 and step.replays == 1 and step.schedule is None
+
+
+def test_a_scalar_prediction_is_left_to_the_op_and_still_equals_eager():
+    # mse_loss of 0-d tensors: NumPy's 0-d maths gives scalars, which only the op's own path turns into arrays
+    def setup():
+        w = gn.tensor(np.float32(0.5), requires_grad=True)
+        opt = gn.optim.SGD([w], lr=0.1)
+
+        def step(x, t):
+            opt.zero_grad()
+            loss = F.mse_loss((w * x).tanh(), t)
+            loss.backward()
+            opt.step()
+            return loss
+
+        return w, step
+
+    (w_eager, eager_step), (w, step) = setup(), setup()
+    compiled = gn.compile(step)
+    for k in range(3):
+        x, t = gn.tensor(np.float32(k + 1)), gn.tensor(np.float32(0.25))
+        assert np.array_equal(eager_step(x, t).data, compiled(x, t).data)
+        assert np.array_equal(w_eager.data, w.data) and np.array_equal(w_eager.grad.data, w.grad.data)
+    assert compiled.replays == 2 and "[inline]" not in str(compiled.schedule)

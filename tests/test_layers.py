@@ -35,6 +35,7 @@ LAYERS = [
     ("glassnet.functions", 3),  # the torch-style free functions (gn.acos, gn.where, ...) over Tensors and ops
     ("glassnet.linalg", 3),  # gn.linalg: Tensor-level linear algebra
     ("glassnet.capture", 3),  # gn.compile: records a step's ops and Tensor calls, replays them
+    ("glassnet.lowering", 3),  # gn.compile: the hottest ops' array calls, written inline into a replay
     ("glassnet.io.weights", 3),  # tensors to and from files: what checkpoints (train) are built on
     ("glassnet.distributed", 3),  # the MPI process group and collectives on Tensors (nn.parallel builds on it)
     ("glassnet.nn", 4),
