@@ -85,3 +85,80 @@ def test_set_num_threads_sets_the_kernels_pool_too(table):
         assert numba.get_num_threads() == min(2, numba.config.NUMBA_NUM_THREADS)
     finally:
         gn.set_num_threads(before)
+
+
+# --- Sequence-model kernels (LSTM cell, GELU, softmax, LayerNorm; float32) -------------------------------------------
+# A kernel whose reference calls np.tanh uses the kernels' tanh32 (within 3e-7 of tanh) and is compared to a stated
+# tolerance; the others repeat the reference's float32 operations in its order and are compared bit for bit.
+
+TANH_TOL = 3e-7  # |tanh32(x) − tanh(x)|, the README's figure
+
+
+def test_tanh32_is_within_its_stated_error(table):
+    x = np.concatenate([np.linspace(-12, 12, 200_001), [0.0, -0.0, 1e-30, -1e-30, 7.9, 8.0, 40.0, -40.0]])
+    x = x.astype(np.float32)
+    tanh32 = table["tanh32"]
+    approx = np.array([tanh32(v) for v in x[::97]] + [tanh32(v) for v in x[-8:]], dtype=np.float64)
+    exact = np.tanh(np.concatenate([x[::97], x[-8:]]).astype(np.float64))
+    assert np.abs(approx - exact).max() < TANH_TOL
+    assert tanh32(np.float32(0.0)) == 0.0 and tanh32(np.float32(40.0)) == 1.0 and tanh32(np.float32(-40.0)) == -1.0
+
+
+def _lstm_inputs(steps=7, batch=5, hidden=6, seed=0):
+    from glassnet.ops.recurrent import LSTMSequence  # noqa: F401 - imported by the callers
+
+    rng = np.random.default_rng(seed)
+    gi = rng.standard_normal((steps, batch, 4 * hidden)).astype(np.float32) * 2
+    h0, c0 = (rng.standard_normal((batch, hidden)).astype(np.float32) for _ in range(2))
+    w_hh = rng.standard_normal((4 * hidden, hidden)).astype(np.float32) * 0.5
+    gy = rng.standard_normal((steps + 1, batch, hidden)).astype(np.float32)
+    return gi, h0, c0, w_hh, gy
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_lstm_cell_kernels_match_the_reference(table, reverse):
+    from glassnet.ops.recurrent import LSTMSequence
+
+    gi, h0, c0, w_hh, gy = _lstm_inputs()
+
+    def run():
+        fn = LSTMSequence()
+        out = fn.forward(gi, h0, c0, w_hh, reverse=reverse)
+        return fn, out.copy(), [g.copy() for g in fn.backward(gy)]
+
+    (ref_fn, ref_out, ref_grads), (fast_fn, fast_out, fast_grads) = _both(table, run)
+    # forward: the gates go through tanh32, so equal to a tolerance (float32 rounding plus TANH_TOL per step)
+    np.testing.assert_allclose(fast_out, ref_out, rtol=0, atol=2e-6)
+    for a, b in zip(ref_grads, fast_grads):
+        assert a.dtype == b.dtype == np.float32
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-5)
+    # backward alone, from the same saved forward: the same float32 operations in the same order, the same bits
+    kernels.use(table)
+    same_start = [g.copy() for g in ref_fn.backward(gy)]
+    kernels.use({})
+    assert all(np.array_equal(a, b) for a, b in zip(ref_grads, same_start))
+
+
+def test_lstm_layer_with_kernels_trains_like_the_reference(table):
+    def step():
+        gn.manual_seed(0)
+        lstm = gn.nn.LSTM(5, 8, num_layers=2, bidirectional=True)
+        x = gn.tensor(np.random.default_rng(1).standard_normal((9, 3, 5)).astype(np.float32), requires_grad=True)
+        y, (h, c) = lstm(x)
+        ((y * y).sum() + (h * c).sum()).backward()
+        return [y.data.copy(), x.grad.data.copy()] + [p.grad.data.copy() for p in lstm.parameters()]
+
+    ref, fast = _both(table, step)
+    for a, b in zip(ref, fast):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-5)
+
+
+def test_float64_keeps_the_reference_path(table):
+    from glassnet.ops.recurrent import _float32_kernel
+
+    kernels.use(table)
+    try:
+        assert _float32_kernel("lstm_cell_forward", np.zeros(2, np.float64)) is None
+        assert _float32_kernel("lstm_cell_forward", np.zeros(2, np.float32)) is table["lstm_cell_forward"]
+    finally:
+        kernels.use({})

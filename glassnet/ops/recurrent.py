@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from glassnet.autograd import Function, _state
 from glassnet.backend import array_like, array_module, np
+from glassnet.kernels import kernel as kernel_named
 
 
 class LSTMSequence(Function):
@@ -28,10 +29,15 @@ class LSTMSequence(Function):
     carries left after step 1. The backward is plain array code: it cannot itself be differentiated (use the
     reference layer, `LSTM(..., fused=False)`, for higher-order gradients).
 
-    Fast path (glassnet/fast_paths.py). Reference: nn.LSTM(fused=False).
+    Fast path (glassnet/fast_paths.py). Reference: nn.LSTM(fused=False). With GLASSNET_KERNELS=numba, on float32,
+    each step's gate math after its GEMM is one compiled pass (glassnet/kernels.py `lstm_cell_forward` and
+    `lstm_cell_backward`); the loops below are their reference.
     """
 
     def forward(self, gi, h0, c0, w_hh, reverse=False):
+        cell = _float32_kernel("lstm_cell_forward", gi, h0, c0, w_hh)
+        if cell is not None:
+            return self._forward_kernel(cell, gi, h0, c0, w_hh, reverse)
         steps, batch, four_h = gi.shape
         hidden = four_h // 4
         self.reverse = reverse
@@ -70,6 +76,9 @@ class LSTMSequence(Function):
         gi, h0, c0, w_hh, out = self.saved_tensors
         gates, cells, tanh_cells = self.gates, self.cells, self.tanh_cells
         steps, batch, _, hidden = gates.shape
+        cell = _float32_kernel("lstm_cell_backward", gy, gates, w_hh, c0)
+        if cell is not None:
+            return self._backward_kernel(cell, gy)
         h_prev, c_prev = _previous(out[:steps], h0, self.reverse), _previous(cells, c0, self.reverse)
         # Everything that does not depend on the carried gradients, for all steps at once:
         scale, shift = _gate_constants(hidden, gates.dtype, gates)
@@ -100,6 +109,55 @@ class LSTMSequence(Function):
         grad_flat = grad_gates.reshape(steps * batch, 4 * hidden)
         grad_w_hh = grad_flat.T @ h_prev.reshape(steps * batch, hidden)
         return grad_gates.reshape(gi.shape), dh_carry, dc, grad_w_hh
+
+
+    def _forward_kernel(self, cell, gi, h0, c0, w_hh, reverse):
+        """forward() with each step's gate math in one compiled pass (the same formulas; tanh to 3e-7)."""
+        steps, batch, four_h = gi.shape
+        hidden = four_h // 4
+        self.reverse = reverse
+        gates = np.empty((steps, batch, 4, hidden), dtype=gi.dtype)
+        out = np.empty((steps + 1, batch, hidden), dtype=gi.dtype)
+        cells = np.empty((steps, batch, hidden), dtype=gi.dtype)
+        tanh_cells = np.empty_like(cells)
+        w_hh_t = np.ascontiguousarray(w_hh.T)
+        gi4 = np.ascontiguousarray(gi).reshape(steps, batch, 4, hidden)
+        h, c = h0, c0
+        for t in _order(steps, reverse):
+            np.matmul(h, w_hh_t, out=gates[t].reshape(batch, four_h))
+            cell(gates[t], gi4[t], c, cells[t], tanh_cells[t], out[t])
+            h, c = out[t], cells[t]
+        out[steps] = c
+        self.save_for_backward(gi, h0, c0, w_hh, out)
+        self.gates, self.cells, self.tanh_cells = gates, cells, tanh_cells
+        return out
+
+    def _backward_kernel(self, cell, gy):
+        """backward() with each step's gate math in one compiled pass: the same float32 operations, the same bits."""
+        gi, h0, c0, w_hh, out = self.saved_tensors
+        gates, cells, tanh_cells = self.gates, self.cells, self.tanh_cells
+        steps, batch, _, hidden = gates.shape
+        grad_gates = np.empty_like(gates)
+        dh_carry = np.zeros((batch, hidden), dtype=gates.dtype)
+        dc = gy[steps].astype(gates.dtype)
+        w_hh = np.ascontiguousarray(w_hh)
+        for t in _order(steps, not self.reverse):
+            first = t == (steps - 1 if self.reverse else 0)
+            c_prev = c0 if first else cells[t + 1 if self.reverse else t - 1]
+            cell(gy[t], dh_carry, dc, gates[t], c_prev, tanh_cells[t], grad_gates[t])
+            np.matmul(grad_gates[t].reshape(batch, 4 * hidden), w_hh, out=dh_carry)
+        h_prev = _previous(out[:steps], h0, self.reverse)
+        grad_flat = grad_gates.reshape(steps * batch, 4 * hidden)
+        grad_w_hh = grad_flat.T @ h_prev.reshape(steps * batch, hidden)
+        return grad_gates.reshape(gi.shape), dh_carry, dc, grad_w_hh
+
+
+def _float32_kernel(name: str, *arrays):
+    """The compiled kernel `name` when kernels are on and every array is a float32 NumPy array, else None."""
+    fn = kernel_named(name, *arrays)
+    if fn is None or any(a.dtype != np.float32 for a in arrays):
+        return None
+    return fn
 
 
 def _order(steps: int, reverse: bool) -> range:
