@@ -22,6 +22,7 @@ with glassnet's current count; bench.run sets NUMBA_NUM_THREADS with BLAS's.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable
 
@@ -208,4 +209,81 @@ def _build_sequence() -> dict:
             for j in range(hidden):
                 d[j] = d[j] * f[j]
 
-    return {"lstm_cell_forward": lstm_cell_forward, "lstm_cell_backward": lstm_cell_backward, "tanh32": tanh32}
+    gelu_c, gelu_s = f32(0.044715), f32(math.sqrt(2 / math.pi))
+    gelu_3c = f32(3 * 0.044715)
+
+    @njit(parallel=True, cache=True, error_model="numpy")
+    def gelu_tanh_forward(x, y, t):  # pragma: no cover - compiled
+        """y = ½x(1 + t),  t = tanh(√(2/π)·x·(1 + 0.044715x²))   (flat arrays; t kept for the backward)"""
+        for k in prange(x.size):
+            v = x[k]
+            u = tanh32((v * v * gelu_c + one) * v * gelu_s)
+            t[k] = u
+            y[k] = (u + one) * v * half
+
+    @njit(parallel=True, cache=True, error_model="numpy")
+    def gelu_tanh_backward(gy, x, t, gx):  # pragma: no cover - compiled
+        """dL/dx = dL/dy · ½((1 + t) + x(1 − t²)·√(2/π)(1 + 3·0.044715x²)), in Gelu.backward's order (same bits)"""
+        for k in prange(x.size):
+            v, u = x[k], t[k]
+            d = (v * v * gelu_3c + one) * gelu_s * v * (one - u * u)
+            gx[k] = (d + u + one) * half * gy[k]
+
+    @njit(parallel=True, cache=True, error_model="numpy")
+    def layer_norm_forward(x, weight, bias, eps, y, xhat, rstd):  # pragma: no cover - compiled
+        """Rows of x (R, D): μ = Σx/D, σ² = Σ(x − μ)²/D, x̂ = (x − μ)/√(σ² + ε), y = γx̂ + β (sums in row order)"""
+        rows, width = x.shape
+        inv = one / f32(width)
+        for r in prange(rows):
+            xr, hr, yr = x[r], xhat[r], y[r]
+            total = f32(0.0)
+            for j in range(width):
+                total += xr[j]
+            mean = total * inv
+            total = f32(0.0)
+            for j in range(width):
+                c = xr[j] - mean
+                hr[j] = c
+                total += c * c
+            s = one / numpy.sqrt(total * inv + eps)
+            rstd[r] = s
+            for j in range(width):
+                hr[j] = hr[j] * s
+            for j in range(width):
+                yr[j] = hr[j] * weight[j] + bias[j]
+
+    @njit(parallel=True, cache=True, error_model="numpy")
+    def layer_norm_backward(gy, weight, xhat, rstd, gx):  # pragma: no cover - compiled
+        """Rows: g = dL/dy·γ,  dL/dx = (g − mean(g) − x̂·mean(g·x̂))·rstd   (sums in row order)"""
+        rows, width = gy.shape
+        inv = one / f32(width)
+        for r in prange(rows):
+            gr, hr, out = gy[r], xhat[r], gx[r]
+            sum_g, sum_gh = f32(0.0), f32(0.0)
+            for j in range(width):
+                g = gr[j] * weight[j]
+                out[j] = g
+                sum_g += g
+                sum_gh += g * hr[j]
+            mean_g, mean_gh, s = sum_g * inv, sum_gh * inv, rstd[r]
+            for j in range(width):
+                out[j] = (out[j] - mean_g - hr[j] * mean_gh) * s
+
+    @njit(parallel=True, cache=True, error_model="numpy")
+    def softmax_backward(gy, y, gx):  # pragma: no cover - compiled
+        """Rows: dL/dx = y ⊙ (dL/dy − Σ dL/dy ⊙ y)   (the sum in row order)"""
+        rows, width = y.shape
+        for r in prange(rows):
+            gr, yr, out = gy[r], y[r], gx[r]
+            total = f32(0.0)
+            for j in range(width):
+                total += gr[j] * yr[j]
+            for j in range(width):
+                out[j] = yr[j] * (gr[j] - total)
+
+    return {
+        "lstm_cell_forward": lstm_cell_forward, "lstm_cell_backward": lstm_cell_backward, "tanh32": tanh32,
+        "gelu_tanh_forward": gelu_tanh_forward, "gelu_tanh_backward": gelu_tanh_backward,
+        "layer_norm_forward": layer_norm_forward, "layer_norm_backward": layer_norm_backward,
+        "softmax_backward": softmax_backward,
+    }

@@ -105,8 +105,6 @@ def test_tanh32_is_within_its_stated_error(table):
 
 
 def _lstm_inputs(steps=7, batch=5, hidden=6, seed=0):
-    from glassnet.ops.recurrent import LSTMSequence  # noqa: F401 - imported by the callers
-
     rng = np.random.default_rng(seed)
     gi = rng.standard_normal((steps, batch, 4 * hidden)).astype(np.float32) * 2
     h0, c0 = (rng.standard_normal((batch, hidden)).astype(np.float32) for _ in range(2))
@@ -162,3 +160,82 @@ def test_float64_keeps_the_reference_path(table):
         assert _float32_kernel("lstm_cell_forward", np.zeros(2, np.float32)) is table["lstm_cell_forward"]
     finally:
         kernels.use({})
+
+
+def _op_both(table, op, args, gy, **options):
+    """(forward, backward outputs) of `op` on arrays, reference then kernels; and the kernels' backward run from
+    the reference's forward (to compare the backward alone)."""
+    def run():
+        fn = op()
+        out = fn.forward(*args, **options)
+        grads = fn.backward(gy)
+        grads = grads if isinstance(grads, tuple) else (grads,)
+        return fn, out.copy(), [g for g in grads if g is not None]
+
+    (ref_fn, ref_out, ref_grads), (_, fast_out, fast_grads) = _both(table, run)
+    return ref_fn, (ref_out, ref_grads), (fast_out, fast_grads)
+
+
+def test_gelu_tanh_kernels(table):
+    from glassnet.ops.activation import Gelu
+
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal((6, 33, 17)) * 3).astype(np.float32)
+    gy = rng.standard_normal(x.shape).astype(np.float32)
+    ref_fn, (ref_y, ref_g), (fast_y, fast_g) = _op_both(table, Gelu, (x,), gy, approximate="tanh")
+    assert fast_y.dtype == np.float32 and fast_y.shape == x.shape
+    np.testing.assert_allclose(fast_y, ref_y, rtol=0, atol=2 * TANH_TOL * np.abs(x).max())  # y = ½x(1 + t)
+    np.testing.assert_allclose(fast_g[0], ref_g[0], rtol=1e-5, atol=1e-5)
+    kernels.use(table)  # the backward from the same forward: the same float32 steps, the same bits
+    same = ref_fn.backward(gy)
+    kernels.use({})
+    assert np.array_equal(same, ref_g[0])
+    kernels.use(table)  # a non-contiguous or float64 input keeps the reference
+    try:
+        assert np.array_equal(Gelu().forward(x.astype(np.float64), approximate="tanh"),
+                              _both({}, lambda: Gelu().forward(x.astype(np.float64), approximate="tanh"))[0])
+    finally:
+        kernels.use({})
+
+
+@pytest.mark.parametrize("shape, ndim", [((4, 9, 128), 1), ((3, 5, 6), 2)])
+def test_layer_norm_kernels(table, shape, ndim):
+    from glassnet.ops.normalization import LayerNorm
+
+    rng = np.random.default_rng(1)
+    x = (rng.standard_normal(shape) * 2 + 0.5).astype(np.float32)
+    weight = rng.standard_normal(shape[-ndim:]).astype(np.float32)
+    bias = rng.standard_normal(shape[-ndim:]).astype(np.float32)
+    gy = rng.standard_normal(shape).astype(np.float32)
+    _, (ref_y, ref_g), (fast_y, fast_g) = _op_both(table, LayerNorm, (x, weight, bias), gy, ndim=ndim)
+    # the row sums run in row order, NumPy's in pairwise order: equal to float32 rounding
+    np.testing.assert_allclose(fast_y, ref_y, rtol=1e-5, atol=1e-5)
+    for a, b in zip(ref_g, fast_g):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-5)
+
+
+def test_softmax_backward_kernel(table):
+    from glassnet.ops.activation import Softmax
+
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((2, 4, 16, 16)).astype(np.float32)
+    gy = rng.standard_normal(x.shape).astype(np.float32)
+    _, (ref_y, ref_g), (fast_y, fast_g) = _op_both(table, Softmax, (x,), gy, axis=-1)
+    assert np.array_equal(ref_y, fast_y)  # the forward keeps NumPy's exp: no kernel
+    np.testing.assert_allclose(fast_g[0], ref_g[0], rtol=1e-5, atol=1e-6)
+
+
+def test_gpt_step_with_kernels_matches_the_reference(table):
+    from bench.workloads import batch, build
+
+    def step():
+        gn.manual_seed(0)
+        model, loss_fn = build(gn.nn, gn.nn.functional, "W4-t16")
+        x, y = (gn.tensor(a[:4]) for a in batch("W4-t16"))
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        return [loss.data.copy()] + [p.grad.data.copy() for p in model.parameters()]
+
+    ref, fast = _both(table, step)
+    for a, b in zip(ref, fast):
+        np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5)
