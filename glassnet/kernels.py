@@ -15,6 +15,11 @@ Kernels:
     im2col2d   the copy inside ops.conv.im2col: cols[c, u, v, n, i, j] = xpad[n, c, i·s + u·d, j·s + v·d]
     col2im2d   the slice-adds inside ops.conv.col2im: buf[n, c, i·s + u·d, j·s + v·d] += cols[n, c, u, v, i, j],
                kernel offsets in row-major order (the reference's order, hence the same sums)
+    lstm_cell_forward, lstm_cell_backward     one LSTM step's gate math around its GEMM (ops.recurrent.LSTMSequence)
+    gelu_tanh_forward, gelu_tanh_backward     the tanh GELU (ops.activation.Gelu)
+    layer_norm_forward, layer_norm_backward   LayerNorm over the last axes (ops.normalization.LayerNorm)
+    softmax_backward                          y ⊙ (dL/dy − Σ dL/dy ⊙ y) along the last axis (ops.activation.Softmax)
+               float32 only; see the block "Sequence-model kernels" below for what equals its reference to the bit
 
 Threads: `gn.set_num_threads(n)` sets numba's pool with BLAS's (up to NUMBA_NUM_THREADS), and the kernels start
 with glassnet's current count; bench.run sets NUMBA_NUM_THREADS with BLAS's.
