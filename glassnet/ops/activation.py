@@ -190,13 +190,14 @@ class Gelu(Function):
 
 
 def _contiguous_float32_kernel(name: str, *arrays):
-    """The compiled kernel `name` when kernels are on and the arrays are C-contiguous float32 arrays of one shape."""
+    """The compiled kernel `name` when kernels are on and the arrays are non-empty C-contiguous float32 arrays of one
+    shape (a 0-d array counts as one element)."""
     fn = kernel_named(name, *arrays)
     if fn is None:
         return None
     first = arrays[0]
     for a in arrays:
-        if a.dtype != np.float32 or a.shape != first.shape or not a.flags.c_contiguous or a.ndim == 0:
+        if a.dtype != np.float32 or a.shape != first.shape or not a.flags.c_contiguous or a.size == 0:
             return None
     return fn
 

@@ -182,7 +182,7 @@ def _layer_norm_kernel(name: str, x, weight, bias):
     if weight is None or bias is None:
         return None
     fn = kernel_named(name, x, weight, bias)
-    if fn is None or x.ndim == 0:
+    if fn is None or x.ndim == 0 or x.size == 0:
         return None
     for a in (x, weight, bias):
         if a.dtype != np.float32 or not a.flags.c_contiguous:
