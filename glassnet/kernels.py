@@ -135,6 +135,14 @@ _compiled: dict | None = None
 # and gives its bits (tests/test_kernels.py). No fastmath: no reassociation, no fused multiply-adds.
 
 
+SEQUENCE_PARALLEL = False
+"""Whether the sequence-model kernels below run their `prange` loops on numba's thread pool. Off, by measurement
+(README, "Sequence-model kernels"): with 2 BLAS threads on 2 cores, numba's OpenMP pool and OpenBLAS's waiting threads
+take the cores from each other (W3 1127 ms a step against 52 ms with the loops on one thread); one thread for these
+short loops, with BLAS on both cores, was the fastest arrangement measured. A switch in the source (numba's disk
+cache is keyed by this file, so changing it here recompiles), not a runtime option."""
+
+
 def _build_sequence() -> dict:
     from numba import njit, prange
 
@@ -160,7 +168,7 @@ def _build_sequence() -> dict:
     # run time that the arrays it writes do not overlap those it reads, and gives up beyond a handful of pairs
     # (one loop doing all of a step ran 6x slower than these).
 
-    @njit(parallel=True, cache=True, error_model="numpy")
+    @njit(parallel=SEQUENCE_PARALLEL, cache=True, error_model="numpy")
     def lstm_cell_forward(a, gi, c_prev, c, tanh_c, h):  # pragma: no cover - compiled
         """One LSTM step after its GEMM. On entry a (N, 4, H) holds h_{t−1}W_hhᵀ; gi (N, 4, H) is x_tW_ihᵀ + b.
         i, f, o = σ(a + gi) = ½ tanh(½(a + gi)) + ½,  g = tanh(a + gi)   (written back into a, for the backward)
@@ -184,7 +192,7 @@ def _build_sequence() -> dict:
             for j in range(hidden):
                 hn[j] = o[j] * tc[j]  # expose some
 
-    @njit(parallel=True, cache=True, error_model="numpy")
+    @njit(parallel=SEQUENCE_PARALLEL, cache=True, error_model="numpy")
     def lstm_cell_backward(gy, carry, dc, gates, c_prev, tanh_c, da):  # pragma: no cover - compiled
         """One LSTM step of the backward, before its GEMM (LSTMSequence.backward's formulas, in its order):
         dh = gy + carry (left in carry);   dc += dh·(o·(1 − tanh²c));   da_o = dh·(tanh c·o′),
@@ -217,7 +225,7 @@ def _build_sequence() -> dict:
     gelu_c, gelu_s = f32(0.044715), f32(math.sqrt(2 / math.pi))
     gelu_3c = f32(3 * 0.044715)
 
-    @njit(parallel=True, cache=True, error_model="numpy")
+    @njit(parallel=SEQUENCE_PARALLEL, cache=True, error_model="numpy")
     def gelu_tanh_forward(x, y, t):  # pragma: no cover - compiled
         """y = ½x(1 + t),  t = tanh(√(2/π)·x·(1 + 0.044715x²))   (flat arrays; t kept for the backward)"""
         for k in prange(x.size):
@@ -226,7 +234,7 @@ def _build_sequence() -> dict:
             t[k] = u
             y[k] = (u + one) * v * half
 
-    @njit(parallel=True, cache=True, error_model="numpy")
+    @njit(parallel=SEQUENCE_PARALLEL, cache=True, error_model="numpy")
     def gelu_tanh_backward(gy, x, t, gx):  # pragma: no cover - compiled
         """dL/dx = dL/dy · ½((1 + t) + x(1 − t²)·√(2/π)(1 + 3·0.044715x²)), in Gelu.backward's order (same bits)"""
         for k in prange(x.size):
@@ -234,7 +242,7 @@ def _build_sequence() -> dict:
             d = (v * v * gelu_3c + one) * gelu_s * v * (one - u * u)
             gx[k] = (d + u + one) * half * gy[k]
 
-    @njit(parallel=True, cache=True, error_model="numpy")
+    @njit(parallel=SEQUENCE_PARALLEL, cache=True, error_model="numpy")
     def layer_norm_forward(x, weight, bias, eps, y, xhat, rstd):  # pragma: no cover - compiled
         """Rows of x (R, D): μ = Σx/D, σ² = Σ(x − μ)²/D, x̂ = (x − μ)/√(σ² + ε), y = γx̂ + β (sums in row order)"""
         rows, width = x.shape
@@ -257,7 +265,7 @@ def _build_sequence() -> dict:
             for j in range(width):
                 yr[j] = hr[j] * weight[j] + bias[j]
 
-    @njit(parallel=True, cache=True, error_model="numpy")
+    @njit(parallel=SEQUENCE_PARALLEL, cache=True, error_model="numpy")
     def layer_norm_backward(gy, weight, xhat, rstd, gx):  # pragma: no cover - compiled
         """Rows: g = dL/dy·γ,  dL/dx = (g − mean(g) − x̂·mean(g·x̂))·rstd   (sums in row order)"""
         rows, width = gy.shape
@@ -274,7 +282,7 @@ def _build_sequence() -> dict:
             for j in range(width):
                 out[j] = (out[j] - mean_g - hr[j] * mean_gh) * s
 
-    @njit(parallel=True, cache=True, error_model="numpy")
+    @njit(parallel=SEQUENCE_PARALLEL, cache=True, error_model="numpy")
     def softmax_backward(gy, y, gx):  # pragma: no cover - compiled
         """Rows: dL/dx = y ⊙ (dL/dy − Σ dL/dy ⊙ y)   (the sum in row order)"""
         rows, width = y.shape
