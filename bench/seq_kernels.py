@@ -7,9 +7,12 @@ process: W3 (LSTM) and W4 (GPT) training steps, interleaved rounds, CPU time and
 
 Each round runs the three systems once, in an order rotated from round to round; the ratios (PyTorch time /
 glassnet time: above 1 means glassnet is faster) are taken within each round, so a slow spell of a shared machine
-falls on all three alike. CPU time is process time (all threads); wall time is what a user waits. OPENBLAS_CORETYPE
-and OPENBLAS_L2_SIZE are removed from this command's environment (the process restarts itself without them) and the
-BLAS libraries and the kernel OpenBLAS runs are printed (threadpoolctl).
+falls on all three alike. CPU time is process time (all threads); wall time is what a user waits. With more than one
+thread the systems share the process's cores with each other's waiting threads (OpenBLAS's spin after a glassnet
+step, PyTorch's OpenMP threads after its own), which is not fair to either: for threads > 1, `bench.run`
+(a process per system) is the comparison, and this benchmark compares the glassnet paths with each other.
+OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are removed from this command's environment (the process restarts itself
+without them) and the BLAS libraries and the kernel OpenBLAS runs are printed (threadpoolctl).
 """
 
 from __future__ import annotations
