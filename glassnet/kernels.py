@@ -18,6 +18,11 @@ Kernels:
     col2im2d   the slice-adds inside ops.conv.col2im: buf[n, c, i·s + u·d, j·s + v·d] += cols[n, c, u, v, i, j],
                kernel offsets in row-major order (the reference's order, hence the same sums)
     window_max2x2   ops.pooling.window_max for 2×2 windows, stride 2: the max of each window, one pass
+    lstm_cell_forward, lstm_cell_backward     one LSTM step's gate math around its GEMM (ops.recurrent.LSTMSequence)
+    gelu_tanh_forward, gelu_tanh_backward     the tanh GELU (ops.activation.Gelu)
+    layer_norm_forward, layer_norm_backward   LayerNorm over the last axes (ops.normalization.LayerNorm)
+    softmax_backward                          y ⊙ (dL/dy − Σ dL/dy ⊙ y) along the last axis (ops.activation.Softmax)
+               float32 only; see the block "Sequence-model kernels" below for what equals its reference to the bit
 
 Threads: `gn.set_num_threads(n)` sets numba's pool with BLAS's (up to NUMBA_NUM_THREADS), and the kernels start
 with glassnet's current count; bench.run sets NUMBA_NUM_THREADS with BLAS's.
@@ -25,6 +30,7 @@ with glassnet's current count; bench.run sets NUMBA_NUM_THREADS with BLAS's.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable
 
@@ -191,8 +197,185 @@ def compiled_table() -> dict:
     """Every compiled kernel by name (numba required), whatever GLASSNET_KERNELS says."""
     global _compiled
     if _compiled is None:
-        _compiled = _build()
+        _compiled = {**_build(), **_build_sequence()}
     return _compiled
 
 
 _compiled: dict | None = None
+
+
+# --- Sequence-model kernels (LSTM cell, GELU, softmax, LayerNorm): float32 only, one pass instead of many ----------
+#
+# Each runs where its op's NumPy reference would, on float32 arrays (other dtypes keep the reference). Where the
+# reference calls np.tanh, these use `tanh32` below, a rational approximation (Eigen's `generic_fast_tanh_float`,
+# within 3e-7 of tanh) that the compiler vectorises; NumPy's float32 tanh on an AVX2 machine is a scalar loop about
+# 5x slower. So a forward that contains a tanh agrees with its reference to a stated tolerance, not to the bit;
+# everything else (the LSTM backward, softmax, LayerNorm) repeats the reference's float32 operations in its order
+# and gives its bits (tests/test_kernels.py). No fastmath: no reassociation, no fused multiply-adds.
+
+
+SEQUENCE_PARALLEL = False
+"""Whether the sequence-model kernels below run their `prange` loops on numba's thread pool. Off, by measurement
+(README, "Sequence-model kernels"): with 2 BLAS threads on 2 cores, numba's OpenMP pool and OpenBLAS's waiting threads
+take the cores from each other (W3 1127 ms a step against 52 ms with the loops on one thread); one thread for these
+short loops, with BLAS on both cores, was the fastest arrangement measured. A switch in the source (numba's disk
+cache is keyed by this file, so changing it here recompiles), not a runtime option."""
+
+
+def _build_sequence() -> dict:
+    from numba import njit, prange
+
+    f32 = numpy.float32
+    half, one, quarter = f32(0.5), f32(1.0), f32(0.25)
+    clamp = f32(7.90531110763549805)  # tanh32 is ±1 to float32 precision beyond this
+    a13, a11, a9 = f32(-2.76076847742355e-16), f32(2.00018790482477e-13), f32(-8.60467152213735e-11)
+    a7, a5, a3, a1 = f32(5.12229709037114e-08), f32(1.48572235717979e-05), f32(6.37261928875436e-04), f32(
+        4.89352455891786e-03)
+    b6, b4, b2, b0 = f32(1.19825839466702e-06), f32(1.18534705686654e-04), f32(2.26843463243900e-03), f32(
+        4.89352518554385e-03)
+
+    @njit(inline="always", error_model="numpy")
+    def tanh32(x):  # pragma: no cover - compiled
+        """tanh x ≈ x·p(x²)/q(x²) on [−7.9, 7.9] (degree 13/6; Eigen's generic_fast_tanh_float)."""
+        x = min(max(x, -clamp), clamp)
+        x2 = x * x
+        p = ((((((a13 * x2 + a11) * x2 + a9) * x2 + a7) * x2 + a5) * x2 + a3) * x2 + a1) * x
+        q = ((b6 * x2 + b4) * x2 + b2) * x2 + b0
+        return p / q
+
+    # The loops below are split so that each touches few arrays: LLVM vectorises a loop only when it can check at
+    # run time that the arrays it writes do not overlap those it reads, and gives up beyond a handful of pairs
+    # (one loop doing all of a step ran 6x slower than these).
+
+    @njit(parallel=SEQUENCE_PARALLEL, cache=True, error_model="numpy")
+    def lstm_cell_forward(a, gi, c_prev, c, tanh_c, h):  # pragma: no cover - compiled
+        """One LSTM step after its GEMM. On entry a (N, 4, H) holds h_{t−1}W_hhᵀ; gi (N, 4, H) is x_tW_ihᵀ + b.
+        i, f, o = σ(a + gi) = ½ tanh(½(a + gi)) + ½,  g = tanh(a + gi)   (written back into a, for the backward)
+        c = f·c_prev + i·g,   tanh_c = tanh c,   h = o·tanh_c"""
+        batch, hidden = a.shape[0], a.shape[2]
+        for n in prange(batch):  # rows are independent
+            an, gn = a[n], gi[n]
+            for k in (0, 1, 3):  # the sigmoid gates i, f, o
+                ak, gk = an[k], gn[k]
+                for j in range(hidden):
+                    ak[j] = half * tanh32(half * (ak[j] + gk[j])) + half
+            ag, gg = an[2], gn[2]
+            for j in range(hidden):
+                ag[j] = tanh32(ag[j] + gg[j])
+            i, f, g, o = an[0], an[1], an[2], an[3]
+            cp, cn, tc, hn = c_prev[n], c[n], tanh_c[n], h[n]
+            for j in range(hidden):
+                cn[j] = f[j] * cp[j] + i[j] * g[j]  # forget some, write some
+            for j in range(hidden):
+                tc[j] = tanh32(cn[j])
+            for j in range(hidden):
+                hn[j] = o[j] * tc[j]  # expose some
+
+    @njit(parallel=SEQUENCE_PARALLEL, cache=True, error_model="numpy")
+    def lstm_cell_backward(gy, carry, dc, gates, c_prev, tanh_c, da):  # pragma: no cover - compiled
+        """One LSTM step of the backward, before its GEMM (LSTMSequence.backward's formulas, in its order):
+        dh = gy + carry (left in carry);   dc += dh·(o·(1 − tanh²c));   da_o = dh·(tanh c·o′),
+        da_i = dc·(g·i′),   da_f = dc·(c_prev·f′),   da_g = dc·(i·g′);   dc ← dc·f
+        with the slopes σ′ = ¼ − (σ − ½)² and tanh′ = 1 − g²."""
+        batch, hidden = gates.shape[0], gates.shape[2]
+        for n in prange(batch):
+            dh, d, t, cp = carry[n], dc[n], tanh_c[n], c_prev[n]
+            i, f, g, o = gates[n, 0], gates[n, 1], gates[n, 2], gates[n, 3]
+            da_i, da_f, da_g, da_o = da[n, 0], da[n, 1], da[n, 2], da[n, 3]
+            gyn = gy[n]
+            for j in range(hidden):
+                dh[j] = gyn[j] + dh[j]
+            for j in range(hidden):
+                d[j] = d[j] + dh[j] * (o[j] * (one - t[j] * t[j]))
+            for j in range(hidden):
+                s = o[j] - half
+                da_o[j] = dh[j] * (t[j] * (quarter - s * s))
+            for j in range(hidden):
+                s = i[j] - half
+                da_i[j] = d[j] * (g[j] * (quarter - s * s))
+            for j in range(hidden):
+                s = f[j] - half
+                da_f[j] = d[j] * (cp[j] * (quarter - s * s))
+            for j in range(hidden):
+                da_g[j] = d[j] * (i[j] * (one - g[j] * g[j]))
+            for j in range(hidden):
+                d[j] = d[j] * f[j]
+
+    gelu_c, gelu_s = f32(0.044715), f32(math.sqrt(2 / math.pi))
+    gelu_3c = f32(3 * 0.044715)
+
+    @njit(parallel=SEQUENCE_PARALLEL, cache=True, error_model="numpy")
+    def gelu_tanh_forward(x, y, t):  # pragma: no cover - compiled
+        """y = ½x(1 + t),  t = tanh(√(2/π)·x·(1 + 0.044715x²))   (flat arrays; t kept for the backward)"""
+        for k in prange(x.size):
+            v = x[k]
+            u = tanh32((v * v * gelu_c + one) * v * gelu_s)
+            t[k] = u
+            y[k] = (u + one) * v * half
+
+    @njit(parallel=SEQUENCE_PARALLEL, cache=True, error_model="numpy")
+    def gelu_tanh_backward(gy, x, t, gx):  # pragma: no cover - compiled
+        """dL/dx = dL/dy · ½((1 + t) + x(1 − t²)·√(2/π)(1 + 3·0.044715x²)), in Gelu.backward's order (same bits)"""
+        for k in prange(x.size):
+            v, u = x[k], t[k]
+            d = (v * v * gelu_3c + one) * gelu_s * v * (one - u * u)
+            gx[k] = (d + u + one) * half * gy[k]
+
+    @njit(parallel=SEQUENCE_PARALLEL, cache=True, error_model="numpy")
+    def layer_norm_forward(x, weight, bias, eps, y, xhat, rstd):  # pragma: no cover - compiled
+        """Rows of x (R, D): μ = Σx/D, σ² = Σ(x − μ)²/D, x̂ = (x − μ)/√(σ² + ε), y = γx̂ + β (sums in row order)"""
+        rows, width = x.shape
+        inv = one / f32(width)
+        for r in prange(rows):
+            xr, hr, yr = x[r], xhat[r], y[r]
+            total = f32(0.0)
+            for j in range(width):
+                total += xr[j]
+            mean = total * inv
+            total = f32(0.0)
+            for j in range(width):
+                c = xr[j] - mean
+                hr[j] = c
+                total += c * c
+            s = one / numpy.sqrt(total * inv + eps)
+            rstd[r] = s
+            for j in range(width):
+                hr[j] = hr[j] * s
+            for j in range(width):
+                yr[j] = hr[j] * weight[j] + bias[j]
+
+    @njit(parallel=SEQUENCE_PARALLEL, cache=True, error_model="numpy")
+    def layer_norm_backward(gy, weight, xhat, rstd, gx):  # pragma: no cover - compiled
+        """Rows: g = dL/dy·γ,  dL/dx = (g − mean(g) − x̂·mean(g·x̂))·rstd   (sums in row order)"""
+        rows, width = gy.shape
+        inv = one / f32(width)
+        for r in prange(rows):
+            gr, hr, out = gy[r], xhat[r], gx[r]
+            sum_g, sum_gh = f32(0.0), f32(0.0)
+            for j in range(width):
+                g = gr[j] * weight[j]
+                out[j] = g
+                sum_g += g
+                sum_gh += g * hr[j]
+            mean_g, mean_gh, s = sum_g * inv, sum_gh * inv, rstd[r]
+            for j in range(width):
+                out[j] = (out[j] - mean_g - hr[j] * mean_gh) * s
+
+    @njit(parallel=SEQUENCE_PARALLEL, cache=True, error_model="numpy")
+    def softmax_backward(gy, y, gx):  # pragma: no cover - compiled
+        """Rows: dL/dx = y ⊙ (dL/dy − Σ dL/dy ⊙ y)   (the sum in row order)"""
+        rows, width = y.shape
+        for r in prange(rows):
+            gr, yr, out = gy[r], y[r], gx[r]
+            total = f32(0.0)
+            for j in range(width):
+                total += gr[j] * yr[j]
+            for j in range(width):
+                out[j] = yr[j] * (gr[j] - total)
+
+    return {
+        "lstm_cell_forward": lstm_cell_forward, "lstm_cell_backward": lstm_cell_backward, "tanh32": tanh32,
+        "gelu_tanh_forward": gelu_tanh_forward, "gelu_tanh_backward": gelu_tanh_backward,
+        "layer_norm_forward": layer_norm_forward, "layer_norm_backward": layer_norm_backward,
+        "softmax_backward": softmax_backward,
+    }

@@ -163,3 +163,157 @@ def test_max_pool_layer_step_is_bitwise_the_same(table):
 
     ref, fast = _both(table, step)
     assert all(_same(a, b) for a, b in zip(ref, fast))
+
+
+# --- Sequence-model kernels (LSTM cell, GELU, softmax, LayerNorm; float32) -------------------------------------------
+# A kernel whose reference calls np.tanh uses the kernels' tanh32 (within 3e-7 of tanh) and is compared to a stated
+# tolerance; the others repeat the reference's float32 operations in its order and are compared bit for bit.
+
+TANH_TOL = 3e-7  # |tanh32(x) − tanh(x)|, the README's figure
+
+
+def test_tanh32_is_within_its_stated_error(table):
+    x = np.concatenate([np.linspace(-12, 12, 200_001), [0.0, -0.0, 1e-30, -1e-30, 7.9, 8.0, 40.0, -40.0]])
+    x = x.astype(np.float32)
+    tanh32 = table["tanh32"]
+    approx = np.array([tanh32(v) for v in x[::97]] + [tanh32(v) for v in x[-8:]], dtype=np.float64)
+    exact = np.tanh(np.concatenate([x[::97], x[-8:]]).astype(np.float64))
+    assert np.abs(approx - exact).max() < TANH_TOL
+    assert tanh32(np.float32(0.0)) == 0.0 and tanh32(np.float32(40.0)) == 1.0 and tanh32(np.float32(-40.0)) == -1.0
+
+
+def _lstm_inputs(steps=7, batch=5, hidden=6, seed=0):
+    rng = np.random.default_rng(seed)
+    gi = rng.standard_normal((steps, batch, 4 * hidden)).astype(np.float32) * 2
+    h0, c0 = (rng.standard_normal((batch, hidden)).astype(np.float32) for _ in range(2))
+    w_hh = rng.standard_normal((4 * hidden, hidden)).astype(np.float32) * 0.5
+    gy = rng.standard_normal((steps + 1, batch, hidden)).astype(np.float32)
+    return gi, h0, c0, w_hh, gy
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_lstm_cell_kernels_match_the_reference(table, reverse):
+    from glassnet.ops.recurrent import LSTMSequence
+
+    gi, h0, c0, w_hh, gy = _lstm_inputs()
+
+    def run():
+        fn = LSTMSequence()
+        out = fn.forward(gi, h0, c0, w_hh, reverse=reverse)
+        return fn, out.copy(), [g.copy() for g in fn.backward(gy)]
+
+    (ref_fn, ref_out, ref_grads), (fast_fn, fast_out, fast_grads) = _both(table, run)
+    # forward: the gates go through tanh32, so equal to a tolerance (float32 rounding plus TANH_TOL per step)
+    np.testing.assert_allclose(fast_out, ref_out, rtol=0, atol=2e-6)
+    for a, b in zip(ref_grads, fast_grads):
+        assert a.dtype == b.dtype == np.float32
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-5)
+    # backward alone, from the same saved forward: the same float32 operations in the same order, the same bits
+    kernels.use(table)
+    same_start = [g.copy() for g in ref_fn.backward(gy)]
+    kernels.use({})
+    assert all(np.array_equal(a, b) for a, b in zip(ref_grads, same_start))
+
+
+def test_lstm_layer_with_kernels_trains_like_the_reference(table):
+    def step():
+        gn.manual_seed(0)
+        lstm = gn.nn.LSTM(5, 8, num_layers=2, bidirectional=True)
+        x = gn.tensor(np.random.default_rng(1).standard_normal((9, 3, 5)).astype(np.float32), requires_grad=True)
+        y, (h, c) = lstm(x)
+        ((y * y).sum() + (h * c).sum()).backward()
+        return [y.data.copy(), x.grad.data.copy()] + [p.grad.data.copy() for p in lstm.parameters()]
+
+    ref, fast = _both(table, step)
+    for a, b in zip(ref, fast):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-5)
+
+
+def test_float64_keeps_the_reference_path(table):
+    from glassnet.ops.recurrent import _float32_kernel
+
+    kernels.use(table)
+    try:
+        assert _float32_kernel("lstm_cell_forward", np.zeros(2, np.float64)) is None
+        assert _float32_kernel("lstm_cell_forward", np.zeros(2, np.float32)) is table["lstm_cell_forward"]
+    finally:
+        kernels.use({})
+
+
+def _op_both(table, op, args, gy, **options):
+    """(forward, backward outputs) of `op` on arrays, reference then kernels; and the kernels' backward run from
+    the reference's forward (to compare the backward alone)."""
+    def run():
+        fn = op()
+        out = fn.forward(*args, **options)
+        grads = fn.backward(gy)
+        grads = grads if isinstance(grads, tuple) else (grads,)
+        return fn, out.copy(), [g for g in grads if g is not None]
+
+    (ref_fn, ref_out, ref_grads), (_, fast_out, fast_grads) = _both(table, run)
+    return ref_fn, (ref_out, ref_grads), (fast_out, fast_grads)
+
+
+def test_gelu_tanh_kernels(table):
+    from glassnet.ops.activation import Gelu
+
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal((6, 33, 17)) * 3).astype(np.float32)
+    gy = rng.standard_normal(x.shape).astype(np.float32)
+    ref_fn, (ref_y, ref_g), (fast_y, fast_g) = _op_both(table, Gelu, (x,), gy, approximate="tanh")
+    assert fast_y.dtype == np.float32 and fast_y.shape == x.shape
+    np.testing.assert_allclose(fast_y, ref_y, rtol=0, atol=2 * TANH_TOL * np.abs(x).max())  # y = ½x(1 + t)
+    np.testing.assert_allclose(fast_g[0], ref_g[0], rtol=1e-5, atol=1e-5)
+    kernels.use(table)  # the backward from the same forward: the same float32 steps, the same bits
+    same = ref_fn.backward(gy)
+    kernels.use({})
+    assert np.array_equal(same, ref_g[0])
+    kernels.use(table)  # a non-contiguous or float64 input keeps the reference
+    try:
+        assert np.array_equal(Gelu().forward(x.astype(np.float64), approximate="tanh"),
+                              _both({}, lambda: Gelu().forward(x.astype(np.float64), approximate="tanh"))[0])
+    finally:
+        kernels.use({})
+
+
+@pytest.mark.parametrize("shape, ndim", [((4, 9, 128), 1), ((3, 5, 6), 2)])
+def test_layer_norm_kernels(table, shape, ndim):
+    from glassnet.ops.normalization import LayerNorm
+
+    rng = np.random.default_rng(1)
+    x = (rng.standard_normal(shape) * 2 + 0.5).astype(np.float32)
+    weight = rng.standard_normal(shape[-ndim:]).astype(np.float32)
+    bias = rng.standard_normal(shape[-ndim:]).astype(np.float32)
+    gy = rng.standard_normal(shape).astype(np.float32)
+    _, (ref_y, ref_g), (fast_y, fast_g) = _op_both(table, LayerNorm, (x, weight, bias), gy, ndim=ndim)
+    # the row sums run in row order, NumPy's in pairwise order: equal to float32 rounding
+    np.testing.assert_allclose(fast_y, ref_y, rtol=1e-5, atol=1e-5)
+    for a, b in zip(ref_g, fast_g):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-5)
+
+
+def test_softmax_backward_kernel(table):
+    from glassnet.ops.activation import Softmax
+
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((2, 4, 16, 16)).astype(np.float32)
+    gy = rng.standard_normal(x.shape).astype(np.float32)
+    _, (ref_y, ref_g), (fast_y, fast_g) = _op_both(table, Softmax, (x,), gy, axis=-1)
+    assert np.array_equal(ref_y, fast_y)  # the forward keeps NumPy's exp: no kernel
+    np.testing.assert_allclose(fast_g[0], ref_g[0], rtol=1e-5, atol=1e-6)
+
+
+def test_gpt_step_with_kernels_matches_the_reference(table):
+    from bench.workloads import batch, build
+
+    def step():
+        gn.manual_seed(0)
+        model, loss_fn = build(gn.nn, gn.nn.functional, "W4-t16")
+        x, y = (gn.tensor(a[:4]) for a in batch("W4-t16"))
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        return [loss.data.copy()] + [p.grad.data.copy() for p in model.parameters()]
+
+    ref, fast = _both(table, step)
+    for a, b in zip(ref, fast):
+        np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from glassnet.autograd import Function
 from glassnet.backend import is_array, np
+from glassnet.kernels import kernel as kernel_named
 
 
 def _count(shape: tuple, axes: tuple) -> int:
@@ -72,9 +73,9 @@ def _affine(xhat, weight, bias, shape: tuple):
     return y
 
 
-def _affine_backward(fn, gy, xhat, weight, bias, shape: tuple, axes: tuple):
+def _affine_backward(fn, gy, xhat, weight, bias, shape: tuple, axes: tuple, need_gxhat: bool = True):
     """(dL/dx̂, dL/dγ, dL/dβ) of y = γ·x̂ + β; dL/dγ and dL/dβ only for inputs that need them."""
-    gxhat = gy if weight is None else gy * weight.reshape(shape)
+    gxhat = gy if weight is None or not need_gxhat else gy * weight.reshape(shape)
     gw = gb = None
     if weight is not None and _wants_grad(fn, 1):
         gw = np.sum(gy * xhat, axis=axes).reshape(weight.shape)
@@ -136,12 +137,26 @@ class BatchNorm(Function):
 
 
 class LayerNorm(Function):
-    """Layer normalization: statistics per sample over the last `ndim` axes; γ, β have those axes' shape."""
+    """Layer normalization: statistics per sample over the last `ndim` axes; γ, β have those axes' shape.
+
+    With GLASSNET_KERNELS=numba, on C-contiguous float32 arrays with γ and β, forward and backward are one compiled
+    pass per row (glassnet/kernels.py `layer_norm_forward`/`_backward`): the formulas above, with each row's sums
+    taken in row order rather than NumPy's pairwise order (equal to 1e-5; tests/test_kernels.py).
+    """
 
     def forward(self, x, weight, bias, ndim=1, eps=1e-5):
         self.axes = tuple(range(x.ndim - ndim, x.ndim))
         self.lead = tuple(range(x.ndim - ndim))
         self.shape, self.eps = x.shape[x.ndim - ndim:], eps
+        self.fused = _layer_norm_kernel("layer_norm_forward", x, weight, bias)
+        if self.fused is not None:
+            width = _count(x.shape, self.axes)
+            y, self.xhat = np.empty_like(x), np.empty_like(x)
+            self.rstd = np.empty(x.shape[: x.ndim - ndim] + (1,) * ndim, dtype=x.dtype)
+            self.fused(x.reshape(-1, width), weight.reshape(-1), bias.reshape(-1), np.float32(eps),
+                       y.reshape(-1, width), self.xhat.reshape(-1, width), self.rstd.reshape(-1))
+            self.save_for_backward(x, weight, bias)
+            return y
         self.xhat, self.rstd = _standardize(x, self.axes, eps)  # x̂ and 1/σ, kept for the backward
         self.save_for_backward(x, weight, bias)
         return _affine(self.xhat, weight, bias, self.shape)
@@ -151,8 +166,28 @@ class LayerNorm(Function):
         xhat, rstd = self.xhat, self.rstd
         if _on_graph(x):  # recorded: x̂ and σ as functions of x on the graph
             xhat, rstd = _standardize(x, self.axes, self.eps)
+        elif self.fused is not None and (fused := _layer_norm_kernel("layer_norm_backward", gy, weight, xhat)):
+            width = _count(x.shape, self.axes)
+            gx = np.empty_like(x)
+            fused(gy.reshape(-1, width), weight.reshape(-1), xhat.reshape(-1, width), rstd.reshape(-1),
+                  gx.reshape(-1, width))
+            _, gw, gb = _affine_backward(self, gy, xhat, weight, bias, self.shape, self.lead, need_gxhat=False)
+            return gx, gw, gb
         gxhat, gw, gb = _affine_backward(self, gy, xhat, weight, bias, self.shape, self.lead)
         return standardize_backward(gxhat, xhat, rstd, self.axes), gw, gb
+
+
+def _layer_norm_kernel(name: str, x, weight, bias):
+    """The compiled kernel `name` when kernels are on, x, γ, β are C-contiguous float32 arrays (γ, β not None)."""
+    if weight is None or bias is None:
+        return None
+    fn = kernel_named(name, x, weight, bias)
+    if fn is None or x.ndim == 0 or x.size == 0:
+        return None
+    for a in (x, weight, bias):
+        if a.dtype != np.float32 or not a.flags.c_contiguous:
+            return None
+    return fn
 
 
 class GroupNorm(Function):

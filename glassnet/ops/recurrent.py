@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from glassnet.autograd import Function, _state
 from glassnet.backend import array_like, array_module, np
+from glassnet.kernels import kernel as kernel_named
 
 
 class LSTMSequence(Function):
@@ -28,10 +29,15 @@ class LSTMSequence(Function):
     carries left after step 1. The backward is plain array code: it cannot itself be differentiated (use the
     reference layer, `LSTM(..., fused=False)`, for higher-order gradients).
 
-    Fast path (glassnet/fast_paths.py). Reference: nn.LSTM(fused=False).
+    Fast path (glassnet/fast_paths.py). Reference: nn.LSTM(fused=False). With GLASSNET_KERNELS=numba, on float32,
+    each step's gate math after its GEMM is one compiled pass (glassnet/kernels.py `lstm_cell_forward` and
+    `lstm_cell_backward`); the loops below are their reference.
     """
 
     def forward(self, gi, h0, c0, w_hh, reverse=False):
+        cell = _float32_kernel("lstm_cell_forward", gi, h0, c0, w_hh)
+        if cell is not None:
+            return self._forward_kernel(cell, gi, h0, c0, w_hh, reverse)
         steps, batch, four_h = gi.shape
         hidden = four_h // 4
         self.reverse = reverse
@@ -70,6 +76,9 @@ class LSTMSequence(Function):
         gi, h0, c0, w_hh, out = self.saved_tensors
         gates, cells, tanh_cells = self.gates, self.cells, self.tanh_cells
         steps, batch, _, hidden = gates.shape
+        cell = _float32_kernel("lstm_cell_backward", gy, gates, w_hh, c0)
+        if cell is not None:
+            return self._backward_kernel(cell, gy)
         h_prev, c_prev = _previous(out[:steps], h0, self.reverse), _previous(cells, c0, self.reverse)
         # Everything that does not depend on the carried gradients, for all steps at once:
         scale, shift = _gate_constants(hidden, gates.dtype, gates)
@@ -89,6 +98,7 @@ class LSTMSequence(Function):
         dh_carry = np.zeros_like(dh)
         scratch = np.empty_like(dh)
         dc = gy[steps].astype(gates.dtype)  # dL/dc_T from the c_T row of the output (astype copies)
+        last, want_h0 = (steps - 1 if self.reverse else 0), self._wants_h0_grad()
         for t in _order(steps, not self.reverse):
             np.add(gy[t], dh_carry, out=dh)
             dc += np.multiply(dh, dh_to_dc[t], out=scratch)
@@ -96,10 +106,69 @@ class LSTMSequence(Function):
             np.multiply(dc[:, None, :], dc_to_ifg[t], out=da[:, :3])
             np.multiply(dh, dh_to_o[t], out=da[:, 3])
             dc *= forget[t]
-            np.matmul(da.reshape(batch, 4 * hidden), w_hh, out=dh_carry)
+            if t != last or want_h0:  # dL/dh_0, the last carry, only for an h_0 that needs it
+                np.matmul(da.reshape(batch, 4 * hidden), w_hh, out=dh_carry)
         grad_flat = grad_gates.reshape(steps * batch, 4 * hidden)
         grad_w_hh = grad_flat.T @ h_prev.reshape(steps * batch, hidden)
-        return grad_gates.reshape(gi.shape), dh_carry, dc, grad_w_hh
+        return grad_gates.reshape(gi.shape), dh_carry if want_h0 else None, dc, grad_w_hh
+
+    def _wants_h0_grad(self) -> bool:
+        """Whether h_0 needs dL/dh_0 (True when called outside the graph, with no inputs recorded)."""
+        return len(self.inputs) < 2 or self.input_requires_grad(1)
+
+    def _forward_kernel(self, cell, gi, h0, c0, w_hh, reverse):
+        """forward() with each step's gate math in one compiled pass (the same formulas; tanh to 3e-7)."""
+        steps, batch, four_h = gi.shape
+        hidden = four_h // 4
+        self.reverse = reverse
+        gates = np.empty((steps, batch, 4, hidden), dtype=gi.dtype)
+        out = np.empty((steps + 1, batch, hidden), dtype=gi.dtype)
+        cells = np.empty((steps, batch, hidden), dtype=gi.dtype)
+        tanh_cells = np.empty_like(cells)
+        w_hh_t = np.ascontiguousarray(w_hh.T)
+        gi4 = np.ascontiguousarray(gi).reshape(steps, batch, 4, hidden)
+        h, c = h0, c0
+        zero_start = not h0.any()  # the usual h_0 = 0: its product is 0, no GEMM needed
+        for t in _order(steps, reverse):
+            if zero_start and h is h0:
+                gates[t].fill(0)
+            else:
+                np.matmul(h, w_hh_t, out=gates[t].reshape(batch, four_h))
+            cell(gates[t], gi4[t], c, cells[t], tanh_cells[t], out[t])
+            h, c = out[t], cells[t]
+        out[steps] = c
+        self.save_for_backward(gi, h0, c0, w_hh, out)
+        self.gates, self.cells, self.tanh_cells = gates, cells, tanh_cells
+        return out
+
+    def _backward_kernel(self, cell, gy):
+        """backward() with each step's gate math in one compiled pass: the same float32 operations, the same bits."""
+        gi, h0, c0, w_hh, out = self.saved_tensors
+        gates, cells, tanh_cells = self.gates, self.cells, self.tanh_cells
+        steps, batch, _, hidden = gates.shape
+        grad_gates = np.empty_like(gates)
+        dh_carry = np.zeros((batch, hidden), dtype=gates.dtype)
+        dc = gy[steps].astype(gates.dtype)
+        w_hh = np.ascontiguousarray(w_hh)
+        want_h0 = self._wants_h0_grad()
+        for t in _order(steps, not self.reverse):
+            first = t == (steps - 1 if self.reverse else 0)
+            c_prev = c0 if first else cells[t + 1 if self.reverse else t - 1]
+            cell(gy[t], dh_carry, dc, gates[t], c_prev, tanh_cells[t], grad_gates[t])
+            if not first or want_h0:
+                np.matmul(grad_gates[t].reshape(batch, 4 * hidden), w_hh, out=dh_carry)
+        h_prev = _previous(out[:steps], h0, self.reverse)
+        grad_flat = grad_gates.reshape(steps * batch, 4 * hidden)
+        grad_w_hh = grad_flat.T @ h_prev.reshape(steps * batch, hidden)
+        return grad_gates.reshape(gi.shape), dh_carry if want_h0 else None, dc, grad_w_hh
+
+
+def _float32_kernel(name: str, *arrays):
+    """The compiled kernel `name` when kernels are on and every array is a float32 NumPy array, else None."""
+    fn = kernel_named(name, *arrays)
+    if fn is None or any(a.dtype != np.float32 for a in arrays):
+        return None
+    return fn
 
 
 def _order(steps: int, reverse: bool) -> range:
