@@ -10,7 +10,7 @@ import numpy
 
 from glassnet import autograd, backend
 from glassnet.autograd import _state, initial_gradients, open_blocks, run_backward, unit_gradient
-from glassnet.errors import OpValueError, ShapeError
+from glassnet.errors import OpIndexError, OpValueError, ShapeError
 from glassnet.ops import activation as act
 from glassnet.ops import arithmetic as ar
 from glassnet.ops import linalg as la
@@ -623,7 +623,7 @@ class Tensor:
         dim = _axis(dim, self.ndim, "gather")
         # (On a device the values are not checked: that would read them back to the host on every call.)
         if backend.on_host(idx) and idx.size and (idx.max() >= self.shape[dim] or idx.min() < -self.shape[dim]):
-            raise IndexError(f"gather: index out of range for dim {dim} of size {self.shape[dim]}")
+            raise OpIndexError(f"gather: index out of range for dim {dim} of size {self.shape[dim]}")
         src = self
         if any(n != m for d, (n, m) in enumerate(zip(idx.shape, self.shape)) if d != dim):
             if any(n > m for d, (n, m) in enumerate(zip(idx.shape, self.shape)) if d != dim):
@@ -1239,7 +1239,7 @@ def einsum(equation: str, *operands) -> Tensor:
     try:
         return la.Einsum.apply(*[t._cast(dtype) for t in tensors], equation=equation)
     except ValueError as e:
-        raise ValueError(f"einsum: '{equation}' with shapes {[t.shape for t in tensors]}: {e}") from None
+        raise OpValueError(f"einsum: '{equation}' with shapes {[t.shape for t in tensors]}: {e}") from None
 
 
 def _einsum_diagonals(equation: str, tensors: list) -> tuple:

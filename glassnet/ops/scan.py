@@ -20,9 +20,10 @@ class Cumsum(Function):
 
     def forward(self, x, axis=0, reverse=False):
         self.axis, self.reverse = axis, reverse
-        if reverse:
-            return np.flip(np.cumsum(np.flip(x, axis), axis=axis), axis)
-        return np.cumsum(x, axis=axis)
+        with np.errstate(invalid="ignore", over="ignore"):  # ∞ + (−∞) gives NaN silently, as in PyTorch
+            if reverse:
+                return np.flip(np.cumsum(np.flip(x, axis), axis=axis), axis)
+            return np.cumsum(x, axis=axis)
 
     def backward(self, gy):
         return Cumsum.call(gy, axis=self.axis, reverse=not self.reverse)
@@ -34,7 +35,8 @@ class Cumprod(Function):
 
     def forward(self, x, axis=0):
         self.axis = axis
-        y = np.cumprod(x, axis=axis)
+        with np.errstate(invalid="ignore", over="ignore"):  # ∞ · 0 gives NaN silently, as in PyTorch
+            y = np.cumprod(x, axis=axis)
         self.save_for_backward(x, y)
         return y
 
