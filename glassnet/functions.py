@@ -1191,10 +1191,18 @@ def set_printoptions(
     threshold: int | None = None,
     edgeitems: int | None = None,
     linewidth: int | None = None,
+    profile: str | None = None,
     sci_mode: bool | None = None,
 ) -> None:
-    """How tensors print (as torch.set_printoptions): digits after the point, when to summarise, line width."""
+    """How tensors print (as torch.set_printoptions): digits after the point, when to summarise, line width;
+    profile "default", "short" (2 digits, 2 edge items) or "full" (never summarise) first resets them all."""
     options = PRINT_OPTIONS
+    if profile is not None:
+        presets = {"default": {}, "short": {"precision": 2, "edgeitems": 2}, "full": {"threshold": 2**63 - 1}}
+        if profile not in presets:
+            raise ValueError(f"set_printoptions: profile must be 'default', 'short' or 'full', got {profile!r}")
+        options.clear()
+        options.update({"precision": 4, **presets[profile]})
     for key, value in (
         ("precision", precision),
         ("threshold", threshold),

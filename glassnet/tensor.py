@@ -192,11 +192,16 @@ class Tensor:
             return tuple(Tensor._make(found[:, d], None) for d in range(found.shape[1]))
         return Tensor._make(found if self.ndim else found[:, :0], None)
 
-    def to(self, *args, dtype=None, device=None, non_blocking: bool = False) -> Tensor:
-        """`to(dtype)`, `to(device)`, `to(device, dtype)` or `to(other_tensor)`: a converted tensor (or itself).
+    def to(self, *args, dtype=None, device=None, non_blocking: bool = False, copy: bool = False,
+           memory_format=None) -> Tensor:
+        """`to(dtype)`, `to(device)`, `to(device, dtype)` or `to(other_tensor)`: a converted tensor (or itself;
+        copy=True: always a new one). memory_format is accepted for PyTorch's sake (arrays here are dense).
 
         Moving to another device stays on the graph: the gradient flows back to the original device.
         """
+        if copy:
+            t = self.to(*args, dtype=dtype, device=device)
+            return t.clone() if t is self else t
         if len(args) == 1 and device is None and isinstance(args[0], numpy.dtype):  # the common internal call
             return self._cast(args[0])
         for arg in args:
