@@ -205,7 +205,8 @@ def _reduce_bool(ufunc, input: Tensor, dim, keepdim: bool, name: str) -> Tensor:
     if input.ndim == 0:
         dim = None
     out = ufunc(input.data.astype(bool), axis=dim, keepdims=keepdim)
-    return _const(out)
+    # uint8 in, uint8 out (0 or 1), as PyTorch keeps for its old byte masks; a bool tensor for every other dtype
+    return _const(out.astype(numpy.uint8) if input.dtype == numpy.uint8 else out)
 
 
 @method
@@ -218,6 +219,16 @@ def any(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
 def all(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001, A002
     """Whether every element (along `dim`) is nonzero; a bool tensor."""
     return _reduce_bool(numpy.all, input, dim, keepdim, "all")
+
+
+@method
+def count_nonzero(input: Tensor, dim=None) -> Tensor:  # noqa: A002
+    """How many elements (along `dim`, an int or a tuple) are nonzero; an int64 tensor, no gradient."""
+    _check_tensor("count_nonzero", input)
+    dim, _ = _dims(input, dim, None, False, None, "count_nonzero")
+    if input.ndim == 0:
+        dim = None
+    return _const(numpy.count_nonzero(input.data, axis=dim).astype(numpy.int64))
 
 
 # ----- bitwise (integers and bools) ----------------------------------------------------------------------------

@@ -500,7 +500,9 @@ class Tensor:
         return Tensor._make(numpy.sign(self.data), None)
 
     def square(self) -> Tensor:
-        """x²"""
+        """x² (a bool tensor squares to int64, as in PyTorch)"""
+        if self.dtype == numpy.bool_:
+            return self._cast(numpy.int64)
         return self * self
 
     def reciprocal(self) -> Tensor:
@@ -1258,9 +1260,15 @@ def _einsum_diagonals(equation: str, tensors: list) -> tuple:
         letters = "".join(subs).replace(".", "")
         rhs = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
         rhs = ("..." if "..." in lhs else "") + rhs
+    if "..." in lhs + rhs:  # '...ii->...i': the ellipsis becomes letters of its own, right-aligned as it broadcasts
+        widths = [t.ndim - len(sub.replace("...", "")) for sub, t in zip(subs, tensors) if "..." in sub]
+        free = [c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ" if c not in lhs][: max(widths, default=0)]
+        subs = [sub.replace("...", "".join(free[len(free) - (t.ndim - len(sub) + 3):])) if "..." in sub else sub
+                for sub, t in zip(subs, tensors)]
+        rhs = rhs.replace("...", "".join(free))
     new_subs, new_tensors = [], []
     for sub, t in zip(subs, tensors):
-        while "..." not in sub and len(set(sub)) != len(sub):
+        while len(set(sub)) != len(sub):
             c = next(c for c in sub if sub.count(c) > 1)
             p, q = sub.index(c), sub.index(c, sub.index(c) + 1)
             if t.shape[p] != t.shape[q]:

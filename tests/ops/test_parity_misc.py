@@ -246,3 +246,14 @@ def test_cumsum_and_cumprod_of_infinities_are_silent_as_torch():
 def test_errors_where_torch_raises_runtime_error_are_runtime_errors(call, names):
     with pytest.raises(RuntimeError, match=names):  # still IndexError / TypeError / ValueError as before
         call()
+
+
+def test_uint8_any_all_and_bool_square_keep_torch_dtypes():
+    u8 = np.array([[0, 3, 200], [0, 0, 1]], dtype=np.uint8)
+    for name, kw in [("any", {}), ("all", {}), ("any", {"dim": 1}), ("all", {"dim": 0, "keepdim": True})]:
+        ours, theirs = getattr(gn.tensor(u8), name)(**kw), getattr(torch.tensor(u8), name)(**kw)
+        assert str(ours.dtype) == str(theirs.dtype).removeprefix("torch.") == "uint8"
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    bools = np.array([True, False])
+    assert gn.tensor(bools).square().tolist() == torch.tensor(bools).square().tolist() == [1, 0]
+    assert gn.tensor(bools).square().dtype == gn.int64
