@@ -16,7 +16,7 @@ from glassnet import backend
 from glassnet.errors import OpValueError, ShapeError
 from glassnet.tensor import Tensor
 
-__all__ = ["one_hot", "interpolate", "pad_indexed"]
+__all__ = ["one_hot", "interpolate"]  # (pad_indexed is F.pad's helper, reached as _resample.pad_indexed)
 
 
 def _along(x: Tensor, axis: int, index) -> Tensor:

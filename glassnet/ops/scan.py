@@ -60,7 +60,8 @@ def _cumprod_grad_with_zeros(x, gy):
         inner = gy[..., j]
         if j + 1 < n:
             after = Cumprod.call(x[..., j + 1 :], axis=-1)  # Π_{j<k≤i} xₖ for i = j+1 … n−1
-            inner = inner + np.sum(gy[..., j + 1 :] * after, axis=-1)
+            with np.errstate(invalid="ignore", over="ignore"):  # NumPy's np.sum: outside the engine's filter
+                inner = inner + np.sum(gy[..., j + 1 :] * after, axis=-1)
         columns.append(inner if left is None else left * inner)
         left = x[..., j] if left is None else left * x[..., j]
     return np.stack(columns, axis=-1)
