@@ -53,6 +53,9 @@ float = float32  # noqa: A001
 double = float64
 long = int64
 half = float16
+# torch's memory formats, accepted by clone/contiguous/to and ignored: glassnet's arrays are always dense
+preserve_format, contiguous_format = "preserve_format", "contiguous_format"
+channels_last, channels_last_3d = "channels_last", "channels_last_3d"
 
 
 def _method(name):

@@ -13,7 +13,7 @@ import sys
 import numpy
 
 from glassnet import backend
-from glassnet.errors import OpValueError
+from glassnet.errors import OpTypeError, OpValueError
 from glassnet.random import Generator, get_rng
 from glassnet.tensor import Tensor
 
@@ -103,7 +103,7 @@ def linspace(start, end, steps: int, dtype=None, device=None, requires_grad: boo
     if steps < 0:
         raise OpValueError(f"linspace: steps must be non-negative, got {steps}")
     if backend.to_dtype(dtype) == numpy.bool_:
-        raise TypeError("linspace: dtype bool is not supported (as in PyTorch); use a floating or integer dtype")
+        raise OpTypeError("linspace: dtype bool is not supported (as in PyTorch); use a floating or integer dtype")
     return _make(numpy.linspace(start, end, steps).astype(_float(dtype)), requires_grad, device)
 
 

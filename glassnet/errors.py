@@ -12,3 +12,13 @@ class OpValueError(ValueError, RuntimeError):
 class ShapeError(OpValueError):
     """Shapes that do not fit the op: matmul's inner dims, a reshape's element count, a permutation, a gather's
     index, a kernel larger than its input, a loss's target."""
+
+
+class OpIndexError(IndexError, RuntimeError):
+    """An index out of range for the op (a gather index, a class target): IndexError as before, RuntimeError as
+    PyTorch's gather raises."""
+
+
+class OpTypeError(TypeError, RuntimeError):
+    """A dtype the op does not take (bitwise ops on floats, linspace to bool): PyTorch raises NotImplementedError,
+    a RuntimeError, there."""

@@ -15,7 +15,7 @@ from typing import NamedTuple
 import numpy
 
 from glassnet import backend
-from glassnet.errors import ShapeError
+from glassnet.errors import OpIndexError, OpTypeError, ShapeError
 from glassnet.ops import indexing as ix
 from glassnet.ops import maths as mt
 from glassnet.ops import reduction as rd
@@ -205,7 +205,8 @@ def _reduce_bool(ufunc, input: Tensor, dim, keepdim: bool, name: str) -> Tensor:
     if input.ndim == 0:
         dim = None
     out = ufunc(input.data.astype(bool), axis=dim, keepdims=keepdim)
-    return _const(out)
+    # uint8 in, uint8 out (0 or 1), as PyTorch keeps for its old byte masks; a bool tensor for every other dtype
+    return _const(out.astype(numpy.uint8) if input.dtype == numpy.uint8 else out)
 
 
 @method
@@ -220,13 +221,23 @@ def all(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
     return _reduce_bool(numpy.all, input, dim, keepdim, "all")
 
 
+@method
+def count_nonzero(input: Tensor, dim=None) -> Tensor:  # noqa: A002
+    """How many elements (along `dim`, an int or a tuple) are nonzero; an int64 tensor, no gradient."""
+    _check_tensor("count_nonzero", input)
+    dim, _ = _dims(input, dim, None, False, None, "count_nonzero")
+    if input.ndim == 0:
+        dim = None
+    return _const(numpy.count_nonzero(input.data, axis=dim).astype(numpy.int64))
+
+
 # ----- bitwise (integers and bools) ----------------------------------------------------------------------------
 def _integer_operands(name: str, *values) -> None:
     for v in values:
         kind = v.dtype.kind if isinstance(v, Tensor) else ("f" if isinstance(v, float) else "i")
         if kind not in "biu":
             dtype = v.dtype if isinstance(v, Tensor) else type(v).__name__
-            raise TypeError(f"{name}: bitwise operations need integer or bool operands, got {dtype}")
+            raise OpTypeError(f"{name}: bitwise operations need integer or bool operands, got {dtype}")
 
 
 def _bitwise(ufunc, bool_ufunc, name):
@@ -539,7 +550,11 @@ def _order(data, axis: int, descending: bool):
         return backend.array_module(data).zeros((), dtype=numpy.int64)
     if descending:
         key = data.astype(numpy.int64) if data.dtype.kind in "bu" else data
-        return numpy.argsort(-key, axis=axis, kind="stable")
+        idx = numpy.argsort(-key, axis=axis, kind="stable")
+        if data.dtype.kind == "f":  # NaN counts as the largest value: first when descending (last ascending), as torch
+            nan_last = ~numpy.isnan(numpy.take_along_axis(data, idx, axis=axis))
+            idx = numpy.take_along_axis(idx, numpy.argsort(nan_last, axis=axis, kind="stable"), axis=axis)
+        return idx
     return numpy.argsort(data, axis=axis, kind="stable")
 
 
@@ -612,8 +627,23 @@ def median(input: Tensor, dim=None, keepdim: bool = False):  # noqa: A002
     if dim is None:
         if input.data.size == 0:
             return Tensor._make(_xp(input).full((), numpy.nan, dtype=input.dtype), None)
-        return _select_rank(input.reshape(-1), lambda n: (n - 1) // 2, 0, False, "median").values
-    return _select_rank(input, lambda n: (n - 1) // 2, dim, keepdim, "median")
+        return median(input.reshape(-1), 0).values
+    if input.dtype.kind != "f" or input.ndim == 0:
+        return _select_rank(input, lambda n: (n - 1) // 2, dim, keepdim, "median")
+    # NaN propagates, as in PyTorch: a row holding NaN gives its first NaN (NaN sorts last, so it sits at rank
+    # "count of non-NaN"); other rows give their lower median
+    axis = _scan_axis(input, dim, "median")
+    n = input.shape[axis]
+    if n == 0:
+        raise IndexError(f"median: cannot take the median of dim {axis} of size 0 (shape {input.shape})")
+    x = input.data
+    valid = (x == x).sum(axis=axis, keepdims=True)
+    rank = numpy.where(valid < n, valid, (n - 1) // 2)
+    idx = numpy.take_along_axis(_order(x, axis, False), rank, axis=axis).astype(numpy.int64)
+    values = input.gather(axis, _const(idx))
+    if not keepdim:
+        return ValuesIndices(values.squeeze(axis), _const(idx.squeeze(axis)))
+    return ValuesIndices(values, _const(idx))
 
 
 @method
@@ -950,7 +980,7 @@ def _scatter_index(input: Tensor, dim: int, index, name: str):
         raise ValueError(f"{name}: index has {idx.ndim} dims but the input of shape {input.shape} has {input.ndim}")
     n = input.shape[axis] if input.ndim else 1
     if idx.size and ((idx.max() >= n) | (idx.min() < -n)):  # (on a device: one value read back)
-        raise IndexError(f"{name}: index out of range for dim {axis} of size {n}")
+        raise OpIndexError(f"{name}: index out of range for dim {axis} of size {n}")
     for d, (a, b) in enumerate(zip(idx.shape, input.shape)):
         if d != axis and a > b:
             raise ValueError(
@@ -1025,7 +1055,7 @@ def _index_dim(input: Tensor, dim: int, index, name: str):
     n = input.shape[axis] if input.ndim else 1
     idx = idx.reshape(-1)
     if idx.size and ((idx.max() >= n) | (idx.min() < -n)):  # (on a device: one value read back)
-        raise IndexError(f"{name}: index out of range for dim {axis} of size {n}")
+        raise OpIndexError(f"{name}: index out of range for dim {axis} of size {n}")
     return idx % n if idx.size else idx, axis
 
 
@@ -1172,10 +1202,18 @@ def set_printoptions(
     threshold: int | None = None,
     edgeitems: int | None = None,
     linewidth: int | None = None,
+    profile: str | None = None,
     sci_mode: bool | None = None,
 ) -> None:
-    """How tensors print (as torch.set_printoptions): digits after the point, when to summarise, line width."""
+    """How tensors print (as torch.set_printoptions): digits after the point, when to summarise, line width;
+    profile "default", "short" (2 digits, 2 edge items) or "full" (never summarise) first resets them all."""
     options = PRINT_OPTIONS
+    if profile is not None:
+        presets = {"default": {}, "short": {"precision": 2, "edgeitems": 2}, "full": {"threshold": 2**63 - 1}}
+        if profile not in presets:
+            raise ValueError(f"set_printoptions: profile must be 'default', 'short' or 'full', got {profile!r}")
+        options.clear()
+        options.update({"precision": 4, **presets[profile]})
     for key, value in (
         ("precision", precision),
         ("threshold", threshold),

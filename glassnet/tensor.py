@@ -10,7 +10,7 @@ import numpy
 
 from glassnet import autograd, backend
 from glassnet.autograd import _state, initial_gradients, open_blocks, run_backward, unit_gradient
-from glassnet.errors import OpValueError, ShapeError
+from glassnet.errors import OpIndexError, OpValueError, ShapeError
 from glassnet.ops import activation as act
 from glassnet.ops import arithmetic as ar
 from glassnet.ops import linalg as la
@@ -192,11 +192,16 @@ class Tensor:
             return tuple(Tensor._make(found[:, d], None) for d in range(found.shape[1]))
         return Tensor._make(found if self.ndim else found[:, :0], None)
 
-    def to(self, *args, dtype=None, device=None, non_blocking: bool = False) -> Tensor:
-        """`to(dtype)`, `to(device)`, `to(device, dtype)` or `to(other_tensor)`: a converted tensor (or itself).
+    def to(self, *args, dtype=None, device=None, non_blocking: bool = False, copy: bool = False,
+           memory_format=None) -> Tensor:
+        """`to(dtype)`, `to(device)`, `to(device, dtype)` or `to(other_tensor)`: a converted tensor (or itself;
+        copy=True: always a new one). memory_format is accepted for PyTorch's sake (arrays here are dense).
 
         Moving to another device stays on the graph: the gradient flows back to the original device.
         """
+        if copy:
+            t = self.to(*args, dtype=dtype, device=device)
+            return t.clone() if t is self else t
         if len(args) == 1 and device is None and isinstance(args[0], numpy.dtype):  # the common internal call
             return self._cast(args[0])
         for arg in args:
@@ -495,7 +500,9 @@ class Tensor:
         return Tensor._make(numpy.sign(self.data), None)
 
     def square(self) -> Tensor:
-        """x²"""
+        """x² (a bool tensor squares to int64, as in PyTorch)"""
+        if self.dtype == numpy.bool_:
+            return self._cast(numpy.int64)
         return self * self
 
     def reciprocal(self) -> Tensor:
@@ -623,7 +630,7 @@ class Tensor:
         dim = _axis(dim, self.ndim, "gather")
         # (On a device the values are not checked: that would read them back to the host on every call.)
         if backend.on_host(idx) and idx.size and (idx.max() >= self.shape[dim] or idx.min() < -self.shape[dim]):
-            raise IndexError(f"gather: index out of range for dim {dim} of size {self.shape[dim]}")
+            raise OpIndexError(f"gather: index out of range for dim {dim} of size {self.shape[dim]}")
         src = self
         if any(n != m for d, (n, m) in enumerate(zip(idx.shape, self.shape)) if d != dim):
             if any(n > m for d, (n, m) in enumerate(zip(idx.shape, self.shape)) if d != dim):
@@ -1239,7 +1246,7 @@ def einsum(equation: str, *operands) -> Tensor:
     try:
         return la.Einsum.apply(*[t._cast(dtype) for t in tensors], equation=equation)
     except ValueError as e:
-        raise ValueError(f"einsum: '{equation}' with shapes {[t.shape for t in tensors]}: {e}") from None
+        raise OpValueError(f"einsum: '{equation}' with shapes {[t.shape for t in tensors]}: {e}") from None
 
 
 def _einsum_diagonals(equation: str, tensors: list) -> tuple:
@@ -1253,9 +1260,15 @@ def _einsum_diagonals(equation: str, tensors: list) -> tuple:
         letters = "".join(subs).replace(".", "")
         rhs = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
         rhs = ("..." if "..." in lhs else "") + rhs
+    if "..." in lhs + rhs:  # '...ii->...i': the ellipsis becomes letters of its own, right-aligned as it broadcasts
+        widths = [t.ndim - len(sub.replace("...", "")) for sub, t in zip(subs, tensors) if "..." in sub]
+        free = [c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ" if c not in lhs][: max(widths, default=0)]
+        subs = [sub.replace("...", "".join(free[len(free) - (t.ndim - len(sub) + 3):])) if "..." in sub else sub
+                for sub, t in zip(subs, tensors)]
+        rhs = rhs.replace("...", "".join(free))
     new_subs, new_tensors = [], []
     for sub, t in zip(subs, tensors):
-        while "..." not in sub and len(set(sub)) != len(sub):
+        while len(set(sub)) != len(sub):
             c = next(c for c in sub if sub.count(c) > 1)
             p, q = sub.index(c), sub.index(c, sub.index(c) + 1)
             if t.shape[p] != t.shape[q]:

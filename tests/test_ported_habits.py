@@ -139,3 +139,43 @@ def test_random_fills_in_place():
     assert w.uniform_(-0.1, 0.1) is w and float(w.abs().max()) <= 0.1
     assert abs(float(w.normal_(2.0, 0.5).mean()) - 2.0) < 0.1
     assert set(np.unique(w.bernoulli_(0.3).numpy())) <= {0.0, 1.0}
+
+
+def test_memory_formats_are_accepted_and_ignored_as_arrays_are_dense():
+    x = gn.ones(1, 2, 3, 3, requires_grad=True)
+    for fmt in (gn.preserve_format, gn.contiguous_format, gn.channels_last):
+        assert x.clone(memory_format=fmt).shape == x.shape
+        assert x.to(memory_format=fmt) is x
+    assert x.contiguous(memory_format=gn.channels_last) is x
+    model = nn.Conv2d(2, 2, 1).to(memory_format=gn.channels_last)
+    assert model(x).shape == (1, 2, 3, 3)
+
+
+def test_to_copy_always_gives_a_new_tensor_on_the_graph():
+    x = gn.ones(2, requires_grad=True)
+    y = x.to(copy=True)
+    assert y is not x and y.requires_grad
+    (y * 3).sum().backward()
+    assert x.grad.tolist() == [3.0, 3.0]
+    assert x.to(gn.float64, copy=True).dtype == gn.float64
+
+
+def test_set_printoptions_profiles_as_torch():
+    try:
+        gn.set_printoptions(profile="short")
+        assert repr(gn.tensor([1.23456])) == "tensor([1.23])"
+        gn.set_printoptions(profile="full")
+        assert "..." not in repr(gn.arange(2000))
+        with pytest.raises(ValueError, match="profile"):
+            gn.set_printoptions(profile="long")
+    finally:
+        gn.set_printoptions(profile="default")
+    assert repr(gn.tensor([1.23456])) == repr(torch.tensor([1.23456])) == "tensor([1.2346])"
+    assert "..." in repr(gn.arange(2000))
+
+
+def test_get_buffer_as_torch():
+    model = nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2))
+    assert model.get_buffer("1.running_mean") is model[1].running_mean
+    with pytest.raises(AttributeError, match="no buffer 'nothing'"):
+        model.get_buffer("1.nothing")

@@ -11,7 +11,7 @@ import math
 
 import numpy
 
-from glassnet.errors import ShapeError
+from glassnet.errors import OpValueError, ShapeError
 from glassnet.ops import conv as cv
 from glassnet.ops import pooling as pl
 from glassnet.tensor import Tensor, _as_tensor
@@ -51,13 +51,13 @@ def _ints(value, n: int, name: str, op: str, minimum: int = 0) -> tuple:
         try:
             t = tuple(int(v) for v in value)
         except (TypeError, ValueError):
-            raise ValueError(f"{op}: {name} must be an int or a tuple of {n} ints, got {value!r}") from None
+            raise OpValueError(f"{op}: {name} must be an int or a tuple of {n} ints, got {value!r}") from None
         if len(t) == 1:
             t = t * n
     if len(t) != n:
-        raise ValueError(f"{op}: {name} must be an int or a tuple of {n} ints, got {value!r}")
+        raise OpValueError(f"{op}: {name} must be an int or a tuple of {n} ints, got {value!r}")
     if any(v < minimum for v in t):
-        raise ValueError(f"{op}: {name} must be at least {minimum}, got {value!r}")
+        raise OpValueError(f"{op}: {name} must be at least {minimum}, got {value!r}")
     return t
 
 
@@ -90,7 +90,7 @@ def _batched(op: str, x: Tensor, nd: int, allow_unbatched: bool) -> tuple[Tensor
     if x.ndim == nd + 1:
         hint = "; for a single example add the batch dimension with x.unsqueeze(0)"
     accepted = f"a {nd + 2}-D" + (f" or {nd + 1}-D (unbatched)" if allow_unbatched else "")
-    raise ValueError(f"{op}: expected {accepted} input {_LAYOUT[nd]}, got shape {_shape(x.shape)}{hint}")
+    raise OpValueError(f"{op}: expected {accepted} input {_LAYOUT[nd]}, got shape {_shape(x.shape)}{hint}")
 
 
 def _conv_padding(padding, nd: int, kernel, stride, dilation, op: str) -> tuple:
@@ -101,10 +101,10 @@ def _conv_padding(padding, nd: int, kernel, stride, dilation, op: str) -> tuple:
             return ((0, 0),) * nd
         if padding == "same":
             if any(s != 1 for s in stride):
-                raise ValueError(f"{op}: padding='same' is not supported for strided convolutions (stride={stride})")
+                raise OpValueError(f"{op}: padding='same' is not supported for strided convolutions (stride={stride})")
             total = [d * (k - 1) for k, d in zip(kernel, dilation)]
             return tuple((t // 2, t - t // 2) for t in total)
-        raise ValueError(f"{op}: padding must be 'same', 'valid', an int or a tuple of {nd} ints, got {padding!r}")
+        raise OpValueError(f"{op}: padding must be 'same', 'valid', an int or a tuple of {nd} ints, got {padding!r}")
     return tuple((p, p) for p in _ints(padding, nd, "padding", op))
 
 
@@ -117,7 +117,7 @@ def _conv_operands(op: str, nd: int, input, weight, bias, layout: str) -> tuple:
     b = None if bias is None else _as_tensor(bias)
     x, _ = _batched(op, x, nd, allow_unbatched=False)
     if w.ndim != nd + 2:
-        raise ValueError(f"{op}: expected a {nd + 2}-D weight ({layout}, {_KERNEL[nd]}), got shape {_shape(w.shape)}")
+        raise OpValueError(f"{op}: expected a {nd + 2}-D weight ({layout}, {_KERNEL[nd]}), got shape {_shape(w.shape)}")
     _floating(op, input=x, weight=w, bias=b)
     return x, w, b
 
@@ -127,17 +127,17 @@ def _conv(op: str, nd: int, input, weight, bias, stride, padding, dilation, grou
     groups = int(groups)
     c, o = x.shape[1], w.shape[0]
     if groups < 1 or c % groups or o % groups:
-        raise ValueError(
+        raise OpValueError(
             f"{op}: groups={groups} must divide both the input's {c} channels and the weight's {o} output channels "
             f"(input {_shape(x.shape)}, weight {_shape(w.shape)})"
         )
     if w.shape[1] * groups != c:
-        raise ValueError(
+        raise OpValueError(
             f"{op}: input of shape {_shape(x.shape)} has {c} channels, but weight of shape {_shape(w.shape)} "
             f"expects {w.shape[1] * groups} (weight.shape[1]={w.shape[1]} x groups={groups})"
         )
     if b is not None and b.shape != (o,):
-        raise ValueError(f"{op}: bias of shape {_shape(b.shape)} does not match the {o} output channels; "
+        raise OpValueError(f"{op}: bias of shape {_shape(b.shape)} does not match the {o} output channels; "
                          f"expected ({o},)")
     kernel = w.shape[2:]
     stride = _ints(stride, nd, "stride", op, minimum=1)
@@ -179,26 +179,26 @@ def _conv_transpose(op: str, nd: int, input, weight, bias, stride, padding, outp
     groups = int(groups)
     c = x.shape[1]
     if groups < 1 or c % groups:
-        raise ValueError(f"{op}: groups={groups} must divide the input's {c} channels "
+        raise OpValueError(f"{op}: groups={groups} must divide the input's {c} channels "
                          f"(input {_shape(x.shape)}, weight {_shape(w.shape)})")
     if w.shape[0] != c:
-        raise ValueError(
+        raise OpValueError(
             f"{op}: input of shape {_shape(x.shape)} has {c} channels, but weight of shape {_shape(w.shape)} "
             f"expects {w.shape[0]} (weight.shape[0])"
         )
     o = w.shape[1] * groups
     if b is not None and b.shape != (o,):
-        raise ValueError(f"{op}: bias of shape {_shape(b.shape)} does not match the {o} output channels; "
+        raise OpValueError(f"{op}: bias of shape {_shape(b.shape)} does not match the {o} output channels; "
                          f"expected ({o},)")
     if isinstance(padding, str):
-        raise ValueError(f"{op}: padding must be an int or a tuple of {nd} ints, got {padding!r}")
+        raise OpValueError(f"{op}: padding must be an int or a tuple of {nd} ints, got {padding!r}")
     kernel = w.shape[2:]
     stride = _ints(stride, nd, "stride", op, minimum=1)
     dilation = _ints(dilation, nd, "dilation", op, minimum=1)
     pads = tuple((p, p) for p in _ints(padding, nd, "padding", op))
     extra = _ints(output_padding, nd, "output_padding", op)
     if any(e >= max(s, d) for e, s, d in zip(extra, stride, dilation)):
-        raise ValueError(f"{op}: output_padding {extra} must be smaller than either stride {stride} "
+        raise OpValueError(f"{op}: output_padding {extra} must be smaller than either stride {stride} "
                          f"or dilation {dilation}")
     size = cv.transposed_output_size(x.shape[2:], kernel, stride, pads, dilation, extra)
     if any(n < 1 for n in size) or 0 in kernel:
@@ -242,7 +242,7 @@ def _pool_args(op: str, nd: int, x: Tensor, kernel_size, stride, padding, dilati
     limit = span if half == "effective" else kernel
     if any(p > s // 2 for p, s in zip(padding, limit)):
         what = "effective kernel size" if half == "effective" else "kernel size"
-        raise ValueError(f"{op}: padding {padding} should be at most half of the {what} {_size(limit)}")
+        raise OpValueError(f"{op}: padding {padding} should be at most half of the {what} {_size(limit)}")
     out_size, _ = pl.pool_geometry(x.shape[2:], kernel, stride, padding, dilation, ceil_mode)
     if any(n < 1 for n in out_size):
         raise ShapeError(f"{op}: input of shape {_shape(x.shape)} is too small for kernel {_size(kernel)} "
@@ -293,7 +293,7 @@ def _avg_pool(op, nd, input, kernel_size, stride, padding, ceil_mode, count_incl
     _floating(op, input=x)
     kernel, stride, padding, _ = _pool_args(op, nd, x, kernel_size, stride, padding, 1, ceil_mode, "")
     if divisor_override is not None and int(divisor_override) == 0:
-        raise ValueError(f"{op}: divisor_override must be non-zero")
+        raise OpValueError(f"{op}: divisor_override must be non-zero")
     y = pl.AvgPool.apply(x, kernel=kernel, stride=stride, padding=padding, ceil_mode=bool(ceil_mode),
                          count_include_pad=bool(count_include_pad),
                          divisor_override=None if divisor_override is None else int(divisor_override))
@@ -329,10 +329,10 @@ def _adaptive_avg_pool(op, nd, input, output_size):
     if len(output_size) == 1:
         output_size *= nd
     if len(output_size) != nd:
-        raise ValueError(f"{op}: output_size must be an int or a tuple of {nd} ints (or None), got {output_size!r}")
+        raise OpValueError(f"{op}: output_size must be an int or a tuple of {nd} ints (or None), got {output_size!r}")
     size = tuple(n if o is None else int(o) for n, o in zip(x.shape[2:], output_size))
     if any(o < 1 for o in size) or 0 in x.shape[2:]:
-        raise ValueError(f"{op}: output_size {output_size} and input of shape {_shape(x.shape)} must be positive")
+        raise OpValueError(f"{op}: output_size {output_size} and input of shape {_shape(x.shape)} must be positive")
     mats = tuple(None if o == n else pl.adaptive_matrix(n, o, x.dtype) for n, o in zip(x.shape[2:], size))
     y = pl.PoolByMatrices.apply(x, matrices=mats) if any(m is not None for m in mats) else x.clone()
     return y.squeeze(0) if unbatched else y
@@ -380,7 +380,7 @@ def fold(input: Tensor, output_size, kernel_size, dilation=1, padding=0, stride=
     cols = _as_tensor(input)
     unbatched = cols.ndim == 2
     if cols.ndim not in (2, 3):
-        raise ValueError(f"{op}: expected a 3-D input (N, C·kh·kw, L) or 2-D (unbatched), got shape "
+        raise OpValueError(f"{op}: expected a 3-D input (N, C·kh·kw, L) or 2-D (unbatched), got shape "
                          f"{_shape(cols.shape)}")
     if unbatched:
         cols = cols.unsqueeze(0)
@@ -392,11 +392,11 @@ def fold(input: Tensor, output_size, kernel_size, dilation=1, padding=0, stride=
     pads = tuple((p, p) for p in _ints(padding, 2, "padding", op))
     k = math.prod(kernel)
     if cols.shape[1] % k:
-        raise ValueError(f"{op}: input of shape {_shape(cols.shape)}: dim 1 ({cols.shape[1]}) must be divisible "
+        raise OpValueError(f"{op}: input of shape {_shape(cols.shape)}: dim 1 ({cols.shape[1]}) must be divisible "
                          f"by the kernel size {_size(kernel)} = {k}")
     blocks = cv.conv_output_size(size, kernel, stride, pads, dilation)
     if any(n < 1 for n in blocks) or math.prod(blocks) != cols.shape[2]:
-        raise ValueError(f"{op}: input of shape {_shape(cols.shape)} has {cols.shape[2]} blocks, but output_size "
+        raise OpValueError(f"{op}: input of shape {_shape(cols.shape)} has {cols.shape[2]} blocks, but output_size "
                          f"{size} with kernel {_size(kernel)} gives {_size(blocks)} = {math.prod(blocks)}")
     y = cv.Fold.apply(cols, in_size=size, kernel=kernel, stride=stride, padding=pads, dilation=dilation)
     return y.squeeze(0) if unbatched else y

@@ -14,7 +14,7 @@ import numpy
 
 from glassnet import backend
 from glassnet.autograd import no_grad
-from glassnet.errors import ShapeError
+from glassnet.errors import OpIndexError, ShapeError
 from glassnet.ops import dropout as _dropout
 from glassnet.ops import embedding as _embedding
 from glassnet.ops import loss as _loss
@@ -309,7 +309,7 @@ def _class_indices(name: str, x: Tensor, t: Tensor, classes: int, ignore_index: 
     # The values are checked on the host only: on a device the check would read them back on every step.
     bad = (target != ignore_index) & ((target < 0) | (target >= classes)) if backend.on_host(target) else None
     if bad is not None and bad.any():
-        raise IndexError(f"{name}: target {int(target[bad].flat[0])} is out of range for {classes} classes (input of "
+        raise OpIndexError(f"{name}: target {int(target[bad].flat[0])} is out of range for {classes} classes (input of "
                          f"shape {x.shape}); expected 0 <= target < {classes} or ignore_index={ignore_index}")
     return target.astype(backend.int64, copy=False).reshape(expected or (1,))
 

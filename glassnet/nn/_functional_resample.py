@@ -16,7 +16,7 @@ from glassnet import backend
 from glassnet.errors import OpValueError, ShapeError
 from glassnet.tensor import Tensor
 
-__all__ = ["one_hot", "interpolate", "pad_indexed"]
+__all__ = ["one_hot", "interpolate"]  # (pad_indexed is F.pad's helper, reached as _resample.pad_indexed)
 
 
 def _along(x: Tensor, axis: int, index) -> Tensor:
@@ -78,10 +78,10 @@ def interpolate(
     antialias: bool = False,
 ) -> Tensor:
     """Resize the spatial dims of (N, C, *spatial) like torch.nn.functional.interpolate."""
-    if mode not in _MODES or mode == "area":
+    if mode not in _MODES:
         raise OpValueError(
             f"interpolate: mode must be one of nearest, nearest-exact, linear, bilinear, bicubic, "
-            f"trilinear; got {mode!r}"
+            f"trilinear, area; got {mode!r}"
         )
     if antialias:
         raise OpValueError("interpolate: antialias=True is not supported")
@@ -91,7 +91,7 @@ def interpolate(
             f"interpolate: mode {mode!r} got input of shape {input.shape}; expected (N, C, ...) with "
             f"{_MODES[mode] or '1 to 3'} spatial dims"
         )
-    if mode.startswith("nearest") and align_corners is not None:
+    if (mode.startswith("nearest") or mode == "area") and align_corners is not None:
         raise OpValueError("interpolate: align_corners only applies to linear, bilinear, bicubic and trilinear")
     align = bool(align_corners)
     if (size is None) == (scale_factor is None):
@@ -106,6 +106,10 @@ def interpolate(
         scales = [None] * nd if recompute_scale_factor else list(factors)
     if len(out_sizes) != nd or any(n <= 0 for n in out_sizes):
         raise ShapeError(f"interpolate: output size {out_sizes} does not fit input of shape {input.shape}")
+    if mode == "area":  # the mean over each output cell's share of the input: adaptive average pooling, as torch
+        from glassnet.nn import _functional_conv as fc
+
+        return getattr(fc, f"adaptive_avg_pool{nd}d")(input, out_sizes)
     x = input
     for d in range(nd):
         x = _resample(x, 2 + d, in_sizes[d], out_sizes[d], scales[d], mode, align)

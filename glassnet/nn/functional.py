@@ -111,13 +111,14 @@ def pad(input: Tensor, pad: tuple, mode: str = "constant", value: float | None =
     return sh.Pad.apply(input, widths=tuple(widths), value=0.0 if value is None else value)
 
 
-from glassnet.nn._functional_attention import scaled_dot_product_attention  # noqa: E402,F401
+# (star imports of modules with an __all__, so that the API reference lists these functions on this page)
+from glassnet.nn._functional_attention import *  # noqa: E402,F401,F403
 from glassnet.nn._functional_conv import *  # noqa: E402,F401,F403
 from glassnet.nn._functional_layers import *  # noqa: E402,F401,F403
 from glassnet.nn._functional_more import *  # noqa: E402,F401,F403
 from glassnet.nn._functional_pool_more import *  # noqa: E402,F401,F403
-from glassnet.nn._functional_resample import interpolate, one_hot  # noqa: E402,F401
-from glassnet.nn._functional_sparse import ctc_loss, embedding_bag  # noqa: E402,F401
+from glassnet.nn._functional_resample import *  # noqa: E402,F401,F403
+from glassnet.nn._functional_sparse import *  # noqa: E402,F401,F403
 
 
 # ----- more activations: compositions of the ops above, so their derivatives follow from those ops' -------------------

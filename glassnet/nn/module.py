@@ -475,6 +475,14 @@ class Module:
             raise AttributeError(f"{type(mod).__name__} has no parameter '{name}' (looking up '{target}')")
         return mod._parameters[name]
 
+    def get_buffer(self, target: str) -> Tensor:
+        """The buffer at a dotted path such as 'bn.running_mean'."""
+        prefix, _, name = target.rpartition(".")
+        mod = self.get_submodule(prefix)
+        if name not in mod._buffers or mod._buffers[name] is None:
+            raise AttributeError(f"{type(mod).__name__} has no buffer '{name}' (looking up '{target}')")
+        return mod._buffers[name]
+
     # ----- iteration ------------------------------------------------------------------------------------
     def _named_members(self, get_members, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True):
         memo: set = set()
@@ -597,6 +605,7 @@ class Module:
         dtype = kwargs.pop("dtype", None)
         device = kwargs.pop("device", None)
         kwargs.pop("non_blocking", None)
+        kwargs.pop("memory_format", None)  # accepted for PyTorch's sake: arrays here are dense
         if kwargs:
             raise TypeError(f"to: unexpected keyword arguments {sorted(kwargs)}")
         for arg in args:

@@ -30,10 +30,19 @@ class Sum(Function):
     def forward(self, x, axis=None, keepdims=False):
         self.in_shape = x.shape
         self.kept = kept_shape(x.shape, axis)
-        return np.sum(x, axis=axis, keepdims=keepdims)
+        return _sum(x, axis, keepdims)
 
     def backward(self, gy):
         return np.broadcast_to(gy.reshape(self.kept), self.in_shape)
+
+
+def _sum(x, axis, keepdims: bool):
+    """np.sum(x, axis, keepdims=keepdims). On the host the ufunc is called from here (what np.sum does inside, minus
+    a layer of calls), so a warning about ∞ − ∞ is raised in this module, where glassnet's filter silences it
+    (raised inside NumPy's np.sum, it would reach the user); on a device, the device's sum."""
+    if type(x) is np.ndarray:
+        return np.add.reduce(x, axis=axis, keepdims=keepdims)
+    return np.sum(x, axis=axis, keepdims=keepdims)
 
 
 class Mean(Function):
@@ -42,7 +51,7 @@ class Mean(Function):
     def forward(self, x, axis=None, keepdims=False):
         self.in_shape = x.shape
         self.kept = kept_shape(x.shape, axis)
-        y = x.sum(axis=axis, keepdims=keepdims)
+        y = _sum(x, axis, keepdims)
         self.n = x.size // max(y.size, 1) if x.size else 1
         return y / self.n if x.size else np.mean(x, axis=axis, keepdims=keepdims)
 
@@ -97,7 +106,10 @@ class Prod(Function):
     def forward(self, x, axis=None, keepdims=False):
         self.kept = kept_shape(x.shape, axis)
         self.axis = axis
-        y = np.prod(x, axis=axis, keepdims=keepdims)
+        if type(x) is np.ndarray:  # the ufunc called from here: ∞ · 0 is NaN without a warning (see _sum)
+            y = np.multiply.reduce(x, axis=axis, keepdims=keepdims)
+        else:
+            y = np.prod(x, axis=axis, keepdims=keepdims)
         self.save_for_backward(x, y)
         return y
 
@@ -121,8 +133,9 @@ def _product_of_others(x, axis: int):
     """Π_{j≠i} xⱼ along `axis` for every i, by exclusive cumulative products from both sides."""
     x = np.moveaxis(x, axis, -1)
     ones = array_module(x).ones(x.shape[:-1] + (1,), dtype=x.dtype)
-    left = np.cumprod(np.concatenate([ones, x[..., :-1]], axis=-1), axis=-1)
-    right = np.cumprod(np.concatenate([ones, x[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
+    with np.errstate(invalid="ignore", over="ignore"):  # np.cumprod is outside the engine's warnings filter
+        left = np.cumprod(np.concatenate([ones, x[..., :-1]], axis=-1), axis=-1)
+        right = np.cumprod(np.concatenate([ones, x[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
     return np.moveaxis(left * right, -1, axis)
 
 

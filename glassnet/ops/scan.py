@@ -20,9 +20,10 @@ class Cumsum(Function):
 
     def forward(self, x, axis=0, reverse=False):
         self.axis, self.reverse = axis, reverse
-        if reverse:
-            return np.flip(np.cumsum(np.flip(x, axis), axis=axis), axis)
-        return np.cumsum(x, axis=axis)
+        with np.errstate(invalid="ignore", over="ignore"):  # ∞ + (−∞) gives NaN silently, as in PyTorch
+            if reverse:
+                return np.flip(np.cumsum(np.flip(x, axis), axis=axis), axis)
+            return np.cumsum(x, axis=axis)
 
     def backward(self, gy):
         return Cumsum.call(gy, axis=self.axis, reverse=not self.reverse)
@@ -34,7 +35,8 @@ class Cumprod(Function):
 
     def forward(self, x, axis=0):
         self.axis = axis
-        y = np.cumprod(x, axis=axis)
+        with np.errstate(invalid="ignore", over="ignore"):  # ∞ · 0 gives NaN silently, as in PyTorch
+            y = np.cumprod(x, axis=axis)
         self.save_for_backward(x, y)
         return y
 
@@ -58,7 +60,8 @@ def _cumprod_grad_with_zeros(x, gy):
         inner = gy[..., j]
         if j + 1 < n:
             after = Cumprod.call(x[..., j + 1 :], axis=-1)  # Π_{j<k≤i} xₖ for i = j+1 … n−1
-            inner = inner + np.sum(gy[..., j + 1 :] * after, axis=-1)
+            with np.errstate(invalid="ignore", over="ignore"):  # NumPy's np.sum: outside the engine's filter
+                inner = inner + np.sum(gy[..., j + 1 :] * after, axis=-1)
         columns.append(inner if left is None else left * inner)
         left = x[..., j] if left is None else left * x[..., j]
     return np.stack(columns, axis=-1)

@@ -194,3 +194,66 @@ def test_ctc_errors_name_the_op_and_the_shapes():
         F.ctc_loss(gn.randn(2, 3, 4, 5), t, gn.tensor([6, 6]), n)
     with pytest.raises(ValueError, match=r"target labels must be in \[0, 4\)"):
         F.ctc_loss(lp, gn.tensor([[1, 9], [3, 1]]), gn.tensor([6, 6]), n)
+
+
+# ----- issue 18 audit: NaN in median/sort/topk, infinities in scans, errors catchable as RuntimeError -------------
+NAN_ROWS = [[float("nan"), 1.0, 2.0], [3.0, 1.0, 2.0], [1.0, float("nan"), float("nan")], [float("inf"), 0.0, 5.0]]
+
+
+def test_median_propagates_nan_as_torch():
+    ours, theirs = gn.median(gn.tensor(NAN_ROWS), 1), torch.median(torch.tensor(NAN_ROWS), 1)
+    np.testing.assert_array_equal(ours.values.numpy(), theirs.values.numpy())
+    np.testing.assert_array_equal(ours.indices.numpy(), theirs.indices.numpy())
+    assert np.isnan(gn.median(gn.tensor(NAN_ROWS)).item()) and np.isnan(torch.median(torch.tensor(NAN_ROWS)).item())
+    x = gn.tensor(NAN_ROWS, requires_grad=True)
+    gn.median(x, 1).values.sum().backward()  # the gradient goes to the chosen element (the first NaN)
+    assert x.grad.numpy()[0].tolist() == [1.0, 0.0, 0.0]
+
+
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_topk_and_descending_sort_put_nan_first_as_torch(k):
+    ours, theirs = gn.topk(gn.tensor(NAN_ROWS), k), torch.topk(torch.tensor(NAN_ROWS), k)
+    np.testing.assert_array_equal(ours.indices.numpy(), theirs.indices.numpy())
+    ours_sorted = gn.sort(gn.tensor(NAN_ROWS), descending=True, stable=True)
+    theirs_sorted = torch.sort(torch.tensor(NAN_ROWS), descending=True, stable=True)
+    np.testing.assert_array_equal(ours_sorted.indices.numpy(), theirs_sorted.indices.numpy())
+    np.testing.assert_array_equal(gn.argsort(gn.tensor(NAN_ROWS), descending=True).numpy(),
+                                  theirs_sorted.indices.numpy())
+
+
+def test_cumsum_and_cumprod_of_infinities_are_silent_as_torch():
+    import warnings
+
+    values = [float("inf"), 0.0, float("-inf"), 2.0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        ours = [gn.cumprod(gn.tensor(values), 0).numpy(), gn.cumsum(gn.tensor(values), 0).numpy()]
+    theirs = [torch.cumprod(torch.tensor(values), 0).numpy(), torch.cumsum(torch.tensor(values), 0).numpy()]
+    for a, b in zip(ours, theirs):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize(
+    "call,names",
+    [
+        (lambda: gn.gather(gn.zeros(2, 3), 1, gn.tensor([[5]])), "gather"),
+        (lambda: F.cross_entropy(gn.zeros(2, 3), gn.tensor([0, 5])), "cross_entropy"),
+        (lambda: gn.zeros(2) & gn.zeros(2), "bitwise_and"),
+        (lambda: gn.linspace(0, 1, 3, dtype=gn.bool), "linspace"),
+        (lambda: gn.einsum("ij,jk->il", gn.zeros(2, 2), gn.zeros(2, 2)), "einsum"),
+    ],
+)
+def test_errors_where_torch_raises_runtime_error_are_runtime_errors(call, names):
+    with pytest.raises(RuntimeError, match=names):  # still IndexError / TypeError / ValueError as before
+        call()
+
+
+def test_uint8_any_all_and_bool_square_keep_torch_dtypes():
+    u8 = np.array([[0, 3, 200], [0, 0, 1]], dtype=np.uint8)
+    for name, kw in [("any", {}), ("all", {}), ("any", {"dim": 1}), ("all", {"dim": 0, "keepdim": True})]:
+        ours, theirs = getattr(gn.tensor(u8), name)(**kw), getattr(torch.tensor(u8), name)(**kw)
+        assert str(ours.dtype) == str(theirs.dtype).removeprefix("torch.") == "uint8"
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    bools = np.array([True, False])
+    assert gn.tensor(bools).square().tolist() == torch.tensor(bools).square().tolist() == [1, 0]
+    assert gn.tensor(bools).square().dtype == gn.int64

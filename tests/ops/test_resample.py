@@ -34,6 +34,9 @@ def test_upsample_modules_match_torch():
         (lambda: gn.nn.functional.interpolate(gn.ones(1, 1, 4, 4), size=3, scale_factor=2), "exactly one of"),
         (lambda: gn.nn.functional.pad(gn.ones(1, 3), (3, 0), mode="reflect"), "reflect padding \\(3, 0\\) must be"),
         (lambda: gn.nn.functional.one_hot(gn.tensor([0, 5]), 3), "one_hot: class values must be in \\[0, 3\\)"),
+        (lambda: gn.nn.functional.interpolate(gn.ones(1, 1, 4), size=2, mode="area", align_corners=True),
+         "align_corners only applies"),
+        (lambda: gn.nn.functional.interpolate(gn.ones(1, 1, 4), size=2, mode="box"), "mode must be one of.*area"),
     ],
 )
 def test_bad_arguments_are_explained(call, pattern):
