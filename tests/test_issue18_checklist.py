@@ -334,6 +334,7 @@ INF_NAN = np.array([0.0, -1.0, np.inf, -np.inf, np.nan])
     lambda lib, x: lib.xlogy(x, x), lambda lib, x: lib.softmax(x * 0 - np.inf, 0), lambda lib, x: x.var(),
     lambda lib, x: lib.cos(x), lambda lib, x: lib.lerp(x, x, 0.5), lambda lib, x: lib.rsqrt(x),
     lambda lib, x: x.sum(), lambda lib, x: x.mean(), lambda lib, x: x.prod(), lambda lib, x: x.std(),
+    lambda lib, x: lib.nn.functional.layer_norm(x.reshape(1, -1), (5,)),
 ])
 def test_no_numpy_warning_leaks_from_ops_on_inf_and_nan(call):
     with warnings.catch_warnings():

@@ -25,6 +25,7 @@ from __future__ import annotations
 from glassnet.autograd import Function
 from glassnet.backend import is_array, np
 from glassnet.kernels import kernel as kernel_named
+from glassnet.ops.reduction import _sum
 
 
 def _count(shape: tuple, axes: tuple) -> int:
@@ -35,8 +36,9 @@ def _count(shape: tuple, axes: tuple) -> int:
 
 
 def _mean(a, axes: tuple, n: int):
-    """mean over `axes` (kept as size-1 dims); on arrays or Tensors."""
-    return np.sum(a, axis=axes, keepdims=True) * (1.0 / max(n, 1))
+    """mean over `axes` (kept as size-1 dims); on arrays or Tensors (`_sum`: no NumPy warning leaks on ∞ or NaN)."""
+    total = _sum(a, axes, True) if is_array(a) else np.sum(a, axis=axes, keepdims=True)
+    return total * (1.0 / max(n, 1))
 
 
 def _centre(x, axes: tuple):
