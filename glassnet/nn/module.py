@@ -469,19 +469,19 @@ class Module:
 
     def get_parameter(self, target: str) -> Parameter:
         """The parameter at a dotted path such as 'features.0.weight'."""
-        prefix, _, name = target.rpartition(".")
-        mod = self.get_submodule(prefix)
-        if name not in mod._parameters or mod._parameters[name] is None:
-            raise AttributeError(f"{type(mod).__name__} has no parameter '{name}' (looking up '{target}')")
-        return mod._parameters[name]
+        return self._get_entry(target, "_parameters", "parameter")
 
     def get_buffer(self, target: str) -> Tensor:
         """The buffer at a dotted path such as 'bn.running_mean'."""
+        return self._get_entry(target, "_buffers", "buffer")
+
+    def _get_entry(self, target: str, store: str, kind: str):
         prefix, _, name = target.rpartition(".")
         mod = self.get_submodule(prefix)
-        if name not in mod._buffers or mod._buffers[name] is None:
-            raise AttributeError(f"{type(mod).__name__} has no buffer '{name}' (looking up '{target}')")
-        return mod._buffers[name]
+        entries = getattr(mod, store)
+        if name not in entries or entries[name] is None:
+            raise AttributeError(f"{type(mod).__name__} has no {kind} '{name}' (looking up '{target}')")
+        return entries[name]
 
     # ----- iteration ------------------------------------------------------------------------------------
     def _named_members(self, get_members, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True):
