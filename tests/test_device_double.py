@@ -799,3 +799,12 @@ def test_with_device_sets_where_factories_put_tensors_in_this_thread_only():
         worker.start()
         worker.join()
     assert seen["other"] == "cpu" and gn.zeros(1).device == "cpu"
+
+
+def test_sync_batchnorm_statistics_on_a_device_name_the_op_and_the_fix():
+    # The collectives send host memory (README, MPI: "GPU tensors"); the op says so instead of a conversion error.
+    from glassnet.ops.collective import AllReduceSum
+
+    x = gn.ones(2, 3, device=DEV, requires_grad=True)
+    with pytest.raises(TypeError, match=r"AllReduceSum \(SyncBatchNorm.*shape \(2, 3\).*keep the model on the CPU"):
+        AllReduceSum.apply(x)

@@ -11,6 +11,11 @@ def _sum_over_ranks(x):
     """A fresh array: the element-wise sum of `x` over every rank (MPI Allreduce)."""
     from glassnet import distributed
 
+    if not isinstance(x, np.ndarray):  # a device array: MPI here sends host memory (as DDP says for its buckets)
+        raise TypeError(
+            f"AllReduceSum (SyncBatchNorm's statistics over the ranks): the array is a {type(x).__name__} of shape "
+            f"{tuple(x.shape)}, not a NumPy array; MPI here sends host memory: keep the model on the CPU"
+        )
     return distributed.reduce_array(np.array(x, order="C"), "sum")  # on a copy: the input stays as it was
 
 
