@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import numpy
 
-from glassnet import backend
 from glassnet.autograd import is_grad_enabled, no_grad
 from glassnet.random import get_rng
 from glassnet.tensor import Tensor
@@ -32,8 +31,7 @@ def _write_back(t: Tensor, result: Tensor, name: str) -> Tensor:
                            f"{tuple(t.shape)} (an in-place op cannot broadcast the tensor itself)")
     if not numpy.can_cast(result.dtype, t.dtype, casting="same_kind"):
         raise RuntimeError(f"{name}: result type {result.dtype} can't be cast to the desired output type {t.dtype}")
-    t.data[...] = result.data
-    return t
+    return t.copy_(result)
 
 
 def _check(t: Tensor, name: str) -> None:
@@ -56,28 +54,25 @@ def _make_inplace(name: str):
     return inplace
 
 
+def _fill(t: Tensor, name: str, values: numpy.ndarray) -> Tensor:
+    """Write host `values` (drawn in NumPy) into `t` through `Tensor.copy_`, which moves them to `t`'s device."""
+    _check(t, name)
+    return t.copy_(values.astype(t.dtype))
+
+
 def uniform_(self: Tensor, a: float = 0.0, b: float = 1.0, *, generator=None) -> Tensor:
     """Fill with samples from U(a, b) in place."""
-    _check(self, "uniform_")
-    values = get_rng(generator).uniform(a, b, self.shape).astype(self.dtype)
-    self.data[...] = backend.array_like(values, self.data)
-    return self
+    return _fill(self, "uniform_", get_rng(generator).uniform(a, b, self.shape))
 
 
 def normal_(self: Tensor, mean: float = 0.0, std: float = 1.0, *, generator=None) -> Tensor:
     """Fill with samples from N(mean, std²) in place."""
-    _check(self, "normal_")
-    values = get_rng(generator).normal(mean, std, self.shape).astype(self.dtype)
-    self.data[...] = backend.array_like(values, self.data)
-    return self
+    return _fill(self, "normal_", get_rng(generator).normal(mean, std, self.shape))
 
 
 def bernoulli_(self: Tensor, p: float = 0.5, *, generator=None) -> Tensor:
     """Fill with 1 (probability p) or 0 in place."""
-    _check(self, "bernoulli_")
-    values = (get_rng(generator).random(self.shape) < p).astype(self.dtype)
-    self.data[...] = backend.array_like(values, self.data)
-    return self
+    return _fill(self, "bernoulli_", get_rng(generator).random(self.shape) < p)
 
 
 INPLACE = [f"{name}_" for name in OUT_OF_PLACE]

@@ -103,6 +103,7 @@ def embedding_bag(input, weight: Tensor, offsets=None, max_norm: float | None = 
         total = total / Tensor(numpy.maximum(counts, 1).astype(weight.dtype)[:, None]).to(weight.device)
     return total
 
+
 def ctc_loss(log_probs: Tensor, targets, input_lengths, target_lengths, blank: int = 0, reduction: str = "mean",
              zero_infinity: bool = False) -> Tensor:
     """The CTC loss: −log of the probability of each target sequence summed over all its alignments to the frames.
