@@ -69,6 +69,18 @@ def _numba_threads() -> int:
     return numba.get_num_threads()
 
 
+def float32_kernel(name: str, *arrays, contiguous: bool = False) -> Callable | None:
+    """`kernel(name, *arrays)` for the float32-only kernels: None unless every array is float32 (and, with
+    `contiguous`, C-contiguous and non-empty, for kernels that walk the flat memory)."""
+    fn = kernel(name, *arrays)
+    if fn is None:
+        return None
+    for a in arrays:
+        if a.dtype != numpy.float32 or (contiguous and (a.size == 0 or not a.flags.c_contiguous)):
+            return None
+    return fn
+
+
 def _load() -> dict | None:
     global _kernels
     if _kernels is not None:

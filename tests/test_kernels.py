@@ -230,12 +230,15 @@ def test_lstm_layer_with_kernels_trains_like_the_reference(table):
 
 
 def test_float64_keeps_the_reference_path(table):
-    from glassnet.ops.recurrent import _float32_kernel
-
     kernels.use(table)
     try:
-        assert _float32_kernel("lstm_cell_forward", np.zeros(2, np.float64)) is None
-        assert _float32_kernel("lstm_cell_forward", np.zeros(2, np.float32)) is table["lstm_cell_forward"]
+        assert kernels.float32_kernel("lstm_cell_forward", np.zeros(2, np.float64)) is None
+        assert kernels.float32_kernel("lstm_cell_forward", np.zeros(2, np.float32)) is table["lstm_cell_forward"]
+        # contiguous=True (the kernels that walk flat memory): a strided view or an empty array keeps the reference
+        strided = np.zeros((4, 4), np.float32)[:, ::2]
+        assert kernels.float32_kernel("softmax_backward", strided, contiguous=True) is None
+        assert kernels.float32_kernel("softmax_backward", np.zeros(0, np.float32), contiguous=True) is None
+        assert kernels.float32_kernel("softmax_backward", strided) is table["softmax_backward"]
     finally:
         kernels.use({})
 

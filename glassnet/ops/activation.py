@@ -6,7 +6,7 @@ import math
 
 from glassnet.autograd import Function
 from glassnet.backend import erf, is_array, np
-from glassnet.kernels import kernel as kernel_named
+from glassnet.kernels import float32_kernel
 
 
 class Relu(Function):
@@ -142,7 +142,7 @@ class Gelu(Function):
     def forward(self, x, approximate="none"):
         self.approximate = approximate
         self.save_for_backward(x)
-        if approximate == "tanh" and (fused := _contiguous_float32_kernel("gelu_tanh_forward", x)) is not None:
+        if approximate == "tanh" and (fused := float32_kernel("gelu_tanh_forward", x, contiguous=True)) is not None:
             y, self.t = np.empty_like(x), np.empty_like(x)
             fused(x.reshape(-1), y.reshape(-1), self.t.reshape(-1))
             return y
@@ -162,7 +162,7 @@ class Gelu(Function):
 
     def backward(self, gy):
         (x,) = self.saved_tensors
-        if self.approximate == "tanh" and (fused := _contiguous_float32_kernel("gelu_tanh_backward", x, gy)):
+        if self.approximate == "tanh" and (fused := float32_kernel("gelu_tanh_backward", x, gy, contiguous=True)):
             gx = np.empty_like(x)
             fused(gy.reshape(-1), x.reshape(-1), self.t.reshape(-1), gx.reshape(-1))
             return gx
@@ -187,19 +187,6 @@ class Gelu(Function):
         cdf = 0.5 * (1 + _erf_any(x * _INV_SQRT_2))
         pdf = np.exp(-0.5 * x * x) * _INV_SQRT_2PI
         return gy * (cdf + x * pdf)
-
-
-def _contiguous_float32_kernel(name: str, *arrays):
-    """The compiled kernel `name` when kernels are on and the arrays are non-empty C-contiguous float32 arrays of one
-    shape (a 0-d array counts as one element)."""
-    fn = kernel_named(name, *arrays)
-    if fn is None:
-        return None
-    first = arrays[0]
-    for a in arrays:
-        if a.dtype != np.float32 or a.shape != first.shape or not a.flags.c_contiguous or a.size == 0:
-            return None
-    return fn
 
 
 def _erf_any(x):
@@ -236,7 +223,7 @@ class Softmax(Function):
 
     def backward(self, gy):
         (y,) = self.saved_tensors
-        if self.axis in (-1, y.ndim - 1) and (fused := _contiguous_float32_kernel("softmax_backward", y, gy)):
+        if self.axis in (-1, y.ndim - 1) and (fused := float32_kernel("softmax_backward", y, gy, contiguous=True)):
             gx = np.empty_like(y)  # glassnet/kernels.py `softmax_backward`: the formula below, one pass per row
             fused(gy.reshape(-1, y.shape[-1]), y.reshape(-1, y.shape[-1]), gx.reshape(-1, y.shape[-1]))
             return gx

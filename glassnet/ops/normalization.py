@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from glassnet.autograd import Function
 from glassnet.backend import is_array, np
-from glassnet.kernels import kernel as kernel_named
+from glassnet.kernels import float32_kernel
 from glassnet.ops.reduction import _sum
 
 
@@ -181,15 +181,9 @@ class LayerNorm(Function):
 
 def _layer_norm_kernel(name: str, x, weight, bias):
     """The compiled kernel `name` when kernels are on, x, γ, β are C-contiguous float32 arrays (γ, β not None)."""
-    if weight is None or bias is None:
+    if weight is None or bias is None or x.ndim == 0:
         return None
-    fn = kernel_named(name, x, weight, bias)
-    if fn is None or x.ndim == 0 or x.size == 0:
-        return None
-    for a in (x, weight, bias):
-        if a.dtype != np.float32 or not a.flags.c_contiguous:
-            return None
-    return fn
+    return float32_kernel(name, x, weight, bias, contiguous=True)
 
 
 class GroupNorm(Function):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from glassnet.autograd import Function, _state
 from glassnet.backend import array_like, array_module, np
-from glassnet.kernels import kernel as kernel_named
+from glassnet.kernels import float32_kernel
 
 
 class LSTMSequence(Function):
@@ -35,7 +35,7 @@ class LSTMSequence(Function):
     """
 
     def forward(self, gi, h0, c0, w_hh, reverse=False):
-        cell = _float32_kernel("lstm_cell_forward", gi, h0, c0, w_hh)
+        cell = float32_kernel("lstm_cell_forward", gi, h0, c0, w_hh)
         if cell is not None:
             return self._forward_kernel(cell, gi, h0, c0, w_hh, reverse)
         steps, batch, four_h = gi.shape
@@ -76,7 +76,7 @@ class LSTMSequence(Function):
         gi, h0, c0, w_hh, out = self.saved_tensors
         gates, cells, tanh_cells = self.gates, self.cells, self.tanh_cells
         steps, batch, _, hidden = gates.shape
-        cell = _float32_kernel("lstm_cell_backward", gy, gates, w_hh, c0)
+        cell = float32_kernel("lstm_cell_backward", gy, gates, w_hh, c0)
         if cell is not None:
             return self._backward_kernel(cell, gy)
         h_prev, c_prev = _previous(out[:steps], h0, self.reverse), _previous(cells, c0, self.reverse)
@@ -161,14 +161,6 @@ class LSTMSequence(Function):
         grad_flat = grad_gates.reshape(steps * batch, 4 * hidden)
         grad_w_hh = grad_flat.T @ h_prev.reshape(steps * batch, hidden)
         return grad_gates.reshape(gi.shape), dh_carry if want_h0 else None, dc, grad_w_hh
-
-
-def _float32_kernel(name: str, *arrays):
-    """The compiled kernel `name` when kernels are on and every array is a float32 NumPy array, else None."""
-    fn = kernel_named(name, *arrays)
-    if fn is None or any(a.dtype != np.float32 for a in arrays):
-        return None
-    return fn
 
 
 def _order(steps: int, reverse: bool) -> range:
