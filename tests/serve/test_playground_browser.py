@@ -205,16 +205,29 @@ def test_trace_panel_gradients_equal_grad(playground, server):
 
 def test_health_strip_names_vanishing_gradients(playground):
     page = playground
+    old = session_of(page)
     page.select_option("#activation", "sigmoid")
-    for _ in range(4):  # 2 hidden layers → 6
+    wait_for_new_session(page, old)  # else a later wait may take this session for the next click's
+    for layers in range(3, 7):  # 2 hidden layers → 6
         old = session_of(page)
         page.click("#add-layer")
         wait_for_new_session(page, old)
-    assert page.locator("#layer-buttons .layer-button").count() == 6
+        assert page.locator("#layer-buttons .layer-button").count() == layers
     page.click("#play")
     page.wait_for_selector('#health .finding[data-kind="vanishing_gradients"]', timeout=20_000)
     page.click("#play")
     assert "Vanishing gradients" in page.inner_text("#health")
+
+
+def test_fast_clicks_end_on_the_last_network_without_a_message(playground, server):
+    page = playground
+    for _ in range(4):  # no waiting: each click ends the session the one before is still creating
+        page.click("#remove-layer")
+    page.wait_for_function("document.querySelectorAll('#layer-buttons .layer-button').length === 2")
+    sid = session_of(page)
+    assert api(page, server, "GET", f"/api/playground/{sid}/state")["config"]["hidden"] == [5, 2]
+    assert page.locator("#error").is_hidden()
+    assert page.inner_text("#layer-count") == "2 hidden layers"
 
 
 def test_bad_value_shows_a_message_in_the_page(browser, server):

@@ -2,8 +2,9 @@
 "use strict";
 
 const gn = {
-  // fetch JSON; on a 4xx/5xx answer show its message in the page and throw
-  async api(method, url, body) {
+  // fetch JSON; on a 4xx/5xx answer show its message in the page and throw. `stale()`, when given and true by the
+  // time the answer comes, means a newer request has replaced this one: its outcome must not touch the error box
+  async api(method, url, body, stale) {
     const options = { method, headers: {} };
     if (body !== undefined) {
       options.headers["Content-Type"] = "application/json";
@@ -12,14 +13,15 @@ const gn = {
     const response = await fetch(url, options);
     let data = null;
     try { data = await response.json(); } catch (e) { data = { error: `${response.status} ${response.statusText}` }; }
+    const quiet = stale !== undefined && stale();
     if (!response.ok) {
       const message = (data && data.error) || `${response.status} ${response.statusText}`;
-      gn.showError(message);
+      if (!quiet) gn.showError(message);
       const error = new Error(message);
       error.handled = true;
       throw error;
     }
-    gn.showError("");
+    if (!quiet) gn.showError("");
     return data;
   },
 

@@ -53,20 +53,22 @@ async function rebuild() {
   const generation = ++page.generation;
   endSession();
   closeTrace();
-  let created;
+  // a newer rebuild (a fast second click) ends this one's session: its answers are then dropped without a message
+  const stale = () => generation !== page.generation;
+  let created, state;
   try {
-    created = await gn.api("POST", "/api/playground", config());
+    created = await gn.api("POST", "/api/playground", config(), stale);
+    if (stale()) {
+      fetch(`/api/playground/${created.id}`, { method: "DELETE", keepalive: true });
+      return;
+    }
+    page.id = created.id;
+    state = await gn.api("GET", `/api/playground/${page.id}/state`, undefined, stale);
   } catch (e) {
-    $("network").dataset.session = "";
+    if (!stale()) $("network").dataset.session = "";
     return;  // the message is shown; the old network stays drawn
   }
-  if (generation !== page.generation) {  // a newer rebuild started meanwhile
-    fetch(`/api/playground/${created.id}`, { method: "DELETE", keepalive: true });
-    return;
-  }
-  page.id = created.id;
-  const state = await gn.api("GET", `/api/playground/${page.id}/state`);
-  if (generation !== page.generation) return;
+  if (stale()) return;
   page.state = state;
   page.history = state.history.slice();
   drawNetworkLayout();
