@@ -2,8 +2,9 @@
 
 A run folder (see `RunDir`) gets, next to config.json and history.json:
 
-    status.json       {"status": "running" | "finished" | "stopped early", "pid", "host", "started", "heartbeat",
-                       "ended", "epochs", "step", "best": {"val_loss": {"min", "max"}, ...}}   (rewritten atomically)
+    status.json       {"status": "running" | "finished" | "stopped early", "pid", "host", "world_size", "started",
+                       "heartbeat", "ended", "epochs", "step", "best": {"val_loss": {"min", "max"}, ...}}
+                      (rewritten atomically; world_size: the ranks of the MPI job that trained it, 1 outside one)
     scalars.jsonl     one point a line: {"tag", "step", "value", "wall", "epoch"?}
     layers.jsonl      one Recorder record a line: {"step", "wall", "activations": {...}, "params": {...}}
     histograms.jsonl  {"tag", "step", "wall", "counts": [...], "edges": [...]}
@@ -59,6 +60,13 @@ _OPEN: dict[str, RunLog] = {}
 _OPEN_LOCK = threading.Lock()
 
 
+def _world_size() -> int:
+    """The ranks of the MPI job this process belongs to, 1 outside one (only rank 0 writes the folder)."""
+    from glassnet.distributed import get_world_size, is_initialized
+
+    return get_world_size() if is_initialized() else 1
+
+
 def _number(value: Any) -> float | None:
     """A Python float from a number, a 0-d array or a one-element Tensor; None for anything else."""
     if hasattr(value, "numel") and hasattr(value, "item"):
@@ -91,6 +99,7 @@ class RunLog:
             "status": "running",
             "pid": os.getpid(),
             "host": socket.gethostname(),
+            "world_size": _world_size(),
             "started": time.time(),
             "heartbeat": time.time(),
             "ended": None,

@@ -94,3 +94,4 @@ def test_lenet_mnist_with_two_ranks_trains_and_writes_one_run_folder(tmp_path):
     run = tmp_path / "runs" / "lenet-mnist"
     assert (run / "model.safetensors").is_file() and (run / "checkpoints" / "last.safetensors").is_file()
     assert json.loads((run / "history.json").read_text())["epoch"] == [0]
+    assert json.loads((run / "status.json").read_text())["world_size"] == 2

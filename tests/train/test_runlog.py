@@ -51,6 +51,7 @@ def test_trainer_streams_batch_losses_every_n_steps_and_each_epoch(tmp_path, dat
     assert [p["value"] for p in val_loss] == pytest.approx(trainer.history["val_loss"])
     status = json.loads((run / "status.json").read_text())
     assert status["status"] == "finished" and status["epochs"] == 3 and status["pid"] == os.getpid()
+    assert status["world_size"] == 1  # one process, no MPI job
     assert status["best"]["val_loss"]["min"] == pytest.approx(min(trainer.history["val_loss"]))
     assert status["ended"] >= status["started"]
 
