@@ -9,6 +9,29 @@ from glassnet.optim.optimizer import Optimizer
 from glassnet.tensor import Tensor
 
 
+def adam_moments(
+    param: Tensor, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any], decoupled: bool
+) -> tuple[np.ndarray, int, np.ndarray, np.ndarray]:
+    """The part of a step that the Adam family shares (Adam, AdamW, NAdam, RAdam), in PyTorch's order:
+    g ← −g if maximize;  t ← t + 1;  weight decay λ: g ← g + λθ, or (decoupled) θ ← θ(1 − lr·λ);
+    m ← β₁m + (1 − β₁)g;  v ← β₂v + (1 − β₂)g²  (m and v in place, in state["exp_avg"], state["exp_avg_sq"]).
+    Returns the gradient after decay, t, m and v."""
+    lr, (beta1, beta2), wd = group["lr"], group["betas"], group["weight_decay"]
+    if group["maximize"]:
+        grad = -grad
+    state["step"] += 1
+    if wd != 0:
+        if decoupled:
+            param.data *= 1 - lr * wd  # AdamW: shrink the weights, leave the gradient alone
+        else:
+            grad = grad + wd * param.data
+    m, v = state["exp_avg"].data, state["exp_avg_sq"].data
+    m += (1 - beta1) * (grad - m)  # m ← β₁m + (1 − β₁)g, written as PyTorch's lerp
+    v *= beta2
+    v += (1 - beta2) * grad * grad
+    return grad, state["step"], m, v
+
+
 class Adam(Optimizer):
     """Adam (Kingma & Ba, 2015), PyTorch's formulation::
 
@@ -48,26 +71,14 @@ class Adam(Optimizer):
         super().__init__(params, defaults)
 
     def update(self, param: Tensor, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
-        lr, (beta1, beta2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
+        lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
         if not state:
             state["step"] = 0
             state["exp_avg"] = Tensor._make(np.zeros_like(param.data), None)
             state["exp_avg_sq"] = Tensor._make(np.zeros_like(param.data), None)
             if group["amsgrad"]:
                 state["max_exp_avg_sq"] = Tensor._make(np.zeros_like(param.data), None)
-        if group["maximize"]:
-            grad = -grad
-        state["step"] += 1
-        t = state["step"]
-        if wd != 0:
-            if self._decoupled:
-                param.data *= 1 - lr * wd  # AdamW: shrink the weights, leave the gradient alone
-            else:
-                grad = grad + wd * param.data
-        m, v = state["exp_avg"].data, state["exp_avg_sq"].data
-        m += (1 - beta1) * (grad - m)  # m ← β₁m + (1 − β₁)g, written as PyTorch's lerp
-        v *= beta2
-        v += (1 - beta2) * grad * grad
+        _, t, m, v = adam_moments(param, grad, state, group, decoupled=self._decoupled)
         if group["amsgrad"]:
             v_max = state["max_exp_avg_sq"].data
             np.maximum(v_max, v, out=v_max)

@@ -10,6 +10,7 @@ import math
 from typing import Any
 
 from glassnet.backend import np
+from glassnet.optim.adam import adam_moments
 from glassnet.optim.optimizer import Optimizer
 from glassnet.tensor import Tensor
 
@@ -158,23 +159,11 @@ class NAdam(Optimizer):
         if not state:
             state["step"], state["mu_product"] = 0, 1.0
             state["exp_avg"], state["exp_avg_sq"] = _zeros(param), _zeros(param)
-        lr, (beta1, beta2), wd, psi = group["lr"], group["betas"], group["weight_decay"], group["momentum_decay"]
-        if group["maximize"]:
-            grad = -grad
-        state["step"] += 1
-        t = state["step"]
-        if wd != 0:
-            if group["decoupled_weight_decay"]:
-                param.data *= 1 - lr * wd
-            else:
-                grad = grad + wd * param.data
+        lr, (beta1, beta2), psi = group["lr"], group["betas"], group["momentum_decay"]
+        grad, t, m, v = adam_moments(param, grad, state, group, decoupled=group["decoupled_weight_decay"])
         mu = beta1 * (1.0 - 0.5 * 0.96 ** (t * psi))
         mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * psi))
         state["mu_product"] = mu_product = _f32(state["mu_product"] * mu)
-        m, v = state["exp_avg"].data, state["exp_avg_sq"].data
-        m += (1 - beta1) * (grad - m)
-        v *= beta2
-        v += (1 - beta2) * grad * grad
         denom = np.sqrt(v / (1 - beta2**t)) + group["eps"]
         param.data -= lr * (1.0 - mu) / (1.0 - mu_product) * grad / denom
         param.data -= lr * mu_next / (1.0 - mu_product * mu_next) * m / denom
@@ -218,20 +207,8 @@ class RAdam(Optimizer):
         if not state:
             state["step"] = 0
             state["exp_avg"], state["exp_avg_sq"] = _zeros(param), _zeros(param)
-        lr, (beta1, beta2), wd = group["lr"], group["betas"], group["weight_decay"]
-        if group["maximize"]:
-            grad = -grad
-        state["step"] += 1
-        t = state["step"]
-        if wd != 0:
-            if group["decoupled_weight_decay"]:
-                param.data *= 1 - lr * wd
-            else:
-                grad = grad + wd * param.data
-        m, v = state["exp_avg"].data, state["exp_avg_sq"].data
-        m += (1 - beta1) * (grad - m)
-        v *= beta2
-        v += (1 - beta2) * grad * grad
+        lr, (beta1, beta2) = group["lr"], group["betas"]
+        _, t, m, v = adam_moments(param, grad, state, group, decoupled=group["decoupled_weight_decay"])
         bias_correction2 = 1 - beta2**t
         m_hat = m / (1 - beta1**t)
         rho_inf = 2 / (1 - beta2) - 1
