@@ -1380,3 +1380,21 @@ def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None) ->
 
 Tensor.norm = norm
 __all__ += ["norm"]
+
+
+def slogdet(input: Tensor):  # noqa: A002
+    """torch.slogdet: `gn.linalg.slogdet`, the (sign, logabsdet) of square matrices."""
+    from glassnet import linalg
+
+    return linalg.slogdet(_check_tensor("slogdet", input))
+
+
+def logdet(input: Tensor) -> Tensor:  # noqa: A002
+    """log det A of square matrices: NaN where det A < 0, −inf where A is singular (as torch.logdet); the gradient
+    is A⁻ᵀ, and 0 where det A < 0."""
+    sign, logabsdet = slogdet(input)
+    return where(sign < 0, float("nan"), logabsdet)
+
+
+Tensor.slogdet, Tensor.logdet = slogdet, logdet
+__all__ += ["slogdet", "logdet"]
