@@ -685,6 +685,7 @@ def mode(input: Tensor, dim: int = -1, keepdim: bool = False) -> ValuesIndices: 
     longest = numpy.argmax(positions - run_start, axis=-1)[:, None]  # ends the first longest run: the smallest mode
     value = numpy.take_along_axis(s, longest, axis=-1)
     best = numpy.where(rows == value, positions, -1).max(axis=-1)  # the last place the mode appears in its row
+    best = numpy.maximum(best, 0)  # an all-NaN row (NaN == NaN is false): index 0, as torch for rows up to 16 long
     idx = numpy.moveaxis(best.reshape(x.shape[:-1] + (1,)), -1, axis)
     values = input.gather(axis, _const(idx))
     if not keepdim:
