@@ -685,6 +685,7 @@ def mode(input: Tensor, dim: int = -1, keepdim: bool = False) -> ValuesIndices: 
     longest = numpy.argmax(positions - run_start, axis=-1)[:, None]  # ends the first longest run: the smallest mode
     value = numpy.take_along_axis(s, longest, axis=-1)
     best = numpy.where(rows == value, positions, -1).max(axis=-1)  # the last place the mode appears in its row
+    best = numpy.maximum(best, 0)  # an all-NaN row (NaN == NaN is false): index 0, as torch for rows up to 16 long
     idx = numpy.moveaxis(best.reshape(x.shape[:-1] + (1,)), -1, axis)
     values = input.gather(axis, _const(idx))
     if not keepdim:
@@ -1380,3 +1381,21 @@ def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None) ->
 
 Tensor.norm = norm
 __all__ += ["norm"]
+
+
+def slogdet(input: Tensor):  # noqa: A002
+    """torch.slogdet: `gn.linalg.slogdet`, the (sign, logabsdet) of square matrices."""
+    from glassnet import linalg
+
+    return linalg.slogdet(_check_tensor("slogdet", input))
+
+
+def logdet(input: Tensor) -> Tensor:  # noqa: A002
+    """log det A of square matrices: NaN where det A < 0, −inf where A is singular (as torch.logdet); the gradient
+    is A⁻ᵀ, and 0 where det A < 0."""
+    sign, logabsdet = slogdet(input)
+    return where(sign < 0, float("nan"), logabsdet)
+
+
+Tensor.slogdet, Tensor.logdet = slogdet, logdet
+__all__ += ["slogdet", "logdet"]

@@ -19,7 +19,7 @@ from glassnet.tensor import Tensor
 OUT_OF_PLACE = (
     "add sub mul div true_divide pow neg abs sqrt rsqrt exp log log1p sin cos tan tanh sigmoid relu clamp clip sign "
     "floor ceil round trunc frac reciprocal square lerp masked_fill masked_scatter scatter scatter_add scatter_reduce "
-    "index_fill index_add index_copy fmod remainder floor_divide copysign hypot atan2 tril triu logical_not "
+    "index_fill index_add index_copy fmod remainder floor_divide copysign hypot atan2 tril triu logical_not sgn "
     "erf erfinv expm1 log2 log10 sinh cosh asin acos atan asinh acosh atanh nan_to_num"
 ).split()
 

@@ -1,10 +1,12 @@
 """`gn.linalg`: norms, inverse, solve, determinant and singular values, as `torch.linalg` (batched over leading dims).
 
 Norms are compositions (a sum of squares under a square root whose gradient is 0 at 0, a max of absolute values, …);
-inv, solve, det and svdvals are ops of `glassnet/ops/linalg.py` with their derivatives.
+inv, solve, det, slogdet and svdvals are ops of `glassnet/ops/linalg.py` with their derivatives.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy
 
@@ -13,7 +15,7 @@ from glassnet.ops import linalg as la
 from glassnet.ops import reduction as rd
 from glassnet.tensor import Tensor, _floating, cat
 
-__all__ = ["vector_norm", "matrix_norm", "norm", "inv", "solve", "det", "svdvals", "svd"]
+__all__ = ["vector_norm", "matrix_norm", "norm", "inv", "solve", "det", "slogdet", "svdvals", "svd"]
 
 
 def _square(name: str, a: Tensor) -> Tensor:
@@ -103,6 +105,20 @@ def solve(a: Tensor, b: Tensor) -> Tensor:
 def det(a: Tensor) -> Tensor:
     """The determinant of square matrices."""
     return la.Det.apply(_square("det", a))
+
+
+class SignLogAbsDet(NamedTuple):
+    """What `slogdet` returns, as `torch.linalg.slogdet`."""
+
+    sign: Tensor
+    logabsdet: Tensor
+
+
+def slogdet(a: Tensor) -> SignLogAbsDet:
+    """(sign, logabsdet) with det A = sign · exp(logabsdet): −1 or 1 (0 for a singular matrix, whose logabsdet is
+    −inf); only logabsdet has a gradient, A⁻ᵀ (`ops/linalg.py` Slogdet)."""
+    packed = la.Slogdet.apply(_square("slogdet", a))
+    return SignLogAbsDet(packed[..., 0], packed[..., 1])
 
 
 def svdvals(a: Tensor) -> Tensor:

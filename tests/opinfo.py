@@ -272,7 +272,7 @@ def check_against_torch(fn: Callable, *arrays, second: bool = False, tol: dict |
     theirs = torch.autograd.grad(touts, txs, [torch.tensor(v) for v in vs], allow_unused=True)
     for k, (g, tg) in enumerate(zip(ours, theirs)):
         g = np.zeros_like(arrays[k]) if g is None else to_numpy(g)
-        tg = np.zeros_like(arrays[k]) if tg is None else tg.numpy()
+        tg = np.zeros_like(arrays[k]) if tg is None else to_numpy(tg)  # (a ZeroTensor too)
         assert_close(g, tg, np.float64, f"d/d(input {k})", tol)
     if second:
         ours, theirs = _second_grads(gn, op, sample, arrays), _second_grads(torch, op, sample, arrays)
@@ -788,9 +788,20 @@ def _well_conditioned(rng, shape):
     return rng.standard_normal(shape) * 0.3 + np.eye(m, n) * np.arange(1, n + 1)
 
 
+def _negative_det(rng, shape):
+    """Well-conditioned square matrices with the first row negated (a negative determinant)."""
+    a = _well_conditioned(rng, shape)
+    a[..., 0, :] *= -1
+    return a
+
+
 LINALG += [
     OpInfo("linalg.inv", lambda L, a: L.linalg.inv(a), [S((3, 3)), S((2, 4, 4)), S((1, 1))], domain=_well_conditioned),
     OpInfo("linalg.det", lambda L, a: L.linalg.det(a), [S((3, 3)), S((2, 2, 2))], domain=_well_conditioned),
+    OpInfo("linalg.slogdet", lambda L, a: L.linalg.slogdet(a), [S((3, 3)), S((2, 4, 4)), S((1, 1)), S((2, 0, 0))],
+           domain=_well_conditioned),
+    OpInfo("slogdet_negative_det", lambda L, a: a.slogdet(), [S((3, 3)), S((2, 2, 2))], domain=_negative_det),
+    OpInfo("logdet", lambda L, a: L.logdet(a), [S((3, 3)), S((2, 4, 4))], domain=_well_conditioned),
     OpInfo("linalg.solve", lambda L, a, b: L.linalg.solve(a, b), [S((3, 3), (3, 2)), S((2, 3, 3), (2, 3, 1)),
                                                                   S((3, 3), (3,))], domain=(_well_conditioned, real)),
     OpInfo("linalg.svdvals", lambda L, a: L.linalg.svdvals(a), [S((3, 3)), S((2, 4, 3)), S((2, 5))],

@@ -79,6 +79,28 @@ def _run_samples(op):
 
 
 # ----- the device API ------------------------------------------------------------------------------------------
+def test_first_order_paths_the_registry_does_not_reach_give_the_same_numbers_on_the_device():
+    # The registry differentiates with create_graph (Tensors); these backward branches run on arrays only:
+    # cumprod's O(n) formula with zeros and infinities, slogdet at a singular matrix, sign and abs at NaN.
+    inf, nan = float("inf"), float("nan")
+    cases = [
+        (lambda x: x.cumprod(1), [[2.0, 0.0, inf, 3.0], [1.0, 2.0, 0.0, 0.0], [inf, 0.0, 0.0, inf]]),
+        (lambda x: gn.linalg.slogdet(x).logabsdet, [[[1.0, 2.0], [2.0, 4.0]], [[1.0, 2.0], [3.0, 4.0]]]),
+        (lambda x: x.logdet(), [[[0.0, 1.0], [1.0, 0.0]], [[2.0, 0.0], [0.0, 3.0]]]),
+        (lambda x: x.abs() + x.sign(), [nan, -1.0, 0.0, 2.0]),
+    ]
+    for fn, values in cases:
+        results = []
+        for device in ("cpu", DEV):
+            x = gn.tensor(values, requires_grad=True, device=device)
+            y = fn(x)
+            (g,) = gn.grad(y, [x], gn.ones_like(y))
+            assert y.device == device and g.device == device
+            results.append((_host(y), _host(g)))
+        for a, b in zip(*results):
+            np.testing.assert_array_equal(b, a)
+
+
 def test_the_device_object_compares_equal_to_its_string():
     t = gn.ones(2, device=DEV)
     assert t.device == DEV and str(t.device) == DEV and t.device == gn.device(DEV)

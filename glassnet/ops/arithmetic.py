@@ -7,7 +7,7 @@ at the broadcast shape and the engine sums it back down to each input's shape.
 from __future__ import annotations
 
 from glassnet.autograd import Function
-from glassnet.backend import device_of, np, to_device
+from glassnet.backend import device_of, is_array, np, to_device
 
 
 class Add(Function):
@@ -171,8 +171,14 @@ class Cos(Function):
         return -gy * np.sin(x)
 
 
+def nan_to_zero_sign(x):
+    """torch.sign: −1, 0 or 1, and 0 for NaN (np.sign gives NaN); on a Tensor np.sign is already the Sign op."""
+    y = np.sign(x)
+    return np.where(np.isnan(y), 0, y) if is_array(y) and y.dtype.kind == "f" else y
+
+
 class Abs(Function):
-    """y = |x|;   dL/dx = dL/dy · sign(x)   (0 at x = 0, as in PyTorch)"""
+    """y = |x|;   dL/dx = dL/dy · sign(x)   (0 at x = 0, and at x = NaN, as in PyTorch)"""
 
     def forward(self, x):
         self.save_for_backward(x)
@@ -180,7 +186,7 @@ class Abs(Function):
 
     def backward(self, gy):
         (x,) = self.saved_tensors
-        return gy * np.sign(x)
+        return gy * nan_to_zero_sign(x)
 
 
 class Maximum(Function):

@@ -220,6 +220,28 @@ class Det(Function):
         return (gd * d)[..., None, None] * _mT(Inv.call(a))
 
 
+class Slogdet(Function):
+    """(sign, log|det A|) of square matrices (batched), packed as one array (…, 2) that `gn.linalg.slogdet` splits;
+    d log|det A| / dA = A⁻ᵀ, so dL/dA = dL/dlogabsdet · A⁻ᵀ, and the sign (piecewise constant) passes no gradient.
+
+    A singular matrix has sign 0 and log|det A| = −inf, where the derivative does not exist: its gradient is NaN
+    (PyTorch's there is a mix of ±inf and NaN that its LU solve happens to produce)."""
+
+    def forward(self, a):
+        sign, logabsdet = np.linalg.slogdet(a)
+        out = np.stack([sign, logabsdet], axis=-1)
+        self.save_for_backward(a, out)
+        return out
+
+    def backward(self, g):
+        a, out = self.saved_tensors
+        raw = a.data if hasattr(a, "grad_fn") else a
+        singular = (out[..., 0] == 0)[..., None, None]
+        eye = array_module(raw).eye(raw.shape[-1], dtype=raw.dtype)
+        a_inv_t = _mT(Inv.call(np.where(singular, eye, a)))  # (the identity stands in where A has no inverse)
+        return np.where(singular, np.nan, g[..., 1][..., None, None] * a_inv_t)
+
+
 class SvdVals(Function):
     """s = the singular values of A (descending, batched);   dL/dA = U · diag(dL/ds) · Vᴴ
     (U, Vᴴ: the singular vectors of A; the singular values must be distinct for the derivative to exist)"""

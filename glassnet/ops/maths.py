@@ -14,6 +14,7 @@ import math
 from glassnet.autograd import Function
 from glassnet.backend import np
 from glassnet.ops.activation import erf
+from glassnet.ops.arithmetic import nan_to_zero_sign
 
 
 def _raw(value):
@@ -68,10 +69,10 @@ class Round(Function):
 
 
 class Sign(Function):
-    """y = −1, 0 or 1;   dL/dx = 0"""
+    """y = −1, 0 or 1 (0 for NaN, as torch.sign, where NumPy's sign gives NaN);   dL/dx = 0"""
 
     def forward(self, x):
-        return np.sign(x)
+        return nan_to_zero_sign(x)
 
     def backward(self, gy):
         return _zero_like(gy)

@@ -1,5 +1,7 @@
 """Tests of glassnet/ops/linalg.py: the generated OpInfo checks, then dtypes and the errors of bad input."""
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -103,3 +105,57 @@ def test_sum_rows_equals_the_axis_0_sum_for_arrays_and_tensors_and_any_dtype():
     assert s.grad_fn is not None
     s.sum().backward()
     np.testing.assert_array_equal(t.grad.numpy(), np.ones((4, 2)))
+
+
+# ----- slogdet and logdet: hand-picked matrices (negative, singular, empty, a mixed batch) -------------------------
+NEGATIVE = [[0.0, 1.0], [1.0, 0.0]]  # det −1
+SINGULAR = [[1.0, 2.0], [2.0, 4.0]]
+MIXED_BATCH = [[[1.0, 2.0], [3.0, 4.0]], [[2.0, 0.0], [0.0, 3.0]], NEGATIVE]
+
+
+@pytest.mark.parametrize("a", [NEGATIVE, MIXED_BATCH, [[-3.0]], np.zeros((2, 0, 0))],
+                         ids=["negative", "mixed-batch", "1x1", "empty"])
+@pytest.mark.parametrize("fn", [lambda L, a: L.linalg.slogdet(a), lambda L, a: L.slogdet(a), lambda L, a: a.logdet()],
+                         ids=["linalg.slogdet", "slogdet", "logdet"])
+def test_slogdet_and_logdet_match_torch_on_negative_determinants(fn, a):
+    check_against_torch(fn, a, second=True)  # logdet: NaN where det < 0, with gradient 0 there, as torch
+
+
+@pytest.mark.parametrize("dtype", [gn.float32, gn.float64])
+@pytest.mark.parametrize("a", [SINGULAR, np.zeros((2, 2)), [[1.0, 0.0], [0.0, 0.0]], np.ones((2, 3, 3))],
+                         ids=["rank-1", "zeros", "diag-1-0", "batch-of-ones"])
+def test_slogdet_of_singular_matrices_is_sign_0_and_minus_inf_as_torch(a, dtype):
+    x = gn.tensor(a, dtype=dtype, requires_grad=True)
+    t = torch.tensor(np.asarray(a), dtype=getattr(torch, str(dtype)), requires_grad=True)
+    sign, logabsdet = gn.linalg.slogdet(x)
+    tsign, tlogabsdet = torch.linalg.slogdet(t)
+    np.testing.assert_array_equal(sign.data, tsign.detach().numpy())  # 0 (torch may say −0.0: equal)
+    np.testing.assert_array_equal(logabsdet.data, tlogabsdet.detach().numpy())
+    np.testing.assert_array_equal(gn.logdet(x).data, torch.logdet(t).detach().numpy())  # −inf
+    # No derivative there: torch's gradient is ±inf and NaN (as its LU solve falls), glassnet's NaN; none finite.
+    logabsdet.sum().backward()
+    tlogabsdet.sum().backward()
+    assert not np.isfinite(x.grad.data).any() and not np.isfinite(t.grad.numpy()).any()
+    assert x.grad.dtype == dtype
+
+
+def test_slogdet_of_a_batch_with_one_singular_matrix_keeps_the_others_gradients():
+    a = np.array([SINGULAR, [[1.0, 2.0], [3.0, 4.0]]])
+    x = gn.tensor(a, requires_grad=True)
+    gn.linalg.slogdet(x).logabsdet.sum().backward()
+    assert np.isnan(x.grad.data[0]).all()
+    np.testing.assert_allclose(x.grad.data[1], np.linalg.inv(a[1]).T, rtol=1e-12)
+
+
+def test_slogdet_returns_named_tuples_like_torch():
+    a = gn.tensor(MIXED_BATCH)
+    for result, fields in ((gn.linalg.slogdet(a), ("sign", "logabsdet")), (a.slogdet(), ("sign", "logabsdet"))):
+        assert result._fields == fields and result.sign.shape == (3,) and result.logabsdet.shape == (3,)
+    np.testing.assert_allclose((a.slogdet().sign * a.slogdet().logabsdet.exp()).data, np.linalg.det(a.data))
+
+
+@pytest.mark.parametrize("fn", [gn.linalg.slogdet, gn.slogdet, gn.logdet])
+@pytest.mark.parametrize("shape", [(2, 3), (3,), (2, 2, 3)])
+def test_slogdet_and_logdet_of_non_square_input_name_the_op_and_shape(fn, shape):
+    with pytest.raises(ValueError, match=r"linalg\.slogdet: expected square matrices.*" + re.escape(str(shape))):
+        fn(gn.ones(*shape))

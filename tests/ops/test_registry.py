@@ -14,7 +14,7 @@ REQUIRED = {
              "getitem_int getitem_slice getitem_none_ellipsis getitem_bool_mask getitem_int_array_repeated cat stack "
              "split chunk pad",
     "linalg": "matmul einsum linalg.inv linalg.det linalg.solve linalg.svdvals linalg.vector_norm linalg.matrix_norm "
-    "norm",
+    "norm linalg.slogdet slogdet_negative_det logdet",
     "maths": "floor ceil trunc round round_decimals frac sign floor_divide div_trunc div_floor remainder fmod erf erfc "
     "erfinv log2 log10 exp2 expm1 tan asin acos atan atan2 sinh cosh asinh acosh atanh hypot lerp logaddexp copysign "
     "xlogy var_mean std_mean prod_dtype",
