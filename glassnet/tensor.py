@@ -495,10 +495,6 @@ class Tensor:
         """max(x, 0)"""
         return act.Relu.apply(self)
 
-    def sign(self) -> Tensor:
-        """−1, 0 or 1 (no gradient: its derivative is zero almost everywhere)."""
-        return Tensor._make(numpy.sign(self.data), None)
-
     def square(self) -> Tensor:
         """x² (a bool tensor squares to int64, as in PyTorch)"""
         if self.dtype == numpy.bool_:
