@@ -79,6 +79,11 @@ def _max_unpool(name: str, nd: int, input: Tensor, indices: Tensor, kernel_size,
     kernel = (kernel_size,) * nd if isinstance(kernel_size, int) else tuple(kernel_size)
     stride = kernel if stride is None else ((stride,) * nd if isinstance(stride, int) else tuple(stride))
     padding = (padding,) * nd if isinstance(padding, int) else tuple(padding)
+    if not isinstance(input, Tensor) or input.ndim not in (nd + 1, nd + 2):
+        raise ShapeError(
+            f"{name}: expected a {nd + 2}-D or {nd + 1}-D (unbatched) input, got "
+            f"{getattr(input, 'shape', type(input).__name__)}"
+        )
     if input.shape != indices.shape:
         raise ShapeError(f"{name}: indices of shape {indices.shape} do not match input of shape {input.shape}")
     spatial_in = input.shape[-nd:]

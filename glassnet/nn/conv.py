@@ -80,7 +80,7 @@ class _ConvNd(Module):
             hint = ""
             if input.ndim == n and self.in_channels == 1:
                 hint = "; for one single-channel sample use x.unsqueeze(0)"
-            raise ValueError(
+            raise ShapeError(
                 f"{self._describe()} got input of shape {shape_str(input.shape)}; expected a {n + 2}-D input "
                 f"{layout} or a {n + 1}-D unbatched one ({self.in_channels}, {spatial}){hint}"
             )
@@ -91,7 +91,7 @@ class _ConvNd(Module):
                 hint = f"; a {n + 1}-D input is read as one unbatched sample (C, {spatial})"
                 if self.in_channels == 1:
                     hint += ", for a batch without a channel dim use x.unsqueeze(1)"
-            raise ValueError(
+            raise ShapeError(
                 f"{self._describe()} got input of shape {shape_str(input.shape)} with {channels} channels; "
                 f"expected {self.in_channels} input channels {layout} or unbatched ({self.in_channels}, {spatial})"
                 f"{hint}"

@@ -27,7 +27,7 @@ class _Pool(Module):
         n = self._dims
         spatial = _SPATIAL[n]
         if input.ndim not in (n + 1, n + 2):
-            raise ValueError(
+            raise ShapeError(
                 f"{name} got input of shape {shape_str(input.shape)}; expected (N, C, {', '.join(spatial)}) "
                 f"or (C, {', '.join(spatial)})"
             )
