@@ -871,6 +871,28 @@ RESAMPLE = [
            [S((2, 3, 9), output_size=4), S((3, 5), output_size=2)], domain=_distinct),
     OpInfo("F.max_unpool2d", lambda L, a: L.nn.functional.max_unpool2d(
         *L.nn.functional.max_pool2d(a, 2, return_indices=True), 2), [S((2, 3, 6, 8)), S((1, 4, 6))], domain=_distinct),
+    OpInfo("F.adaptive_max_pool3d", lambda L, a, **kw: L.nn.functional.adaptive_max_pool3d(a, **kw),
+           [S((1, 2, 5, 4, 6), output_size=(2, 3, 4)), S((2, 4, 3, 5), output_size=(None, 2, 3), desc="unbatched"),
+            S((1, 1, 3, 4, 5), output_size=2, return_indices=True)], domain=_distinct),
+    OpInfo("F.max_unpool1d", lambda L, a: L.nn.functional.max_unpool1d(
+        *L.nn.functional.max_pool1d(a, 2, return_indices=True), 2), [S((2, 3, 8)), S((4, 7), desc="unbatched")],
+        domain=_distinct),
+    OpInfo("F.max_unpool3d", lambda L, a: L.nn.functional.max_unpool3d(
+        *L.nn.functional.max_pool3d(a, 2, return_indices=True), 2), [S((1, 2, 4, 4, 6)), S((2, 4, 6, 4),
+                                                                                      desc="unbatched")],
+        domain=_distinct),
+    OpInfo("F.lp_pool1d", lambda L, a, **kw: L.nn.functional.lp_pool1d(a, **kw),
+           [S((2, 3, 8), norm_type=2, kernel_size=3, stride=2), S((3, 7), norm_type=2, kernel_size=2, ceil_mode=True,
+                                                                 desc="unbatched-ceil"),
+            S((2, 6), norm_type=float("inf"), kernel_size=2, desc="inf")], domain=_distinct),
+    OpInfo("F.lp_pool2d", lambda L, a, **kw: L.nn.functional.lp_pool2d(a, **kw),
+           [S((2, 2, 5, 6), norm_type=2, kernel_size=2), S((3, 5, 4), norm_type=2, kernel_size=(2, 3), stride=1,
+                                                           desc="unbatched"),
+            S((1, 2, 5, 5), norm_type=-float("inf"), kernel_size=2, ceil_mode=True, desc="minus-inf-ceil")],
+           domain=_distinct),
+    OpInfo("F.lp_pool3d", lambda L, a, **kw: L.nn.functional.lp_pool3d(a, **kw),
+           [S((1, 2, 4, 4, 5), norm_type=2, kernel_size=2), S((2, 3, 4, 4), norm_type=2, kernel_size=(1, 2, 2),
+                                                              stride=(1, 2, 1), desc="unbatched")], domain=_distinct),
     OpInfo("F.one_hot", lambda L, a: L.nn.functional.one_hot(a.long() % 4, 4), [S((5,)), S((2, 3)), S(())],
            grad=False, dtypes=INTS),
 ]

@@ -48,6 +48,12 @@ POOL = [
     ("AdaptiveAvgPool3d", ((2, 3, 1),), {}, (4, 5, 3)),
     ("AdaptiveMaxPool2d", ((3, 2),), {}, (7, 5)),
     ("AdaptiveMaxPool2d", (3,), {"return_indices": True}, (7, 8)),
+    ("AdaptiveMaxPool1d", (4,), {"return_indices": True}, (9,)),
+    ("AdaptiveMaxPool3d", ((2, None, 3),), {"return_indices": True}, (4, 5, 7)),
+    ("LPPool1d", (2, 3), {"stride": 2}, (10,)),
+    ("LPPool2d", (2, (2, 3)), {"stride": 1, "ceil_mode": True}, (6, 7)),
+    ("LPPool2d", (float("inf"), 2), {}, (6, 7)),
+    ("LPPool3d", (2, 2), {}, (4, 5, 4)),
 ]
 
 
@@ -137,6 +143,31 @@ def test_max_unpool2d_unbatched_matches_torch():
     np.testing.assert_array_equal(out.detach().numpy(), batched.detach().numpy()[0])
 
 
+@pytest.mark.parametrize("nd", [1, 2, 3])
+def test_max_unpool_unbatched_matches_torch(nd):
+    """MaxUnpool1d/2d/3d of an unbatched (C, *spatial) pooled input, also with overlapping windows (stride 1), where
+    one maximum is recorded twice and PyTorch writes it once."""
+    for stride in (2, 1):
+        x = RNG.standard_normal((3, *(6, 4, 5)[:nd]))
+        pool = getattr(torch.nn, f"MaxPool{nd}d")(2, stride=stride, return_indices=True)
+        ty, tidx = pool(torch.tensor(x))
+        y, idx = getattr(nn, f"MaxPool{nd}d")(2, stride=stride, return_indices=True)(gn.tensor(x))
+        np.testing.assert_array_equal(idx.numpy(), tidx.numpy())
+        size = x.shape[1:]
+        ours, theirs = getattr(nn, f"MaxUnpool{nd}d")(2, stride=stride), getattr(torch.nn, f"MaxUnpool{nd}d")(2, stride)
+        assert repr(ours) == repr(theirs)
+        yu, tu = gn.tensor(y.detach().numpy(), requires_grad=True), ty.detach().requires_grad_()
+        out, tout = ours(yu, idx, output_size=size), theirs(tu, tidx, output_size=size)
+        assert out.shape == tuple(tout.shape) == x.shape
+        np.testing.assert_allclose(out.detach().numpy(), tout.detach().numpy(), rtol=TOL, atol=TOL)
+        g = RNG.standard_normal(x.shape)
+        (out * gn.tensor(g)).sum().backward()
+        (tout * torch.tensor(g)).sum().backward()
+        np.testing.assert_allclose(yu.grad.numpy(), tu.grad.numpy(), rtol=TOL, atol=TOL)
+        batched = ours(yu.unsqueeze(0), idx.unsqueeze(0), output_size=size)
+        np.testing.assert_array_equal(out.detach().numpy(), batched.detach().numpy()[0])
+
+
 # ----- the functional forms -------------------------------------------------------------------------------------------
 FUNCTIONAL = [  # (name, input shape, extra tensor shapes (weight, bias), keyword args)
     ("conv1d", (3, 9), [(4, 3, 3), (4,)], {"stride": 2}),
@@ -156,6 +187,10 @@ FUNCTIONAL = [  # (name, input shape, extra tensor shapes (weight, bias), keywor
     ("adaptive_avg_pool3d", (2, 4, 5, 4), [], {"output_size": 2}),
     ("adaptive_max_pool1d", (3, 9), [], {"output_size": 4, "return_indices": True}),
     ("adaptive_max_pool2d", (3, 7, 6), [], {"output_size": (3, 4), "return_indices": True}),
+    ("adaptive_max_pool3d", (2, 4, 5, 4), [], {"output_size": (2, None, 3), "return_indices": True}),
+    ("lp_pool1d", (3, 9), [], {"norm_type": 2, "kernel_size": 3, "stride": 2}),
+    ("lp_pool2d", (3, 7, 6), [], {"norm_type": 2, "kernel_size": 2, "ceil_mode": True}),
+    ("lp_pool3d", (2, 4, 5, 4), [], {"norm_type": 2, "kernel_size": (2, 1, 2)}),
 ]
 
 
@@ -204,6 +239,11 @@ REFUSED = [  # (layer, args, kwargs, a refused shape, pieces of the message)
     ("AdaptiveAvgPool1d", (2,), {}, (8,), ["AdaptiveAvgPool1d(output_size=2)", "(8,)"]),
     ("AdaptiveAvgPool2d", (2,), {}, (8, 8), ["AdaptiveAvgPool2d(output_size=2)", "(8, 8)"]),
     ("AdaptiveAvgPool3d", (2,), {}, (1, 2, 3, 8, 8, 8), ["AdaptiveAvgPool3d(output_size=2)", "(1, 2, 3, 8, 8, 8)"]),
+    ("AdaptiveMaxPool1d", (2,), {}, (8,), ["AdaptiveMaxPool1d(output_size=2)", "(8,)"]),
+    ("AdaptiveMaxPool3d", (2,), {}, (1, 2, 3, 8, 8, 8), ["AdaptiveMaxPool3d(output_size=2)", "(1, 2, 3, 8, 8, 8)"]),
+    ("LPPool1d", (2, 2), {}, (8,), ["LPPool1d(norm_type=2, kernel_size=2", "(8,)", "(N, C, L) or (C, L)"]),
+    ("LPPool2d", (2, 2), {}, (1, 2, 3, 8, 8), ["LPPool2d(norm_type=2", "(1, 2, 3, 8, 8)"]),
+    ("LPPool3d", (2, 2), {}, (8, 8, 8), ["LPPool3d(norm_type=2", "(8, 8, 8)", "(N, C, D, H, W) or (C, D, H, W)"]),
     ("AdaptiveMaxPool2d", (2,), {}, (8, 8), ["AdaptiveMaxPool2d(output_size=2)", "adaptive_max_pool2d", "(8, 8)",
                                              "4-D or 3-D (unbatched)"]),
 ]
@@ -229,6 +269,9 @@ def test_other_ranks_are_refused_naming_the_layer_and_shape(name, args, kwargs, 
      ["max_unpool2d", "4-D or 3-D (unbatched)", "(4, 4)"]),
     (lambda: F.max_unpool1d(gn.zeros(1, 2, 3, 4), gn.zeros(1, 2, 3, 4, dtype=gn.int64), 2),
      ["max_unpool1d", "3-D or 2-D (unbatched)", "(1, 2, 3, 4)"]),
+    (lambda: F.max_unpool3d(gn.zeros(4, 4, 4), gn.zeros(4, 4, 4, dtype=gn.int64), 2),
+     ["max_unpool3d", "5-D or 4-D (unbatched)", "(4, 4, 4)"]),
+    (lambda: F.lp_pool2d(gn.zeros(8, 8), 2, 2), ["lp_pool2d", "4-D or 3-D (unbatched)", "(8, 8)"]),
 ])
 def test_functional_refuses_other_ranks(call, pieces):
     with pytest.raises(ValueError) as info:
