@@ -70,6 +70,9 @@ from glassnet.nn.pooling import (
     AvgPool1d,
     AvgPool2d,
     AvgPool3d,
+    LPPool1d,
+    LPPool2d,
+    LPPool3d,
     MaxPool1d,
     MaxPool2d,
     MaxPool3d,
@@ -88,8 +91,12 @@ from glassnet.nn.transformer import (
     TransformerEncoderLayer,
 )
 from glassnet.nn.upsampling import (
+    AdaptiveMaxPool1d,
     AdaptiveMaxPool2d,
+    AdaptiveMaxPool3d,
+    MaxUnpool1d,
     MaxUnpool2d,
+    MaxUnpool3d,
     PixelShuffle,
     PixelUnshuffle,
     Upsample,

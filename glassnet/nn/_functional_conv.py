@@ -112,28 +112,30 @@ def _conv_padding(padding, nd: int, kernel, stride, dilation, op: str) -> tuple:
 
 
 def _conv_operands(op: str, nd: int, input, weight, bias, layout: str) -> tuple:
-    """input, weight and bias as float Tensors, the input batched and the weight of rank nd + 2."""
+    """input, weight and bias as float Tensors, the input batched and the weight of rank nd + 2, and whether a batch
+    axis was added to an unbatched (C, *spatial) input (PyTorch accepts one; the caller removes the axis again)."""
     x, w = _as_tensor(input), _as_tensor(weight)
     b = None if bias is None else _as_tensor(bias)
-    x, _ = _batched(op, x, nd, allow_unbatched=False)
+    x, unbatched = _batched(op, x, nd, allow_unbatched=True)
     if w.ndim != nd + 2:
         raise OpValueError(f"{op}: expected a {nd + 2}-D weight ({layout}, {_KERNEL[nd]}), got shape {_shape(w.shape)}")
     _floating(op, input=x, weight=w, bias=b)
-    return x, w, b
+    return x, w, b, unbatched
 
 
 def _conv(op: str, nd: int, input, weight, bias, stride, padding, dilation, groups) -> Tensor:
-    x, w, b = _conv_operands(op, nd, input, weight, bias, "out_channels, in_channels/groups")
+    x, w, b, unbatched = _conv_operands(op, nd, input, weight, bias, "out_channels, in_channels/groups")
+    xs = _shape(x.shape[1:] if unbatched else x.shape)  # the input's shape as given, for messages
     groups = int(groups)
     c, o = x.shape[1], w.shape[0]
     if groups < 1 or c % groups or o % groups:
         raise OpValueError(
             f"{op}: groups={groups} must divide both the input's {c} channels and the weight's {o} output channels "
-            f"(input {_shape(x.shape)}, weight {_shape(w.shape)})"
+            f"(input {xs}, weight {_shape(w.shape)})"
         )
     if w.shape[1] * groups != c:
         raise OpValueError(
-            f"{op}: input of shape {_shape(x.shape)} has {c} channels, but weight of shape {_shape(w.shape)} "
+            f"{op}: input of shape {xs} has {c} channels, but weight of shape {_shape(w.shape)} "
             f"expects {w.shape[1] * groups} (weight.shape[1]={w.shape[1]} x groups={groups})"
         )
     if b is not None and b.shape != (o,):
@@ -149,9 +151,10 @@ def _conv(op: str, nd: int, input, weight, bias, stride, padding, dilation, grou
         dil = f" with dilation {dilation} spans {_size(span)}" if any(d > 1 for d in dilation) else ""
         raise ShapeError(
             f"{op}: kernel {_size(kernel)}{dil} is bigger than the padded input {_size(padded)} "
-            f"(input {_shape(x.shape)}, padding {padding!r})"
+            f"(input {xs}, padding {padding!r})"
         )
-    return cv.Conv.apply(x, w, b, stride=stride, padding=pads, dilation=dilation, groups=groups)
+    y = cv.Conv.apply(x, w, b, stride=stride, padding=pads, dilation=dilation, groups=groups)
+    return y.squeeze(0) if unbatched else y
 
 
 def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1,
@@ -175,15 +178,16 @@ def conv3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
 
 def _conv_transpose(op: str, nd: int, input, weight, bias, stride, padding, output_padding, groups,
                     dilation) -> Tensor:
-    x, w, b = _conv_operands(op, nd, input, weight, bias, "in_channels, out_channels/groups")
+    x, w, b, unbatched = _conv_operands(op, nd, input, weight, bias, "in_channels, out_channels/groups")
+    xs = _shape(x.shape[1:] if unbatched else x.shape)  # the input's shape as given, for messages
     groups = int(groups)
     c = x.shape[1]
     if groups < 1 or c % groups:
         raise OpValueError(f"{op}: groups={groups} must divide the input's {c} channels "
-                         f"(input {_shape(x.shape)}, weight {_shape(w.shape)})")
+                         f"(input {xs}, weight {_shape(w.shape)})")
     if w.shape[0] != c:
         raise OpValueError(
-            f"{op}: input of shape {_shape(x.shape)} has {c} channels, but weight of shape {_shape(w.shape)} "
+            f"{op}: input of shape {xs} has {c} channels, but weight of shape {_shape(w.shape)} "
             f"expects {w.shape[0]} (weight.shape[0])"
         )
     o = w.shape[1] * groups
@@ -203,9 +207,10 @@ def _conv_transpose(op: str, nd: int, input, weight, bias, stride, padding, outp
     size = cv.transposed_output_size(x.shape[2:], kernel, stride, pads, dilation, extra)
     if any(n < 1 for n in size) or 0 in kernel:
         raise ShapeError(f"{op}: the output size {_size(size)} would not be positive "
-                         f"(input {_shape(x.shape)}, weight {_shape(w.shape)}, padding {padding!r})")
-    return cv.ConvTranspose.apply(x, w, b, stride=stride, padding=pads, dilation=dilation, groups=groups,
-                                  in_size=size)
+                         f"(input {xs}, weight {_shape(w.shape)}, padding {padding!r})")
+    y = cv.ConvTranspose.apply(x, w, b, stride=stride, padding=pads, dilation=dilation, groups=groups,
+                               in_size=size)
+    return y.squeeze(0) if unbatched else y
 
 
 def conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,

@@ -70,30 +70,41 @@ class _ConvNd(Module):
         return f"{type(self).__name__}({self.extra_repr()})"
 
     def _check_input(self, input: Tensor) -> None:
+        """(N, C, *spatial) or, as in PyTorch, one unbatched sample (C, *spatial); anything else is refused naming
+        the layer and the shape."""
         check_tensor(input, self._describe())
         n = self._dims
-        layout = f"(N, {self.in_channels}, {', '.join(_SPATIAL[n])})"
-        if input.ndim != n + 2:
+        spatial = ", ".join(_SPATIAL[n])
+        layout = f"(N, {self.in_channels}, {spatial})"
+        if input.ndim not in (n + 1, n + 2):
+            hint = ""
+            if input.ndim == n and self.in_channels == 1:
+                hint = "; for one single-channel sample use x.unsqueeze(0)"
+            raise ShapeError(
+                f"{self._describe()} got input of shape {shape_str(input.shape)}; expected a {n + 2}-D input "
+                f"{layout} or a {n + 1}-D unbatched one ({self.in_channels}, {spatial}){hint}"
+            )
+        channels = input.shape[-n - 1]
+        if channels != self.in_channels:
             hint = ""
             if input.ndim == n + 1:
-                hint = "; for one sample use x.unsqueeze(0), for a batch without a channel dim use x.unsqueeze(1)"
-            raise ValueError(
-                f"{self._describe()} got input of shape {shape_str(input.shape)}; expected a {n + 2}-D input "
-                f"{layout}{hint}"
-            )
-        if input.shape[1] != self.in_channels:
-            raise ValueError(
-                f"{self._describe()} got input of shape {shape_str(input.shape)} with {input.shape[1]} channels; "
-                f"expected {self.in_channels} input channels {layout}"
+                hint = f"; a {n + 1}-D input is read as one unbatched sample (C, {spatial})"
+                if self.in_channels == 1:
+                    hint += ", for a batch without a channel dim use x.unsqueeze(1)"
+            raise ShapeError(
+                f"{self._describe()} got input of shape {shape_str(input.shape)} with {channels} channels; "
+                f"expected {self.in_channels} input channels {layout} or unbatched ({self.in_channels}, {spatial})"
+                f"{hint}"
             )
         if not self._transposed and self.padding != "same":
             pad = (0,) * n if self.padding == "valid" else self.padding
-            for size, p, k, d in zip(input.shape[2:], pad, self.kernel_size, self.dilation):
+            sizes = input.shape[-n:]
+            for size, p, k, d in zip(sizes, pad, self.kernel_size, self.dilation):
                 if size + 2 * p < d * (k - 1) + 1:
                     raise ShapeError(
                         f"{self._describe()} got input of shape {shape_str(input.shape)}: the kernel "
                         f"{self.kernel_size} (dilation {self.dilation}) is larger than the padded input "
-                        f"{tuple(s + 2 * q for s, q in zip(input.shape[2:], pad))}"
+                        f"{tuple(s + 2 * q for s, q in zip(sizes, pad))}"
                     )
 
     def extra_repr(self) -> str:
@@ -173,7 +184,7 @@ class _ConvTransposeNd(_ConvNd):
 
     def _output_padding(self, input: Tensor, output_size) -> tuple:
         """The output_padding that makes the output exactly `output_size` (its last spatial sizes are used, so
-        (N, C, *spatial) works too), or the configured one."""
+        (N, C, *spatial) works too; the input may be batched or not), or the configured one."""
         if output_size is None:
             return self.output_padding
         n = self._dims
@@ -183,14 +194,14 @@ class _ConvTransposeNd(_ConvNd):
         result = []
         for i in range(n):
             smallest = (
-                (input.shape[i + 2] - 1) * self.stride[i] - 2 * self.padding[i]
+                (input.shape[i - n] - 1) * self.stride[i] - 2 * self.padding[i]
                 + self.dilation[i] * (self.kernel_size[i] - 1) + 1
             )
             extra = output_size[i] - smallest
             if not 0 <= extra < max(self.stride[i], self.dilation[i]):
                 raise ValueError(
                     f"{self._describe()}: output_size {output_size} is not reachable from input of shape "
-                    f"{shape_str(input.shape)} (dim {i + 2} can be {smallest} to "
+                    f"{shape_str(input.shape)} (dim {input.ndim - n + i} can be {smallest} to "
                     f"{smallest + max(self.stride[i], self.dilation[i]) - 1})"
                 )
             result.append(extra)

@@ -1,5 +1,5 @@
-"""Pooling layers: MaxPool1d/2d/3d, AvgPool1d/2d/3d and AdaptiveAvgPool1d/2d/3d (the arithmetic lives in
-F.*_pool*)."""
+"""Pooling layers: MaxPool1d/2d/3d, AvgPool1d/2d/3d, AdaptiveAvgPool1d/2d/3d and LPPool1d/2d/3d (the arithmetic
+lives in F.*_pool*)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from glassnet.nn.module import Module
 from glassnet.tensor import Tensor
 
 __all__ = ["MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d", "AdaptiveAvgPool1d",
-           "AdaptiveAvgPool2d", "AdaptiveAvgPool3d"]
+           "AdaptiveAvgPool2d", "AdaptiveAvgPool3d", "LPPool1d", "LPPool2d", "LPPool3d"]
 
 _SPATIAL = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
 
@@ -27,16 +27,16 @@ class _Pool(Module):
         n = self._dims
         spatial = _SPATIAL[n]
         if input.ndim not in (n + 1, n + 2):
-            raise ValueError(
+            raise ShapeError(
                 f"{name} got input of shape {shape_str(input.shape)}; expected (N, C, {', '.join(spatial)}) "
                 f"or (C, {', '.join(spatial)})"
             )
         if hasattr(self, "kernel_size"):
             k = ntuple(self.kernel_size, n, "kernel_size")
-            p = ntuple(self.padding, n, "padding")
+            p = ntuple(getattr(self, "padding", 0), n, "padding")
             d = ntuple(dilation, n, "dilation")
             if any(2 * pi > ki for pi, ki in zip(p, k)):
-                raise ValueError(f"{name}: padding {self.padding} must be at most half of kernel_size {k}")
+                raise ValueError(f"{name}: padding {p} must be at most half of kernel_size {k}")
             sizes = input.shape[-n:]
             if any(s + 2 * pi < di * (ki - 1) + 1 for s, pi, ki, di in zip(sizes, p, k, d)):
                 raise ShapeError(
@@ -203,5 +203,44 @@ class AdaptiveAvgPool2d(_AdaptiveAvgPoolNd):
 class AdaptiveAvgPool3d(_AdaptiveAvgPoolNd):
     """Average-pool a volume to a fixed output size (D_out, H_out, W_out) whatever the input size (None keeps
     that dim)."""
+
+    _dims = 3
+
+
+class _LPPoolNd(_Pool):
+    """Power-average pooling (Σ_window x^p)^(1/p): p = 1 is sum pooling, p = ∞ max pooling (of |x|); no padding."""
+
+    def __init__(self, norm_type: float, kernel_size, stride=None, ceil_mode: bool = False) -> None:
+        super().__init__()
+        self.norm_type = norm_type
+        self.kernel_size = kernel_size
+        self.stride = stride
+        self.ceil_mode = ceil_mode
+
+    def forward(self, input: Tensor) -> Tensor:
+        """y = (Σ_window x^p)^(1/p), as avg_pool(x^p) · window size, then the p-th root"""
+        self._check(input)
+        function = {1: F.lp_pool1d, 2: F.lp_pool2d, 3: F.lp_pool3d}[self._dims]
+        return function(input, self.norm_type, self.kernel_size, self.stride, self.ceil_mode)
+
+    def extra_repr(self) -> str:
+        return (f"norm_type={self.norm_type}, kernel_size={self.kernel_size}, stride={self.stride}, "
+                f"ceil_mode={self.ceil_mode}")
+
+
+class LPPool1d(_LPPoolNd):
+    """Power-average pooling over windows of length kernel_size: (N, C, L) → (N, C, L_out)."""
+
+    _dims = 1
+
+
+class LPPool2d(_LPPoolNd):
+    """Power-average pooling over kernel_size windows: (N, C, H, W) → (N, C, H_out, W_out)."""
+
+    _dims = 2
+
+
+class LPPool3d(_LPPoolNd):
+    """Power-average pooling over kernel_size windows of a volume: (N, C, D, H, W) → (N, C, D_out, H_out, W_out)."""
 
     _dims = 3

@@ -80,34 +80,75 @@ class PixelUnshuffle(Module):
 __all__ += ["PixelShuffle", "PixelUnshuffle"]
 
 
-class AdaptiveMaxPool2d(Module):
-    """Max-pool to a fixed output size (H_out, W_out) whatever the input size (None keeps that dim)."""
+class _AdaptiveMaxPoolNd(Module):
+    _dims = 2
 
     def __init__(self, output_size, return_indices: bool = False) -> None:
         super().__init__()
         self.output_size, self.return_indices = output_size, return_indices
 
     def forward(self, input: Tensor):
-        return F.adaptive_max_pool2d(input, self.output_size, self.return_indices)
+        function = {1: F.adaptive_max_pool1d, 2: F.adaptive_max_pool2d, 3: F.adaptive_max_pool3d}[self._dims]
+        return function(input, self.output_size, self.return_indices)
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
 
 
-class MaxUnpool2d(Module):
-    """The inverse of MaxPool2d(return_indices=True): values back at their positions, zeros elsewhere."""
+class AdaptiveMaxPool1d(_AdaptiveMaxPoolNd):
+    """Max-pool (N, C, L) or (C, L) to a fixed length L_out whatever L."""
+
+    _dims = 1
+
+
+class AdaptiveMaxPool2d(_AdaptiveMaxPoolNd):
+    """Max-pool to a fixed output size (H_out, W_out) whatever the input size (None keeps that dim)."""
+
+    _dims = 2
+
+
+class AdaptiveMaxPool3d(_AdaptiveMaxPoolNd):
+    """Max-pool a volume to a fixed output size (D_out, H_out, W_out) whatever the input size (None keeps that
+    dim)."""
+
+    _dims = 3
+
+
+class _MaxUnpoolNd(Module):
+    _dims = 2
 
     def __init__(self, kernel_size, stride=None, padding=0) -> None:
         super().__init__()
-        pair = lambda v: (v, v) if isinstance(v, int) else tuple(v)  # noqa: E731 - PyTorch keeps pairs here
-        self.kernel_size, self.padding = pair(kernel_size), pair(padding)
-        self.stride = pair(stride if stride is not None else kernel_size)
+        n = self._dims
+        tup = lambda v: (v,) * n if isinstance(v, int) else tuple(v)  # noqa: E731 - PyTorch keeps tuples here
+        self.kernel_size, self.padding = tup(kernel_size), tup(padding)
+        self.stride = tup(stride if stride is not None else kernel_size)
 
     def forward(self, input: Tensor, indices: Tensor, output_size=None) -> Tensor:
-        return F.max_unpool2d(input, indices, self.kernel_size, self.stride, self.padding, output_size)
+        function = {1: F.max_unpool1d, 2: F.max_unpool2d, 3: F.max_unpool3d}[self._dims]
+        return function(input, indices, self.kernel_size, self.stride, self.padding, output_size)
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
-__all__ += ["AdaptiveMaxPool2d", "MaxUnpool2d"]
+class MaxUnpool1d(_MaxUnpoolNd):
+    """The inverse of MaxPool1d(return_indices=True): values back at their positions, zeros elsewhere."""
+
+    _dims = 1
+
+
+class MaxUnpool2d(_MaxUnpoolNd):
+    """The inverse of MaxPool2d(return_indices=True): values back at their positions, zeros elsewhere."""
+
+    _dims = 2
+
+
+class MaxUnpool3d(_MaxUnpoolNd):
+    """The inverse of MaxPool3d(return_indices=True): values back at their positions, zeros elsewhere."""
+
+    _dims = 3
+
+
+__all__ += ["AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "AdaptiveMaxPool3d", "MaxUnpool1d", "MaxUnpool2d",
+            "MaxUnpool3d"]

@@ -343,3 +343,17 @@ def test_3d_convolution_and_pooling_layers(onnx, ort, tmp_path):
         nn.AdaptiveAvgPool3d((None, 1, 3)), nn.Flatten(),
     )
     _check(onnx, ort, tmp_path, model, gn.randn(2, 2, 6, 8, 6), gn.randn(3, 2, 6, 8, 6))
+
+
+def test_unbatched_example_exports_with_a_fixed_batch(onnx, ort, tmp_path):
+    """Conv and pooling layers take one unbatched (C, H, W) sample as PyTorch; such an example exports with
+    dynamic_batch=False, and with the default (a symbolic axis 0, here the channels) the error says so."""
+    gn.manual_seed(6)
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.MaxPool2d(2), nn.ConvTranspose2d(4, 2, 2, stride=2),
+                          nn.AdaptiveAvgPool2d(3))
+    x = gn.randn(3, 8, 8)
+    got, want = _roundtrip(onnx, ort, tmp_path, model, x, x, dynamic_batch=False)
+    assert got[0].shape == want[0].shape == (2, 3, 3)
+    np.testing.assert_allclose(got[0], want[0], **TOL)
+    with pytest.raises(ValueError, match=r"another size on axis 0.*\(4, 8, 8\) with 4 channels.*dynamic_batch=False"):
+        export(model, x, tmp_path / "unbatched.onnx")

@@ -132,13 +132,18 @@ def test_conv_errors_name_the_layer_and_shapes():
         conv(gn.zeros(32, 28, 28))
     msg = str(info.value)
     assert "Conv2d(1, 32, kernel_size=(3, 3), stride=(1, 1)) got input of shape (32, 28, 28)" in msg
-    assert "expected a 4-D input (N, 1, H, W)" in msg
+    assert "with 32 channels; expected 1 input channels (N, 1, H, W) or unbatched (1, H, W)" in msg
+    assert "read as one unbatched sample (C, H, W), for a batch without a channel dim use x.unsqueeze(1)" in msg
+    with pytest.raises(ValueError, match=r"got input of shape \(28, 28\); expected a 4-D input \(N, 1, H, W\) or a "
+                                         r"3-D unbatched one \(1, H, W\); for one single-channel sample use "
+                                         r"x.unsqueeze\(0\)"):
+        conv(gn.zeros(28, 28))
     with pytest.raises(ValueError, match=r"with 3 channels; expected 1 input channels \(N, 1, H, W\)"):
         conv(gn.zeros(8, 3, 28, 28))
     with pytest.raises(ValueError, match=r"kernel \(3, 3\).*larger than the padded input \(2, 2\)"):
         conv(gn.zeros(1, 1, 2, 2))
-    with pytest.raises(ValueError, match=r"expected a 3-D input \(N, 2, L\)"):
-        nn.Conv1d(2, 2, 3)(gn.zeros(2, 10))
+    with pytest.raises(ValueError, match=r"expected a 3-D input \(N, 2, L\) or a 2-D unbatched one \(2, L\)"):
+        nn.Conv1d(2, 2, 3)(gn.zeros(10))
     with pytest.raises(ValueError, match="divisible by groups"):
         nn.Conv2d(3, 4, 3, groups=2)
     with pytest.raises(ValueError, match="strided"):
@@ -151,9 +156,10 @@ def test_conv_errors_name_the_layer_and_shapes():
 
 def test_conv3d_errors_name_the_layer_and_shapes():
     conv = nn.Conv3d(2, 4, 3, padding=(0, 1, 1))
-    with pytest.raises(ValueError, match=r"Conv3d\(2, 4, kernel_size=\(3, 3, 3\).*got input of shape \(2, 8, 8, 8\); "
-                                         r"expected a 5-D input \(N, 2, D, H, W\); for one sample use x.unsqueeze"):
-        conv(gn.zeros(2, 8, 8, 8))
+    with pytest.raises(ValueError, match=r"Conv3d\(2, 4, kernel_size=\(3, 3, 3\).*got input of shape \(8, 8, 8\); "
+                                         r"expected a 5-D input \(N, 2, D, H, W\) or a 4-D unbatched one "
+                                         r"\(2, D, H, W\)"):
+        conv(gn.zeros(8, 8, 8))
     with pytest.raises(ValueError, match=r"with 3 channels; expected 2 input channels \(N, 2, D, H, W\)"):
         conv(gn.zeros(1, 3, 8, 8, 8))
     with pytest.raises(ShapeError, match=r"kernel \(3, 3, 3\).*larger than the padded input \(2, 10, 10\)"):

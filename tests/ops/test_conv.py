@@ -34,6 +34,8 @@ CONV2D_SAMPLES = [
     S((2, 1, 6, 6), (3, 1, 5, 5), padding=2, stride=3, desc="lenet-like-strided"),
     S((0, 2, 4, 4), (3, 2, 3, 3), padding=1, desc="empty-batch"),
     S((1, 2, 8, 7), (2, 2, 2, 2), stride=3, desc="stride-beyond-kernel"),
+    S((3, 5, 5), (4, 3, 3, 3), desc="unbatched"),
+    S((4, 5, 6), (6, 2, 3, 3), groups=2, stride=2, padding=1, desc="unbatched-groups-strided"),
 ]
 
 CONV1D_SAMPLES = [
@@ -43,6 +45,8 @@ CONV1D_SAMPLES = [
     S((2, 2, 9), (2, 2, 3), dilation=3, padding=2),
     S((2, 3, 6), (6, 1, 2), groups=3, stride=2, desc="depthwise"),
     S((1, 1, 5), (1, 1, 5), desc="kernel-fills-input"),
+    S((3, 7), (4, 3, 3), desc="unbatched"),
+    S((2, 6), (2, 2, 4), padding="same", desc="unbatched-same"),
 ]
 
 CONVT2D_SAMPLES = [
@@ -52,6 +56,7 @@ CONVT2D_SAMPLES = [
     S((1, 2, 3, 4), (2, 2, 2, 3), dilation=2, output_padding=1, desc="output-padding-from-dilation"),
     S((2, 4, 3, 2), (4, 3, 2, 2), groups=2, stride=(2, 1), padding=(1, 0)),
     S((1, 3, 2, 2), (3, 1, 3, 3), groups=3, stride=3, output_padding=(2, 1), desc="depthwise"),
+    S((3, 3, 4), (3, 2, 3, 3), stride=2, output_padding=1, desc="unbatched"),
 ]
 
 CONVT1D_SAMPLES = [
@@ -59,17 +64,21 @@ CONVT1D_SAMPLES = [
     S((1, 2, 4), (2, 2, 3), stride=2, padding=1, output_padding=1),
     S((2, 4, 3), (4, 1, 2), groups=2, dilation=2),
     S((0, 2, 3), (2, 2, 2), desc="empty-batch"),
+    S((3, 4), (3, 2, 3), stride=2, desc="unbatched"),
 ]
 
 CONV = [
     OpInfo("F.conv2d", _F("conv2d"), CONV2D_SAMPLES),
     OpInfo("F.conv2d_bias", _F("conv2d"), [S((2, 2, 4, 5), (3, 2, 2, 2), (3,)),
-                                           S((1, 4, 5, 5), (4, 2, 3, 3), (4,), groups=2, stride=2, padding=1)]),
+                                           S((1, 4, 5, 5), (4, 2, 3, 3), (4,), groups=2, stride=2, padding=1),
+                                           S((2, 4, 5), (3, 2, 2, 2), (3,), desc="unbatched")]),
     OpInfo("F.conv1d", _F("conv1d"), CONV1D_SAMPLES),
-    OpInfo("F.conv1d_bias", _F("conv1d"), [S((2, 2, 6), (3, 2, 3), (3,), padding="same")]),
+    OpInfo("F.conv1d_bias", _F("conv1d"), [S((2, 2, 6), (3, 2, 3), (3,), padding="same"),
+                                           S((2, 6), (3, 2, 3), (3,), stride=2, desc="unbatched")]),
     OpInfo("F.conv_transpose2d", _F("conv_transpose2d"), CONVT2D_SAMPLES),
     OpInfo("F.conv_transpose2d_bias", _F("conv_transpose2d"),
-           [S((2, 2, 3, 3), (2, 3, 2, 2), (3,), stride=2), S((1, 4, 2, 3), (4, 1, 3, 2), (2,), groups=2)]),
+           [S((2, 2, 3, 3), (2, 3, 2, 2), (3,), stride=2), S((1, 4, 2, 3), (4, 1, 3, 2), (2,), groups=2),
+            S((2, 3, 3), (2, 3, 2, 2), (3,), stride=2, desc="unbatched")]),
     OpInfo("F.conv_transpose1d", _F("conv_transpose1d"), CONVT1D_SAMPLES),
     OpInfo("F.unfold", _F("unfold"),
            [S((2, 2, 4, 5), kernel_size=2),
@@ -222,7 +231,9 @@ def _t(*shape, dtype=np.float32):
 
 
 @pytest.mark.parametrize("call,pieces", [
-    (lambda: F.conv2d(_t(3, 28, 28), _t(6, 3, 5, 5)), ["conv2d", "4-D", "(3, 28, 28)", "unsqueeze(0)"]),
+    (lambda: F.conv2d(_t(28, 28), _t(6, 3, 5, 5)), ["conv2d", "4-D", "3-D (unbatched)", "(28, 28)"]),
+    (lambda: F.conv2d(_t(5, 28, 28), _t(6, 3, 5, 5)), ["conv2d", "input of shape (5, 28, 28) has 5 channels",
+                                                      "expects 3"]),
     (lambda: F.conv2d(_t(8, 3, 28, 28), _t(6, 1, 5, 5)), ["conv2d", "(8, 3, 28, 28)", "(6, 1, 5, 5)", "3 channels",
                                                          "expects 1"]),
     (lambda: F.conv2d(_t(1, 1, 3, 3), _t(2, 1, 5, 5)), ["conv2d", "kernel 5x5", "padded input 3x3", "(1, 1, 3, 3)"]),
@@ -237,7 +248,7 @@ def _t(*shape, dtype=np.float32):
     (lambda: F.conv2d(_t(1, 4, 8, 8), _t(6, 4, 3, 3), padding="full"), ["conv2d", "'full'"]),
     (lambda: F.conv2d(_t(1, 4, 8, 8), _t(6, 4, 3, 3), stride=0), ["conv2d", "stride", "at least 1"]),
     (lambda: F.conv2d(_t(1, 4, 8, 8), _t(6, 4, 3, 3), stride=(1, 2, 3)), ["conv2d", "stride", "tuple of 2"]),
-    (lambda: F.conv1d(_t(3, 10), _t(4, 3, 3)), ["conv1d", "3-D", "(3, 10)"]),
+    (lambda: F.conv1d(_t(10), _t(4, 3, 3)), ["conv1d", "3-D", "2-D (unbatched)", "(10,)"]),
     (lambda: F.conv1d(_t(2, 3, 10), _t(4, 2, 3)), ["conv1d", "(2, 3, 10)", "(4, 2, 3)", "3 channels"]),
     (lambda: F.conv1d(_t(2, 3, 2), _t(4, 3, 3)), ["conv1d", "kernel 3", "padded input 2"]),
     (lambda: F.conv_transpose2d(_t(1, 3, 4, 4), _t(2, 3, 3, 3)), ["conv_transpose2d", "3 channels",
@@ -245,7 +256,10 @@ def _t(*shape, dtype=np.float32):
     (lambda: F.conv_transpose2d(_t(1, 3, 4, 4), _t(3, 3, 3, 3), stride=2, output_padding=2),
      ["conv_transpose2d", "output_padding", "stride"]),
     (lambda: F.conv_transpose2d(_t(1, 3, 1, 1), _t(3, 3, 1, 1), padding=1), ["conv_transpose2d", "not be positive"]),
-    (lambda: F.conv_transpose2d(_t(3, 4, 4), _t(3, 3, 3, 3)), ["conv_transpose2d", "4-D", "(3, 4, 4)"]),
+    (lambda: F.conv_transpose2d(_t(4, 4), _t(3, 3, 3, 3)), ["conv_transpose2d", "4-D", "(4, 4)"]),
+    (lambda: F.conv_transpose2d(_t(1, 2, 3, 4, 4), _t(3, 3, 3, 3)), ["conv_transpose2d", "4-D", "(1, 2, 3, 4, 4)"]),
+    (lambda: F.conv_transpose2d(_t(2, 4, 4), _t(3, 3, 3, 3)), ["conv_transpose2d", "(2, 4, 4) has 2 channels",
+                                                              "(3, 3, 3, 3)"]),
     (lambda: F.unfold(_t(1, 1, 2, 2), 3), ["unfold", "does not fit"]),
     (lambda: F.fold(_t(1, 7, 12), (4, 5), 2), ["fold", "divisible", "(1, 7, 12)"]),
     (lambda: F.fold(_t(1, 8, 10), (4, 5), 2), ["fold", "10 blocks", "3x4 = 12"]),

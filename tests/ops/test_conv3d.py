@@ -85,7 +85,7 @@ def _t(*shape, dtype=np.float32):
 
 
 @pytest.mark.parametrize("call,pieces", [
-    (lambda: F.conv3d(_t(3, 8, 8, 8), _t(6, 3, 3, 3, 3)), ["conv3d", "5-D", "(3, 8, 8, 8)", "unsqueeze(0)"]),
+    (lambda: F.conv3d(_t(8, 8, 8), _t(6, 3, 3, 3, 3)), ["conv3d", "5-D", "4-D (unbatched)", "(8, 8, 8)"]),
     (lambda: F.conv3d(_t(2, 3, 8, 8, 8), _t(6, 2, 3, 3, 3)), ["conv3d", "(2, 3, 8, 8, 8)", "(6, 2, 3, 3, 3)",
                                                               "3 channels", "expects 2"]),
     (lambda: F.conv3d(_t(1, 1, 4, 2, 4), _t(2, 1, 3, 3, 3)), ["conv3d", "kernel 3x3x3", "padded input 4x2x4",

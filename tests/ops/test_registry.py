@@ -22,7 +22,7 @@ REQUIRED = {
     "F.pairwise_distance F.poisson_nll_loss F.gaussian_nll_loss F.multilabel_soft_margin_loss F.normalize "
     "F.pixel_shuffle F.pixel_unshuffle",
     "resample": "F.interpolate F.pad_modes F.pad_negative F.one_hot F.adaptive_max_pool2d F.adaptive_max_pool1d "
-    "F.max_unpool2d",
+    "F.max_unpool2d F.adaptive_max_pool3d F.max_unpool1d F.max_unpool3d F.lp_pool1d F.lp_pool2d F.lp_pool3d",
     "scan": "cumsum cumprod cummax cummin logcumsumexp",
     "ordering": "sort argsort topk kthvalue median_all median_dim mode unique searchsorted bucketize",
     "indexing": "flip fliplr flipud roll rot90 repeat_interleave meshgrid unfold movedim narrow index_select take "

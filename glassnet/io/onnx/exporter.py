@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy
 
+from glassnet.errors import OpValueError
 from glassnet.files import atomic_write
 from glassnet.io.onnx.convert_layers import CONVERTERS as LAYER_CONVERTERS
 from glassnet.io.onnx.convert_math import CONVERTERS as MATH_CONVERTERS
@@ -136,7 +137,16 @@ def _two_traces(model, inputs: list, dynamic_batch: bool, batch_axis: int):
         model.eval()
     try:
         trace_a = trace(model, inputs)
-        trace_b = trace(model, [_second_input(x, dynamic_batch, batch_axis) for x in inputs])
+        try:
+            trace_b = trace(model, [_second_input(x, dynamic_batch, batch_axis) for x in inputs])
+        except ValueError as error:  # e.g. an unbatched (C, H, W) example: its axis 0 is the channels
+            if not dynamic_batch:
+                raise
+            raise OpValueError(
+                f"gn.onnx.export: the model refused the example with another size on axis {batch_axis} (the batch "
+                f"axis, varied to make it symbolic): {error}. An example with no batch axis (one unbatched sample) "
+                f"needs dynamic_batch=False, or add the axis with x.unsqueeze(0)"
+            ) from error
     finally:
         for module, training in modes:
             module.training = training
