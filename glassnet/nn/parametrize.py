@@ -189,20 +189,35 @@ def _check_originals(plist: ParametrizationList, original: Tensor, new, unsafe: 
             f"Got {type(new).__name__}"
         )
     if not unsafe:
-        z = _apply(list(plist), values)
-        if not isinstance(z, Tensor):
-            raise ValueError(f"A parametrization must return a tensor. Got {type(z).__name__}.")
-        if z.dtype != original.dtype:
-            raise ValueError(
-                "Registering a parametrization may not change the dtype of the tensor, unless `unsafe` flag is "
-                f"enabled.\nunparametrized dtype: {original.dtype}\nparametrized dtype: {z.dtype}"
-            )
-        if z.shape != original.shape:
-            raise ValueError(
-                "Registering a parametrization may not change the shape of the tensor, unless `unsafe` flag is "
-                f"enabled.\nunparametrized shape: {tuple(original.shape)}\nparametrized shape: {tuple(z.shape)}"
-            )
+        _check_unchanged(original, _apply(list(plist), values), "unparametrized ", "parametrized ")
     return new
+
+
+def _check_unchanged(before: Tensor, after, before_label: str, after_label: str) -> None:
+    """A parametrization (unless registered with unsafe=True) gives a tensor of the same dtype and shape."""
+    if not isinstance(after, Tensor):
+        raise ValueError(f"A parametrization must return a tensor. Got {type(after).__name__}.")
+    for what in ("dtype", "shape"):
+        old, new = getattr(before, what), getattr(after, what)
+        if old != new:
+            old, new = (tuple(old), tuple(new)) if what == "shape" else (old, new)
+            raise ValueError(
+                f"Registering a parametrization may not change the {what} of the tensor, unless `unsafe` flag is "
+                f"enabled.\n{before_label}{what}: {old}\n{after_label}{what}: {new}"
+            )
+
+
+def _check_stacked(module: Module, tensor_name: str, parametrization: Module) -> None:
+    """A parametrization stacked on an already parametrized tensor: it and its right_inverse keep dtype and shape."""
+    y = getattr(module, tensor_name)
+    x = parametrization(y)
+    _check_unchanged(y, x, f"module.{tensor_name}.", f"parametrization(module.{tensor_name}).")
+    if hasattr(parametrization, "right_inverse"):
+        try:
+            z = parametrization.right_inverse(x)
+        except NotImplementedError:
+            return
+        _check_unchanged(y, z, f"module.{tensor_name}.", f"right_inverse(parametrization(module.{tensor_name})).")
 
 
 def _inject_new_class(module: Module) -> None:
@@ -251,50 +266,24 @@ def register_parametrization(
             f"register_parametrization: the parametrization must be a Module, got {type(parametrization).__name__}"
         )
     parametrization.train(module.training)
+    where = f"register_parametrization on {_describe(module)}.{tensor_name}"
     if is_parametrized(module, tensor_name):
         if not unsafe:
-            y = getattr(module, tensor_name)
-            x = parametrization(y)
-            where = f"register_parametrization on {_describe(module)}"
-            if not isinstance(x, Tensor):
-                raise ValueError(f"{where}: a parametrization must return a tensor. Got {type(x).__name__}.")
-            if x.dtype != y.dtype:
-                raise ValueError(
-                    f"{where}: registering a parametrization may not change the dtype of the tensor, unless the "
-                    f"`unsafe` flag is enabled.\nmodule.{tensor_name}.dtype: {y.dtype}\n"
-                    f"parametrization(module.{tensor_name}).dtype: {x.dtype}"
-                )
-            if x.shape != y.shape:
-                raise ValueError(
-                    f"{where}: registering a parametrization may not change the shape of the tensor, unless the "
-                    f"`unsafe` flag is enabled.\nmodule.{tensor_name}.shape: {tuple(y.shape)}\n"
-                    f"parametrization(module.{tensor_name}).shape: {tuple(x.shape)}"
-                )
-            if hasattr(parametrization, "right_inverse"):
-                try:
-                    z = parametrization.right_inverse(x)
-                except NotImplementedError:
-                    pass
-                else:
-                    if not isinstance(z, Tensor):
-                        raise ValueError(f"{where}: right_inverse must return a tensor. Got: {type(z).__name__}")
-                    if z.dtype != y.dtype or z.shape != y.shape:
-                        raise ValueError(
-                            f"{where}: the tensor returned by right_inverse must have the same dtype and shape as "
-                            f"module.{tensor_name}, unless the `unsafe` flag is enabled.\n"
-                            f"module.{tensor_name}: {tuple(y.shape)} {y.dtype}\nreturned: {tuple(z.shape)} {z.dtype}"
-                        )
+            try:
+                _check_stacked(module, tensor_name, parametrization)
+            except ValueError as error:
+                raise ValueError(f"{where}: {error}") from None
         plist = module.parametrizations[tensor_name]
         plist.append(parametrization)
         plist.unsafe |= unsafe  # one unsafe registration makes the whole list unsafe, as PyTorch
     elif tensor_name in module._buffers or tensor_name in module._parameters:
         original = getattr(module, tensor_name)
         if original is None:
-            raise ValueError(f"register_parametrization: {_describe(module)}.{tensor_name} is None")
+            raise ValueError(f"{where}: the {tensor_name} is None")
         try:
             plist = ParametrizationList([parametrization], original, unsafe=unsafe)
         except ValueError as error:
-            raise ValueError(f"register_parametrization on {_describe(module)}.{tensor_name}: {error}") from None
+            raise ValueError(f"{where}: {error}") from None
         delattr(module, tensor_name)
         if not is_parametrized(module):
             _inject_new_class(module)
