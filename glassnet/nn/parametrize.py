@@ -21,6 +21,7 @@ tensor is read many times in one forward, as an RNN's weights are). `remove_para
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
@@ -230,7 +231,17 @@ def _inject_new_class(module: Module) -> None:
             "Serialization of parametrized modules is only supported through state_dict() (gn.save/gn.load)."
         )
 
-    module.__class__ = type(f"Parametrized{cls.__name__}", (cls,), {"__getstate__": getstate})
+    def default_deepcopy(self, memo: dict):  # deepcopy stays possible (it would otherwise go through getstate)
+        replica = memo.get(id(self))
+        if replica is None:
+            replica = memo[id(self)] = self.__new__(self.__class__)
+            replica.__dict__ = copy.deepcopy(self.__dict__, memo)
+        return replica
+
+    namespace = {"__getstate__": getstate}
+    if not hasattr(cls, "__deepcopy__"):
+        namespace["__deepcopy__"] = default_deepcopy
+    module.__class__ = type(f"Parametrized{cls.__name__}", (cls,), namespace)
 
 
 def _inject_property(module: Module, tensor_name: str) -> None:

@@ -211,3 +211,17 @@ def test_refused_registrations_name_the_module_and_shapes_and_change_nothing():
     P.register_parametrization(layer, "weight", Head(), unsafe=True)  # allowed: the tensor's shape changes
     assert layer.weight.shape == (2, 3) and P.is_parametrized(layer, "weight") and not P.is_parametrized(layer, "bias")
     assert P.type_before_parametrizations(layer) is gn.nn.Linear
+
+
+def test_deepcopy_dotted_import_and_float32_default():
+    import copy
+
+    import glassnet.nn.utils.parametrizations as by_dotted_name
+
+    assert by_dotted_name is parametrizations
+    layer = parametrizations.spectral_norm(gn.nn.Linear(3, 4)).eval()  # float32, as glassnet's default
+    twin = copy.deepcopy(layer)
+    assert type(twin) is type(layer) and twin.parametrizations.weight.original is not layer.weight
+    x = gn.randn(2, 3)
+    np.testing.assert_array_equal(twin(x).detach().numpy(), layer(x).detach().numpy())
+    assert layer.weight.dtype == layer.parametrizations.weight[0]._u.dtype == gn.float32
