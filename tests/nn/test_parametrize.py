@@ -225,3 +225,35 @@ def test_deepcopy_dotted_import_and_float32_default():
     x = gn.randn(2, 3)
     np.testing.assert_array_equal(twin(x).detach().numpy(), layer(x).detach().numpy())
     assert layer.weight.dtype == layer.parametrizations.weight[0]._u.dtype == gn.float32
+
+
+@pytest.mark.parametrize("shape", [(4, 4), (3, 5), (5, 3), "conv"])
+@pytest.mark.parametrize("orthogonal_map", ["matrix_exp", "cayley", "householder"])
+@pytest.mark.parametrize("use_trivialization", [True, False])
+def test_orthogonal_trains_like_torch(shape, orthogonal_map, use_trivialization):
+    if shape == "conv":  # a 4-D weight: a batch of 2x3 matrices
+        g, t, xshape = gn.nn.Conv2d(3, 2, (2, 3)).double(), torch.nn.Conv2d(3, 2, (2, 3)).double(), (2, 3, 4, 5)
+    else:
+        g, t, xshape = gn.nn.Linear(*shape).double(), torch.nn.Linear(*shape).double(), (6, shape[0])
+    g.load_state_dict({k: v.numpy() for k, v in t.state_dict().items()})
+    options = {"orthogonal_map": orthogonal_map, "use_trivialization": use_trivialization}
+    parametrizations.orthogonal(g, **options)
+    TPS.orthogonal(t, **options)
+    if shape == (4, 4) or not use_trivialization:  # no random completion of the basis: the same initial Q
+        np.testing.assert_allclose(g.weight.detach().numpy(), t.weight.detach().numpy(), atol=1e-12)
+    state = t.state_dict()
+    assert list(g.state_dict()) == list(state)
+    g.load_state_dict({k: v.numpy() for k, v in state.items()})
+    _sgd_steps(g, t, np.random.default_rng(3).standard_normal(xshape))
+    w = g.weight.detach().numpy()
+    gram = w.swapaxes(-1, -2) @ w if w.shape[-2] >= w.shape[-1] else w @ w.swapaxes(-1, -2)
+    np.testing.assert_allclose(gram, np.broadcast_to(np.eye(gram.shape[-1]), gram.shape), atol=1e-12)
+
+
+def test_orthogonal_refuses_a_vector_and_an_unknown_map():
+    with pytest.raises(ValueError, match=r"orthogonal: expected a matrix .* 1 dimensions \(shape \(4,\)\)"):
+        parametrizations.orthogonal(gn.nn.Linear(3, 4), "bias")
+    layer = gn.nn.Linear(3, 4)
+    with pytest.raises(ValueError, match="orthogonal_map has to be one of .* Got: qr"):
+        parametrizations.orthogonal(layer, orthogonal_map="qr")
+    assert type(layer) is gn.nn.Linear
