@@ -17,6 +17,7 @@ import math
 import numpy
 
 from glassnet import linalg
+from glassnet.autograd import _state as _capture_state
 from glassnet.autograd import no_grad
 from glassnet.creation import eye, randn
 from glassnet.nn import parametrize
@@ -118,7 +119,10 @@ _ORTHOGONAL_MAPS = ("matrix_exp", "cayley", "householder")
 
 def _matrix_exp(a: Tensor) -> Tensor:
     """exp(A) by scaling and squaring: a degree-18 Taylor polynomial (Horner) of A/2ˢ, ‖A/2ˢ‖₁ ≤ 1/2, squared s
-    times. Composed of matmuls, so its gradient comes from the autograd (the exact derivative of the polynomial)."""
+    times. Composed of matmuls, so its gradient comes from the autograd (the exact derivative of the polynomial).
+    s depends on A's values: gn.compile leaves a step that computes it uncaptured."""
+    if _capture_state.capture is not None:
+        _capture_state.capture.read("orthogonal's matrix exponential, its scaling chosen from ‖A‖")
     norm = float(numpy.abs(a.data).sum(-2).max()) if a.numel() else 0.0
     s = max(0, math.ceil(math.log2(norm / 0.5))) if norm > 0.5 else 0
     b = a / 2.0**s

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 
 import numpy
 
+from glassnet.autograd import _state as _capture_state
 from glassnet.autograd import no_grad
 from glassnet.nn.module import Module
 from glassnet.nn.parameter import Parameter
@@ -113,7 +114,10 @@ def _weight_matrix(weight: Tensor, dim: int) -> Tensor:
 
 def _power_iteration(w: Tensor, u: Tensor, v: Tensor, n: int, eps: float, u_first: bool) -> None:
     """`n` steps of the power method on the matrix w, updating the buffers u ≈ w v/‖w v‖ and v ≈ wᵀu/‖wᵀu‖ in place
-    (no graph: they only estimate the top singular vectors)."""
+    (no graph: they only estimate the top singular vectors). gn.compile records no such array work: a step that runs
+    it is left uncaptured (run eagerly), as one with module hooks is."""
+    if _capture_state.capture is not None:
+        _capture_state.capture.read("spectral norm's power iteration, u and v updated in place")
     with no_grad():
         a, ud, vd = w.data, u.data, v.data
         for _ in range(n):

@@ -257,3 +257,40 @@ def test_orthogonal_refuses_a_vector_and_an_unknown_map():
     with pytest.raises(ValueError, match="orthogonal_map has to be one of .* Got: qr"):
         parametrizations.orthogonal(layer, orthogonal_map="qr")
     assert type(layer) is gn.nn.Linear
+
+
+@pytest.mark.parametrize("method", ["weight_norm", "spectral_norm", "orthogonal"])
+def test_compiled_step_replays_or_falls_back_and_equals_eager(method):
+    """gn.compile: weight_norm is plain ops (captured, replayed to the bit); spectral norm's power iteration (array
+    work on u, v) and orthogonal's matrix exponential (scaling chosen from the values) leave the step eager."""
+    import warnings
+
+    def setup():
+        gn.manual_seed(4)
+        model = getattr(parametrizations, method)(gn.nn.Linear(4, 4))
+        opt = gn.optim.SGD(model.parameters(), lr=0.1)
+
+        def step(x):
+            opt.zero_grad()
+            loss = (model(x) ** 2).sum()
+            loss.backward()
+            opt.step()
+            return loss
+
+        return model, step
+
+    eager_model, eager_step = setup()
+    model, step = setup()
+    compiled = gn.compile(step)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for seed in range(3):
+            x = gn.tensor(np.random.default_rng(seed).standard_normal((3, 4)).astype(np.float32))
+            assert np.array_equal(eager_step(x).data, compiled(x).data)
+    for a, b in zip(eager_model.state_dict().values(), model.state_dict().values()):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    if method == "weight_norm":
+        assert (compiled.replays, compiled.fallback_reason) == (2, None)
+    else:
+        reason = "spectral norm's power iteration" if method == "spectral_norm" else "orthogonal's matrix exponential"
+        assert compiled.replays == 0 and reason in compiled.fallback_reason
