@@ -294,3 +294,30 @@ def test_compiled_step_replays_or_falls_back_and_equals_eager(method):
     else:
         reason = "spectral norm's power iteration" if method == "spectral_norm" else "orthogonal's matrix exponential"
         assert compiled.replays == 0 and reason in compiled.fallback_reason
+
+
+@pytest.mark.parametrize("cls", ["RNN", "LSTM", "GRU"])
+def test_recurrent_layers_with_parametrized_weights(cls):
+    """RNN/LSTM/GRU give torch's outputs and gradients with parametrized weights (evaluation mode: torch's RNNs
+    read each weight two to four times per forward, and each read of a spectral-normed weight in training runs a
+    power-iteration step; glassnet reads it once, so one training forward runs exactly one step)."""
+    g, t = getattr(gn.nn, cls)(3, 4).double(), getattr(torch.nn, cls)(3, 4).double()
+    parametrizations.spectral_norm(g, "weight_hh_l0")
+    TPS.spectral_norm(t, "weight_hh_l0")
+    parametrizations.orthogonal(g, "weight_ih_l0")
+    TPS.orthogonal(t, "weight_ih_l0")
+    g.load_state_dict({k: v.numpy() for k, v in t.state_dict().items()})
+    g.eval()
+    t.eval()
+    x = np.random.default_rng(5).standard_normal((5, 2, 3))
+    for _ in range(2):
+        yg, yt = g(gn.tensor(x))[0], t(torch.tensor(x))[0]
+        np.testing.assert_allclose(yg.detach().numpy(), yt.detach().numpy(), rtol=1e-10, atol=1e-12)
+        yg.sum().backward()
+        yt.sum().backward()
+    _assert_same_state(g, t)
+    g.train()
+    t.train()
+    g(gn.tensor(x))
+    t.parametrizations.weight_hh_l0()  # one read in training mode: one power-iteration step
+    _assert_same_state(g, t)
