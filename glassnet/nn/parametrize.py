@@ -29,6 +29,7 @@ from glassnet.autograd import no_grad
 from glassnet.nn.containers import ModuleDict, ModuleList
 from glassnet.nn.module import Module
 from glassnet.nn.parameter import Parameter
+from glassnet.state import modes
 from glassnet.tensor import Tensor
 
 __all__ = [
@@ -40,22 +41,18 @@ __all__ = [
     "ParametrizationList",
 ]
 
-_cache_enabled = 0
-_cache: dict = {}
-
-
 @contextmanager
 def cached() -> Iterator[None]:
     """Within this context each parametrized tensor is computed once, on its first read, and then reused (the
-    cache is emptied when the outermost context exits)."""
-    global _cache_enabled
-    _cache_enabled += 1
+    cache, kept per thread, is emptied when the outermost context exits)."""
+    outermost = modes.parametrize_cache is None
+    if outermost:
+        modes.parametrize_cache = {}
     try:
         yield
     finally:
-        _cache_enabled -= 1
-        if not _cache_enabled:
-            _cache.clear()
+        if outermost:
+            modes.parametrize_cache = None
 
 
 def _describe(module: Module) -> str:
@@ -247,12 +244,13 @@ def _inject_new_class(module: Module) -> None:
 def _inject_property(module: Module, tensor_name: str) -> None:
     def get_parametrized(self) -> Tensor:
         parametrization = self.parametrizations[tensor_name]
-        if not _cache_enabled:
+        cache = modes.parametrize_cache
+        if cache is None:
             return parametrization()
         key = (id(self), tensor_name)
-        tensor = _cache.get(key)
+        tensor = cache.get(key)
         if tensor is None:
-            tensor = _cache[key] = parametrization()
+            tensor = cache[key] = parametrization()
         return tensor
 
     def set_original(self, value: Tensor) -> None:

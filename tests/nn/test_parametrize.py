@@ -321,3 +321,21 @@ def test_recurrent_layers_with_parametrized_weights(cls):
     g(gn.tensor(x))
     t.parametrizations.weight_hh_l0()  # one read in training mode: one power-iteration step
     _assert_same_state(g, t)
+
+
+def test_cached_is_per_thread():
+    import threading
+
+    layer = P.register_parametrization(gn.nn.Linear(2, 2).double(), "weight", Scale(2.0))
+    seen = {}
+    with P.cached():
+        first = layer.weight
+
+        def other_thread():
+            seen["fresh"] = layer.weight is not layer.weight  # no cache here: a new tensor on every read
+
+        thread = threading.Thread(target=other_thread)
+        thread.start()
+        thread.join()
+        assert layer.weight is first
+    assert seen == {"fresh": True} and layer.weight is not first
