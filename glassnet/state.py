@@ -11,6 +11,8 @@ whose class attributes are the defaults every new thread starts from:
 - `watching`: `anomaly or observers`, the one flag `Function.apply` checks.
 - `capture`: the recorder of the step `gn.compile` is capturing in this thread (None when not capturing).
 - `default_device`: where factories put new tensors inside `with gn.device("cuda"):` (None: the host).
+- `parametrize_cache`: inside `nn.utils.parametrize.cached()`, each parametrized tensor computed so far (None
+  outside; per thread, so one thread's cached block never hands another thread a stale weight).
 
 One shared summary, `open_blocks`, tells an op that no thread has any mode block open, so that the common case
 reads no thread-local value.
@@ -60,6 +62,7 @@ class _Modes(threading.local):
     default_device = None
     device_stack: tuple = ()  # the default devices of the enclosing `with gn.device(...)` blocks
     capture = None  # the recorder of a step being captured by gn.compile (told of backward walks, optimiser calls)
+    parametrize_cache = None  # inside nn.utils.parametrize.cached(): (module id, name) → the tensor computed
 
 
 modes = _Modes()

@@ -299,14 +299,15 @@ class _RNNBase(Module):
     def _run_direction(self, x: Tensor, state: tuple, suffix: str, reverse: bool, masks: list | None):
         """Run one layer in one direction over x (T, N, I); return the outputs (T, N, H) and the final state."""
         w_ih = getattr(self, f"weight_ih{suffix}")
-        w_hh_t = getattr(self, f"weight_hh{suffix}").T
+        w_hh = getattr(self, f"weight_hh{suffix}")  # read once: a parametrized weight is computed on every read
+        w_hh_t = w_hh.T
         b_ih = getattr(self, f"bias_ih{suffix}", None)
         b_hh = getattr(self, f"bias_hh{suffix}", None)
         steps, batch = x.shape[0], x.shape[1]
         if self.mode == "LSTM" and self.fused and masks is None:
-            return self._run_fused_lstm(x, state, w_ih, getattr(self, f"weight_hh{suffix}"), b_ih, b_hh, reverse)
+            return self._run_fused_lstm(x, state, w_ih, w_hh, b_ih, b_hh, reverse)
         if self.mode == "GRU" and self.fused and masks is None:
-            return self._run_fused_gru(x, state, w_ih, getattr(self, f"weight_hh{suffix}"), b_ih, b_hh, reverse)
+            return self._run_fused_gru(x, state, w_ih, w_hh, b_ih, b_hh, reverse)
         # The input projection of every timestep at once: (T·N, I) @ (I, G·H).
         gi_all = x.reshape(steps * batch, x.shape[2]) @ w_ih.T
         if b_ih is not None:

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 
 import numpy
 
+from glassnet.autograd import _state as _capture_state
 from glassnet.autograd import no_grad
 from glassnet.nn.module import Module
 from glassnet.nn.parameter import Parameter
@@ -53,13 +54,18 @@ def _norm_except(v: Tensor, dim: int | None) -> Tensor:
     return (v * v).sum(dims, keepdim=True).sqrt()
 
 
+def _weight_norm(g: Tensor, v: Tensor, dim: int | None) -> Tensor:
+    """w = g · v / ‖v‖, the norm taken per slice of `dim` (over everything for None). Shared by the hook-based
+    weight_norm here and the parametrization `nn.utils.parametrizations.weight_norm`."""
+    return v * (g / _norm_except(v, dim))
+
+
 class _WeightNorm:
     def __init__(self, name: str, dim: int | None):
         self.name, self.dim = name, dim
 
     def compute(self, module: Module) -> Tensor:
-        g, v = getattr(module, self.name + "_g"), getattr(module, self.name + "_v")
-        return v * (g / _norm_except(v, self.dim))
+        return _weight_norm(getattr(module, self.name + "_g"), getattr(module, self.name + "_v"), self.dim)
 
     def __call__(self, module: Module, inputs) -> None:
         object.__setattr__(module, self.name, self.compute(module))
@@ -97,27 +103,60 @@ def remove_weight_norm(module: Module, name: str = "weight") -> Module:
 
 
 # ----- spectral normalisation ----------------------------------------------------------------------------------------
+# The maths below is shared by the hook-based spectral_norm here and the parametrization
+# `nn.utils.parametrizations.spectral_norm`; they differ only in the order of the two half-steps of the power
+# iteration (torch's older API updates v then u, the newer one u then v) and in where u and v are kept.
+def _weight_matrix(weight: Tensor, dim: int) -> Tensor:
+    """The weight as a matrix: `dim` first, the other dims (in order) flattened into columns."""
+    w = weight.movedim(dim, 0) if dim != 0 else weight
+    return w.reshape(w.shape[0], -1)
+
+
+def _power_iteration(w: Tensor, u: Tensor, v: Tensor, n: int, eps: float, u_first: bool) -> None:
+    """`n` steps of the power method on the matrix w, updating the buffers u ≈ w v/‖w v‖ and v ≈ wᵀu/‖wᵀu‖ in place
+    (no graph: they only estimate the top singular vectors). gn.compile records no such array work: a step that runs
+    it is left uncaptured (run eagerly), as one with module hooks is."""
+    if _capture_state.capture is not None:
+        _capture_state.capture.read("spectral norm's power iteration, u and v updated in place")
+    with no_grad():
+        a, ud, vd = w.data, u.data, v.data
+        for _ in range(n):
+            if u_first:
+                ud[...] = _normalize(a @ vd, eps)
+                vd[...] = _normalize(a.T @ ud, eps)
+            else:
+                vd[...] = _normalize(a.T @ ud, eps)
+                ud[...] = _normalize(a @ vd, eps)
+
+
+def _sigma(w: Tensor, u: Tensor, v: Tensor) -> Tensor:
+    """σ ≈ uᵀ w v, the largest singular value, on the graph through w only. u and v are copied first, so that a
+    later power iteration (another forward before this backward, as in a GAN's D(real) - D(fake)) cannot change
+    what this backward uses."""
+    return (u.detach().clone() * (w @ v.detach().clone())).sum()
+
+
+def _default_spectral_dim(module: Module) -> int:
+    """The output dim of the weight: 1 for transposed convolutions (weight (C_in, C_out/groups, …)), else 0."""
+    from glassnet.nn.conv import ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
+
+    return 1 if isinstance(module, (ConvTranspose1d, ConvTranspose2d, ConvTranspose3d)) else 0
+
+
 class _SpectralNorm:
     def __init__(self, name: str, n_power_iterations: int, dim: int, eps: float):
         self.name, self.n_power_iterations, self.dim, self.eps = name, n_power_iterations, dim, eps
 
     def matrix(self, weight: Tensor) -> Tensor:
-        w = weight
-        if self.dim != 0:
-            w = w.movedim(self.dim, 0)
-        return w.reshape(w.shape[0], -1)
+        return _weight_matrix(weight, self.dim)
 
     def compute(self, module: Module, do_power_iteration: bool) -> Tensor:
         weight = getattr(module, self.name + "_orig")
         u, v = getattr(module, self.name + "_u"), getattr(module, self.name + "_v")
         w = self.matrix(weight)
         if do_power_iteration:
-            with no_grad():  # σ's estimate: u and v follow the top singular vectors, updated in place as buffers
-                for _ in range(self.n_power_iterations):
-                    v.data[...] = _normalize(w.data.T @ u.data, self.eps)
-                    u.data[...] = _normalize(w.data @ v.data, self.eps)
-        sigma = (u * (w @ v)).sum()
-        return weight / sigma
+            _power_iteration(w, u, v, self.n_power_iterations, self.eps, u_first=False)
+        return weight / _sigma(w, u, v)
 
     def __call__(self, module: Module, inputs) -> None:
         object.__setattr__(module, self.name, self.compute(module, module.training))
@@ -136,7 +175,7 @@ def spectral_norm(
     if weight is None:
         raise ValueError(f"spectral_norm: {type(module).__name__} has no parameter {name!r}")
     if dim is None:
-        dim = 1 if type(module).__name__.startswith("ConvTranspose") else 0
+        dim = _default_spectral_dim(module)
     fn = _SpectralNorm(name, n_power_iterations, dim, eps)
     w = fn.matrix(weight.detach()).data
     rng = numpy.random.default_rng()

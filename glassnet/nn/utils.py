@@ -95,3 +95,13 @@ from glassnet.nn.reparametrize import (  # noqa: E402 - weight reparametrisation
 
 __all__ += ["parameters_to_vector", "vector_to_parameters", "weight_norm", "remove_weight_norm", "spectral_norm",
             "remove_spectral_norm"]
+
+# torch.nn.utils.parametrize and torch.nn.utils.parametrizations: submodules there, attributes here (utils is one
+# file), also importable by their dotted names (`import glassnet.nn.utils.parametrize as P`) through sys.modules.
+import sys as _sys  # noqa: E402
+
+from glassnet.nn import parametrizations, parametrize  # noqa: E402
+
+_sys.modules[__name__ + ".parametrize"] = parametrize
+_sys.modules[__name__ + ".parametrizations"] = parametrizations
+__all__ += ["parametrize", "parametrizations"]
