@@ -127,6 +127,18 @@ def register_module_full_backward_hook(hook: Callable) -> RemovableHandle:
     return handle
 
 
+# The four stores of state_dict hooks, named as PyTorch's. A module made before they existed (or without
+# Module.__init__) lacks them: they are read with .get and created when a hook is registered.
+_STATE_HOOKS = (
+    "_state_dict_pre_hooks", "_state_dict_hooks", "_load_state_dict_pre_hooks", "_load_state_dict_post_hooks"
+)
+
+
+def _has_state_hooks(module: Module, stores: tuple) -> bool:
+    """Whether any module of the tree has a hook in one of `stores` (one dict check per module)."""
+    return any(m.__dict__.get(store) for m in module.modules() for store in stores)
+
+
 class _IncompatibleKeys(NamedTuple):
     missing_keys: list
     unexpected_keys: list
@@ -270,6 +282,9 @@ class Module:
         object.__setattr__(self, "_forward_pre_hooks", _HookDict())
         object.__setattr__(self, "_forward_hooks", _HookDict())
         object.__setattr__(self, "_backward_hooks", _HookDict())
+        # state_dict / load_state_dict hooks: plain dicts (they do not count as forward hooks; see _STATE_HOOKS)
+        for store in _STATE_HOOKS:
+            object.__setattr__(self, store, OrderedDict())
         object.__setattr__(self, "_initialised", True)
 
     # ----- the forward pass -----------------------------------------------------------------------------
@@ -349,6 +364,46 @@ class Module:
         handle = RemovableHandle(self._backward_hooks)
         self._backward_hooks[handle.id] = hook
         return handle
+
+    # ----- state_dict hooks (PyTorch's public ones) --------------------------------------------------------
+    def _state_hook_store(self, store: str) -> OrderedDict:
+        hooks = self.__dict__.get(store)
+        if hooks is None:  # a module made before the stores existed
+            hooks = OrderedDict()
+            object.__setattr__(self, store, hooks)
+        return hooks
+
+    def _add_state_hook(self, store: str, hook: Callable) -> RemovableHandle:
+        hooks = self._state_hook_store(store)
+        handle = RemovableHandle(hooks)
+        hooks[handle.id] = hook
+        return handle
+
+    def register_state_dict_pre_hook(self, hook: Callable) -> RemovableHandle:
+        """Call `hook(module, prefix, keep_vars)` when `state_dict()` reaches this module, before its entries."""
+        return self._add_state_hook("_state_dict_pre_hooks", hook)
+
+    def register_state_dict_post_hook(self, hook: Callable) -> RemovableHandle:
+        """Call `hook(module, state_dict, prefix, local_metadata)` after this module and its children have put their
+        entries into `state_dict`; the hook may edit it in place and must return None. glassnet keeps no
+        metadata: `local_metadata` is {"version": 1}, as PyTorch's for a module without `_version`."""
+        return self._add_state_hook("_state_dict_hooks", hook)
+
+    def register_load_state_dict_pre_hook(self, hook: Callable) -> RemovableHandle:
+        """Call `hook(module, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+        error_msgs)` when `load_state_dict` reaches this module (parents before children), before its entries are
+        read. `state_dict` is a copy (the caller's mapping is never changed) holding the keys under `prefix`; the
+        hook may rename, add or remove entries there, and append messages to `error_msgs` (the load then raises
+        and changes nothing). `local_metadata` is the checkpoint's `_metadata` entry for this module when the
+        mapping has one, else {} (glassnet's state_dicts carry no metadata). `strict` is always True, as PyTorch's."""
+        return self._add_state_hook("_load_state_dict_pre_hooks", hook)
+
+    def register_load_state_dict_post_hook(self, hook: Callable) -> RemovableHandle:
+        """Call `hook(module, incompatible_keys)` after `load_state_dict` has loaded this module and its children
+        (children first). The hook may edit `incompatible_keys.missing_keys` / `.unexpected_keys` in place (the
+        strict check comes after the post hooks: clearing them lets strict loading pass) and must return None.
+        If the load then fails, the values already copied are put back (glassnet's load is all-or-nothing)."""
+        return self._add_state_hook("_load_state_dict_post_hooks", hook)
 
     # ----- registration ---------------------------------------------------------------------------------
     def __setattr__(self, name: str, value: Any) -> None:
@@ -665,52 +720,122 @@ class Module:
         """Name → tensor for every parameter and persistent buffer (detached; values shared, not copied)."""
         if destination is None:
             destination = OrderedDict()
+        if _has_state_hooks(self, _STATE_HOOKS[:2]):
+            self._state_dict_hooked(destination, prefix, keep_vars)
+            return destination
         for key, t in self._state_entries(prefix):
             destination[key] = t if keep_vars else t.detach()
         return destination
+
+    def _state_dict_hooked(self, destination: dict, prefix: str, keep_vars: bool) -> None:
+        """state_dict with hooks, in PyTorch's order: this module's pre hooks, its own entries, its children's
+        (recursively), then its post hooks."""
+        d = self.__dict__
+        for hook in tuple(d.get("_state_dict_pre_hooks", {}).values()):
+            hook(self, prefix, keep_vars)
+        for name, p in self._parameters.items():
+            if p is not None:
+                destination[prefix + name] = p if keep_vars else p.detach()
+        for name, b in self._buffers.items():
+            if b is not None and name not in self._non_persistent_buffers:
+                destination[prefix + name] = b if keep_vars else b.detach()
+        for name, module in self._modules.items():
+            if module is not None:
+                module._state_dict_hooked(destination, prefix + name + ".", keep_vars)
+        for hook in tuple(d.get("_state_dict_hooks", {}).values()):
+            if hook(self, destination, prefix, {"version": 1}) is not None:
+                raise RuntimeError("state_dict post-hook must return None")
 
     def load_state_dict(self, state_dict: Mapping, strict: bool = True) -> _IncompatibleKeys:
         """Copy values (Tensors or arrays) into the parameters and buffers, keeping their dtypes.
 
         A shape mismatch is always an error; with strict=True missing and unexpected keys are errors too. All
         problems are listed in one RuntimeError, and on error nothing is changed. Returns (missing, unexpected).
+        Hooks (`register_load_state_dict_pre_hook` / `_post_hook`) run as in PyTorch, on a copy of `state_dict`.
         """
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"load_state_dict: expected a dict-like state_dict, got {type(state_dict).__name__}")
+        if _has_state_hooks(self, _STATE_HOOKS[2:]):
+            return self._load_hooked(state_dict, strict)
         expected = OrderedDict(self._state_entries())
         missing = [k for k in expected if k not in state_dict]
         unexpected = [k for k in state_dict if k not in expected]
         problems, updates = [], []
         for key, target in expected.items():
-            if key not in state_dict:
-                continue
-            value = state_dict[key]
-            try:
-                array = value.data if isinstance(value, Tensor) else numpy.asarray(value)
-            except Exception as e:  # noqa: BLE001 - reported with the key below
-                problems.append(f"could not read {key}: {e}")
-                continue
-            if array.dtype.kind not in "biuf":
-                problems.append(f"could not read {key}: values of dtype {array.dtype} are not numbers")
-            elif tuple(array.shape) != tuple(target.shape):
-                problems.append(
-                    f"size mismatch for {key}: copying a param with shape {tuple(array.shape)} from checkpoint, "
-                    f"the shape in current model is {tuple(target.shape)}."
-                )
-            else:
-                updates.append((target, array))
+            if key in state_dict:
+                _check_entry(key, state_dict[key], target, problems, updates)
+        self._raise_load_errors(problems, missing if strict else [], unexpected if strict else [])
+        for target, array in updates:
+            target.copy_(array.astype(target.dtype, copy=False))  # onto the parameter's own device
+        return _IncompatibleKeys(missing, unexpected)
+
+    def _raise_load_errors(self, problems: list, missing: list, unexpected: list) -> None:
         errors = []
-        if strict and missing:
+        if missing:
             errors.append("Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing) + ".")
-        if strict and unexpected:
+        if unexpected:
             errors.append("Unexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected) + ".")
         errors.extend(problems)
         if errors:
             raise RuntimeError(
                 f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(errors)
             )
-        for target, array in updates:
-            target.copy_(array.astype(target.dtype, copy=False))  # onto the parameter's own device
+
+    def _load_hooked(self, state_dict: Mapping, strict: bool) -> _IncompatibleKeys:
+        """load_state_dict with hooks, in PyTorch's order. Each module: its pre hooks (which may edit its dict), its
+        entries checked and copied, its unexpected keys noted; its children (given the entries under their prefix,
+        as a new dict) loaded the same way; then its post hooks. The strict check comes last. Unlike PyTorch,
+        nothing stays changed on error: the values already copied are put back."""
+        metadata = getattr(state_dict, "_metadata", None)
+        missing: list = []
+        unexpected: list = []
+        errors: list = []
+        saved: list = []  # (tensor, its values before the load), to put back if the load fails
+
+        def load(module: Module, local: OrderedDict, prefix: str) -> None:
+            d = module.__dict__
+            local_metadata = {} if metadata is None else metadata.get(prefix[:-1], {})
+            for hook in tuple(d.get("_load_state_dict_pre_hooks", {}).values()):
+                hook(module, local, prefix, local_metadata, True, missing, unexpected, errors)
+            own = OrderedDict((k, v) for k, v in module._parameters.items() if v is not None)
+            own.update(
+                (k, v) for k, v in module._buffers.items() if v is not None and k not in module._non_persistent_buffers
+            )
+            updates: list = []
+            for name, target in own.items():
+                key = prefix + name
+                if key in local:
+                    _check_entry(key, local[key], target, errors, updates)
+                else:
+                    missing.append(key)
+            for target, array in updates:
+                saved.append((target, target.data.copy()))
+                target.copy_(array.astype(target.dtype, copy=False))
+            for key in local:
+                if key.startswith(prefix):
+                    head, *rest = key[len(prefix) :].split(".", 1)
+                    if (head not in module._modules) if rest else (head not in own):
+                        unexpected.append(key)
+            for name, child in module._modules.items():
+                if child is not None:
+                    child_prefix = prefix + name + "."
+                    load(child, OrderedDict((k, v) for k, v in local.items() if k.startswith(child_prefix)),
+                         child_prefix)
+            incompatible = _IncompatibleKeys(missing, unexpected)  # the hooks may edit the lists in place
+            for hook in tuple(d.get("_load_state_dict_post_hooks", {}).values()):
+                if hook(module, incompatible) is not None:
+                    raise AssertionError(
+                        "Hooks registered with ``register_load_state_dict_post_hook`` are not expected to return new "
+                        "values, if incompatible_keys need to be modified, it should be done inplace."
+                    )
+
+        try:
+            load(self, OrderedDict(state_dict), "")  # a copy: the hooks may edit it, the caller's mapping stays
+            self._raise_load_errors(errors, missing if strict else [], unexpected if strict else [])
+        except BaseException:
+            for target, array in reversed(saved):
+                target.copy_(array)
+            raise
         return _IncompatibleKeys(missing, unexpected)
 
     # ----- printing ---------------------------------------------------------------------------------------
@@ -733,6 +858,24 @@ class Module:
             else:
                 main += "\n  " + "\n  ".join(lines) + "\n"
         return main + ")"
+
+
+def _check_entry(key: str, value: Any, target: Tensor, problems: list, updates: list) -> None:
+    """Check one state_dict entry against its parameter/buffer: append (target, array) to updates, or a message."""
+    try:
+        array = value.data if isinstance(value, Tensor) else numpy.asarray(value)
+    except Exception as e:  # noqa: BLE001 - reported with the key
+        problems.append(f"could not read {key}: {e}")
+        return
+    if array.dtype.kind not in "biuf":
+        problems.append(f"could not read {key}: values of dtype {array.dtype} are not numbers")
+    elif tuple(array.shape) != tuple(target.shape):
+        problems.append(
+            f"size mismatch for {key}: copying a param with shape {tuple(array.shape)} from checkpoint, "
+            f"the shape in current model is {tuple(target.shape)}."
+        )
+    else:
+        updates.append((target, array))
 
 
 def _is_dtype_name(name: str) -> bool:

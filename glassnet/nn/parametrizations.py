@@ -56,8 +56,20 @@ class _WeightNorm(Module):
 
 def weight_norm(module: Module, name: str = "weight", dim: int | None = 0) -> Module:
     """w = g · v / ‖v‖ (Salimans & Kingma, 2016) as a parametrization: `module.<name>` is computed from
-    `parametrizations.<name>.original0` (g, the norms, size 1 except along `dim`) and `.original1` (v)."""
+    `parametrizations.<name>.original0` (g, the norms, size 1 except along `dim`) and `.original1` (v). A
+    state_dict of the older `nn.utils.weight_norm` (`<name>_g`, `<name>_v`) loads too: a load_state_dict pre-hook
+    renames its keys, as PyTorch's."""
     parametrize.register_parametrization(module, name, _WeightNorm(dim), unsafe=True)
+
+    def _weight_norm_compat_hook(module, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                                 error_msgs) -> None:
+        # a checkpoint of the older nn.utils.weight_norm (keys <name>_g, <name>_v) loads too, as in PyTorch
+        g_key, v_key = f"{prefix}{name}_g", f"{prefix}{name}_v"
+        if g_key in state_dict and v_key in state_dict:
+            state_dict[f"{prefix}parametrizations.{name}.original0"] = state_dict.pop(g_key)
+            state_dict[f"{prefix}parametrizations.{name}.original1"] = state_dict.pop(v_key)
+
+    module.register_load_state_dict_pre_hook(_weight_norm_compat_hook)
     return module
 
 
