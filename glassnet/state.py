@@ -23,7 +23,9 @@ Process-wide (one value for all threads, as in PyTorch; set them once, before th
 - the default random generator: `random.default_generator` (`gn.manual_seed`); a thread that needs its own
   stream passes a `gn.Generator` (DataLoader, dropout and the random factories accept one);
 - the module-hooks switch: `nn.module` skips looking for hooks while none is registered anywhere,
-  and goes back to skipping when every hook has been removed (a count of live hooks, under a lock);
+  and goes back to skipping when every hook has been removed (a count of live hooks, under a lock); likewise
+  `state_dict`/`load_state_dict` skip looking for their hooks while none is live
+  (`nn.module._live_state_hooks`, a count of live state_dict hooks, under the same lock);
 - bounded caches of read-only constants: `optim.optimizer.scalar_array` (learning rates as 0-d arrays) and
   `ops.linalg.sum_rows` (rows of ones); each entry is immutable and a lost race only rebuilds one;
 - the graph's creation counter `autograd._sequence` (an `itertools.count`: `next` is atomic, so nodes made by

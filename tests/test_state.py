@@ -158,6 +158,7 @@ _KNOWN_STATE = {  # module -> names of its module-level mutable state; each must
     "glassnet/backend.py": {"_default_float", "_devices", "_array_types"},
     "glassnet/nn/module.py": {
         "_live_hooks",
+        "_live_state_hooks",
         "_global_forward_pre_hooks",
         "_global_forward_hooks",
         "_global_backward_hooks",
@@ -179,6 +180,7 @@ _DESCRIBED_AS = {  # how state.py names each one
     "_devices": "register_device",
     "_array_types": "register_device",
     "_live_hooks": "count of live hooks",
+    "_live_state_hooks": "count of live state_dict hooks",
     "_global_forward_pre_hooks": "module-hooks switch",
     "_global_forward_hooks": "module-hooks switch",
     "_global_backward_hooks": "module-hooks switch",

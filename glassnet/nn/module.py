@@ -77,28 +77,46 @@ class _HookDict(OrderedDict):
     (hooks are rare, module calls are not). A module garbage-collected with hooks still on it keeps them counted:
     that only costs the slower path, never a missed hook."""
 
+    _count = staticmethod(_count_hooks)
+
     def __setitem__(self, key, value) -> None:
         if key not in self:
-            _count_hooks(1)
+            self._count(1)
         super().__setitem__(key, value)
 
     def __delitem__(self, key) -> None:
         super().__delitem__(key)
-        _count_hooks(-1)
+        self._count(-1)
 
     def pop(self, key, *default):
         if key in self:
-            _count_hooks(-1)
+            self._count(-1)
         return super().pop(key, *default)
 
     def popitem(self, last: bool = True):
         item = super().popitem(last)
-        _count_hooks(-1)
+        self._count(-1)
         return item
 
     def clear(self) -> None:
-        _count_hooks(-len(self))
+        self._count(-len(self))
         super().clear()
+
+
+_live_state_hooks = 0  # state_dict / load_state_dict hooks registered anywhere and not yet removed
+
+
+def _count_state_hooks(change: int) -> None:
+    global _live_state_hooks
+    with _live_hooks_lock:
+        _live_state_hooks += change
+
+
+class _StateHookDict(_HookDict):
+    """The state_dict hooks of one module: counted apart from the forward hooks (they must not slow module calls);
+    while none is live anywhere, state_dict and load_state_dict do not even look for them."""
+
+    _count = staticmethod(_count_state_hooks)
 
 
 _global_forward_pre_hooks: dict = _HookDict()
@@ -135,8 +153,9 @@ _STATE_HOOKS = (
 
 
 def _has_state_hooks(module: Module, stores: tuple) -> bool:
-    """Whether any module of the tree has a hook in one of `stores` (one dict check per module)."""
-    return any(m.__dict__.get(store) for m in module.modules() for store in stores)
+    """Whether any module of the tree has a hook in one of `stores`: no look at all while no state_dict hook is live
+    anywhere (the common case), else one dict check per module."""
+    return _live_state_hooks > 0 and any(m.__dict__.get(store) for m in module.modules() for store in stores)
 
 
 class _IncompatibleKeys(NamedTuple):
@@ -282,9 +301,9 @@ class Module:
         object.__setattr__(self, "_forward_pre_hooks", _HookDict())
         object.__setattr__(self, "_forward_hooks", _HookDict())
         object.__setattr__(self, "_backward_hooks", _HookDict())
-        # state_dict / load_state_dict hooks: plain dicts (they do not count as forward hooks; see _STATE_HOOKS)
+        # state_dict / load_state_dict hooks (counted apart from the forward hooks; see _STATE_HOOKS)
         for store in _STATE_HOOKS:
-            object.__setattr__(self, store, OrderedDict())
+            object.__setattr__(self, store, _StateHookDict())
         object.__setattr__(self, "_initialised", True)
 
     # ----- the forward pass -----------------------------------------------------------------------------
@@ -366,10 +385,10 @@ class Module:
         return handle
 
     # ----- state_dict hooks (PyTorch's public ones) --------------------------------------------------------
-    def _state_hook_store(self, store: str) -> OrderedDict:
+    def _state_hook_store(self, store: str) -> _StateHookDict:
         hooks = self.__dict__.get(store)
         if hooks is None:  # a module made before the stores existed
-            hooks = OrderedDict()
+            hooks = _StateHookDict()
             object.__setattr__(self, store, hooks)
         return hooks
 

@@ -198,3 +198,17 @@ def test_weight_norm_loads_an_old_weight_norm_checkpoint(source):
     expected = old(torch.from_numpy(x)).detach().numpy() if source == "torch" else old(gn.tensor(x)).detach().numpy()
     np.testing.assert_allclose(out, expected, rtol=1e-10, atol=1e-10)
     assert list(new_g.state_dict()) == list(new_t.state_dict())
+
+
+def test_state_hooks_do_not_count_as_forward_hooks():
+    from glassnet.nn import module as M
+
+    g, _ = _trees()
+    forward_before, state_before = M._live_hooks, M._live_state_hooks
+    h = g.register_load_state_dict_pre_hook(lambda *args: None)
+    assert M._live_hooks == forward_before and M._live_state_hooks == state_before + 1  # module calls stay direct
+    c = copy.deepcopy(g)
+    assert M._live_state_hooks == state_before + 2
+    h.remove()
+    c.__dict__["_load_state_dict_pre_hooks"].clear()
+    assert M._live_state_hooks == state_before
