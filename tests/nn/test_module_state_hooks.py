@@ -212,3 +212,19 @@ def test_state_hooks_do_not_count_as_forward_hooks():
     h.remove()
     c.__dict__["_load_state_dict_pre_hooks"].clear()
     assert M._live_state_hooks == state_before
+
+
+def test_failed_hooked_load_puts_back_device_values():
+    from device_double import install
+
+    install()
+    net = gn.nn.Linear(3, 2).to("testgpu")
+    before = net.weight.detach().cpu().numpy().copy()
+    net.register_load_state_dict_post_hook(lambda mod, keys: None)
+    state = {"weight": np.ones((2, 3)), "bias": np.ones(2), "stray": np.zeros(1)}
+    with pytest.raises(RuntimeError, match="stray"):
+        net.load_state_dict(state)
+    np.testing.assert_array_equal(net.weight.detach().cpu().numpy(), before)
+    assert net.weight.device == "testgpu"
+    net.load_state_dict(state, strict=False)
+    np.testing.assert_array_equal(net.weight.detach().cpu().numpy(), np.ones((2, 3)))
