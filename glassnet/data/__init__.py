@@ -9,6 +9,7 @@ from glassnet.data.dataloader import (
     Sampler,
     SequentialSampler,
     SubsetRandomSampler,
+    WeightedRandomSampler,
     default_collate,
 )
 from glassnet.data.dataset import ConcatDataset, Dataset, Subset, TensorDataset, random_split
@@ -22,6 +23,7 @@ __all__ = [
     "BatchSampler", "CharDataset", "ConcatDataset", "DataLoader", "Dataset", "DistributedSampler", "FashionMNIST",
     "MNIST",
     "RandomSampler", "Sampler", "SequentialSampler", "Subset", "SubsetRandomSampler", "TensorDataset",
+    "WeightedRandomSampler",
     "blobs", "circles", "default_collate", "load_digits", "load_mnist_small", "load_text_small",
     "mode_coverage", "moons", "random_split",
     "read_idx", "ring_centers", "ring_of_gaussians", "spiral", "toy", "transforms", "xor",

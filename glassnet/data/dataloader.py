@@ -92,6 +92,38 @@ class SubsetRandomSampler(Sampler):
         return len(self.indices)
 
 
+class WeightedRandomSampler(Sampler):
+    """`num_samples` indices drawn afresh each epoch, index i with probability wᵢ / Σw (PyTorch's sampler for
+    unbalanced classes: give each sample the inverse of its class's frequency). With replacement=False each index
+    is drawn at most once, so num_samples may not exceed the number of non-zero weights."""
+
+    def __init__(self, weights: Sequence[float] | Tensor, num_samples: int, replacement: bool = True,
+                 generator: Generator | None = None):
+        if not isinstance(num_samples, int) or isinstance(num_samples, bool) or num_samples <= 0:
+            raise ValueError(f"WeightedRandomSampler: num_samples must be a positive int, got {num_samples!r}")
+        if not isinstance(replacement, bool):
+            raise ValueError(f"WeightedRandomSampler: replacement must be a bool, got {replacement!r}")
+        w = numpy.asarray(weights.data if isinstance(weights, Tensor) else weights, dtype=numpy.float64)
+        if w.ndim != 1 or w.size == 0:
+            raise ValueError(f"WeightedRandomSampler: weights must be a non-empty 1-D sequence, got shape {w.shape}")
+        if not (numpy.isfinite(w).all() and (w >= 0).all() and w.sum() > 0):
+            raise ValueError("WeightedRandomSampler: weights must be finite and ≥ 0 with a positive sum")
+        if not replacement and num_samples > numpy.count_nonzero(w):
+            raise ValueError(
+                f"WeightedRandomSampler: {num_samples} samples without replacement, but only "
+                f"{numpy.count_nonzero(w)} of the {w.size} weights are non-zero"
+            )
+        self.weights, self.num_samples, self.replacement, self.generator = w, num_samples, replacement, generator
+
+    def __iter__(self) -> Iterator[int]:
+        rng = (self.generator or default_generator).rng
+        p = self.weights / self.weights.sum()
+        return iter(rng.choice(p.size, size=self.num_samples, replace=self.replacement, p=p).tolist())
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+
 class BatchSampler(Sampler):
     """Groups a sampler's indices into lists of `batch_size` (the last shorter unless `drop_last`)."""
 

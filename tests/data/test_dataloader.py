@@ -166,3 +166,51 @@ def test_fast_path_through_subset_and_char_dataset():
     for (fx, fy), (sx, sy) in zip(fast, slow):
         np.testing.assert_array_equal(fx.numpy(), sx.numpy())
         np.testing.assert_array_equal(fy.numpy(), sy.numpy())
+
+
+def test_torch_utils_data_import_paths_work_and_name_the_same_objects():
+    """`from torch.utils.data import …` habits, in a fresh process (the aliases must exist on first import)."""
+    import subprocess
+    import sys
+
+    code = (
+        "from glassnet.utils.data import DataLoader, TensorDataset, WeightedRandomSampler\n"
+        "from glassnet.utils.data.distributed import DistributedSampler\n"
+        "from glassnet.utils.data.sampler import SubsetRandomSampler\n"
+        "from glassnet.utils.data.dataloader import default_collate\n"
+        "from glassnet.utils.data.dataset import Subset\n"
+        "import glassnet.utils.data as d, glassnet.data as g\n"
+        "assert d is g and DistributedSampler is g.DistributedSampler and Subset is g.Subset\n"
+        "assert SubsetRandomSampler is g.SubsetRandomSampler and DataLoader is g.DataLoader\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+
+
+def test_weighted_random_sampler_draws_in_proportion_to_the_weights():
+    weights = [1.0, 2.0, 7.0, 0.0]
+    sampler = gn.data.WeightedRandomSampler(weights, 20_000, generator=gn.Generator().manual_seed(0))
+    drawn = list(sampler)
+    assert len(drawn) == len(sampler) == 20_000
+    counts = np.bincount(drawn, minlength=4) / 20_000
+    np.testing.assert_allclose(counts, [0.1, 0.2, 0.7, 0.0], atol=0.015)  # 0.015 ≈ 5 standard errors at p = 0.2
+    again = gn.data.WeightedRandomSampler(gn.tensor(weights), 50, generator=gn.Generator().manual_seed(0))
+    assert list(again) == drawn[:50]  # a seeded generator repeats its draws; a Tensor of weights works too
+
+
+def test_weighted_random_sampler_without_replacement_and_bad_arguments():
+    sampler = gn.data.WeightedRandomSampler([5, 0, 1, 1], 3, replacement=False, generator=gn.Generator().manual_seed(1))
+    assert sorted(sampler) == [0, 2, 3]  # each non-zero index once, the zero-weight one never
+    loader = gn.data.DataLoader(gn.data.TensorDataset(gn.arange(4)), batch_size=3, sampler=sampler)
+    assert sorted(next(iter(loader))[0].tolist()) == [0, 2, 3]
+    for args, message in [
+        (([1, 1], 0), "num_samples must be a positive int"),
+        (([1, 1], 2, "yes"), "replacement must be a bool"),
+        (([[1, 1]], 2), r"non-empty 1-D sequence, got shape \(1, 2\)"),
+        (([1, -1], 2), "finite and ≥ 0"),
+        (([0, 0], 2), "positive sum"),
+        (([1, 0, 0], 2, False), "2 samples without replacement, but only 1 of the 3 weights"),
+    ]:
+        with pytest.raises(ValueError, match=f"WeightedRandomSampler: .*{message}"):
+            gn.data.WeightedRandomSampler(*args)
