@@ -23,3 +23,14 @@ def synchronize(device: int | str | None = None) -> None:
     index = backend.Device(device).index if isinstance(device, str) else device
     with cupy.cuda.Device(index or 0):
         cupy.cuda.get_current_stream().synchronize()
+
+
+def manual_seed(seed: int) -> None:
+    """PyTorch's seed of the GPU's random stream. glassnet has one stream for every device: random tensors are drawn
+    from the default generator (which `gn.manual_seed` seeds) and then moved, so there is no separate GPU stream to
+    seed and this only checks the seed."""
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise TypeError(f"cuda.manual_seed: expected an int seed, got {type(seed).__name__}")
+
+
+manual_seed_all = manual_seed  # every GPU: the same single stream

@@ -242,6 +242,10 @@ class Tensor:
         """Convert to float64."""
         return self._cast(backend.float64)
 
+    def half(self) -> Tensor:
+        """Convert to float16."""
+        return self._cast(backend.float16)
+
     def long(self) -> Tensor:
         """Convert to int64."""
         return self._cast(backend.int64)

@@ -179,3 +179,18 @@ def test_get_buffer_as_torch():
     assert model.get_buffer("1.running_mean") is model[1].running_mean
     with pytest.raises(AttributeError, match="no buffer 'nothing'"):
         model.get_buffer("1.nothing")
+
+
+def test_seeding_boilerplate_and_half_as_torch():
+    """`torch.manual_seed(s); torch.cuda.manual_seed_all(s)` and `.half()`, as ported scripts write them."""
+    gn.manual_seed(3)
+    first = gn.randn(4).tolist()
+    gn.manual_seed(3)
+    gn.cuda.manual_seed_all(3)  # one random stream for every device: seeding "the GPUs" changes nothing here
+    gn.cuda.manual_seed(3)
+    assert gn.randn(4).tolist() == first
+    with pytest.raises(TypeError, match="cuda.manual_seed: expected an int seed, got float"):
+        gn.cuda.manual_seed_all(1.5)
+    x = [0.1, 1 / 3, 65504.0, 1e5]
+    np.testing.assert_array_equal(gn.tensor(x).half().numpy(), torch.tensor(x).half().numpy())
+    assert gn.tensor(x).half().dtype == np.float16

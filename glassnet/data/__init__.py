@@ -12,7 +12,7 @@ from glassnet.data.dataloader import (
     WeightedRandomSampler,
     default_collate,
 )
-from glassnet.data.dataset import ConcatDataset, Dataset, Subset, TensorDataset, random_split
+from glassnet.data.dataset import ConcatDataset, Dataset, IterableDataset, Subset, TensorDataset, random_split
 from glassnet.data.datasets import load_digits, load_mnist_small, load_text_small
 from glassnet.data.distributed import DistributedSampler
 from glassnet.data.idx import MNIST, FashionMNIST, read_idx
@@ -21,6 +21,7 @@ from glassnet.data.toy import blobs, circles, mode_coverage, moons, ring_centers
 
 __all__ = [
     "BatchSampler", "CharDataset", "ConcatDataset", "DataLoader", "Dataset", "DistributedSampler", "FashionMNIST",
+    "IterableDataset",
     "MNIST",
     "RandomSampler", "Sampler", "SequentialSampler", "Subset", "SubsetRandomSampler", "TensorDataset",
     "WeightedRandomSampler",

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy
 
-from glassnet.data.dataset import Dataset
+from glassnet.data.dataset import Dataset, IterableDataset
 from glassnet.data.workers import Fetcher
 from glassnet.random import Generator, default_generator
 from glassnet.tensor import Tensor
@@ -150,6 +150,19 @@ class BatchSampler(Sampler):
 
 
 # ----- collate -------------------------------------------------------------------------------------------------
+def _check_iterable_options(shuffle: bool, sampler: Any, batch_sampler: Any, num_workers: int) -> None:
+    """A stream has no indices to shuffle or sample (PyTorch refuses the same options)."""
+    for name, value in (("shuffle", shuffle), ("sampler", sampler), ("batch_sampler", batch_sampler)):
+        if value:
+            raise ValueError(f"DataLoader with IterableDataset: expected unspecified {name} option, but got "
+                             f"{name}={value!r}")
+    if num_workers:
+        raise ValueError(
+            "DataLoader with IterableDataset: num_workers > 0 is not supported yet (glassnet's workers fetch by "
+            "index); iterate the stream in the main process with num_workers=0"
+        )
+
+
 def default_collate(batch: Sequence[Any]) -> Any:
     """Stack a list of samples into a batch: Tensors/arrays/numbers -> one Tensor with a new first dimension;
     tuples, lists and dicts are collated field by field; strings are returned as a list."""
@@ -222,6 +235,8 @@ class DataLoader:
             raise ValueError("DataLoader: persistent_workers=True needs num_workers > 0")
         if timeout < 0:
             raise ValueError(f"DataLoader: timeout must be >= 0 seconds, got {timeout!r}")
+        if isinstance(dataset, IterableDataset):
+            _check_iterable_options(shuffle, sampler, batch_sampler, num_workers)
         if batch_sampler is not None:
             if batch_size != 1 or shuffle or sampler is not None or drop_last:
                 raise ValueError("DataLoader: batch_sampler option is mutually exclusive with batch_size, shuffle, "
@@ -236,6 +251,8 @@ class DataLoader:
         self.batch_size = batch_size
         self.drop_last = drop_last
         self.generator = generator
+        if isinstance(dataset, IterableDataset):  # no indices: __iter__ batches the stream (samplers unused)
+            sampler = []
         if sampler is None:
             sampler = RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)
         self.sampler = sampler
@@ -264,6 +281,11 @@ class DataLoader:
         return self.generator or default_generator
 
     def __len__(self) -> int:
+        if isinstance(self.dataset, IterableDataset):  # as PyTorch: from the dataset's own length, if it has one
+            n = len(self.dataset)  # a TypeError for a stream without __len__
+            if self.batch_size is None:
+                return n
+            return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
         if self.batch_sampler is not None:
             return len(self.batch_sampler)
         return len(self.sampler)
@@ -276,6 +298,9 @@ class DataLoader:
         self._epoch_start_state = self._generator_obj().get_state()
         skip, self._skip = self._skip, 0
         self._batches_done = 0
+        if isinstance(self.dataset, IterableDataset):
+            yield from self._iter_stream(skip)
+            return
         tasks = self.batch_sampler if self.batch_sampler is not None else self.sampler
         if self.num_workers == 0:
             for k, task in enumerate(tasks):
@@ -309,6 +334,28 @@ class DataLoader:
             raise
         if not self.persistent_workers:
             pool.close()
+
+    def _iter_stream(self, skip: int) -> Iterator[Any]:
+        """An IterableDataset's samples in the order it yields them, collated `batch_size` at a time (the last batch
+        shorter unless drop_last), or one by one with batch_size=None."""
+        batch: list = []
+        k = 0
+        for sample in self.dataset:
+            if self.batch_size is None:
+                out = self.collate_fn(sample) if self.collate_fn is not default_collate else sample
+            else:
+                batch.append(sample)
+                if len(batch) < self.batch_size:
+                    continue
+                out, batch = self.collate_fn(batch), []
+            k += 1
+            self._batches_done = k
+            if k > skip:
+                yield out
+        if batch and not self.drop_last:
+            self._batches_done = k + 1
+            if k + 1 > skip:
+                yield self.collate_fn(batch)
 
     # ----- resume ----------------------------------------------------------------------------------------------
     @property

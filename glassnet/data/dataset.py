@@ -26,6 +26,15 @@ class Dataset:
         return ConcatDataset([self, other])
 
 
+class IterableDataset:
+    """A stream of samples (PyTorch's `IterableDataset`): subclasses define `__iter__`; the DataLoader batches
+    what it yields, in order (no indices, so no shuffling or sampler). For data read as it comes (lines of a
+    large file, generated samples) rather than looked up by index."""
+
+    def __iter__(self):
+        raise NotImplementedError(f"{type(self).__name__} must implement __iter__")
+
+
 def _as_tensor(x: Any) -> Tensor:
     return x if isinstance(x, Tensor) else Tensor(numpy.asarray(x))
 

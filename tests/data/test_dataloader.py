@@ -214,3 +214,60 @@ def test_weighted_random_sampler_without_replacement_and_bad_arguments():
     ]:
         with pytest.raises(ValueError, match=f"WeightedRandomSampler: .*{message}"):
             gn.data.WeightedRandomSampler(*args)
+
+
+class _Stream(gn.data.IterableDataset):
+    def __init__(self, n, sized=False):
+        self.n, self.sized = n, sized
+
+    def __iter__(self):
+        return iter([[float(i), float(i * i)] for i in range(self.n)])
+
+    def __len__(self):
+        if not self.sized:
+            raise TypeError("_Stream has no length")
+        return self.n
+
+
+@pytest.mark.parametrize("batch_size, drop_last", [(4, False), (4, True), (1, False), (None, False)])
+def test_iterable_dataset_batches_the_stream_as_torch(batch_size, drop_last):
+    torch = pytest.importorskip("torch")
+
+    class TorchStream(torch.utils.data.IterableDataset):
+        def __iter__(self):
+            return iter(_Stream(10))
+
+    def values(b):  # a collated batch (a tensor, or a list of per-column tensors) or a sample as it came
+        return np.asarray(b.tolist() if hasattr(b, "tolist") else [getattr(x, "tolist", lambda x=x: x)() for x in b])
+
+    ours = [values(b) for b in gn.utils.data.DataLoader(_Stream(10), batch_size=batch_size, drop_last=drop_last)]
+    theirs = [values(b) for b in
+              torch.utils.data.DataLoader(TorchStream(), batch_size=batch_size, drop_last=drop_last)]
+    assert len(ours) == len(theirs)
+    for a, b in zip(ours, theirs):
+        np.testing.assert_array_equal(a.reshape(b.shape), b)
+    sized = gn.data.DataLoader(_Stream(10, sized=True), batch_size=batch_size, drop_last=drop_last)
+    assert len(sized) == len(ours)  # from the dataset's __len__, as PyTorch
+    with pytest.raises(TypeError, match="no length"):
+        len(gn.data.DataLoader(_Stream(10), batch_size=batch_size))
+
+
+def test_iterable_dataset_refuses_indices_options_and_workers():
+    for option in ({"shuffle": True}, {"sampler": [0, 1]}, {"batch_sampler": [[0]]}):
+        name = next(iter(option))
+        with pytest.raises(ValueError, match=f"IterableDataset: expected unspecified {name} option"):
+            gn.data.DataLoader(_Stream(4), **({"batch_size": 1} if name != "batch_sampler" else {}), **option)
+    with pytest.raises(ValueError, match="num_workers > 0 is not supported yet.*num_workers=0"):
+        gn.data.DataLoader(_Stream(4), num_workers=2)
+
+
+def test_iterable_dataset_resume_skips_the_batches_done():
+    loader = gn.data.DataLoader(_Stream(10), batch_size=3)
+    it = iter(loader)
+    next(it), next(it)
+    state = loader.state_dict()
+    rest = [[column.tolist() for column in b] for b in it]
+    again = gn.data.DataLoader(_Stream(10), batch_size=3)
+    again.load_state_dict(state)
+    assert [[column.tolist() for column in b] for b in again] == rest == [[[6.0, 7.0, 8.0], [36.0, 49.0, 64.0]],
+                                                                            [[9.0], [81.0]]]
