@@ -18,6 +18,7 @@ from glassnet.data.distributed import DistributedSampler
 from glassnet.data.idx import MNIST, FashionMNIST, read_idx
 from glassnet.data.text import CharDataset
 from glassnet.data.toy import blobs, circles, mode_coverage, moons, ring_centers, ring_of_gaussians, spiral, xor
+from glassnet.data.workers import get_worker_info
 
 __all__ = [
     "BatchSampler", "CharDataset", "ConcatDataset", "DataLoader", "Dataset", "DistributedSampler", "FashionMNIST",
@@ -26,6 +27,6 @@ __all__ = [
     "RandomSampler", "Sampler", "SequentialSampler", "Subset", "SubsetRandomSampler", "TensorDataset",
     "WeightedRandomSampler",
     "blobs", "circles", "default_collate", "load_digits", "load_mnist_small", "load_text_small",
-    "mode_coverage", "moons", "random_split",
+    "get_worker_info", "mode_coverage", "moons", "random_split",
     "read_idx", "ring_centers", "ring_of_gaussians", "spiral", "toy", "transforms", "xor",
 ]

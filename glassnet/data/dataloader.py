@@ -8,6 +8,8 @@ epoch, for resuming mid-epoch.
 
 from __future__ import annotations
 
+import copy
+import itertools
 import numbers
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
@@ -15,7 +17,7 @@ from typing import Any
 import numpy
 
 from glassnet.data.dataset import Dataset, IterableDataset
-from glassnet.data.workers import Fetcher
+from glassnet.data.workers import Fetcher, StreamFetcher
 from glassnet.random import Generator, default_generator
 from glassnet.tensor import Tensor
 
@@ -150,17 +152,12 @@ class BatchSampler(Sampler):
 
 
 # ----- collate -------------------------------------------------------------------------------------------------
-def _check_iterable_options(shuffle: bool, sampler: Any, batch_sampler: Any, num_workers: int) -> None:
+def _check_iterable_options(shuffle: bool, sampler: Any, batch_sampler: Any) -> None:
     """A stream has no indices to shuffle or sample (PyTorch refuses the same options)."""
     for name, value in (("shuffle", shuffle), ("sampler", sampler), ("batch_sampler", batch_sampler)):
         if value:
             raise ValueError(f"DataLoader with IterableDataset: expected unspecified {name} option, but got "
                              f"{name}={value!r}")
-    if num_workers:
-        raise ValueError(
-            "DataLoader with IterableDataset: num_workers > 0 is not supported yet (glassnet's workers fetch by "
-            "index); iterate the stream in the main process with num_workers=0"
-        )
 
 
 def default_collate(batch: Sequence[Any]) -> Any:
@@ -236,7 +233,7 @@ class DataLoader:
         if timeout < 0:
             raise ValueError(f"DataLoader: timeout must be >= 0 seconds, got {timeout!r}")
         if isinstance(dataset, IterableDataset):
-            _check_iterable_options(shuffle, sampler, batch_sampler, num_workers)
+            _check_iterable_options(shuffle, sampler, batch_sampler)
         if batch_sampler is not None:
             if batch_size != 1 or shuffle or sampler is not None or drop_last:
                 raise ValueError("DataLoader: batch_sampler option is mutually exclusive with batch_size, shuffle, "
@@ -263,8 +260,12 @@ class DataLoader:
         # Fast path: datasets that can hand over a whole collated batch (TensorDataset, subsets of one,
         # CharDataset) skip the per-sample loop when collation is the default.
         self._fast = collate_fn is None and callable(getattr(dataset, "get_batch", None))
-        self.fetcher = Fetcher(dataset, self.collate_fn, self._fast, batched=self.batch_sampler is not None,
-                               collate_samples=self.collate_fn is not default_collate)
+        self.fetcher: Any = Fetcher(dataset, self.collate_fn, self._fast, batched=self.batch_sampler is not None,
+                                    collate_samples=self.collate_fn is not default_collate)
+        if isinstance(dataset, IterableDataset):
+            self.fetcher = StreamFetcher(dataset, self.collate_fn, batch_size, drop_last,
+                                         collate_samples=self.collate_fn is not default_collate)
+        self._passes = 0  # an IterableDataset's passes so far: each epoch's is told apart by its number
         self.num_workers = num_workers
         self.pin_memory = bool(pin_memory)  # accepted for PyTorch's sake: nothing to pin on the CPU
         self.timeout = timeout
@@ -309,7 +310,6 @@ class DataLoader:
                     continue
                 yield self.fetcher(list(task) if self.batch_sampler is not None else task)
             return
-        from glassnet.data.workers import WorkerPool, epoch_seed
 
         def numbered():  # the order is drawn here, in the main process, exactly as with num_workers=0
             for k, task in enumerate(tasks):
@@ -317,13 +317,20 @@ class DataLoader:
                     yield k, (list(task) if self.batch_sampler is not None else task)
 
         self._batches_done = skip
+        for batch in self._pooled(numbered()):
+            self._batches_done += 1
+            yield batch
+
+    def _pooled(self, numbered: Iterator[tuple[int, Any]]) -> Iterator[Any]:
+        """The worker processes' results for (batch number, task) pairs, in that order (one epoch); a persistent
+        pool is kept for the next epoch, any other closed at the end."""
+        from glassnet.data.workers import WorkerPool, epoch_seed
+
         pool = self._pool if self._pool is not None else WorkerPool(self, epoch_seed(self._epoch_start_state))
         if self.persistent_workers:
             self._pool = pool
         try:
-            for batch in pool.run(numbered()):
-                self._batches_done += 1
-                yield batch
+            yield from pool.run(numbered)
         except GeneratorExit:  # the epoch was left early: a persistent pool stays (it drops that epoch's results)
             if not self.persistent_workers:
                 pool.close()
@@ -336,26 +343,29 @@ class DataLoader:
             pool.close()
 
     def _iter_stream(self, skip: int) -> Iterator[Any]:
-        """An IterableDataset's samples in the order it yields them, collated `batch_size` at a time (the last batch
-        shorter unless drop_last), or one by one with batch_size=None."""
-        batch: list = []
-        k = 0
-        for sample in self.dataset:
-            if self.batch_size is None:
-                out = self.collate_fn(sample) if self.collate_fn is not default_collate else sample
-            else:
-                batch.append(sample)
-                if len(batch) < self.batch_size:
+        """An IterableDataset's batches (StreamFetcher): with num_workers=0 one pass in this process; with N workers
+        each worker makes its own pass over its copy, and their batches come in turn (worker 0's first, worker 1's
+        first, …), a worker whose pass is over being skipped, as in PyTorch. `skip` batches are passed over (resume)."""
+        self._passes += 1
+        task = ("next", self._passes)
+        if self.num_workers == 0:
+            fetch = copy.copy(self.fetcher)  # this pass's position stays out of the loader (and of spawned workers)
+            results: Iterator[tuple[str, Any]] = (fetch(task) for _ in itertools.count())
+        else:
+            results = self._pooled((k, task) for k in itertools.count())
+        ended: set[int] = set()
+        try:
+            for k, (kind, value) in enumerate(results):
+                if kind == "end":
+                    ended.add(k % max(self.num_workers, 1))
+                    if len(ended) == max(self.num_workers, 1):
+                        return
                     continue
-                out, batch = self.collate_fn(batch), []
-            k += 1
-            self._batches_done = k
-            if k > skip:
-                yield out
-        if batch and not self.drop_last:
-            self._batches_done = k + 1
-            if k + 1 > skip:
-                yield self.collate_fn(batch)
+                self._batches_done += 1
+                if self._batches_done > skip:
+                    yield value
+        finally:
+            results.close()  # the tasks still in flight belong to a finished pass: their results are dropped
 
     # ----- resume ----------------------------------------------------------------------------------------------
     @property

@@ -16,6 +16,7 @@ in PyTorch).
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import multiprocessing
 import queue
@@ -65,6 +66,40 @@ class Fetcher:
         if self.fast:
             return self.dataset.get_batch(task)
         return self.collate_fn([self.dataset[i] for i in task])
+
+
+class StreamFetcher:
+    """An IterableDataset's next batch (or, with batch_size=None, its next sample) from this process's own pass over
+    it. The task is ("next", epoch): a new epoch starts a new pass. Returns ("batch", value), or ("end", None) once
+    the pass is over (the last batch shorter unless drop_last). The main process (num_workers=0) and each worker use
+    it alike; a worker's copy of the dataset is its own stream, to shard with get_worker_info() as in PyTorch."""
+
+    def __init__(self, dataset: Any, collate_fn: Callable[[list], Any], batch_size: int | None, drop_last: bool,
+                 collate_samples: bool):
+        self.dataset, self.collate_fn, self.batch_size = dataset, collate_fn, batch_size
+        self.drop_last, self.collate_samples = drop_last, collate_samples
+        self.epoch: Any = None
+        self.items: Iterator[Any] | None = None
+
+    def __getstate__(self) -> dict:  # sent to spawned workers between passes: the open pass stays here
+        return {**self.__dict__, "epoch": None, "items": None}
+
+    def __call__(self, task: tuple[str, Any]) -> tuple[str, Any]:
+        if task[1] != self.epoch:
+            self.epoch, self.items = task[1], iter(self.dataset)
+        if self.items is None:
+            return ("end", None)
+        if self.batch_size is None:
+            for sample in self.items:
+                return ("batch", self.collate_fn(sample) if self.collate_samples else sample)
+            self.items = None
+            return ("end", None)
+        batch = list(itertools.islice(self.items, self.batch_size))
+        if len(batch) < self.batch_size:
+            self.items = None  # the pass is over
+            if not batch or self.drop_last:
+                return ("end", None)
+        return ("batch", self.collate_fn(batch))
 
 
 def epoch_seed(generator_state: Any) -> int:

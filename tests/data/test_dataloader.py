@@ -252,13 +252,46 @@ def test_iterable_dataset_batches_the_stream_as_torch(batch_size, drop_last):
         len(gn.data.DataLoader(_Stream(10), batch_size=batch_size))
 
 
-def test_iterable_dataset_refuses_indices_options_and_workers():
+def test_iterable_dataset_refuses_indices_options():
     for option in ({"shuffle": True}, {"sampler": [0, 1]}, {"batch_sampler": [[0]]}):
         name = next(iter(option))
         with pytest.raises(ValueError, match=f"IterableDataset: expected unspecified {name} option"):
             gn.data.DataLoader(_Stream(4), **({"batch_size": 1} if name != "batch_sampler" else {}), **option)
-    with pytest.raises(ValueError, match="num_workers > 0 is not supported yet.*num_workers=0"):
-        gn.data.DataLoader(_Stream(4), num_workers=2)
+
+
+class _Shards(gn.data.IterableDataset):
+    """Items start..stop-1, each worker taking its own contiguous share (PyTorch's documented sharding recipe)."""
+
+    def __init__(self, start, stop, info):
+        self.start, self.stop, self.info = start, stop, info
+
+    def __iter__(self):
+        worker = self.info()
+        lo, hi = self.start, self.stop
+        if worker is not None:
+            per = -(-(hi - lo) // worker.num_workers)
+            lo = lo + worker.id * per
+            hi = min(lo + per, self.stop)
+        return iter([float(i) for i in range(lo, hi)])
+
+
+@pytest.mark.parametrize("persistent", [False, True])
+def test_iterable_dataset_with_workers_gives_torchs_batches_in_torchs_order(persistent):
+    torch = pytest.importorskip("torch")
+
+    class TorchShards(torch.utils.data.IterableDataset):
+        def __iter__(self):
+            return iter(_Shards(3, 20, torch.utils.data.get_worker_info))
+
+    options = dict(batch_size=3, num_workers=2, persistent_workers=persistent)
+    ours = gn.utils.data.DataLoader(_Shards(3, 20, gn.utils.data.get_worker_info), **options)
+    theirs = torch.utils.data.DataLoader(TorchShards(), **options)
+    expected = [b.tolist() for b in theirs]
+    assert sorted(x for b in expected for x in b) == [float(i) for i in range(3, 20)]  # each item once
+    for _ in range(2):  # two epochs (the same workers again when persistent)
+        assert [b.tolist() for b in ours] == expected
+    unsharded = gn.data.DataLoader(_Stream(5), batch_size=2, num_workers=2)  # each worker's copy is a whole stream
+    assert sorted(sum((b[0].tolist() for b in unsharded), [])) == sorted(2 * [0.0, 1.0, 2.0, 3.0, 4.0])
 
 
 def test_iterable_dataset_resume_skips_the_batches_done():
