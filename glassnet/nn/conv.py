@@ -74,7 +74,10 @@ class _ConvNd(Module):
         the layer and the shape."""
         check_tensor(input, self._describe())
         n = self._dims
-        spatial = ", ".join(_SPATIAL[n])
+        if input.ndim in (n + 1, n + 2) and input.shape[-n - 1] == self.in_channels:
+            self._check_kernel_fits(input)
+            return
+        spatial = ", ".join(_SPATIAL[n])  # the messages below are built only for a refused input
         layout = f"(N, {self.in_channels}, {spatial})"
         if input.ndim not in (n + 1, n + 2):
             hint = ""
@@ -96,6 +99,10 @@ class _ConvNd(Module):
                 f"expected {self.in_channels} input channels {layout} or unbatched ({self.in_channels}, {spatial})"
                 f"{hint}"
             )
+
+    def _check_kernel_fits(self, input: Tensor) -> None:
+        """The kernel must fit in the padded input (PyTorch refuses the same)."""
+        n = self._dims
         if not self._transposed and self.padding != "same":
             pad = (0,) * n if self.padding == "valid" else self.padding
             sizes = input.shape[-n:]

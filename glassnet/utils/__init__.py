@@ -16,5 +16,6 @@ for _name, _module in {
     "data.sampler": dataloader,  # torch.utils.data.sampler: glassnet's samplers live beside the DataLoader
 }.items():
     sys.modules[f"{__name__}.{_name}"] = _module
+del _name, _module
 
 __all__ = ["data"]
