@@ -101,8 +101,18 @@ class ArrayBackend:
         return None
 
     def scatter_add(self, out, index, values) -> None:
-        """out[index] += values, adding every repeated index (NumPy's unbuffered `np.add.at`)."""
-        numpy.add.at(out, index, values)
+        """out[index] += values, adding every repeated index (NumPy's unbuffered `np.add.at`).
+
+        Fast path (glassnet/fast_paths.py): rows picked by a 1-D integer index (an embedding's or `x[idx]`'s
+        gradient) are added as one flat 1-D `np.add.at`, which NumPy runs about 5x faster than the same rows
+        through a 2-D one; each element still receives its additions in index order, so the bits are the same.
+        Reference: numpy.add.at(out, index, values).
+        """
+        flat = _flat_row_index(out, index, values)
+        if flat is None:
+            numpy.add.at(out, index, values)
+        else:
+            numpy.add.at(out.reshape(-1), flat, values.reshape(-1))
 
     def ufunc_at(self, ufunc, out, index, values) -> None:
         """out[index] = ufunc(out[index], values), applied once per index even where indices repeat (`ufunc.at`)."""
@@ -123,6 +133,30 @@ class ArrayBackend:
         except ImportError:
             return numpy.frompyfunc(math.erf, 1, 1)(x).astype(x.dtype)
         return scipy_erf(x)
+
+
+def _flat_row_index(out, index, values):
+    """For out[index] += values with `index` a 1-D integer array of rows in range and `values` C-contiguous rows of
+    out's row shape: the index of every element of `values` in out's flat memory. Else None (the 2-D path: also
+    the one that reports an out-of-range index)."""
+    if not (
+        type(index) is numpy.ndarray
+        and index.ndim == 1
+        and index.dtype.kind in "iu"
+        and out.ndim > 1
+        and index.size
+        and out.flags.c_contiguous
+        and type(values) is numpy.ndarray
+        and values.flags.c_contiguous
+        and values.shape == index.shape + out.shape[1:]
+        and values.dtype == out.dtype
+    ):
+        return None
+    rows, row_size = out.shape[0], out.size // max(out.shape[0], 1)
+    if index.min() < -rows or index.max() >= rows:
+        return None
+    rows_start = numpy.where(index < 0, index + rows, index).astype(numpy.intp) * row_size
+    return (rows_start[:, None] + numpy.arange(row_size, dtype=numpy.intp)).reshape(-1)
 
 
 # The ufuncs whose .at and .accumulate CuPy (13) has; for the others the CUDA backend composes them from array calls.

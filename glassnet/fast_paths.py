@@ -39,7 +39,7 @@ FAST_PATHS = (
         "tests/test_autograd.py::test_ops_claiming_exact_gradients_return_them_on_every_registry_sample",
     ),
     FastPath(
-        "the fused LSTM layer: one node per direction, gates in one tanh pass",
+        "the fused LSTM layer: one node per direction, gates in one exp pass",
         "glassnet.ops.recurrent:LSTMSequence",
         "nn.LSTM(fused=False)",
         "tests/ops/test_recurrent_ops.py::test_fused_matches_reference_outputs_and_gradients",
@@ -103,5 +103,11 @@ FAST_PATHS = (
         "glassnet.tensor:Tensor.__add__",
         "_binary",
         "tests/test_fast_paths.py::test_same_dtype_operators_equal_the_promoting_path",
+    ),
+    FastPath(
+        "rows added at a 1-D index as one flat np.add.at (embedding and x[idx] gradients)",
+        "glassnet.backend:ArrayBackend.scatter_add",
+        "numpy.add.at(out, index, values)",
+        "tests/test_fast_paths.py::test_row_scatter_add_equals_numpys_add_at",
     ),
 )

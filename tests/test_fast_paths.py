@@ -165,3 +165,36 @@ def test_same_dtype_operators_equal_the_promoting_path():
             reference = _binary(op, a, b, name)
             assert fast.dtype == reference.dtype
             np.testing.assert_array_equal(fast.numpy(), reference.numpy())
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])
+@pytest.mark.parametrize("out_shape", [(7, 5), (7, 3, 4), (1, 6)])
+def test_row_scatter_add_equals_numpys_add_at(dtype, out_shape):
+    from glassnet.backend import ArrayBackend, _flat_row_index
+
+    rng = np.random.default_rng(1)
+    rows = out_shape[0]
+    index = rng.integers(-rows, rows, 40)  # negative rows and many repeats
+    values = (rng.standard_normal((40, *out_shape[1:])) * 1e3).astype(dtype)
+    start = (rng.standard_normal(out_shape) * 1e3).astype(dtype)
+    fast, reference = start.copy(), start.copy()
+    assert _flat_row_index(fast, index, values) is not None  # the case takes the fast path
+    ArrayBackend().scatter_add(fast, index, values)
+    np.add.at(reference, index, values)
+    assert fast.tobytes() == reference.tobytes()
+
+
+def test_row_scatter_add_leaves_other_cases_to_numpy():
+    from glassnet.backend import ArrayBackend, _flat_row_index
+
+    out, values = np.zeros((4, 3)), np.ones((2, 3))
+    assert _flat_row_index(out, np.array([0, 1]), values) is not None
+    assert _flat_row_index(out, np.array([0, 1]), np.ones((3, 2)).T) is None  # not C-contiguous
+    assert _flat_row_index(out, (np.array([0, 1]), np.array([1, 2])), np.ones(2)) is None  # a tuple index
+    assert _flat_row_index(out, np.array([0, 1]), np.ones((2, 3), np.float32)) is None  # another dtype
+    with pytest.raises(IndexError):  # out of range: NumPy's own message, nothing written
+        ArrayBackend().scatter_add(out, np.array([0, 4]), values)
+    assert not out.any()
+    again = np.zeros((4, 3))
+    ArrayBackend().scatter_add(again, np.array([1, 1, 3]), np.ones(3))  # broadcast values: NumPy's path
+    np.testing.assert_array_equal(again[:, 0], [0, 2, 0, 1])

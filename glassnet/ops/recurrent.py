@@ -46,8 +46,9 @@ class LSTMSequence(Function):
         out = xp.empty((steps + 1, batch, hidden), dtype=gi.dtype)
         cells = xp.empty((steps, batch, hidden), dtype=gi.dtype)
         tanh_cells = np.empty_like(cells)
-        # σ(a) = ½ tanh(a/2) + ½, so all four gates are one tanh between a per-gate scale and shift (4 passes).
-        scale, shift = _gate_constants(hidden, gi.dtype, gi)
+        # σ(a) = 1 / (1 + e^(−a)) and tanh(a) = 2 / (1 + e^(−2a)) − 1, so all four gates are one exp between a
+        # per-gate scale, numerator and shift: NumPy's float32 exp costs half its tanh (bench/seq_kernels.py).
+        exponent, numerator, shift = _gate_exp_constants(hidden, gi.dtype, gi)
         w_hh_t = xp.ascontiguousarray(w_hh.T)  # one 4H×H copy: a row-major right operand makes each step's GEMM faster
         written = xp.empty((batch, hidden), dtype=gi.dtype)  # i ⊙ g, reused every step
         h, c = h0, c0
@@ -55,9 +56,11 @@ class LSTMSequence(Function):
             a = gates[t].reshape(batch, four_h)
             np.matmul(h, w_hh_t, out=a)
             a += gi[t]
-            a *= scale
-            np.tanh(a, out=a)
-            a *= scale
+            a *= exponent
+            with np.errstate(over="ignore"):  # e^(−a) = ∞ for a ≪ 0: the gate is then exactly 0 (or −1)
+                np.exp(a, out=a)
+            a += 1
+            np.divide(numerator, a, out=a)
             a += shift
             i, f, g, o = gates[t, :, 0], gates[t, :, 1], gates[t, :, 2], gates[t, :, 3]
             c_new = cells[t]
@@ -186,8 +189,19 @@ def _previous(states, first, reverse: bool):
     return prev
 
 
+def _gate_exp_constants(hidden: int, dtype, like) -> tuple:
+    """Per-column exponent, numerator and shift that make each gate numerator / (1 + e^(exponent·a)) + shift: σ for
+    the i, f, o gates (−1, 1, 0) and tanh for g (−2, 2, −1)."""
+    columns = (
+        np.repeat(np.array(values, dtype=dtype), hidden)
+        for values in ([-1, -1, -2, -1], [1, 1, 2, 1], [0, 0, -1, 0])
+    )
+    return tuple(array_like(c, like) for c in columns)
+
+
 def _gate_constants(hidden: int, dtype, like) -> tuple:
-    """Per-column scale and shift that turn tanh into σ for the i, f, o gates: gate = scale·tanh(scale·a) + shift."""
+    """Per-column scale and shift with gate = scale·tanh(scale·a) + shift (σ(a) = ½ tanh(a/2) + ½ for i, f, o), so
+    that d(gate)/da = scale² − (gate − shift)² for all four gates at once (the backward's slope)."""
     scale = np.repeat(np.array([0.5, 0.5, 1.0, 0.5], dtype=dtype), hidden)
     shift = np.repeat(np.array([0.5, 0.5, 0.0, 0.5], dtype=dtype), hidden)
     return array_like(scale, like), array_like(shift, like)
@@ -275,9 +289,9 @@ class GRUSequence(Function):
 
 
 def _sigmoid_(a):
-    """σ(a) in place, through tanh (no overflow): σ(a) = ½ tanh(a/2) + ½."""
-    a *= 0.5
-    np.tanh(a, out=a)
-    a *= 0.5
-    a += 0.5
-    return a
+    """σ(a) = 1 / (1 + e^(−a)) in place (NumPy's float32 exp costs half its tanh; e^(−a) = ∞ gives σ = 0 exactly)."""
+    np.negative(a, out=a)
+    with np.errstate(over="ignore"):
+        np.exp(a, out=a)
+    a += 1
+    return np.reciprocal(a, out=a)
