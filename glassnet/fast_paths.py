@@ -110,4 +110,10 @@ FAST_PATHS = (
         "numpy.add.at(out, index, values)",
         "tests/test_fast_paths.py::test_row_scatter_add_equals_numpys_add_at",
     ),
+    FastPath(
+        "a stride-1 transposed convolution (a convolution's input gradient) adds long contiguous runs",
+        "glassnet.ops.conv:_stride_one_transposed",
+        "col2im(Wᵀ @ g)",
+        "tests/test_fast_paths.py::test_stride_one_transposed_convolution_equals_col2im",
+    ),
 )

@@ -198,3 +198,46 @@ def test_row_scatter_add_leaves_other_cases_to_numpy():
     again = np.zeros((4, 3))
     ArrayBackend().scatter_add(again, np.array([1, 1, 3]), np.ones(3))  # broadcast values: NumPy's path
     np.testing.assert_array_equal(again[:, 0], [0, 2, 0, 1])
+
+
+def _transposed_by_col2im(g, w, groups, kernel, in_size, padding, dilation):
+    """ConvTranspose's forward through the reference col2im (its other branch), stride 1."""
+    nd, c = len(kernel), w.shape[1] * groups
+    wm = w.reshape(groups, w.shape[0] // groups, -1).swapaxes(1, 2)
+    cols = np.matmul(wm, cv._channels_first(g, groups))
+    cols = np.moveaxis(cols.reshape((c,) + tuple(kernel) + g.shape[:1] + g.shape[2:]), 1 + nd, 0)
+    return cv.col2im(cols, in_size, kernel, (1,) * nd, padding, (1,) * nd if dilation is None else dilation)
+
+
+@pytest.mark.parametrize(
+    "n, o, c, groups, spatial, kernel, padding, dilation",
+    [
+        (64, 16, 6, 1, (10, 10), (5, 5), ((0, 0), (0, 0)), (1, 1)),  # LeNet's second layer, W2
+        (3, 4, 6, 2, (7, 9), (3, 2), ((1, 1), (0, 2)), (2, 1)),  # groups, padding, dilation, a wide kernel
+        (2, 3, 2, 1, (4, 5, 6), (2, 3, 2), ((1, 0), (0, 1), (2, 2)), (1, 2, 1)),  # 3-D
+        (1, 2, 3, 1, (1, 1), (3, 3), ((1, 1), (1, 1)), (1, 1)),  # one pixel
+    ],
+)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_stride_one_transposed_convolution_equals_col2im(n, o, c, groups, spatial, kernel, padding, dilation, dtype):
+    rng = np.random.default_rng(0)
+    g = rng.standard_normal((n, o, *spatial)).astype(dtype)
+    w = rng.standard_normal((o, c // groups, *kernel)).astype(dtype)
+    in_size = tuple(s + d * (k - 1) - lo - hi for s, k, d, (lo, hi) in zip(spatial, kernel, dilation, padding))
+    y = cv.ConvTranspose().forward(g, w, None, stride=(1,) * len(kernel), padding=padding, dilation=dilation,
+                                   groups=groups, in_size=in_size)
+    reference = _transposed_by_col2im(g, w, groups, kernel, in_size, padding, dilation)
+    assert y.shape == reference.shape == (n, c, *in_size)
+    tol = 1e-5 if dtype == np.float32 else 1e-12  # only the GEMM's rounding differs (its column count does)
+    np.testing.assert_allclose(y, reference, rtol=tol, atol=tol * np.abs(reference).max())
+
+
+def test_stride_one_transposed_convolution_leaves_infinite_weights_to_col2im():
+    g = np.ones((1, 1, 2, 2))
+    w = np.ones((1, 1, 2, 2))
+    assert cv._stride_one_fits(g, w, (1, 1))
+    w[0, 0, 1, 1] = np.inf
+    assert not cv._stride_one_fits(g, w, (1, 1))
+    y = cv.ConvTranspose().forward(g, w, None, stride=(1, 1), padding=((0, 0), (0, 0)), dilation=(1, 1), groups=1,
+                                   in_size=(3, 3))
+    assert np.isfinite(y[0, 0, 0]).all() and np.isinf(y[0, 0, 2, 2])  # as col2im: ∞ only where it lands

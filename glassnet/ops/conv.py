@@ -139,6 +139,50 @@ def col2im(cols, in_size, kernel, stride, padding, dilation):
     return buf[NC + tuple(slice(lo, lo + n) for n, (lo, _) in zip(in_size, padding))]
 
 
+def _stride_one_fits(g, w, stride) -> bool:
+    """Whether _stride_one_transposed may run: 2-D or 3-D, stride 1, NumPy arrays, no compiled col2im, and finite
+    weights (its padding columns meet every weight: 0·∞ would put NaN where col2im puts nothing)."""
+    return (
+        len(stride) > 1
+        and all(s == 1 for s in stride)
+        and type(g) is np.ndarray
+        and g.size > 0
+        and kernel_named("col2im2d", g) is None
+        and bool(np.isfinite(w).all())
+    )
+
+
+def _stride_one_transposed(g, wm, channels: int, kernel, in_size, padding, dilation):
+    """The GEMM and col2im of a stride-1 transposed convolution (a stride-1 convolution's input gradient), with
+    long rows: g is widened with zeros to the padded output's size in every spatial dim but the first, so that each
+    kernel offset's columns land on one contiguous run of the flat padded plane, offset by Σ u·d·(plane stride).
+    Each pixel receives the offsets' terms in col2im's order (plus exact zeros); only the GEMM's rounding can differ
+    (its column count changes). col2im's adds run over rows of Wo elements (10 in LeNet's second layer), these over
+    runs of Ho·Wp: the W2 step's transposed convolution measured 2.3 → 1.5 ms (bench: python -m bench.cnn_kernels).
+
+    Fast path (glassnet/fast_paths.py). Reference: col2im(Wᵀ @ g).
+    """
+    groups, nd = wm.shape[0], len(kernel)
+    padded = tuple(  # as col2im's, at stride 1
+        max(n + lo + hi, o + (k - 1) * d)
+        for n, (lo, hi), o, k, d in zip(in_size, padding, g.shape[2:], kernel, dilation)
+    )
+    plane = tuple(math.prod(padded[a + 1:]) for a in range(nd))  # element strides of the flat padded plane
+    xp = array_module(g)
+    wide = xp.zeros((g.shape[1], g.shape[0], g.shape[2]) + padded[1:], dtype=g.dtype)  # (O, N, Ho, Hp, Wp, ...)
+    wide[(slice(None),) * 3 + tuple(slice(0, o) for o in g.shape[3:])] = g.swapaxes(0, 1)
+    run = math.prod(wide.shape[2:])  # Ho·Hp·Wp…: one offset's columns for one (c, n)
+    cols = np.matmul(wm, wide.reshape(groups, -1, g.shape[0] * run))  # (G, C/G·kh·kw, N·run)
+    cols = cols.reshape((channels, math.prod(kernel), g.shape[0], run))
+    tail = sum((k - 1) * d * st for k, d, st in zip(kernel[1:], dilation[1:], plane[1:]))  # the last run's overhang
+    buf = xp.zeros((channels, g.shape[0], math.prod(padded) + tail), dtype=cols.dtype)
+    for k, offset in enumerate(itertools.product(*(range(k) for k in kernel))):
+        start = sum(u * d * st for u, d, st in zip(offset, dilation, plane))
+        buf[:, :, start : start + run] += cols[:, k]
+    y = buf[:, :, : math.prod(padded)].reshape((channels, g.shape[0]) + padded).swapaxes(0, 1)
+    return y[NC + tuple(slice(lo, lo + n) for n, (lo, _) in zip(in_size, padding))]
+
+
 def _channels_first(g, groups: int):
     """g (N, O, *spatial) as the GEMM operand (G, O/G, N·Πspatial); free when g is already channel-major."""
     return g.swapaxes(0, 1).reshape(groups, g.shape[1] // groups, g.shape[0] * math.prod(g.shape[2:]))
@@ -262,9 +306,12 @@ class ConvTranspose(Function):
         kernel, nd = w.shape[2:], g.ndim - 2
         c = w.shape[1] * groups
         wm = w.reshape(groups, w.shape[0] // groups, -1).swapaxes(1, 2)  # (G, C/G·kh·kw, O/G)
-        cols = np.matmul(wm, _channels_first(g, groups))  # the GEMM: (G, C/G·kh·kw, N·Ho·Wo)
-        cols = np.moveaxis(cols.reshape((c,) + tuple(kernel) + g.shape[:1] + g.shape[2:]), 1 + nd, 0)
-        y = col2im(cols, in_size, kernel, stride, padding, dilation)
+        if _stride_one_fits(g, w, stride):
+            y = _stride_one_transposed(g, wm, c, kernel, in_size, padding, dilation)
+        else:
+            cols = np.matmul(wm, _channels_first(g, groups))  # the GEMM: (G, C/G·kh·kw, N·Ho·Wo)
+            cols = np.moveaxis(cols.reshape((c,) + tuple(kernel) + g.shape[:1] + g.shape[2:]), 1 + nd, 0)
+            y = col2im(cols, in_size, kernel, stride, padding, dilation)
         if b is not None:
             y += b.reshape((c,) + (1,) * nd)
         self.save_for_backward(g, w)
