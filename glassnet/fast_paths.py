@@ -116,4 +116,10 @@ FAST_PATHS = (
         "col2im(Wᵀ @ g)",
         "tests/test_fast_paths.py::test_stride_one_transposed_convolution_equals_col2im",
     ),
+    FastPath(
+        "the sum along the last axis as a product with ones (softmax's row sums, forward and backward)",
+        "glassnet.ops.linalg:sum_last",
+        "a.sum(axis=-1, keepdims=True)",
+        "tests/ops/test_linalg.py::test_sum_last_equals_the_last_axis_sum",
+    ),
 )

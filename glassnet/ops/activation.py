@@ -7,6 +7,7 @@ import math
 from glassnet.autograd import Function
 from glassnet.backend import erf, is_array, np
 from glassnet.kernels import float32_kernel
+from glassnet.ops.linalg import sum_last
 
 
 class Relu(Function):
@@ -220,7 +221,11 @@ class Softmax(Function):
     def forward(self, x, axis=-1):
         self.axis = axis
         e = np.exp(x - _max_or_zero(x, axis))
-        y = e / np.sum(e, axis=axis, keepdims=True)
+        if _last(axis, e):  # the row sums as one matrix-vector product, then one multiply by their reciprocals
+            e *= 1 / sum_last(e)
+            y = e
+        else:
+            y = e / np.sum(e, axis=axis, keepdims=True)
         self.save_for_backward(y)
         return y
 
@@ -230,7 +235,17 @@ class Softmax(Function):
             gx = np.empty_like(y)  # glassnet/kernels.py `softmax_backward`: the formula below, one pass per row
             fused(gy.reshape(-1, y.shape[-1]), y.reshape(-1, y.shape[-1]), gx.reshape(-1, y.shape[-1]))
             return gx
+        if _last(self.axis, y) and is_array(gy) and gy.dtype == y.dtype:
+            gx = np.multiply(gy, y)
+            np.subtract(gy, sum_last(gx), out=gx)
+            gx *= y
+            return gx
         return y * (gy - np.sum(gy * y, axis=self.axis, keepdims=True))
+
+
+def _last(axis: int, a) -> bool:
+    """Whether `axis` is the last axis of a float32/float64 array (where linalg.sum_last is a product with ones)."""
+    return is_array(a) and a.ndim > 0 and axis in (-1, a.ndim - 1) and a.dtype.char in "fd"
 
 
 class LogSoftmax(Function):

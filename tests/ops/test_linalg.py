@@ -159,3 +159,23 @@ def test_slogdet_returns_named_tuples_like_torch():
 def test_slogdet_and_logdet_of_non_square_input_name_the_op_and_shape(fn, shape):
     with pytest.raises(ValueError, match=r"linalg\.slogdet: expected square matrices.*" + re.escape(str(shape))):
         fn(gn.ones(*shape))
+
+
+@pytest.mark.parametrize("dtype, tol", [(np.float32, 1e-6), (np.float64, 1e-14)])
+@pytest.mark.parametrize("shape", [(7,), (3, 5), (2, 4, 64), (3, 0), (0, 4)])
+def test_sum_last_equals_the_last_axis_sum(dtype, tol, shape):
+    from glassnet.ops.linalg import sum_last
+
+    a = np.random.default_rng(0).standard_normal(shape).astype(dtype)
+    expected = a.sum(axis=-1, keepdims=True)
+    got = sum_last(a)
+    assert got.shape == expected.shape and got.dtype == expected.dtype
+    np.testing.assert_allclose(got, expected, rtol=tol, atol=tol * max(1, a.shape[-1]))
+    for other in (a.astype(np.float16), (a * 10).astype(np.int64)):  # the plain sum
+        np.testing.assert_array_equal(sum_last(other), other.sum(axis=-1, keepdims=True))
+    if a.size:  # ∞, −∞ and NaN rows give what the plain sum gives
+        a.reshape(-1, a.shape[-1])[0, 0] = np.nan
+        a.reshape(-1, a.shape[-1])[-1, :2] = (np.inf, -np.inf) if a.shape[-1] > 1 else np.inf
+        with np.errstate(invalid="ignore"):
+            got, expected = sum_last(a), a.sum(axis=-1, keepdims=True)
+        np.testing.assert_allclose(got, expected, rtol=tol, atol=tol * a.shape[-1])  # NaN where NaN
