@@ -122,4 +122,16 @@ FAST_PATHS = (
         "a.sum(axis=-1, keepdims=True)",
         "tests/ops/test_linalg.py::test_sum_last_equals_the_last_axis_sum",
     ),
+    FastPath(
+        "LayerNorm over the last axis: row sums as products with ones, x̂ and y in place",
+        "glassnet.ops.normalization:LayerNorm._forward_rows",
+        "_standardize and _affine",
+        "tests/test_fast_paths.py::test_layer_norm_rows_equal_the_general_formulas",
+    ),
+    FastPath(
+        "LayerNorm's backward over the last axis, in place",
+        "glassnet.ops.normalization:LayerNorm._backward_rows",
+        "_affine_backward and standardize_backward",
+        "tests/test_fast_paths.py::test_layer_norm_rows_equal_the_general_formulas",
+    ),
 )

@@ -241,3 +241,30 @@ def test_stride_one_transposed_convolution_leaves_infinite_weights_to_col2im():
     y = cv.ConvTranspose().forward(g, w, None, stride=(1, 1), padding=((0, 0), (0, 0)), dilation=(1, 1), groups=1,
                                    in_size=(3, 3))
     assert np.isfinite(y[0, 0, 0]).all() and np.isinf(y[0, 0, 2, 2])  # as col2im: ∞ only where it lands
+
+
+@pytest.mark.parametrize("affine", [True, False])
+@pytest.mark.parametrize("dtype, tol", [(np.float32, 2e-5), (np.float64, 1e-12)])
+@pytest.mark.parametrize("shape", [(4, 7, 128), (5, 3), (6,), (0, 4)])
+def test_layer_norm_rows_equal_the_general_formulas(affine, dtype, tol, shape):
+    from glassnet.ops import normalization as nz
+
+    rng = np.random.default_rng(3)
+    x = (rng.standard_normal(shape) * 3 + 1).astype(dtype)
+    gy = rng.standard_normal(shape).astype(dtype)
+    w = rng.standard_normal(shape[-1:]).astype(dtype) if affine else None
+    b = rng.standard_normal(shape[-1:]).astype(dtype) if affine else None
+    xt, wt, bt = (gn.tensor(a, requires_grad=True) if a is not None else None for a in (x, w, b))
+    fast = nz.LayerNorm.call(xt, wt, bt, ndim=1, eps=1e-5)
+    assert fast.grad_fn.rows
+    fast.backward(gn.tensor(gy))
+    axes, lead = (x.ndim - 1,), tuple(range(x.ndim - 1))
+    xhat, rstd = nz._standardize(x, axes, 1e-5)  # the reference: the general formulas
+    y = nz._affine(xhat, w, b, shape[-1:])
+    gxhat = gy * w if affine else gy
+    gx = nz.standardize_backward(gxhat, xhat, rstd, axes)
+    np.testing.assert_allclose(fast.data, y, rtol=tol, atol=tol)
+    np.testing.assert_allclose(xt.grad.data, gx, rtol=tol, atol=tol)
+    if affine:
+        np.testing.assert_allclose(wt.grad.data, np.sum(gy * xhat, axis=lead), rtol=tol, atol=tol * max(1, x.size))
+        np.testing.assert_allclose(bt.grad.data, np.sum(gy, axis=lead), rtol=tol, atol=tol * max(1, x.size))

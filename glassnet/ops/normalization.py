@@ -25,6 +25,7 @@ from __future__ import annotations
 from glassnet.autograd import Function
 from glassnet.backend import is_array, np
 from glassnet.kernels import float32_kernel
+from glassnet.ops.linalg import sum_last, sum_rows
 from glassnet.ops.reduction import _sum
 
 
@@ -150,6 +151,7 @@ class LayerNorm(Function):
         self.axes = tuple(range(x.ndim - ndim, x.ndim))
         self.lead = tuple(range(x.ndim - ndim))
         self.shape, self.eps = x.shape[x.ndim - ndim:], eps
+        self.rows = False
         self.fused = _layer_norm_kernel("layer_norm_forward", x, weight, bias)
         if self.fused is not None:
             width = _count(x.shape, self.axes)
@@ -159,9 +161,32 @@ class LayerNorm(Function):
                        y.reshape(-1, width), self.xhat.reshape(-1, width), self.rstd.reshape(-1))
             self.save_for_backward(x, weight, bias)
             return y
+        self.rows = _rows_layout(x, weight, bias, ndim)
+        if self.rows:
+            y = self._forward_rows(x, weight, bias, eps)
+            self.save_for_backward(x, weight, bias)
+            return y
         self.xhat, self.rstd = _standardize(x, self.axes, eps)  # x̂ and 1/σ, kept for the backward
         self.save_for_backward(x, weight, bias)
         return _affine(self.xhat, weight, bias, self.shape)
+
+    def _forward_rows(self, x, weight, bias, eps):
+        """forward() over the last axis of a float32/float64 array, with the row sums as products with ones
+        (linalg.sum_last: NumPy's last-axis reduction of 128-wide rows costs several times more) and x̂ and y
+        made in place. Fast path (glassnet/fast_paths.py). Reference: _standardize and _affine."""
+        scale = 1.0 / max(x.shape[-1], 1)
+        centred = x - sum_last(x) * scale
+        squares = centred * centred
+        rstd = sum_last(squares) * scale
+        rstd += eps
+        np.sqrt(rstd, out=rstd)
+        self.rstd = np.divide(1.0, rstd, out=rstd)
+        centred *= self.rstd
+        self.xhat = centred
+        y = np.multiply(centred, weight, out=squares) if weight is not None else centred.copy()
+        if bias is not None:
+            y += bias
+        return y
 
     def backward(self, gy):
         x, weight, bias = self.saved_tensors
@@ -175,8 +200,42 @@ class LayerNorm(Function):
                   gx.reshape(-1, width))
             _, gw, gb = _affine_backward(self, gy, xhat, weight, bias, self.shape, self.lead, need_gxhat=False)
             return gx, gw, gb
+        if self.rows and is_array(gy) and gy.dtype == xhat.dtype:
+            return self._backward_rows(gy, xhat, rstd, weight, bias)
         gxhat, gw, gb = _affine_backward(self, gy, xhat, weight, bias, self.shape, self.lead)
         return standardize_backward(gxhat, xhat, rstd, self.axes), gw, gb
+
+    def _backward_rows(self, gy, xhat, rstd, weight, bias):
+        """backward() for _forward_rows: (g − mean(g) − x̂·mean(g·x̂))·rstd with g = dL/dy·γ, the row means and the
+        sums over the batch rows (dL/dγ, dL/dβ) as products with ones, the result made in place.
+        Fast path (glassnet/fast_paths.py). Reference: _affine_backward and standardize_backward."""
+        width = xhat.shape[-1]
+        scale = 1.0 / max(width, 1)
+        gy_rows = gy.reshape(-1, width)
+        gw = gb = None
+        if weight is not None and _wants_grad(self, 1):
+            gw = sum_rows(np.multiply(gy_rows, xhat.reshape(-1, width))).reshape(weight.shape)
+        if bias is not None and _wants_grad(self, 2):
+            gb = sum_rows(gy_rows).reshape(bias.shape)
+        g = gy * weight if weight is not None else gy.copy()
+        g_xhat = g * xhat
+        mean_g_xhat = sum_last(g_xhat) * scale
+        g -= sum_last(g) * scale
+        g -= np.multiply(xhat, mean_g_xhat, out=g_xhat)
+        g *= rstd
+        return g, gw, gb
+
+
+def _rows_layout(x, weight, bias, ndim: int) -> bool:
+    """Whether LayerNorm takes its row fast path: one normalised axis, the last, of a float32/float64 array (on any
+    device) with γ and β (if any) arrays of its dtype."""
+    return (
+        ndim == 1
+        and is_array(x)
+        and x.ndim > 0
+        and x.dtype.char in "fd"
+        and all(p is None or (is_array(p) and p.dtype == x.dtype) for p in (weight, bias))
+    )
 
 
 def _layer_norm_kernel(name: str, x, weight, bias):
