@@ -52,23 +52,27 @@ class LSTMSequence(Function):
         w_hh_t = xp.ascontiguousarray(w_hh.T)  # one 4H×H copy: a row-major right operand makes each step's GEMM faster
         written = xp.empty((batch, hidden), dtype=gi.dtype)  # i ⊙ g, reused every step
         h, c = h0, c0
-        for t in _order(steps, reverse):
-            a = gates[t].reshape(batch, four_h)
-            np.matmul(h, w_hh_t, out=a)
-            a += gi[t]
-            a *= exponent
-            with np.errstate(over="ignore"):  # e^(−a) = ∞ for a ≪ 0: the gate is then exactly 0 (or −1)
+        zero_start = type(h0) is np.ndarray and not h0.any()  # the usual h_0 = 0: its product is 0, no GEMM needed
+        with np.errstate(over="ignore"):  # e^(−a) = ∞ for a ≪ 0: the gate is then exactly 0 (or −1)
+            for t in _order(steps, reverse):
+                a = gates[t].reshape(batch, four_h)
+                if zero_start and h is h0:
+                    a[...] = gi[t]
+                else:
+                    np.matmul(h, w_hh_t, out=a)
+                    a += gi[t]
+                a *= exponent
                 np.exp(a, out=a)
-            a += 1
-            np.divide(numerator, a, out=a)
-            a += shift
-            i, f, g, o = gates[t, :, 0], gates[t, :, 1], gates[t, :, 2], gates[t, :, 3]
-            c_new = cells[t]
-            np.multiply(f, c, out=c_new)
-            c_new += np.multiply(i, g, out=written)  # forget some, write some
-            np.tanh(c_new, out=tanh_cells[t])
-            np.multiply(o, tanh_cells[t], out=out[t])  # expose some
-            h, c = out[t], c_new
+                a += 1
+                np.divide(numerator, a, out=a)
+                a += shift
+                i, f, g, o = gates[t, :, 0], gates[t, :, 1], gates[t, :, 2], gates[t, :, 3]
+                c_new = cells[t]
+                np.multiply(f, c, out=c_new)
+                c_new += np.multiply(i, g, out=written)  # forget some, write some
+                np.tanh(c_new, out=tanh_cells[t])
+                np.multiply(o, tanh_cells[t], out=out[t])  # expose some
+                h, c = out[t], c_new
         out[steps] = c
         self.save_for_backward(gi, h0, c0, w_hh, out)
         self.gates, self.cells, self.tanh_cells = gates, cells, tanh_cells
