@@ -314,24 +314,25 @@ def _build_sequence() -> dict:
                 d[j] = d[j] * f[j]
 
     gelu_c, gelu_s = f32(0.044715), f32(math.sqrt(2 / math.pi))
-    gelu_3c = f32(3 * 0.044715)
+    gelu_slope_1 = f32(2 * math.sqrt(2 / math.pi))  # ops.activation's _GELU_SLOPE_1 and _GELU_SLOPE_X2
+    gelu_slope_x2 = f32(2 * math.sqrt(2 / math.pi) * 3 * 0.044715)
 
     @njit(parallel=SEQUENCE_PARALLEL, cache=True, error_model="numpy")
-    def gelu_tanh_forward(x, y, t):  # pragma: no cover - compiled
-        """y = ½x(1 + t),  t = tanh(√(2/π)·x·(1 + 0.044715x²))   (flat arrays; t kept for the backward)"""
+    def gelu_tanh_forward(x, y, s):  # pragma: no cover - compiled
+        """y = x·σ,  σ = ½(1 + tanh(√(2/π)·x·(1 + 0.044715x²)))   (flat arrays; σ kept for the backward)"""
         for k in prange(x.size):
             v = x[k]
             u = tanh32((v * v * gelu_c + one) * v * gelu_s)
-            t[k] = u
-            y[k] = (u + one) * v * half
+            s[k] = (u + one) * half
+            y[k] = s[k] * v
 
     @njit(parallel=SEQUENCE_PARALLEL, cache=True, error_model="numpy")
-    def gelu_tanh_backward(gy, x, t, gx):  # pragma: no cover - compiled
-        """dL/dx = dL/dy · ½((1 + t) + x(1 − t²)·√(2/π)(1 + 3·0.044715x²)), in Gelu.backward's order (same bits)"""
+    def gelu_tanh_backward(gy, x, s, gx):  # pragma: no cover - compiled
+        """dL/dx = dL/dy · σ(1 + (1 − σ)·x·2√(2/π)(1 + 3·0.044715x²)), in Gelu.backward's order (same bits)"""
         for k in prange(x.size):
-            v, u = x[k], t[k]
-            d = (v * v * gelu_3c + one) * gelu_s * v * (one - u * u)
-            gx[k] = (d + u + one) * half * gy[k]
+            v, w = x[k], s[k]
+            d = (v * v * gelu_slope_x2 + gelu_slope_1) * v * (one - w)
+            gx[k] = (d + one) * w * gy[k]
 
     @njit(parallel=SEQUENCE_PARALLEL, cache=True, error_model="numpy")
     def layer_norm_forward(x, weight, bias, eps, y, xhat, rstd):  # pragma: no cover - compiled

@@ -128,39 +128,40 @@ class Hardtanh(Function):
 _SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
 _INV_SQRT_2 = 1 / math.sqrt(2)
 _INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)
+_GELU_SLOPE_1 = 2 * _SQRT_2_OVER_PI  # 2σ(1 − σ)·du/dx = (1 − σ)·σ·(_GELU_SLOPE_1 + _GELU_SLOPE_X2·x²)
+_GELU_SLOPE_X2 = 2 * _SQRT_2_OVER_PI * 3 * 0.044715
 
 
 class Gelu(Function):
     """y = x·Φ(x);   dL/dx = dL/dy · (Φ(x) + x·φ(x))   — Φ, φ: the normal CDF and density.
-    approximate='tanh': Φ(x) ≈ ½(1 + tanh(√(2/π)(x + 0.044715x³)))
+    approximate='tanh': Φ(x) ≈ ½(1 + tanh u) = σ(2u),  u = √(2/π)(x + 0.044715x³),
+    so y = x·σ(2u) and dy/dx = σ + x·2σ(1 − σ)·√(2/π)(1 + 3·0.044715x²)   (σ = σ(2u))
 
-    Fast path (glassnet/fast_paths.py): the tanh form is computed in place on arrays.
+    Fast path (glassnet/fast_paths.py): the tanh form is computed in place on arrays, through exp.
     Reference: the recorded formula of its create_graph branch. With GLASSNET_KERNELS=numba, the tanh form on a
     contiguous float32 array is one compiled pass each way (glassnet/kernels.py `gelu_tanh_forward`/`_backward`:
-    the same float32 steps, the forward's tanh within 3e-7, the backward's bits those of the in-place code below).
+    the forward's tanh within 3e-7, the backward the same float32 steps as the in-place code below, the same bits).
     """
 
     def forward(self, x, approximate="none"):
         self.approximate = approximate
         self.save_for_backward(x)
         if approximate == "tanh" and (fused := float32_kernel("gelu_tanh_forward", x, contiguous=True)) is not None:
-            y, self.t = np.empty_like(x), np.empty_like(x)
-            fused(x.reshape(-1), y.reshape(-1), self.t.reshape(-1))
+            y, self.s = np.empty_like(x), np.empty_like(x)
+            fused(x.reshape(-1), y.reshape(-1), self.s.reshape(-1))
             return y
         if approximate == "tanh":
-            # ½x(1 + tanh u) with u = √(2/π)·x·(1 + 0.044715x²), in place, as x / (1 + e^(−2u)) (½(1 + tanh u) = σ(2u):
-            # NumPy's float32 exp costs half its tanh); tanh u = 2 / (1 + e^(−2u)) − 1 is kept for the backward
+            # x·σ(2u) = x / (1 + e^(−2u)) in place (NumPy's float32 exp costs half its tanh); σ(2u) kept for backward
             e = np.multiply(x, x, out=np.empty_like(x))  # out=: an array even for 0-d x, so exp can write into it
             e *= 0.044715
             e += 1
             e *= x
             e *= -2 * _SQRT_2_OVER_PI
-            with np.errstate(over="ignore"):  # e^(−2u) = ∞ for x ≪ 0: y is then −0, as ½x(1 + tanh u) is
+            with np.errstate(over="ignore"):  # e^(−2u) = ∞ for x ≪ 0: y is then −0 and σ 0, as they should be
                 np.exp(e, out=e)
             e += 1
             y = np.divide(x, e)
-            self.t = np.divide(2, e, out=e)
-            self.t -= 1
+            self.s = np.divide(1, e, out=e)
             return y
         return 0.5 * x * (1 + _erf_any(x * _INV_SQRT_2))
 
@@ -168,20 +169,18 @@ class Gelu(Function):
         (x,) = self.saved_tensors
         if self.approximate == "tanh" and (fused := float32_kernel("gelu_tanh_backward", x, gy, contiguous=True)):
             gx = np.empty_like(x)
-            fused(gy.reshape(-1), x.reshape(-1), self.t.reshape(-1), gx.reshape(-1))
+            fused(gy.reshape(-1), x.reshape(-1), self.s.reshape(-1), gx.reshape(-1))
             return gx
         if self.approximate == "tanh" and is_array(x):
-            # the formula below, in place on arrays: dy/dx = ½(1 + t) + ½x(1 − t²)·√(2/π)(1 + 3·0.044715x²)
-            t = self.t
+            # dy/dx = σ·(1 + (1 − σ)·x·2√(2/π)(1 + 3·0.044715x²)), in place (kernels.gelu_tanh_backward: the same steps)
+            s = self.s
             d = x * x
-            d *= 3 * 0.044715
-            d += 1
-            d *= _SQRT_2_OVER_PI
+            d *= _GELU_SLOPE_X2
+            d += _GELU_SLOPE_1
             d *= x
-            d *= 1 - t * t
-            d += t
+            d *= np.subtract(1, s, out=np.empty_like(s))
             d += 1
-            d *= 0.5
+            d *= s
             d *= gy
             return d
         if self.approximate == "tanh":  # create_graph: the same derivative recorded on Tensors
