@@ -7,8 +7,8 @@ Each system runs in its own persistent process (its own modules, BLAS pool and h
 in each round every system runs `--steps` training steps while the others wait on a pipe, in an order that flips
 from round to round. On a machine whose speed drifts by ±10% within minutes (this project's VM does), a slow spell
 then falls on all systems alike, which back-to-back `bench.run` workers cannot promise; the ratios are taken within
-each round and their median is printed. CPU time is `time.process_time` (it counts BLAS's spinning threads too, so
-compare wall time above one thread).
+each round and their median is printed: of CPU time (`time.process_time`) with one thread, of wall time with more
+(CPU time then counts BLAS's spinning threads as well as their work).
 """
 
 from __future__ import annotations
@@ -64,23 +64,27 @@ def compare(trees: dict, workload: str, rounds: int, steps: int, threads: int) -
     return times
 
 
-def _ratio_line(workload: str, times: dict, slow: str, fast: str, label: str) -> str:
-    """The per-round CPU ratio slow-time / fast-time (above 1: `fast` is faster), its median and range."""
-    ratios = [a[0] / b[0] for a, b in zip(times[slow], times[fast])]
-    return (f"{workload} {label}: median {statistics.median(ratios):.3f} "
+def _ratio_line(workload: str, times: dict, slow: str, fast: str, label: str, column: int) -> str:
+    """The per-round ratio slow-time / fast-time (above 1: `fast` is faster) of CPU (column 0) or wall (1) time."""
+    ratios = [a[column] / b[column] for a, b in zip(times[slow], times[fast])]
+    clock = ("CPU", "wall")[column]
+    return (f"{workload} {label} ({clock}): median {statistics.median(ratios):.3f} "
             f"(rounds {min(ratios):.3f}-{max(ratios):.3f})")
 
 
-def report(workload: str, times: dict) -> None:
+def report(workload: str, times: dict, threads: int = 1) -> None:
+    """Each system's CPU and wall ms per step, then the ratios: CPU time with one thread, wall time with more (CPU
+    time then counts the BLAS threads' spinning as well as their work)."""
     for name, rows in times.items():
         cpu, wall = [t[0] for t in rows], [t[1] for t in rows]
         print(f"{workload} {name:8s} CPU ms/step median {statistics.median(cpu):8.2f} (min {min(cpu):8.2f})   "
               f"wall median {statistics.median(wall):8.2f}")
-    print(_ratio_line(workload, times, "before", "after", "speed-up after/before (CPU)"))
+    column = 0 if threads == 1 else 1
+    print(_ratio_line(workload, times, "before", "after", "speed-up after/before", column))
     if "pytorch" in times:
         for name in ("before", "after"):
-            label = f"glassnet {name} / PyTorch (CPU; above 1: glassnet faster)"
-            print(_ratio_line(workload, times, "pytorch", name, label))
+            label = f"glassnet {name} / PyTorch (above 1: glassnet faster)"
+            print(_ratio_line(workload, times, "pytorch", name, label, column))
 
 
 def main(argv=None) -> None:
@@ -102,7 +106,7 @@ def main(argv=None) -> None:
             trees["pytorch"] = (here, "pytorch")
         probe = compare({"after": trees["after"]}, workload, 1, 1, args.threads)["after"][0][1]
         steps = max(1, round(args.seconds * 1e3 / probe))
-        report(workload, compare(trees, workload, args.rounds, steps, args.threads))
+        report(workload, compare(trees, workload, args.rounds, steps, args.threads), args.threads)
     print(f"load average at the end {os.getloadavg()[0]:.2f}")
 
 

@@ -13,7 +13,7 @@ def test_ab_reports_both_trees_pytorch_and_the_ratios(capsys):
     for name in ("before", "after", "pytorch"):
         assert f"W0 {name} " in out
     assert "speed-up after/before (CPU): median" in out
-    assert out.count("/ PyTorch (CPU; above 1: glassnet faster): median") == 2
+    assert out.count("/ PyTorch (above 1: glassnet faster) (CPU): median") == 2
 
 
 def test_ab_names_a_worker_that_stops(tmp_path):
@@ -27,3 +27,12 @@ def test_ab_names_a_worker_that_stops(tmp_path):
         assert "the after worker on W0 stopped" in str(e)
     else:
         raise AssertionError("a stopped worker went unnoticed")
+
+
+def test_ab_ratio_lines_read_the_chosen_clock(capsys):
+    times = {"before": [(10.0, 6.0)], "after": [(12.0, 5.0)], "pytorch": [(8.0, 4.0)]}
+    ab.report("W9", times, threads=2)
+    out = capsys.readouterr().out
+    assert "speed-up after/before (wall): median 1.200" in out
+    ab.report("W9", times, threads=1)
+    assert "speed-up after/before (CPU): median 0.833" in capsys.readouterr().out
