@@ -158,7 +158,8 @@ def _stride_one_transposed(g, wm, channels: int, kernel, in_size, padding, dilat
     kernel offset's columns land on one contiguous run of the flat padded plane, offset by Σ u·d·(plane stride).
     Each pixel receives the offsets' terms in col2im's order (plus exact zeros); only the GEMM's rounding can differ
     (its column count changes). col2im's adds run over rows of Wo elements (10 in LeNet's second layer), these over
-    runs of Ho·Wp: the W2 step's transposed convolution measured 2.3 → 1.5 ms (bench: python -m bench.cnn_kernels).
+    runs of Ho·Wp: inside W2's step the transposed convolution measured 2.7–2.8 → 2.0–2.1 ms, and the whole step
+    1.03x (python -m bench.ab; README, "Performance").
 
     Fast path (glassnet/fast_paths.py). Reference: col2im(Wᵀ @ g).
     """
