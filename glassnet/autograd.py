@@ -207,6 +207,10 @@ class Function:
     _retain = None
     _trace = "<run with gn.autograd.detect_anomaly() to record where>"
     exact_gradients = False  # True: backward returns each gradient in its input's exact shape and dtype
+    # True: dL/dx is zeros except where y read x (GetItem). The walk may then add dL/dy into a gradient sum of x it
+    # already holds, `add_gradient_into(buffer, gy)`, instead of building and adding a zeros-sized array; and the
+    # array backward returns is fresh (nobody else holds it), so the walk may add later shares into it in place.
+    scatters_gradient = False
 
     @property
     def name(self) -> str:
@@ -471,6 +475,11 @@ def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool, 
                 gy = _run_tensor_hooks(node, gy, create_graph, writes)
             if wanted is not None and id(node) in wanted:
                 captured[id(node)] = gy
+            if node.scatters_gradient and visitors is None and node.inputs[0].grad_fn in owned:
+                node.add_gradient_into(grads[node.inputs[0].grad_fn], gy)  # x[index] += dL/dy, in the sum itself
+                if not retain_graph:
+                    node._saved = node._out = None
+                continue
             gxs = node.backward(gy)
             if type(gxs) is not tuple:
                 gxs = (gxs,)
@@ -498,6 +507,8 @@ def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool, 
                 else:
                     grads[parent] = gx
                     push(heap, (-parent._seq, parent))
+                    if node.scatters_gradient and visitors is None and not create_graph:
+                        owned.add(parent)  # a fresh zeros-and-slice array that no visitor has seen: ours to add into
             if not retain_graph:  # free what backward kept (None marks it walked); the node dies with its output
                 node._saved = node._out = None
     finally:

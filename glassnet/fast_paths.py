@@ -134,4 +134,10 @@ FAST_PATHS = (
         "_affine_backward and standardize_backward",
         "tests/test_fast_paths.py::test_layer_norm_rows_equal_the_general_formulas",
     ),
+    FastPath(
+        "a slice's gradient added into the walk's sum for its input (no zeros-sized array)",
+        "glassnet.ops.shape:GetItem",
+        "backward (IndexAdd)",
+        "tests/test_fast_paths.py::test_slice_gradients_added_into_the_walks_sum_equal_the_zeros_and_add_path",
+    ),
 )

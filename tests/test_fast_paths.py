@@ -268,3 +268,47 @@ def test_layer_norm_rows_equal_the_general_formulas(affine, dtype, tol, shape):
     if affine:
         np.testing.assert_allclose(wt.grad.data, np.sum(gy * xhat, axis=lead), rtol=tol, atol=tol * max(1, x.size))
         np.testing.assert_allclose(bt.grad.data, np.sum(gy, axis=lead), rtol=tol, atol=tol * max(1, x.size))
+
+
+class _Watcher(gn.autograd.BackwardVisitor):
+    """A visitor that records nothing: its presence turns the walk's shortcuts off (the reference walk)."""
+
+    def node(self, node, gy, gxs):
+        pass
+
+    def leaf(self, leaf, g):
+        pass
+
+
+def _sliced_graph_grads(shortcut: bool, repeated_rows: bool):
+    gn.manual_seed(0)
+    qkv = gn.randn(3, 4, 5, dtype=gn.float64, requires_grad=True)
+    w = gn.randn(5, 5, dtype=gn.float64, requires_grad=True)
+    h = qkv * 2  # a non-leaf, so the slices' gradients meet in the walk
+    q, k, v = h[0], h[1], h[2]
+    att = (q @ w @ k.transpose(0, 1)).softmax(-1)
+    loss = (att @ v).sum() + (h[1:] * h[:-1]).sum() + h[-1, -1].sum()
+    if repeated_rows:
+        loss = loss + h[:, [0, 2, 2]].pow(2).sum()  # an advanced index with a repeat: always IndexAdd's path
+    if shortcut:
+        loss.backward()
+    else:
+        from glassnet.autograd import run_backward
+
+        run_backward([loss], [gn.ones_like(loss).data], False, False, visitor=_Watcher())
+    return qkv.grad.data.copy(), w.grad.data.copy()
+
+
+@pytest.mark.parametrize("repeated_rows", [False, True])
+def test_slice_gradients_added_into_the_walks_sum_equal_the_zeros_and_add_path(repeated_rows, monkeypatch):
+    getitem = gn.ops.shape.GetItem
+    added = []
+    original = getitem.add_gradient_into
+    monkeypatch.setattr(getitem, "add_gradient_into", lambda self, b, g: added.append(1) or original(self, b, g))
+    fast = _sliced_graph_grads(True, repeated_rows)
+    assert len(added) >= 4  # the shortcut ran (six slices of h; the first one met builds the sum)
+    added.clear()
+    reference = _sliced_graph_grads(False, repeated_rows)
+    assert not added  # a visitor turns it off
+    for a, b in zip(fast, reference):  # a slice's share lands on the same sum either way: the same bits
+        np.testing.assert_array_equal(a, b)

@@ -48,14 +48,28 @@ def _is_basic(index) -> bool:
 
 
 class GetItem(Function):
-    """y = x[index];   dL/dx = zeros with dL/dy added at the indexed places (repeated indices add up)"""
+    """y = x[index];   dL/dx = zeros with dL/dy added at the indexed places (repeated indices add up)
+
+    Fast path (glassnet/fast_paths.py): for a basic index, when the walk already holds a gradient sum for x
+    (attention's q, k, v read as qkv[0], qkv[1], qkv[2]; an LSTM's outputs read as y[:T] and y[T]), dL/dy is added
+    into its indexed places there (`add_gradient_into`), with no zeros-sized array built and added; the same bits.
+    Reference: backward (IndexAdd).
+    """
+
+    scatters_gradient = True  # set per node: for basic indices (no element read twice), where it gives the same bits
 
     def forward(self, x, index=None):
         self.index, self.in_shape = index, x.shape
+        if not _is_basic(index):
+            self.scatters_gradient = False  # repeated rows would be added one by one into the sum: other rounding
         return x[index]
 
     def backward(self, gy):
         return IndexAdd.call(gy, index=self.index, shape=self.in_shape)
+
+    def add_gradient_into(self, buffer, gy) -> None:
+        """buffer[index] += dL/dy for a basic index: backward's IndexAdd, added into a sum of dL/dx."""
+        buffer[self.index] += gy
 
 
 class IndexAdd(Function):
