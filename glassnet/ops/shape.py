@@ -52,8 +52,8 @@ class GetItem(Function):
 
     Fast path (glassnet/fast_paths.py): for a basic index, when the walk already holds a gradient sum for x
     (attention's q, k, v read as qkv[0], qkv[1], qkv[2]; an LSTM's outputs read as y[:T] and y[T]), dL/dy is added
-    into its indexed places there (`add_gradient_into`), with no zeros-sized array built and added; the same sums (up to the sign of a zero: −0 + 0 is +0).
-    Reference: backward (IndexAdd).
+    into its indexed places there (`add_gradient_into`), with no zeros-sized array built and added: the same sums,
+    up to the sign of a zero (−0 + 0 is +0). Reference: backward (IndexAdd).
     """
 
     scatters_gradient = True  # set per node: for basic indices (no element read twice), where the sums are the same
