@@ -197,22 +197,21 @@ def _previous(states, first, reverse: bool):
     return prev
 
 
+def _per_gate(values, hidden: int, dtype, like):
+    """One value per gate (i, f, g, o) repeated over its `hidden` columns: a (4H,) vector on `like`'s device."""
+    return array_like(np.repeat(np.array(values, dtype=dtype), hidden), like)
+
+
 def _gate_exp_constants(hidden: int, dtype, like) -> tuple:
     """Per-column exponent, numerator and shift that make each gate numerator / (1 + e^(exponent·a)) + shift: σ for
     the i, f, o gates (−1, 1, 0) and tanh for g (−2, 2, −1)."""
-    columns = (
-        np.repeat(np.array(values, dtype=dtype), hidden)
-        for values in ([-1, -1, -2, -1], [1, 1, 2, 1], [0, 0, -1, 0])
-    )
-    return tuple(array_like(c, like) for c in columns)
+    return tuple(_per_gate(v, hidden, dtype, like) for v in ([-1, -1, -2, -1], [1, 1, 2, 1], [0, 0, -1, 0]))
 
 
 def _gate_constants(hidden: int, dtype, like) -> tuple:
     """Per-column scale and shift with gate = scale·tanh(scale·a) + shift (σ(a) = ½ tanh(a/2) + ½ for i, f, o), so
     that d(gate)/da = scale² − (gate − shift)² for all four gates at once (the backward's slope)."""
-    scale = np.repeat(np.array([0.5, 0.5, 1.0, 0.5], dtype=dtype), hidden)
-    shift = np.repeat(np.array([0.5, 0.5, 0.0, 0.5], dtype=dtype), hidden)
-    return array_like(scale, like), array_like(shift, like)
+    return _per_gate([0.5, 0.5, 1.0, 0.5], hidden, dtype, like), _per_gate([0.5, 0.5, 0.0, 0.5], hidden, dtype, like)
 
 
 class GRUSequence(Function):
