@@ -28,6 +28,8 @@ sync_api = need_module(
 
 from serve_helpers import XSS_NAME, running_server, tour_like_run, trainer_run, writer_run  # noqa: E402
 
+from glassnet.train import SummaryWriter  # noqa: E402
+
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -47,6 +49,10 @@ def site(tmp_path_factory):
     runs = tmp_path_factory.mktemp("browser-runs")
     trainer_run(runs, "trainer", epochs=3)
     trainer_run(runs, "trainer-b", epochs=4, seed=1)
+    trainer_run(runs, "one-epoch", epochs=1, seed=2)
+    with SummaryWriter(runs / "small-values") as writer:  # a decaying learning rate: ticks 0.0005 apart
+        for step, lr in enumerate([0.002, 0.0015, 0.001, 0.0005, 0.0003]):
+            writer.add_scalar("lr", lr, step)
     writer_run(runs, XSS_NAME, points=7, hostile=True)
     writer_run(runs, "long", points=5000)
     tour_like_run(runs)
@@ -96,7 +102,8 @@ def test_the_runs_list_shows_the_runs(site):
     page = open_page(site, "/")
     page.wait_for_selector('tr[data-run="trainer"]')
     names = page.locator("#runs tbody td.name").all_inner_texts()
-    assert sorted(names) == sorted(["trainer", "trainer-b", XSS_NAME, "long", "tour-quick"])
+    expected = ["trainer", "trainer-b", "one-epoch", "small-values", XSS_NAME, "long", "tour-quick"]
+    assert sorted(names) == sorted(expected)
     row = page.locator('tr[data-run="trainer"]')
     assert "finished" in row.inner_text() and "3 / 3" in row.inner_text()
     page.fill("#filter", "b")
@@ -117,6 +124,44 @@ def test_a_run_draws_its_charts_with_every_point(site):
     page.check("#logscale")
     page.wait_for_timeout(200)
     assert points(page, "loss")["val_loss"] == 3
+
+
+COLOURED_PIXELS = """(box) => {
+  const canvas = box.querySelector("canvas");
+  const pixels = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+  let coloured = 0;  // the series' colours; the axes, grid and labels are grey or black
+  for (let i = 0; i < pixels.length; i += 4) {
+    const [r, g, b, a] = [pixels[i], pixels[i + 1], pixels[i + 2], pixels[i + 3]];
+    if (a > 0 && Math.max(r, g, b) - Math.min(r, g, b) > 60) coloured += 1;
+  }
+  return coloured;
+}"""
+
+
+def test_a_series_with_one_point_is_drawn_as_a_dot(site):
+    page = open_page(site, "/run/one-epoch")
+    page.wait_for_selector('.chart[data-chart="accuracy"] canvas')
+    assert points(page, "accuracy") == {"accuracy": 1, "val_accuracy": 1}  # one epoch: no line to draw
+    assert json.loads(page.get_attribute('.chart[data-chart="accuracy"]', "data-dots")) == ["accuracy", "val_accuracy"]
+    assert page.eval_on_selector('.chart[data-chart="accuracy"]', COLOURED_PIXELS) > 20
+    long = open_page(site, "/run/long")
+    long.wait_for_selector('.chart[data-chart="loss"] canvas')
+    assert json.loads(long.get_attribute('.chart[data-chart="loss"]', "data-dots")) == []  # dense: lines only
+
+
+def test_small_values_keep_their_digits_on_the_axis_and_in_the_legend(site):
+    page = open_page(site, "/run/small-values")
+    page.wait_for_selector('.chart[data-chart="lr"] canvas')
+    ticks = page.eval_on_selector('.chart[data-chart="lr"]', "(box) => box.lineChart.plot.axes[1]._values")
+    # three decimals (uPlot's default) made 0.0015 and 0.0005 "0.002" and "0.001", next to the real ones
+    assert len(ticks) >= 3 and len(set(ticks)) == len(ticks), ticks
+    assert all(float(t) == round(float(t), 6) for t in ticks) and "0.0005" in ticks, ticks
+    box = page.locator('.chart[data-chart="lr"] .u-over').bounding_box()
+    page.mouse.move(box["x"] + box["width"] - 2, box["y"] + box["height"] / 2)  # hover the last point, lr = 0.0003
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('.chart[data-chart="lr"] .u-legend .u-value')]
+                 .some((v) => v.textContent === "3.000e-4")"""
+    )
 
 
 def test_two_runs_compared(site):

@@ -35,8 +35,12 @@ gn.LineChart = class {
       return [px, py];
     });
     const data = usable.length ? uPlot.join(usable) : [[]];
-    this.box.dataset.points = JSON.stringify(Object.fromEntries(
-      defs.map((d, i) => [d.label, usable[i] ? usable[i][1].filter((v) => v !== null).length : 0])));
+    const counts = defs.map((d, i) => (usable[i] ? usable[i][1].filter((v) => v !== null).length : 0));
+    this.box.dataset.points = JSON.stringify(Object.fromEntries(defs.map((d, i) => [d.label, counts[i]])));
+    /* A series with few points (one per epoch, or the first point of a run) is drawn with dots too: a line
+       needs two points, so a lone value would otherwise not show at all. Read at draw time by points.show. */
+    this.dotted = [false].concat(counts.map((n) => n > 0 && n <= gn.LineChart.DOTS_UP_TO));
+    this.box.dataset.dots = JSON.stringify(defs.filter((d, i) => this.dotted[i + 1]).map((d) => d.label));
     if (this.plot && shape === this.shape) {
       this.plot.setData(data, !(keepZoom && this.zoomed));
       return;
@@ -44,15 +48,17 @@ gn.LineChart = class {
     if (this.plot) this.plot.destroy();
     this.shape = shape;
     this.zoomed = false;
-    const series = [{label: xLabel}].concat(defs.map((d) => ({
-      label: d.label, stroke: d.alpha ? d.color + d.alpha : d.color, width: d.width || 1.5, dash: d.dash,
-      spanGaps: true, points: {show: false},
-    })));
     const chart = this;
+    const hover = (u, v) => (v === null || v === undefined ? "--" : gn.number(v));  // the legend's values
+    const series = [{label: xLabel, value: hover}].concat(defs.map((d) => ({
+      label: d.label, stroke: d.alpha ? d.color + d.alpha : d.color, width: d.width || 1.5, dash: d.dash,
+      spanGaps: true, points: {show: (u, i) => chart.dotted[i], size: 6}, value: hover,
+    })));
+    const ticks = (u, splits) => splits.map(gn.tick);
     this.plot = new uPlot({
       width: this.width(), height: this.height, series,
       scales: {x: {time: false}, y: {distr: log ? 3 : 1}},
-      axes: [{label: xLabel}, {size: 60}],
+      axes: [{label: xLabel, values: ticks}, {size: 60, values: ticks}],
       legend: {live: true},
       cursor: {drag: {x: true, y: false}},
       hooks: {
@@ -65,6 +71,7 @@ gn.LineChart = class {
         }],
       },
     }, data, this.box);
+    this.box.lineChart = this;  // for the browser tests and the console: the chart behind a .chart element
     /* bubbling up after uPlot's own double-click handler has zoomed out */
     this.plot.root.addEventListener("dblclick", () => {
       chart.zoomed = false;
@@ -72,6 +79,8 @@ gn.LineChart = class {
     });
   }
 };
+
+gn.LineChart.DOTS_UP_TO = 50;
 
 /* TensorBoard's smoothing: an exponential moving average, debiased at the start; nulls stay gaps. */
 gn.smooth = function (ys, weight) {

@@ -32,6 +32,14 @@ const gn = {
     const a = Math.abs(v);
     return a !== 0 && (a < 1e-3 || a >= 1e5) ? v.toExponential(3) : v.toPrecision(4);
   },
+  /* An axis tick: exact to 6 significant digits (so 0.0005 and 0.0015 stay apart, and a learning rate of 3e-4 is
+     not "0" as with three decimals), in exponent form only for very small or very large magnitudes. */
+  tick(v) {
+    if (v === null || v === undefined) return "";
+    const a = Math.abs(v), short = Number(v.toPrecision(6));
+    if (a !== 0 && (a < 1e-4 || a >= 1e9)) return short.toExponential();
+    return short.toLocaleString("en", {maximumFractionDigits: 20});
+  },
   time(seconds) {
     if (!seconds) return "—";
     const d = new Date(seconds * 1000);
