@@ -6,8 +6,10 @@ the ways available from the package index, side by side in one process, CPU time
 
 Candidates: NumPy's OpenBLAS (numpy.libs, scipy-openblas) with each operand layout, the product transposed
 (W·hᵀ, the weights as the left operand), SciPy's own OpenBLAS build through scipy.linalg.blas.sgemm (F-order
-operands, so that f2py copies nothing), PyTorch's torch.mm (MKL here), and the batched product of 64 steps'
-rows at once (what a non-recurrent product, such as the input projection, gets: a bound for batching). Rounds are
+operands, so that f2py copies nothing), PyTorch's torch.mm (MKL here), the batched product of 64 steps'
+rows at once (what a non-recurrent product, such as the input projection, gets: a bound for batching), and, when the
+`mkl` wheel is installed (or --mkl PATH), MKL's sgemm and its packed-weight GEMM (the weights packed once, reused by
+every step, as oneDNN's RNN does; bench/mkl.py). Rounds are
 interleaved (each candidate once per round, the order fixed); the median of the rounds is printed. OPENBLAS_CORETYPE
 and OPENBLAS_L2_SIZE are removed from this command's environment, and the OpenBLAS kernels in use are printed.
 """
@@ -24,8 +26,8 @@ import time
 _UNFAIR = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
 
-def candidates(batch: int = 32, hidden: int = 256, steps: int = 64) -> dict:
-    """name -> (call, flops per call) for the forward and backward recurrent products."""
+def candidates(batch: int = 32, hidden: int = 256, steps: int = 64, mkl=None) -> dict:
+    """name -> (call, flops per call) for the forward and backward recurrent products (and MKL's, given `mkl`)."""
     import numpy as np
     import scipy.linalg.blas as blas
     import torch
@@ -44,7 +46,7 @@ def candidates(batch: int = 32, hidden: int = 256, steps: int = 64) -> dict:
     th, tw, twt, tda = (torch.from_numpy(v) for v in (h, w, wt, da))
     ta, tdh = torch.from_numpy(a), torch.from_numpy(dh)
     fwd = 2 * batch * hidden * 4 * hidden
-    return {
+    cases = {
         "forward  NumPy h @ Wᵀ (Wᵀ contiguous)": (lambda: np.matmul(h, wt, out=a), fwd),
         "forward  NumPy h @ W.T (a view)": (lambda: np.matmul(h, w.T, out=a), fwd),
         "forward  NumPy W @ hᵀ (output transposed)": (lambda: np.matmul(w, ht, out=at), fwd),
@@ -56,6 +58,31 @@ def candidates(batch: int = 32, hidden: int = 256, steps: int = 64) -> dict:
         "backward SciPy sgemm (F-order operands)": (lambda: blas.sgemm(1.0, w.T, da.T, c=dh.T, overwrite_c=1), fwd),
         "backward PyTorch mm(da, W)": (lambda: torch.mm(tda, tw, out=tdh), fwd),
     }
+    if mkl is not None:
+        cases.update(_mkl_candidates(mkl, h, w, da, fwd))
+    return cases
+
+
+def _mkl_candidates(mkl, h, w, da, flops: int) -> dict:
+    """MKL's plain sgemm and its packed-weight GEMM (W packed once, as oneDNN's RNN does), checked against NumPy."""
+    import numpy as np
+
+    from bench import mkl as mkl_calls
+
+    a, dh = np.empty((h.shape[0], w.shape[0]), np.float32), np.empty_like(h)
+    forward = mkl_calls.packed_right(mkl, w, transposed=True, m=h.shape[0])  # Wᵀ: h @ Wᵀ
+    backward = mkl_calls.packed_right(mkl, w, transposed=False, m=da.shape[0])  # W: da @ W
+    for call, out, expected in (
+        (lambda: mkl_calls.packed_product(mkl, h, forward, a), a, h @ w.T),
+        (lambda: mkl_calls.packed_product(mkl, da, backward, dh), dh, da @ w),
+    ):
+        call()
+        np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-3)
+    return {
+        "forward  MKL cblas_sgemm(h, Wᵀ)": (lambda: mkl_calls.sgemm(mkl, h, w, a, b_transposed=True), flops),
+        "forward  MKL packed Wᵀ (sgemm_compute)": (lambda: mkl_calls.packed_product(mkl, h, forward, a), flops),
+        "backward MKL packed W (sgemm_compute)": (lambda: mkl_calls.packed_product(mkl, da, backward, dh), flops),
+    }
 
 
 def main(argv=None) -> None:
@@ -63,6 +90,7 @@ def main(argv=None) -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--calls", type=int, default=200)
+    parser.add_argument("--mkl", help="libmkl_rt to load (default: the `mkl` wheel's, in this environment's lib/)")
     args = parser.parse_args(argv)
     if any(v in os.environ for v in _UNFAIR) or os.environ.get("OPENBLAS_NUM_THREADS") != str(args.threads):
         env = {k: v for k, v in os.environ.items() if k not in _UNFAIR}
@@ -73,7 +101,10 @@ def main(argv=None) -> None:
     from bench.seq_kernels import blas_report
 
     torch.set_num_threads(args.threads)
-    cases = candidates()
+    from bench import mkl as mkl_calls
+
+    mkl = mkl_calls.load(args.mkl)
+    cases = candidates(mkl=mkl)
     cpu: dict = {name: [] for name in cases}
     for call, _ in cases.values():
         call()
@@ -87,6 +118,8 @@ def main(argv=None) -> None:
             cpu[name].append((time.process_time() - start) / n / per_step)
     print(f"{args.threads} thread(s), {args.rounds} rounds, load average {os.getloadavg()[0]:.1f}")
     print(blas_report())
+    if mkl is None:
+        print("  (no MKL rows: `pip install mkl`, or --mkl PATH to a libmkl_rt)")
     fwd = cases["forward  NumPy h @ Wᵀ (Wᵀ contiguous)"][1]
     for name, v in cpu.items():
         t = statistics.median(v)
