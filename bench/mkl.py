@@ -21,9 +21,9 @@ VML_HA = 0x2  # vmsExp/vmsTanh mode: high accuracy (MKL's default)
 
 
 def find(path: str | None = None) -> str | None:
-    """The libmkl_rt to load: `path` if given, else the newest in sys.prefix/lib, else None."""
-    if path:
-        return path
+    """The libmkl_rt to load: `path` if given, else the newest in sys.prefix/lib, else None ("" means none)."""
+    if path is not None:
+        return path or None
     found = sorted(glob.glob(os.path.join(sys.prefix, "lib", "libmkl_rt.so*")))
     return found[-1] if found else None
 

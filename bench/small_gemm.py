@@ -90,7 +90,8 @@ def main(argv=None) -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--calls", type=int, default=200)
-    parser.add_argument("--mkl", help="libmkl_rt to load (default: the `mkl` wheel's, in this environment's lib/)")
+    parser.add_argument("--mkl", help="libmkl_rt to load (default: the `mkl` wheel's, in this environment's lib/; "
+                        '"" for none)')
     args = parser.parse_args(argv)
     if any(v in os.environ for v in _UNFAIR) or os.environ.get("OPENBLAS_NUM_THREADS") != str(args.threads):
         env = {k: v for k, v in os.environ.items() if k not in _UNFAIR}

@@ -15,9 +15,9 @@ candidate once per round) and the median is printed.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import statistics
-import sys
 import time
 
 SIZES = {"W3 gates (32, 1024)": (32, 1024), "W4 GELU (1024, 512)": (1024, 512)}
@@ -78,23 +78,21 @@ def main(argv=None) -> dict:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--seconds", type=float, default=0.05, help="time per candidate per round")
-    parser.add_argument("--mkl", help="libmkl_rt to load (default: the `mkl` wheel's, in this environment's lib/)")
+    parser.add_argument("--mkl", help="libmkl_rt to load (default: the `mkl` wheel's, in this environment's lib/; "
+                        '"" for none)')
     args = parser.parse_args(argv)
     import torch
 
     from bench import mkl as mkl_calls
 
     torch.set_num_threads(args.threads)
-    mkl = mkl_calls.load(args.mkl) if args.mkl != "" else None  # --mkl "": leave MKL out
+    mkl = mkl_calls.load(args.mkl)
     print(f"{args.threads} thread(s), {args.rounds} rounds, load average {os.getloadavg()[0]:.1f}; "
           "ns per element, CPU (all threads) and wall, median", flush=True)
     if mkl is None:
         print("  (no MKL VML rows: `pip install mkl`, or --mkl PATH to a libmkl_rt)")
-    if "numexpr" not in sys.modules:
-        try:
-            import numexpr  # noqa: F401
-        except ImportError:
-            print("  (no numexpr rows: `pip install numexpr`)")
+    if importlib.util.find_spec("numexpr") is None:
+        print("  (no numexpr rows: `pip install numexpr`)")
     results = {}
     for label, shape in SIZES.items():
         cases = candidates(shape, args.threads, mkl)

@@ -32,6 +32,7 @@ def test_mkl_is_found_only_where_it_is(tmp_path, monkeypatch):
     (tmp_path / "lib" / "libmkl_rt.so.3").write_bytes(b"")
     assert mkl.find() == str(tmp_path / "lib" / "libmkl_rt.so.3")
     assert mkl.find("/somewhere/libmkl_rt.so.2") == "/somewhere/libmkl_rt.so.2"
+    assert mkl.find("") is None and mkl.load("") is None  # --mkl "": leave MKL out even where the wheel is
 
 
 def test_small_gemm_candidates_without_mkl_are_the_numpy_scipy_and_pytorch_ones():
