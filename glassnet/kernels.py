@@ -1,20 +1,19 @@
-"""Compiled kernels that spread non-GEMM work over every core, each beside the NumPy reference it must equal.
+"""Compiled kernels: one pass for work NumPy does in several, each beside the NumPy reference it must equal.
 
-This is the one place where they are selected. A kernel is a numba `parallel=True` function written as the loop
-form of its formula; it runs only when `GLASSNET_KERNELS=numba` is set, numba is installed (the `accel` extra:
+This is the one place where they are selected. A kernel is a numba function written as the loop form of its
+formula; it runs only when `GLASSNET_KERNELS=numba` is set, numba is installed (the `accel` extra:
 `pip install 'glassnet[accel]'`) and the arrays are NumPy arrays on the CPU. Otherwise `kernel(name)` returns None
 and the op runs its NumPy reference, so glassnet stays pure NumPy and gives the same bits either way
 (tests/test_kernels.py asserts each pair equal). Numba compiles a kernel on its first call (cached on disk).
 
-Opt-in, not the default, by measurement (README, "Compiled kernels"): at glassnet's default of one thread they make
-a LeNet-5 training step (W2) 1.09x faster in CPU time, but importing numba adds ~120 MiB of peak RSS (W2 then
-peaks above PyTorch) and seconds before the first step of a fresh process; at 2 threads on the loaded 2-core
-machine they lost to NumPy several times over (a parallel region waits for its slowest thread, and a busy core
-stalls it). Switch the default once a quiet many-core machine shows a gain that pays for that.
+The loops are written with `prange` but run on one thread (`PARALLEL` below, by measurement): on the project's
+2-core machine numba's pool and OpenBLAS's waiting threads took the cores from each other, so the kernels' gain is
+fusion, with BLAS on every core. Opt-in, not the default, by measurement (README, "Compiled kernels"): importing
+numba adds ~120 MiB of peak RSS and seconds before the first step of a fresh process (11–12 s with a cold cache).
 
 Kernels:
     im2col2d   the copy inside ops.conv.im2col: cols[c, u, v, n, i, j] = xpad[n, c, i·s + u·d, j·s + v·d]
-               (only with 2 threads or more: on one, NumPy's copy is as fast or faster)
+               (only when PARALLEL is on and with 2 threads or more: on one, NumPy's copy is as fast or faster)
     col2im2d   the slice-adds inside ops.conv.col2im: buf[n, c, i·s + u·d, j·s + v·d] += cols[n, c, u, v, i, j],
                kernel offsets in row-major order (the reference's order, hence the same sums)
     window_max2x2   ops.pooling.window_max for 2×2 windows, stride 2: the max of each window, one pass
@@ -55,12 +54,20 @@ def kernel(name: str, *arrays) -> Callable | None:
             return None
         if a.dtype.char not in "fd?":  # float32, float64 or a mask; numba has no float16: the reference
             return None
-    if name in PARALLEL_ONLY and _numba_threads() < 2:
+    if name in PARALLEL_ONLY and (not PARALLEL or _numba_threads() < 2):
         return None
     return table.get(name)
 
 
-PARALLEL_ONLY = {"im2col2d"}  # no faster than NumPy on one thread (README, "Compiled kernels"): used only on more
+PARALLEL = False
+"""Whether the kernels run their `prange` loops on numba's thread pool. Off, by measurement (README, "Compiled
+kernels" and "Sequence-model kernels"): with 2 BLAS threads on 2 cores, numba's OpenMP pool and OpenBLAS's waiting
+threads take the cores from each other (a parallel region waits for its slowest thread): W3 1127 ms a step against
+52 ms with the loops on one thread, W2 at 2 threads 0.26x PyTorch, 0.83x with serial loops. The gain the kernels
+keep is fusion (one pass instead of several), on one core, with BLAS on all of them. A switch in the source
+(numba's disk cache is keyed by this file, so changing it here recompiles), not a runtime option."""
+
+PARALLEL_ONLY = {"im2col2d"}  # no faster than NumPy on one thread (README, "Compiled kernels"): used only in parallel
 
 
 def _numba_threads() -> int:
@@ -105,7 +112,7 @@ def _load() -> dict | None:
 def _build() -> dict:
     from numba import njit, prange
 
-    @njit(parallel=True, cache=True)
+    @njit(parallel=PARALLEL, cache=True)
     def im2col2d(xp, kh, kw, sh, sw, dh, dw, ho, wo):  # pragma: no cover - compiled
         n_batch, channels = xp.shape[0], xp.shape[1]
         cols = numpy.empty((channels, kh, kw, n_batch, ho, wo), xp.dtype)
@@ -118,7 +125,7 @@ def _build() -> dict:
                         cols[c, u, v, n, i, j] = xp[n, c, i * sh + u * dh, j * sw + v * dw]
         return cols
 
-    @njit(parallel=True, cache=True)
+    @njit(parallel=PARALLEL, cache=True)
     def col2im2d(cols, buf, sh, sw, dh, dw):  # pragma: no cover - compiled
         n_batch, channels, kh, kw, ho, wo = cols.shape
         for c in prange(channels):  # channels are independent: no two tasks write one pixel
@@ -167,7 +174,7 @@ def _unplanes(planes, n: int, c: int, cmajor: bool):
 def _build_pooling() -> dict:
     from numba import njit, prange
 
-    @njit(parallel=True, cache=True)
+    @njit(parallel=PARALLEL, cache=True)
     def window_max2x2(xp, y):  # pragma: no cover - compiled
         """y[p, i, j] = max(xp[p, 2i, 2j], xp[p, 2i, 2j + 1], xp[p, 2i + 1, 2j], xp[p, 2i + 1, 2j + 1]), folded in
         that order with np.maximum's rule, m ← m if m > x or m is NaN, else x (a NaN wins; of equal values the
@@ -226,12 +233,6 @@ _compiled: dict | None = None
 # and gives its bits (tests/test_kernels.py). No fastmath: no reassociation, no fused multiply-adds.
 
 
-SEQUENCE_PARALLEL = False
-"""Whether the sequence-model kernels below run their `prange` loops on numba's thread pool. Off, by measurement
-(README, "Sequence-model kernels"): with 2 BLAS threads on 2 cores, numba's OpenMP pool and OpenBLAS's waiting threads
-take the cores from each other (W3 1127 ms a step against 52 ms with the loops on one thread); one thread for these
-short loops, with BLAS on both cores, was the fastest arrangement measured. A switch in the source (numba's disk
-cache is keyed by this file, so changing it here recompiles), not a runtime option."""
 
 
 def _build_sequence() -> dict:
@@ -259,7 +260,7 @@ def _build_sequence() -> dict:
     # run time that the arrays it writes do not overlap those it reads, and gives up beyond a handful of pairs
     # (one loop doing all of a step ran 6x slower than these).
 
-    @njit(parallel=SEQUENCE_PARALLEL, cache=True, error_model="numpy")
+    @njit(parallel=PARALLEL, cache=True, error_model="numpy")
     def lstm_cell_forward(a, gi, c_prev, c, tanh_c, h):  # pragma: no cover - compiled
         """One LSTM step after its GEMM. On entry a (N, 4, H) holds h_{t−1}W_hhᵀ; gi (N, 4, H) is x_tW_ihᵀ + b.
         i, f, o = σ(a + gi) = ½ tanh(½(a + gi)) + ½,  g = tanh(a + gi)   (written back into a, for the backward)
@@ -283,7 +284,7 @@ def _build_sequence() -> dict:
             for j in range(hidden):
                 hn[j] = o[j] * tc[j]  # expose some
 
-    @njit(parallel=SEQUENCE_PARALLEL, cache=True, error_model="numpy")
+    @njit(parallel=PARALLEL, cache=True, error_model="numpy")
     def lstm_cell_backward(gy, carry, dc, gates, c_prev, tanh_c, da):  # pragma: no cover - compiled
         """One LSTM step of the backward, before its GEMM (LSTMSequence.backward's formulas, in its order):
         dh = gy + carry (left in carry);   dc += dh·(o·(1 − tanh²c));   da_o = dh·(tanh c·o′),
@@ -317,7 +318,7 @@ def _build_sequence() -> dict:
     gelu_slope_1 = f32(2 * math.sqrt(2 / math.pi))  # ops.activation's _GELU_SLOPE_1 and _GELU_SLOPE_X2
     gelu_slope_x2 = f32(2 * math.sqrt(2 / math.pi) * 3 * 0.044715)
 
-    @njit(parallel=SEQUENCE_PARALLEL, cache=True, error_model="numpy")
+    @njit(parallel=PARALLEL, cache=True, error_model="numpy")
     def gelu_tanh_forward(x, y, s):  # pragma: no cover - compiled
         """y = x·σ,  σ = ½(1 + tanh(√(2/π)·x·(1 + 0.044715x²)))   (flat arrays; σ kept for the backward)"""
         for k in prange(x.size):
@@ -326,7 +327,7 @@ def _build_sequence() -> dict:
             s[k] = (u + one) * half
             y[k] = s[k] * v
 
-    @njit(parallel=SEQUENCE_PARALLEL, cache=True, error_model="numpy")
+    @njit(parallel=PARALLEL, cache=True, error_model="numpy")
     def gelu_tanh_backward(gy, x, s, gx):  # pragma: no cover - compiled
         """dL/dx = dL/dy · σ(1 + (1 − σ)·x·2√(2/π)(1 + 3·0.044715x²)), in Gelu.backward's order (same bits)"""
         for k in prange(x.size):
@@ -334,7 +335,7 @@ def _build_sequence() -> dict:
             d = (v * v * gelu_slope_x2 + gelu_slope_1) * v * (one - w)
             gx[k] = (d + one) * w * gy[k]
 
-    @njit(parallel=SEQUENCE_PARALLEL, cache=True, error_model="numpy")
+    @njit(parallel=PARALLEL, cache=True, error_model="numpy")
     def layer_norm_forward(x, weight, bias, eps, y, xhat, rstd):  # pragma: no cover - compiled
         """Rows of x (R, D): μ = Σx/D, σ² = Σ(x − μ)²/D, x̂ = (x − μ)/√(σ² + ε), y = γx̂ + β (sums in row order)"""
         rows, width = x.shape
@@ -357,7 +358,7 @@ def _build_sequence() -> dict:
             for j in range(width):
                 yr[j] = hr[j] * weight[j] + bias[j]
 
-    @njit(parallel=SEQUENCE_PARALLEL, cache=True, error_model="numpy")
+    @njit(parallel=PARALLEL, cache=True, error_model="numpy")
     def layer_norm_backward(gy, weight, xhat, rstd, gx):  # pragma: no cover - compiled
         """Rows: g = dL/dy·γ,  dL/dx = (g − mean(g) − x̂·mean(g·x̂))·rstd   (sums in row order)"""
         rows, width = gy.shape
@@ -374,7 +375,7 @@ def _build_sequence() -> dict:
             for j in range(width):
                 out[j] = (out[j] - mean_g - hr[j] * mean_gh) * s
 
-    @njit(parallel=SEQUENCE_PARALLEL, cache=True, error_model="numpy")
+    @njit(parallel=PARALLEL, cache=True, error_model="numpy")
     def softmax_backward(gy, y, gx):  # pragma: no cover - compiled
         """Rows: dL/dx = y ⊙ (dL/dy − Σ dL/dy ⊙ y)   (the sum in row order)"""
         rows, width = y.shape

@@ -77,7 +77,7 @@ def test_selection_is_numpy_unless_asked(table, monkeypatch):
         kernels.enabled()
 
 
-def test_set_num_threads_sets_the_kernels_pool_too(table):
+def test_set_num_threads_sets_the_kernels_pool_too(table, monkeypatch):
     import numba
 
     before = gn.get_num_threads()
@@ -88,7 +88,10 @@ def test_set_num_threads_sets_the_kernels_pool_too(table):
         assert kernels.kernel("im2col2d", np.zeros(3)) is None  # one thread: NumPy's copy, as fast
         gn.set_num_threads(2)
         assert numba.get_num_threads() == min(2, numba.config.NUMBA_NUM_THREADS)
+        # serial kernels (kernels.PARALLEL off, by measurement): im2col's, which gains only in parallel, stays NumPy
+        assert kernels.kernel("im2col2d", np.zeros(3)) is None
         if numba.get_num_threads() == 2:
+            monkeypatch.setattr(kernels, "PARALLEL", True)
             assert kernels.kernel("im2col2d", np.zeros(3)) is table["im2col2d"]
     finally:
         gn.set_num_threads(before)

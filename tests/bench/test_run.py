@@ -12,6 +12,10 @@ def test_quick_run_reports_speed_and_memory_for_both_systems(capsys):
     figures = results["W0"]
     assert set(figures) == {"glassnet", "pytorch"}
     assert all(f["steps_per_s"] > 0 and f["peak_mib"] > 0 for f in figures.values())
+    # glassnet's worker measured alone (its worker asserts torch was not loaded), then with torch loaded as well
+    glassnet = figures["glassnet"]
+    assert glassnet["peak_mib_with_torch"] > glassnet["peak_mib"] + 20  # torch's libraries are tens of MiB
+    assert "peak_mib_with_torch" not in figures["pytorch"]
     assert "W0" in capsys.readouterr().out
 
 
