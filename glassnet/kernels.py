@@ -233,8 +233,6 @@ _compiled: dict | None = None
 # and gives its bits (tests/test_kernels.py). No fastmath: no reassociation, no fused multiply-adds.
 
 
-
-
 def _build_sequence() -> dict:
     from numba import njit, prange
 
